@@ -1,0 +1,69 @@
+"""(a) the collector distribution accepts the repo's collector-config.yaml."""
+
+from __future__ import annotations
+
+import subprocess
+
+import pytest
+
+from .backends import COLLECTOR_CONFIG, REPO_ROOT
+
+pytestmark = pytest.mark.e2e
+
+
+def _validate(binary, env=None):
+    return subprocess.run(
+        [str(binary), "validate", "--config", str(COLLECTOR_CONFIG)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        cwd=REPO_ROOT,
+        env=env,
+    )
+
+
+def test_validate_accepts_collector_config(collector_binary):
+    result = _validate(collector_binary)
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_validate_accepts_config_with_redaction_and_zero_sampling(collector_binary):
+    import os
+
+    env = dict(os.environ)
+    env.update(OTEL_REPLAY_REDACT_GENAI_CONTENT="true", OTEL_REPLAY_SAMPLING_PERCENTAGE="0")
+    result = _validate(collector_binary, env)
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_builder_manifest_lists_exactly_the_config_components():
+    """deploy/collector/builder-config.yaml must list what collector-config.yaml uses."""
+    import re
+
+    manifest = (REPO_ROOT / "deploy" / "collector" / "builder-config.yaml").read_text()
+    config = COLLECTOR_CONFIG.read_text()
+    module_for = {
+        "otlp": "receiver/otlpreceiver",
+        "memory_limiter": "processor/memorylimiterprocessor",
+        "batch": "processor/batchprocessor",
+        "tail_sampling": "processor/tailsamplingprocessor",
+        "transform": "processor/transformprocessor",
+        "otlp_grpc": "exporter/otlpexporter",
+        "prometheus": "exporter/prometheusexporter",
+        "count": "connector/countconnector",
+    }
+    used = set()
+    section = None
+    for line in config.splitlines():
+        top = re.match(r"^(receivers|processors|exporters|connectors|service):", line)
+        if top:
+            section = top.group(1)
+            continue
+        comp = re.match(r"^  ([a-z_]+)(?:/[\w.-]+)?:", line)
+        if comp and section in {"receivers", "processors", "exporters", "connectors"}:
+            used.add(comp.group(1))
+    assert used == set(module_for), used
+    listed = set(re.findall(r"gomod: \S+/((?:receiver|processor|exporter|connector)/\w+) ", manifest))
+    assert listed == set(module_for.values()), listed
+    versions = set(re.findall(r"gomod: \S+ (v\S+)", manifest))
+    assert versions <= {"v0.161.0", "v1.67.0"}, versions
