@@ -126,7 +126,7 @@ def main(argv: list[str] | None = None) -> None:
         ref = lcs_length(align(a, b, backend="python"))
         base = None
         for name, fn in methods:
-            med, pairs = timeit(lambda fn=fn: fn(a, b), args.budget)
+            med, pairs = timeit(lambda fn=fn, a=a, b=b: fn(a, b), args.budget)
             base = base if base is not None else med
             minimal = "yes" if pairs == ref else f"NO -{ref - pairs}"
             print(f"{n:>6} {name:<24} {med * 1e3:>10.3f} {med / base:>8.1f} {pairs:>7} {minimal:>8}")

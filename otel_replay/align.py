@@ -29,6 +29,7 @@ __all__ = ["Opcode", "align", "lcs_length", "strict_first_mismatch", "available_
 Tag = Literal["equal", "replace", "delete", "insert"]
 Backend = Literal["auto", "python", "rapidfuzz"]
 
+_rf_indel: Any
 try:  # optional C accelerator
     from rapidfuzz.distance import Indel as _rf_indel
 except ImportError:  # pragma: no cover - depends on the environment
@@ -85,7 +86,7 @@ def strict_first_mismatch(a: Sequence[Hashable], b: Sequence[Hashable]) -> int |
 
     If one is a proper prefix of the other, the length of the shorter is returned.
     """
-    for i, (x, y) in enumerate(zip(a, b)):
+    for i, (x, y) in enumerate(zip(a, b, strict=False)):
         if x != y:
             return i
     if len(a) != len(b):

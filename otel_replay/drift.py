@@ -620,8 +620,9 @@ def compare(
                 for k in range(i1, i2):
                     run.unpaired(base[k], None, j1, base[k], cand[j1] if j1 < len(cand) else None)
             else:
+                site = base[i1] if i1 < len(base) else None
                 for k in range(j1, j2):
-                    run.unpaired(None, cand[k], k, None, cand[k])
+                    run.unpaired(None, cand[k], k, site, cand[k])
     else:
         nb, nc = len(base), len(cand)
         for i in range(max(nb, nc)):
@@ -679,7 +680,7 @@ class _Run:
 def _replace_hunk(run: _Run, bs: list[Step], cs: list[Step], j0: int) -> None:
     """Pair steps of the same kind positionally; the rest are missing/unexpected."""
     paired = 0
-    for b, cand in zip(bs, cs):
+    for b, cand in zip(bs, cs, strict=False):
         if b.kind != cand.kind or b.kind not in _RENAMABLE:
             break
         run.add(_compare_renamed(b, cand, run.pol, j0 + paired), j0 + paired, b, cand)

@@ -311,6 +311,203 @@ def _set_any(av: Any, value: Any) -> None:
         raise TypeError(f"unsupported attribute value type {type(value).__name__}")
 
 
+# --- Spans -> OTLP/JSON objects (direct, no protobuf round trip) ----------------------------
+class _JsonEncoder:
+    """Spans -> OTLP/JSON ``TracesData`` objects; caches encoded resources and scopes.
+
+    The output is identical to ``_td_to_obj(encode_spans(spans))``.
+    """
+
+    def __init__(self) -> None:
+        # id() -> (object kept alive so the id stays unique, encoded form)
+        self._resources: dict[int, tuple[Any, dict[str, Any]]] = {}
+        self._scopes: dict[int, tuple[Any, dict[str, Any]]] = {}
+
+    def _resource(self, resource: Any) -> dict[str, Any]:
+        hit = self._resources.get(id(resource))
+        if hit is not None and hit[0] is resource:
+            return hit[1]
+        obj: dict[str, Any] = {}
+        if resource is not None and resource.attributes:
+            obj["attributes"] = _attrs_to_obj(resource.attributes)
+        if len(self._resources) > 64:
+            self._resources.clear()
+        self._resources[id(resource)] = (resource, obj)
+        return obj
+
+    def _scope(self, scope: Any) -> dict[str, Any]:
+        hit = self._scopes.get(id(scope))
+        if hit is not None and hit[0] is scope:
+            return hit[1]
+        obj: dict[str, Any] = {}
+        if scope is not None:
+            if scope.name:
+                obj["name"] = scope.name
+            if scope.version:
+                obj["version"] = scope.version
+            if scope.attributes:
+                obj["attributes"] = _attrs_to_obj(scope.attributes)
+        if len(self._scopes) > 256:
+            self._scopes.clear()
+        self._scopes[id(scope)] = (scope, obj)
+        return obj
+
+    def traces_data(self, spans: Iterable[ReadableSpan]) -> dict[str, Any]:
+        rss: list[dict[str, Any]] = []
+        groups: dict[int, tuple[dict[str, Any], dict[int, list[dict[str, Any]]]]] = {}
+        for span in spans:
+            resource = span.resource
+            group = groups.get(id(resource))
+            if group is None:
+                rs: dict[str, Any] = {"resource": self._resource(resource), "scopeSpans": []}
+                if resource is not None and resource.schema_url:
+                    rs["schemaUrl"] = resource.schema_url
+                rss.append(rs)
+                group = (rs, {})
+                groups[id(resource)] = group
+            scope = span.instrumentation_scope
+            out = group[1].get(id(scope))
+            if out is None:
+                out = []
+                ss: dict[str, Any] = {"scope": self._scope(scope), "spans": out}
+                if scope is not None and scope.schema_url:
+                    ss["schemaUrl"] = scope.schema_url
+                group[0]["scopeSpans"].append(ss)
+                group[1][id(scope)] = out
+            out.append(_span_obj(span))
+        return {"resourceSpans": rss}
+
+
+def _span_obj(span: ReadableSpan) -> dict[str, Any]:
+    ctx = span.context
+    parent = span.parent
+    flags = _FLAG_HAS_IS_REMOTE
+    if ctx is not None:
+        o: dict[str, Any] = {
+            "traceId": format(ctx.trace_id, "032x"),
+            "spanId": format(ctx.span_id, "016x"),
+        }
+        if ctx.trace_state:
+            o["traceState"] = ctx.trace_state.to_header()
+        flags |= int(ctx.trace_flags) & 0xFF
+    else:
+        o = {"traceId": "", "spanId": ""}
+    if parent is not None:
+        o["parentSpanId"] = format(parent.span_id, "016x")
+        if parent.is_remote:
+            flags |= _FLAG_IS_REMOTE
+    o["flags"] = flags
+    o["name"] = span.name
+    o["kind"] = span.kind.value + 1
+    o["startTimeUnixNano"] = str(span.start_time or 0)
+    o["endTimeUnixNano"] = str(span.end_time or 0)
+    attributes = span.attributes
+    if attributes:
+        encoded = _attrs_to_obj(attributes)
+        if encoded:
+            o["attributes"] = encoded
+    if span.dropped_attributes:
+        o["droppedAttributesCount"] = span.dropped_attributes
+    if span.events:
+        events = []
+        for event in span.events:
+            eo: dict[str, Any] = {"timeUnixNano": str(event.timestamp or 0), "name": event.name}
+            if event.attributes:
+                encoded = _attrs_to_obj(event.attributes)
+                if encoded:
+                    eo["attributes"] = encoded
+            dropped = getattr(event, "dropped_attributes", 0)
+            if dropped:
+                eo["droppedAttributesCount"] = dropped
+            events.append(eo)
+        o["events"] = events
+    if span.dropped_events:
+        o["droppedEventsCount"] = span.dropped_events
+    if span.links:
+        links = []
+        for link in span.links:
+            lctx = link.context
+            lo: dict[str, Any] = {
+                "traceId": format(lctx.trace_id, "032x"),
+                "spanId": format(lctx.span_id, "016x"),
+            }
+            if lctx.trace_state:
+                lo["traceState"] = lctx.trace_state.to_header()
+            if link.attributes:
+                encoded = _attrs_to_obj(link.attributes)
+                if encoded:
+                    lo["attributes"] = encoded
+            if link.dropped_attributes:
+                lo["droppedAttributesCount"] = link.dropped_attributes
+            lflags = _FLAG_HAS_IS_REMOTE | (int(lctx.trace_flags) & 0xFF)
+            if lctx.is_remote:
+                lflags |= _FLAG_IS_REMOTE
+            lo["flags"] = lflags
+            links.append(lo)
+        o["links"] = links
+    if span.dropped_links:
+        o["droppedLinksCount"] = span.dropped_links
+    status = span.status
+    st: dict[str, Any] = {}
+    if status is not None:
+        if status.description:
+            st["message"] = status.description
+        if status.status_code is not StatusCode.UNSET:
+            st["code"] = status.status_code.value
+    o["status"] = st
+    return o
+
+
+_INT64_MIN = -(2**63)
+_INT64_MAX = 2**63 - 1
+
+
+def _attrs_to_obj(attributes: Mapping[str, Any]) -> list[dict[str, Any]]:
+    out = []
+    for key, value in attributes.items():
+        if type(value) is str:
+            out.append({"key": key, "value": {"stringValue": value}})
+            continue
+        try:
+            out.append({"key": key, "value": _value_obj(value)})
+        except (TypeError, ValueError) as exc:
+            _logger.debug("recording: dropped attribute %r: %s", key, exc)
+    return out
+
+
+def _value_obj(value: Any) -> dict[str, Any]:
+    t = type(value)
+    if t is str:
+        return {"stringValue": value}
+    if t is bool:
+        return {"boolValue": value}
+    if t is int:
+        if not _INT64_MIN <= value <= _INT64_MAX:
+            raise ValueError(f"integer {value} is out of the int64 range")
+        return {"intValue": str(value)}
+    if t is float:
+        return {"doubleValue": _json_double_out(value)}
+    if value is None:
+        return {}
+    if isinstance(value, bool):
+        return {"boolValue": bool(value)}
+    if isinstance(value, int):
+        return _value_obj(int(value))
+    if isinstance(value, float):
+        return {"doubleValue": _json_double_out(float(value))}
+    if isinstance(value, str):
+        return {"stringValue": str(value)}
+    if isinstance(value, (bytes, bytearray, memoryview)):
+        return {"bytesValue": base64.b64encode(bytes(value)).decode("ascii")}
+    if isinstance(value, Mapping):
+        kvs = [{"key": str(k), "value": _value_obj(v)} for k, v in value.items()]
+        return {"kvlistValue": {"values": kvs} if kvs else {}}
+    if isinstance(value, Sequence):
+        values = [_value_obj(v) for v in value]
+        return {"arrayValue": {"values": values} if values else {}}
+    raise TypeError(f"unsupported attribute value type {type(value).__name__}")
+
+
 # --- TracesData <-> OTLP/JSON ---------------------------------------------------------------
 def traces_data_to_json(td: TracesData) -> str:
     """One line of OTLP/JSON (no trailing newline), as the Collector's ``file`` exporter writes."""
@@ -336,7 +533,7 @@ def _td_to_obj(td: Any) -> dict[str, Any]:
             res["attributes"] = _kvs_to_obj(rs.resource.attributes)
         if rs.resource.dropped_attributes_count:
             res["droppedAttributesCount"] = rs.resource.dropped_attributes_count
-        out_sss = []
+        obj_rs: dict[str, Any] = {"resource": res, "scopeSpans": []}
         for ss in rs.scope_spans:
             scope: dict[str, Any] = {}
             sc = ss.scope
@@ -348,18 +545,17 @@ def _td_to_obj(td: Any) -> dict[str, Any]:
                 scope["attributes"] = _kvs_to_obj(sc.attributes)
             if sc.dropped_attributes_count:
                 scope["droppedAttributesCount"] = sc.dropped_attributes_count
-            obj_ss: dict[str, Any] = {"scope": scope, "spans": [_span_to_obj(s) for s in ss.spans]}
+            obj_ss: dict[str, Any] = {"scope": scope, "spans": [_pb_span_obj(s) for s in ss.spans]}
             if ss.schema_url:
                 obj_ss["schemaUrl"] = ss.schema_url
-            out_sss.append(obj_ss)
-        obj_rs: dict[str, Any] = {"resource": res, "scopeSpans": out_sss}
+            obj_rs["scopeSpans"].append(obj_ss)
         if rs.schema_url:
             obj_rs["schemaUrl"] = rs.schema_url
         out_rss.append(obj_rs)
     return {"resourceSpans": out_rss}
 
 
-def _span_to_obj(s: Any) -> dict[str, Any]:
+def _pb_span_obj(s: Any) -> dict[str, Any]:
     o: dict[str, Any] = {"traceId": s.trace_id.hex(), "spanId": s.span_id.hex()}
     if s.trace_state:
         o["traceState"] = s.trace_state
@@ -454,48 +650,44 @@ def traces_data_from_json(text: str | bytes) -> TracesData:
         obj = _loads(text)
     except ValueError as exc:
         raise ValueError(f"invalid JSON: {_json_error_text(exc)}") from None
+    td = TracesData()
     try:
-        return _obj_to_td(obj)
+        for i, rs in enumerate(_resource_spans_of(obj)):
+            try:
+                _rs_to_pb(td.resource_spans.add(), rs)
+            except _Invalid as exc:
+                raise exc.at(f"resourceSpans[{i}]") from None
     except _Invalid as exc:
         raise ValueError(str(exc)) from None
-
-
-def _obj_to_td(obj: Any) -> TracesData:
-    td = TracesData()
-    for i, rs in enumerate(_resource_spans_of(obj)):
-        try:
-            _rs_to_pb(td.resource_spans.add(), rs)
-        except _Invalid as exc:
-            raise exc.at(f"resourceSpans[{i}]") from None
     return td
 
 
 def _rs_to_pb(pb: Any, rs: Any) -> None:
     rs = _obj(rs, "resource spans")
-    res = _field(rs, "resource", "resource")
+    res = rs.get("resource")
     if res is not None:
         res = _obj(res, "resource")
-        _kvs_to_pb(pb.resource.attributes, _field(res, "attributes", "attributes"))
+        _kvs_to_pb(pb.resource.attributes, res.get("attributes"))
         pb.resource.dropped_attributes_count = _json_int(
-            _field(res, "droppedAttributesCount", "dropped_attributes_count"),
-            0,
-            "droppedAttributesCount",
+            res.get("droppedAttributesCount"), "droppedAttributesCount"
         )
-    pb.schema_url = _json_str(_field(rs, "schemaUrl", "schema_url"), "schemaUrl")
+    pb.schema_url = _json_str(rs.get("schemaUrl"), "schemaUrl")
     for j, ss in enumerate(_scope_spans_of(rs)):
         try:
             ss = _obj(ss, "scope spans")
             pss = pb.scope_spans.add()
             scope = _scope_of(ss)
             if scope is not None:
-                scope = _obj(scope, "scope")
-                pss.scope.name = _json_str(_field(scope, "name", "name"), "name")
-                pss.scope.version = _json_str(_field(scope, "version", "version"), "version")
-                _kvs_to_pb(pss.scope.attributes, _field(scope, "attributes", "attributes"))
-            pss.schema_url = _json_str(_field(ss, "schemaUrl", "schema_url"), "schemaUrl")
-            for k, span in enumerate(_list(_field(ss, "spans", "spans"), "spans")):
+                pss.scope.name = _json_str(scope.get("name"), "name")
+                pss.scope.version = _json_str(scope.get("version"), "version")
+                _kvs_to_pb(pss.scope.attributes, scope.get("attributes"))
+                pss.scope.dropped_attributes_count = _json_int(
+                    scope.get("droppedAttributesCount"), "droppedAttributesCount"
+                )
+            pss.schema_url = _json_str(ss.get("schemaUrl"), "schemaUrl")
+            for k, span in enumerate(_list(ss.get("spans"), "spans")):
                 try:
-                    _span_to_pb(pss.spans.add(), _obj(span, "span"))
+                    _span_to_pb(pss.spans.add(), _span_dict(span))
                 except _Invalid as exc:
                     raise exc.at(f"spans[{k}]") from None
         except _Invalid as exc:
@@ -503,78 +695,89 @@ def _rs_to_pb(pb: Any, rs: Any) -> None:
 
 
 def _span_to_pb(pb: Any, s: dict[str, Any]) -> None:
-    pb.trace_id = _json_id(_field(s, "traceId", "trace_id"), 16, "traceId").to_bytes(16, "big")
-    pb.span_id = _json_id(_field(s, "spanId", "span_id"), 8, "spanId").to_bytes(8, "big")
-    parent = _field(s, "parentSpanId", "parent_span_id")
+    g = s.get
+    pb.trace_id = _json_id(g("traceId"), 16, "traceId").to_bytes(16, "big")
+    pb.span_id = _json_id(g("spanId"), 8, "spanId").to_bytes(8, "big")
+    parent = _json_id(g("parentSpanId"), 8, "parentSpanId")
     if parent:
-        pb.parent_span_id = _json_id(parent, 8, "parentSpanId").to_bytes(8, "big")
-    pb.trace_state = _json_str(_field(s, "traceState", "trace_state"), "traceState")
-    pb.flags = _json_int(_field(s, "flags", "flags"), 0, "flags") & 0xFFFFFFFF
-    pb.name = _json_str(_field(s, "name", "name"), "name")
-    pb.kind = _json_enum(_field(s, "kind", "kind"), _KIND_NAMES, "kind")
-    pb.start_time_unix_nano = _json_int(
-        _field(s, "startTimeUnixNano", "start_time_unix_nano"), 0, "startTimeUnixNano"
-    )
-    pb.end_time_unix_nano = _json_int(
-        _field(s, "endTimeUnixNano", "end_time_unix_nano"), 0, "endTimeUnixNano"
-    )
-    _kvs_to_pb(pb.attributes, _field(s, "attributes", "attributes"))
-    pb.dropped_attributes_count = _json_int(
-        _field(s, "droppedAttributesCount", "dropped_attributes_count"), 0, "droppedAttributesCount"
-    )
-    for e in _list(_field(s, "events", "events"), "events"):
+        pb.parent_span_id = parent.to_bytes(8, "big")
+    pb.trace_state = _json_str(g("traceState"), "traceState")
+    pb.flags = _json_int(g("flags"), "flags") & 0xFFFFFFFF
+    pb.name = _json_str(g("name"), "name")
+    pb.kind = _json_enum(g("kind"), _KIND_NAMES, "kind")
+    pb.start_time_unix_nano = _json_int(g("startTimeUnixNano"), "startTimeUnixNano")
+    pb.end_time_unix_nano = _json_int(g("endTimeUnixNano"), "endTimeUnixNano")
+    _kvs_to_pb(pb.attributes, g("attributes"))
+    pb.dropped_attributes_count = _json_int(g("droppedAttributesCount"), "droppedAttributesCount")
+    for e in _list(g("events"), "events"):
         e = _obj(e, "event")
         pe = pb.events.add()
-        pe.time_unix_nano = _json_int(
-            _field(e, "timeUnixNano", "time_unix_nano"), 0, "timeUnixNano"
-        )
-        pe.name = _json_str(_field(e, "name", "name"), "name")
-        _kvs_to_pb(pe.attributes, _field(e, "attributes", "attributes"))
+        pe.time_unix_nano = _json_int(e.get("timeUnixNano"), "timeUnixNano")
+        pe.name = _json_str(e.get("name"), "name")
+        _kvs_to_pb(pe.attributes, e.get("attributes"))
         pe.dropped_attributes_count = _json_int(
-            _field(e, "droppedAttributesCount", "dropped_attributes_count"),
-            0,
-            "droppedAttributesCount",
+            e.get("droppedAttributesCount"), "droppedAttributesCount"
         )
-    pb.dropped_events_count = _json_int(
-        _field(s, "droppedEventsCount", "dropped_events_count"), 0, "droppedEventsCount"
-    )
-    for lk in _list(_field(s, "links", "links"), "links"):
+    pb.dropped_events_count = _json_int(g("droppedEventsCount"), "droppedEventsCount")
+    for lk in _list(g("links"), "links"):
         lk = _obj(lk, "link")
         pl = pb.links.add()
-        pl.trace_id = _json_id(_field(lk, "traceId", "trace_id"), 16, "traceId").to_bytes(16, "big")
-        pl.span_id = _json_id(_field(lk, "spanId", "span_id"), 8, "spanId").to_bytes(8, "big")
-        pl.trace_state = _json_str(_field(lk, "traceState", "trace_state"), "traceState")
-        _kvs_to_pb(pl.attributes, _field(lk, "attributes", "attributes"))
+        pl.trace_id = _json_id(lk.get("traceId"), 16, "traceId").to_bytes(16, "big")
+        pl.span_id = _json_id(lk.get("spanId"), 8, "spanId").to_bytes(8, "big")
+        pl.trace_state = _json_str(lk.get("traceState"), "traceState")
+        _kvs_to_pb(pl.attributes, lk.get("attributes"))
         pl.dropped_attributes_count = _json_int(
-            _field(lk, "droppedAttributesCount", "dropped_attributes_count"),
-            0,
-            "droppedAttributesCount",
+            lk.get("droppedAttributesCount"), "droppedAttributesCount"
         )
-        pl.flags = _json_int(_field(lk, "flags", "flags"), 0, "flags") & 0xFFFFFFFF
-    pb.dropped_links_count = _json_int(
-        _field(s, "droppedLinksCount", "dropped_links_count"), 0, "droppedLinksCount"
-    )
-    st = _field(s, "status", "status")
+        pl.flags = _json_int(lk.get("flags"), "flags") & 0xFFFFFFFF
+    pb.dropped_links_count = _json_int(g("droppedLinksCount"), "droppedLinksCount")
+    st = g("status")
     if st is not None:
         st = _obj(st, "status")
         pb.status.SetInParent()
-        pb.status.message = _json_str(_field(st, "message", "message"), "message")
-        pb.status.code = _json_enum(_field(st, "code", "code"), _STATUS_NAMES, "code")
+        pb.status.message = _json_str(st.get("message"), "message")
+        pb.status.code = _json_enum(st.get("code"), _STATUS_NAMES, "code")
 
 
 def _kvs_to_pb(target: Any, kvs: Any) -> None:
     for key, value in _json_attrs(kvs).items():
         kv = target.add()
         kv.key = key
-        _set_any(kv.value, value)
+        try:
+            _set_any(kv.value, value)
+        except (TypeError, ValueError, OverflowError) as exc:
+            raise _Invalid(f"attribute {key!r}: {exc}") from None
 
 
-# --- JSON field helpers (shared by the JSON -> proto and JSON -> span paths) ----------------
-def _field(d: dict[str, Any], camel: str, snake: str) -> Any:
-    v = d.get(camel)
-    if v is None and camel != snake:
-        v = d.get(snake)
-    return v
+# --- OTLP/JSON field helpers ----------------------------------------------------------------
+_CAMEL: dict[str, str] = {}
+
+
+def _camel(key: str) -> str:
+    out = _CAMEL.get(key)
+    if out is None:
+        head, *rest = key.split("_")
+        out = head + "".join(p[:1].upper() + p[1:] for p in rest)
+        if len(_CAMEL) < 4096:
+            _CAMEL[key] = out
+    return out
+
+
+def _camelize(obj: Any) -> Any:
+    """Rename proto field names (``trace_id``) to their JSON names (``traceId``)."""
+    if type(obj) is dict:
+        return {(_camel(k) if "_" in k else k): _camelize(v) for k, v in obj.items()}
+    if type(obj) is list:
+        return [_camelize(v) for v in obj]
+    return obj
+
+
+def _span_dict(s: Any) -> dict[str, Any]:
+    if type(s) is not dict:
+        raise _Invalid(f"span is {_json_kind(s)}, expected an object")
+    if "trace_id" in s or "span_id" in s:  # proto field names are valid proto3 JSON too
+        return _camelize(s)  # type: ignore[no-any-return]
+    return s
 
 
 def _obj(v: Any, what: str) -> dict[str, Any]:
@@ -610,25 +813,25 @@ def _json_kind(v: Any) -> str:
     return t if t == "null" else ("an " if t[0] in "ao" else "a ") + t
 
 
-def _json_str(v: Any, what: str = "value") -> str:
-    if v is None:
-        return ""
-    if type(v) is not str:
-        raise _Invalid(f"{what} is {_json_kind(v)}, expected a string")
-    return v
-
-
-def _json_int(v: Any, default: int, what: str = "value") -> int:
-    t = type(v)
-    if t is int:
+def _json_str(v: Any, what: str) -> str:
+    if type(v) is str:
         return v  # type: ignore[no-any-return]
     if v is None:
-        return default
+        return ""
+    raise _Invalid(f"{what} is {_json_kind(v)}, expected a string")
+
+
+def _json_int(v: Any, what: str) -> int:
+    t = type(v)
     if t is str:
         try:
             return int(v)
         except ValueError:
             pass
+    elif t is int:
+        return v  # type: ignore[no-any-return]
+    elif v is None:
+        return 0
     elif t is float and v.is_integer():
         return int(v)
     raise _Invalid(f"{what}: invalid integer {v!r:.40}")
@@ -637,12 +840,10 @@ def _json_int(v: Any, default: int, what: str = "value") -> int:
 def _json_enum(v: Any, names: Mapping[str, int], what: str) -> int:
     if type(v) is str and v in names:
         return names[v]
-    return _json_int(v, 0, what)
+    return _json_int(v, what)
 
 
 def _json_id(v: Any, nbytes: int, what: str) -> int:
-    if v is None:
-        return 0
     if type(v) is str:
         n = len(v)
         if n == 2 * nbytes:
@@ -652,7 +853,7 @@ def _json_id(v: Any, nbytes: int, what: str) -> int:
                 pass
         elif n == 0:
             return 0
-        else:  # tolerate base64 ids (proto3 JSON default bytes mapping)
+        else:  # tolerate base64 ids (the generic proto3 JSON mapping of bytes)
             try:
                 raw = base64.b64decode(
                     v + "=" * (-n % 4),
@@ -663,6 +864,8 @@ def _json_id(v: Any, nbytes: int, what: str) -> int:
                 raw = b""
             if len(raw) == nbytes:
                 return int.from_bytes(raw, "big")
+    elif v is None:
+        return 0
     raise _Invalid(f"{what}: invalid id {v!r:.60} (expected {2 * nbytes} hex digits)")
 
 
@@ -677,23 +880,23 @@ def _json_double(v: Any) -> float:
             return float(v)  # accepts "NaN", "Infinity", "-Infinity"
         except ValueError:
             pass
-    raise _Invalid(f"invalid double {v!r:.40}")
+    raise _Invalid(f"doubleValue: invalid number {v!r:.40}")
 
 
 def _json_bytes(v: Any) -> bytes:
-    if type(v) is not str:
-        raise _Invalid(f"invalid bytesValue {v!r:.40}")
-    try:
-        if "-" in v or "_" in v:
-            return base64.urlsafe_b64decode(v + "=" * (-len(v) % 4))
-        return base64.b64decode(v + "=" * (-len(v) % 4), validate=True)
-    except (binascii.Error, ValueError):
-        raise _Invalid(f"invalid base64 bytesValue {v!r:.40}") from None
+    if type(v) is str:
+        try:
+            if "-" in v or "_" in v:
+                return base64.urlsafe_b64decode(v + "=" * (-len(v) % 4))
+            return base64.b64decode(v + "=" * (-len(v) % 4), validate=True)
+        except (binascii.Error, ValueError):
+            pass
+    raise _Invalid(f"bytesValue: invalid base64 {v!r:.40}")
 
 
 def _json_bool(v: Any) -> bool:
     if type(v) is not bool:
-        raise _Invalid(f"invalid boolValue {v!r:.40}")
+        raise _Invalid(f"boolValue is {_json_kind(v)}, expected true or false")
     return v  # type: ignore[no-any-return]
 
 
@@ -709,17 +912,15 @@ def _json_kvlist(v: Any) -> dict[str, Any]:
 
 _VALUE_DECODERS: dict[str, Callable[[Any], Any]] = {
     "stringValue": lambda v: _json_str(v, "stringValue"),
-    "intValue": lambda v: _json_int(v, 0, "intValue"),
+    "intValue": lambda v: _json_int(v, "intValue"),
     "boolValue": _json_bool,
     "doubleValue": _json_double,
     "arrayValue": _json_array,
     "kvlistValue": _json_kvlist,
     "bytesValue": _json_bytes,
 }
-for _k in list(_VALUE_DECODERS):
-    _VALUE_DECODERS["".join("_" + ch.lower() if ch.isupper() else ch for ch in _k)] = (
-        _VALUE_DECODERS[_k]
-    )
+for _key in list(_VALUE_DECODERS):
+    _VALUE_DECODERS[_key.replace("V", "_v")] = _VALUE_DECODERS[_key]  # proto field names
 
 
 def _json_any(v: Any) -> Any:
@@ -728,30 +929,37 @@ def _json_any(v: Any) -> Any:
     for key, x in v.items():
         dec = _VALUE_DECODERS.get(key)
         if dec is not None:
-            if x is None:  # explicit null: an empty value
-                return None
-            return dec(x)
-    return None
+            return None if x is None else dec(x)
+    return None  # an empty AnyValue
 
 
 def _json_attrs(kvs: Any) -> dict[str, Any]:
-    if not kvs:
-        if kvs is None or type(kvs) is list:
-            return {}
-        raise _Invalid(f'"attributes" is {_json_kind(kvs)}, expected an array')
     if type(kvs) is not list:
+        if kvs is None:
+            return {}
         raise _Invalid(f'"attributes" is {_json_kind(kvs)}, expected an array')
     out: dict[str, Any] = {}
     for kv in kvs:
-        if type(kv) is not dict:
-            raise _Invalid(f"attribute is {_json_kind(kv)}, expected an object")
-        key = kv.get("key")
-        if type(key) is not str:
-            raise _Invalid(f"attribute key is {_json_kind(key)}, expected a string")
-        try:
-            out[key] = _json_any(kv.get("value", {}))
-        except _Invalid as exc:
-            raise exc.at(f"attributes[{key!r}]") from None
+        if type(kv) is dict:
+            key = kv.get("key")
+            value = kv.get("value")
+            if type(key) is str and type(value) is dict:
+                x = value.get("stringValue")  # fast path for the common case
+                if type(x) is str:
+                    out[key] = x
+                    continue
+                try:
+                    out[key] = _json_any(value)
+                except _Invalid as exc:
+                    raise exc.at(f"attributes[{key!r}]") from None
+                continue
+            if type(key) is str and value is None:
+                out[key] = None
+                continue
+            if type(key) is not str:
+                raise _Invalid(f"attribute key is {_json_kind(key)}, expected a string")
+            raise _Invalid(f"attribute {key!r}: value is {_json_kind(value)}, expected an object")
+        raise _Invalid(f"attribute is {_json_kind(kv)}, expected an object")
     return out
 
 
@@ -761,144 +969,111 @@ def _resource_spans_of(obj: Any) -> list[Any]:
     rss = obj.get("resourceSpans")
     if rss is None:
         rss = obj.get("resource_spans")
-    if rss is None:
-        raise _Invalid('not an OTLP TracesData object (no "resourceSpans")')
+        if rss is None:
+            raise _Invalid('not an OTLP TracesData object (no "resourceSpans")')
+        rss = _camelize(rss)
     if type(rss) is not list:
         raise _Invalid(f'"resourceSpans" is {_json_kind(rss)}, expected an array')
-    return rss
+    return rss  # type: ignore[no-any-return]
 
 
 def _scope_spans_of(rs: dict[str, Any]) -> list[Any]:
-    sss = _field(rs, "scopeSpans", "scope_spans")
-    if sss is None:  # OTLP < 0.15 (Collector < 0.46) wrote instrumentationLibrarySpans
-        sss = _field(rs, "instrumentationLibrarySpans", "instrumentation_library_spans")
+    sss = rs.get("scopeSpans")
+    if sss is None:
+        sss = rs.get("scope_spans")
+        if sss is None:  # OTLP < 0.15 (Collector < 0.46) wrote instrumentationLibrarySpans
+            sss = rs.get("instrumentationLibrarySpans")
+        sss = _camelize(sss)
     return _list(sss, "scopeSpans")
 
 
-def _scope_of(ss: dict[str, Any]) -> Any:
+def _scope_of(ss: dict[str, Any]) -> dict[str, Any] | None:
     scope = ss.get("scope")
     if scope is None:
-        scope = _field(ss, "instrumentationLibrary", "instrumentation_library")
-    return scope
+        scope = ss.get("instrumentationLibrary")
+        if scope is None:
+            return None
+    return _obj(scope, "scope")
 
 
 # --- Decoding to SDK spans ------------------------------------------------------------------
+def _make_span(
+    name: str,
+    trace_id: int,
+    span_id: int,
+    parent_span_id: int,
+    trace_state: TraceState,
+    flags: int,
+    kind: int,
+    start: int,
+    end: int,
+    attributes: Any,
+    events: Any,
+    links: Any,
+    status_code: int,
+    status_message: str,
+    resource: Resource,
+    scope: InstrumentationScope,
+) -> ReadableSpan:
+    tflags = _TRACE_FLAGS[flags & 0xFF]
+    if status_code == 0:
+        status = _STATUS_UNSET
+    elif status_code == 2:
+        status = Status(StatusCode.ERROR, status_message or None)
+    else:
+        status = _STATUS_OK if status_code == 1 else _STATUS_UNSET
+    return ReadableSpan(
+        name=name,
+        context=SpanContext(trace_id, span_id, False, tflags, trace_state),
+        parent=SpanContext(trace_id, parent_span_id, _remote(flags), tflags, trace_state)
+        if parent_span_id
+        else None,
+        resource=resource,
+        attributes=attributes,
+        events=events,
+        links=links,
+        kind=_SDK_KINDS[kind] if 0 <= kind < 6 else SpanKind.INTERNAL,
+        status=status,
+        start_time=start or None,
+        end_time=end or None,
+        instrumentation_scope=scope,
+    )
+
+
 class _Decoder:
-    """Builds ReadableSpans; caches resources, scopes and trace states across lines."""
+    """Builds ReadableSpans; caches resources, scopes and trace states across records."""
 
     def __init__(self) -> None:
         self.resources: dict[Any, Resource] = {}
         self.scopes: dict[Any, InstrumentationScope] = {}
-        self.trace_states: dict[str, TraceState] = {}
+        self.trace_states: dict[str, TraceState] = {"": _EMPTY_TRACE_STATE}
 
     def trace_state(self, header: str) -> TraceState:
-        if not header:
-            return _EMPTY_TRACE_STATE
         ts = self.trace_states.get(header)
         if ts is None:
             ts = TraceState.from_header([header])
-            self.trace_states[header] = ts
+            if len(self.trace_states) < 4096:
+                self.trace_states[header] = ts
         return ts
 
-    def resource(self, attrs: dict[str, Any], dropped: int, schema_url: str) -> Resource:
-        key: Any
-        try:
-            key = (schema_url, dropped, *attrs.items())
-            hash(key)
-        except TypeError:  # kvlist values are dicts; skip the cache
-            key = None
-        res = self.resources.get(key) if key is not None else None
-        if res is None:
-            res = Resource(attrs, schema_url)
-            if dropped:
-                res.attributes.dropped = dropped  # type: ignore[attr-defined]
-            if key is not None:
-                self.resources[key] = res
+    def _resource(self, key: Any, attrs: dict[str, Any], dropped: int, schema_url: str) -> Resource:
+        res = Resource(attrs, schema_url)
+        if dropped:
+            res.attributes.dropped = dropped  # type: ignore[attr-defined]
+        if key is not None and len(self.resources) < 4096:
+            self.resources[key] = res
         return res
 
-    def scope(
-        self, name: str, version: str, attrs: dict[str, Any], schema_url: str
+    def _scope(
+        self, key: Any, name: str, version: str, attrs: dict[str, Any], schema_url: str
     ) -> InstrumentationScope:
-        key: Any
-        try:
-            key = (name, version, schema_url, *attrs.items())
-            hash(key)
-        except TypeError:
-            key = None
-        scope = self.scopes.get(key) if key is not None else None
-        if scope is None:
-            scope = InstrumentationScope(name, version or None, schema_url or None, attrs or None)
-            if key is not None:
-                self.scopes[key] = scope
+        scope = InstrumentationScope(name, version or None, schema_url or None, attrs or None)
+        if key is not None and len(self.scopes) < 4096:
+            self.scopes[key] = scope
         return scope
 
-    def span(
-        self,
-        *,
-        name: str,
-        trace_id: int,
-        span_id: int,
-        parent_span_id: int,
-        trace_state: str,
-        flags: int,
-        kind: int,
-        start: int,
-        end: int,
-        attributes: dict[str, Any],
-        dropped_attributes: int,
-        events: list[Event],
-        dropped_events: int,
-        links: list[Link],
-        dropped_links: int,
-        status_code: int,
-        status_message: str,
-        resource: Resource,
-        scope: InstrumentationScope,
-    ) -> ReadableSpan:
-        tflags = _TRACE_FLAGS[flags & 0xFF]
-        tstate = self.trace_state(trace_state)
-        ctx = SpanContext(trace_id, span_id, False, tflags, tstate)
-        parent = (
-            SpanContext(trace_id, parent_span_id, _remote(flags), tflags, tstate)
-            if parent_span_id
-            else None
-        )
-        if status_code == 2:
-            status = Status(StatusCode.ERROR, status_message or None)
-        else:
-            status = _STATUS_OK if status_code == 1 else _STATUS_UNSET
-        attrs: Any = attributes
-        if dropped_attributes:
-            attrs = _bounded_attributes(attributes, dropped_attributes)
-        ev: Any = events
-        if dropped_events:
-            ev = _bounded_list(events, dropped_events)
-        lk: Any = links
-        if dropped_links:
-            lk = _bounded_list(links, dropped_links)
-        return ReadableSpan(
-            name=name,
-            context=ctx,
-            parent=parent,
-            resource=resource,
-            attributes=attrs,
-            events=ev,
-            links=lk,
-            kind=_SDK_KINDS[kind] if 0 <= kind < 6 else SpanKind.INTERNAL,
-            status=status,
-            start_time=start or None,
-            end_time=end or None,
-            instrumentation_scope=scope,
-        )
-
     def link(
-        self,
-        trace_id: int,
-        span_id: int,
-        trace_state: str,
-        flags: int,
-        attributes: dict[str, Any],
-        dropped: int,
+        self, trace_id: int, span_id: int, trace_state: str, flags: int, attrs: Any, dropped: int
     ) -> Link:
         ctx = SpanContext(
             trace_id,
@@ -907,62 +1082,82 @@ class _Decoder:
             _TRACE_FLAGS[flags & 0xFF],
             self.trace_state(trace_state),
         )
-        return Link(ctx, _bounded_attributes(attributes, dropped) if dropped else attributes)
+        return Link(ctx, _bounded_attributes(attrs, dropped) if dropped else attrs)
 
     # -- protobuf ------------------------------------------------------------------------
     def from_pb(self, td: Any, out: list[ReadableSpan]) -> None:
+        append = out.append
+        from_bytes = int.from_bytes
         for rs in td.resource_spans:
             r = rs.resource
-            resource = self.resource(
-                _pb_attrs(r.attributes), r.dropped_attributes_count, rs.schema_url
-            )
+            key = (r.SerializeToString(deterministic=True), rs.schema_url)
+            resource = self.resources.get(key)
+            if resource is None:
+                resource = self._resource(
+                    key, _pb_attrs(r.attributes), r.dropped_attributes_count, rs.schema_url
+                )
             for ss in rs.scope_spans:
                 sc = ss.scope
-                scope = self.scope(sc.name, sc.version, _pb_attrs(sc.attributes), ss.schema_url)
+                key = (sc.SerializeToString(deterministic=True), ss.schema_url)
+                scope = self.scopes.get(key)
+                if scope is None:
+                    scope = self._scope(
+                        key, sc.name, sc.version, _pb_attrs(sc.attributes), ss.schema_url
+                    )
                 for s in ss.spans:
-                    events = [
-                        Event(
-                            e.name,
-                            _bounded_attributes(_pb_attrs(e.attributes), e.dropped_attributes_count)
-                            if e.dropped_attributes_count
-                            else _pb_attrs(e.attributes),
-                            e.time_unix_nano,
-                        )
-                        for e in s.events
-                    ]
-                    links = [
-                        self.link(
-                            int.from_bytes(lk.trace_id, "big"),
-                            int.from_bytes(lk.span_id, "big"),
-                            lk.trace_state,
-                            lk.flags,
-                            _pb_attrs(lk.attributes),
-                            lk.dropped_attributes_count,
-                        )
-                        for lk in s.links
-                    ]
+                    attrs: Any = _pb_attrs(s.attributes)
+                    if s.dropped_attributes_count:
+                        attrs = _bounded_attributes(attrs, s.dropped_attributes_count)
+                    events: Any = ()
+                    if s.events:
+                        events = [
+                            Event(
+                                e.name,
+                                _bounded_attributes(
+                                    _pb_attrs(e.attributes), e.dropped_attributes_count
+                                )
+                                if e.dropped_attributes_count
+                                else _pb_attrs(e.attributes),
+                                e.time_unix_nano,
+                            )
+                            for e in s.events
+                        ]
+                    if s.dropped_events_count:
+                        events = _bounded_list(events, s.dropped_events_count)
+                    links: Any = ()
+                    if s.links:
+                        links = [
+                            self.link(
+                                from_bytes(lk.trace_id, "big"),
+                                from_bytes(lk.span_id, "big"),
+                                lk.trace_state,
+                                lk.flags,
+                                _pb_attrs(lk.attributes),
+                                lk.dropped_attributes_count,
+                            )
+                            for lk in s.links
+                        ]
+                    if s.dropped_links_count:
+                        links = _bounded_list(links, s.dropped_links_count)
                     st = s.status
-                    out.append(
-                        self.span(
-                            name=s.name,
-                            trace_id=int.from_bytes(s.trace_id, "big"),
-                            span_id=int.from_bytes(s.span_id, "big"),
-                            parent_span_id=int.from_bytes(s.parent_span_id, "big"),
-                            trace_state=s.trace_state,
-                            flags=s.flags,
-                            kind=s.kind,
-                            start=s.start_time_unix_nano,
-                            end=s.end_time_unix_nano,
-                            attributes=_pb_attrs(s.attributes),
-                            dropped_attributes=s.dropped_attributes_count,
-                            events=events,
-                            dropped_events=s.dropped_events_count,
-                            links=links,
-                            dropped_links=s.dropped_links_count,
-                            status_code=st.code,
-                            status_message=st.message,
-                            resource=resource,
-                            scope=scope,
+                    append(
+                        _make_span(
+                            s.name,
+                            from_bytes(s.trace_id, "big"),
+                            from_bytes(s.span_id, "big"),
+                            from_bytes(s.parent_span_id, "big"),
+                            self.trace_state(s.trace_state),
+                            s.flags,
+                            s.kind,
+                            s.start_time_unix_nano,
+                            s.end_time_unix_nano,
+                            attrs,
+                            events,
+                            links,
+                            st.code,
+                            st.message,
+                            resource,
+                            scope,
                         )
                     )
 
@@ -977,123 +1172,114 @@ class _Decoder:
     def _json_rs(self, rs: Any, out: list[ReadableSpan]) -> None:
         rs = _obj(rs, "resource spans")
         res = rs.get("resource")
-        if res is not None:
-            res = _obj(res, "resource")
-            try:
-                resource = self.resource(
-                    _json_attrs(res.get("attributes")),
-                    _json_int(
-                        _field(res, "droppedAttributesCount", "dropped_attributes_count"),
-                        0,
-                        "droppedAttributesCount",
-                    ),
-                    _json_str(_field(rs, "schemaUrl", "schema_url"), "schemaUrl"),
-                )
-            except _Invalid as exc:
-                raise exc.at("resource") from None
-        else:
-            resource = self.resource(
-                {}, 0, _json_str(_field(rs, "schemaUrl", "schema_url"), "schemaUrl")
-            )
+        schema_url = _json_str(rs.get("schemaUrl"), "schemaUrl")
+        try:
+            res = {} if res is None else _obj(res, "resource")
+            attrs = _json_attrs(res.get("attributes"))
+            dropped = _json_int(res.get("droppedAttributesCount"), "droppedAttributesCount")
+        except _Invalid as exc:
+            raise exc.at("resource") from None
+        key: Any = (schema_url, dropped, *attrs.items())
+        try:
+            resource = self.resources.get(key)
+        except TypeError:  # unhashable (kvlist) values: no cache
+            key = resource = None
+        if resource is None:
+            resource = self._resource(key, attrs, dropped, schema_url)
         for j, ss in enumerate(_scope_spans_of(rs)):
             try:
                 ss = _obj(ss, "scope spans")
-                sc = _scope_of(ss)
-                sc = {} if sc is None else _obj(sc, "scope")
-                scope = self.scope(
-                    _json_str(sc.get("name"), "name"),
-                    _json_str(sc.get("version"), "version"),
-                    _json_attrs(sc.get("attributes")),
-                    _json_str(_field(ss, "schemaUrl", "schema_url"), "schemaUrl"),
-                )
+                sc = _scope_of(ss) or {}
+                name = _json_str(sc.get("name"), "name")
+                version = _json_str(sc.get("version"), "version")
+                sattrs = _json_attrs(sc.get("attributes"))
+                sschema = _json_str(ss.get("schemaUrl"), "schemaUrl")
+                key = (name, version, sschema, *sattrs.items())
+                try:
+                    scope = self.scopes.get(key)
+                except TypeError:
+                    key = scope = None
+                if scope is None:
+                    scope = self._scope(key, name, version, sattrs, sschema)
                 for k, s in enumerate(_list(ss.get("spans"), "spans")):
                     try:
-                        out.append(self._json_span(_obj(s, "span"), resource, scope))
+                        out.append(self._json_span(s, resource, scope))
                     except _Invalid as exc:
                         raise exc.at(f"spans[{k}]") from None
             except _Invalid as exc:
                 raise exc.at(f"scopeSpans[{j}]") from None
 
-    def _json_span(
-        self, s: dict[str, Any], resource: Resource, scope: InstrumentationScope
-    ) -> ReadableSpan:
+    def _json_span(self, s: Any, resource: Resource, scope: InstrumentationScope) -> ReadableSpan:
+        s = _span_dict(s)
         g = s.get
-        events = []
-        ev_list = g("events")
-        if ev_list:
-            for e in _list(ev_list, "events"):
-                e = _obj(e, "event")
-                dropped = _json_int(
-                    _field(e, "droppedAttributesCount", "dropped_attributes_count"),
-                    0,
-                    "droppedAttributesCount",
-                )
-                attrs = _json_attrs(e.get("attributes"))
-                events.append(
-                    Event(
-                        _json_str(e.get("name"), "name"),
-                        _bounded_attributes(attrs, dropped) if dropped else attrs,
-                        _json_int(_field(e, "timeUnixNano", "time_unix_nano"), 0, "timeUnixNano"),
-                    )
-                )
-        links = []
-        lk_list = g("links")
-        if lk_list:
-            for lk in _list(lk_list, "links"):
-                lk = _obj(lk, "link")
-                links.append(
-                    self.link(
-                        _json_id(_field(lk, "traceId", "trace_id"), 16, "traceId"),
-                        _json_id(_field(lk, "spanId", "span_id"), 8, "spanId"),
-                        _json_str(_field(lk, "traceState", "trace_state"), "traceState"),
-                        _json_int(lk.get("flags"), 0, "flags"),
-                        _json_attrs(lk.get("attributes")),
-                        _json_int(
-                            _field(lk, "droppedAttributesCount", "dropped_attributes_count"),
-                            0,
-                            "droppedAttributesCount",
-                        ),
-                    )
-                )
+        attrs: Any = _json_attrs(g("attributes"))
+        dropped = g("droppedAttributesCount")
+        if dropped:
+            attrs = _bounded_attributes(attrs, _json_int(dropped, "droppedAttributesCount"))
+        events: Any = ()
+        raw = g("events")
+        if raw:
+            events = [self._json_event(e) for e in _list(raw, "events")]
+        dropped = g("droppedEventsCount")
+        if dropped:
+            events = _bounded_list(list(events), _json_int(dropped, "droppedEventsCount"))
+        links: Any = ()
+        raw = g("links")
+        if raw:
+            links = [self._json_link(lk) for lk in _list(raw, "links")]
+        dropped = g("droppedLinksCount")
+        if dropped:
+            links = _bounded_list(list(links), _json_int(dropped, "droppedLinksCount"))
         st = g("status")
         if st:
             st = _obj(st, "status")
             code = _json_enum(st.get("code"), _STATUS_NAMES, "code")
             message = _json_str(st.get("message"), "message")
-        else:
-            if st is not None:
-                _obj(st, "status")
+        elif st is None or type(st) is dict:
             code, message = 0, ""
-        return self.span(
-            name=_json_str(g("name"), "name"),
-            trace_id=_json_id(_field(s, "traceId", "trace_id"), 16, "traceId"),
-            span_id=_json_id(_field(s, "spanId", "span_id"), 8, "spanId"),
-            parent_span_id=_json_id(_field(s, "parentSpanId", "parent_span_id"), 8, "parentSpanId"),
-            trace_state=_json_str(_field(s, "traceState", "trace_state"), "traceState"),
-            flags=_json_int(g("flags"), 0, "flags"),
-            kind=_json_enum(g("kind"), _KIND_NAMES, "kind"),
-            start=_json_int(
-                _field(s, "startTimeUnixNano", "start_time_unix_nano"), 0, "startTimeUnixNano"
-            ),
-            end=_json_int(_field(s, "endTimeUnixNano", "end_time_unix_nano"), 0, "endTimeUnixNano"),
-            attributes=_json_attrs(g("attributes")),
-            dropped_attributes=_json_int(
-                _field(s, "droppedAttributesCount", "dropped_attributes_count"),
-                0,
-                "droppedAttributesCount",
-            ),
-            events=events,
-            dropped_events=_json_int(
-                _field(s, "droppedEventsCount", "dropped_events_count"), 0, "droppedEventsCount"
-            ),
-            links=links,
-            dropped_links=_json_int(
-                _field(s, "droppedLinksCount", "dropped_links_count"), 0, "droppedLinksCount"
-            ),
-            status_code=code,
-            status_message=message,
-            resource=resource,
-            scope=scope,
+        else:
+            raise _Invalid(f"status is {_json_kind(st)}, expected an object")
+        kind = g("kind")
+        return _make_span(
+            _json_str(g("name"), "name"),
+            _json_id(g("traceId"), 16, "traceId"),
+            _json_id(g("spanId"), 8, "spanId"),
+            _json_id(g("parentSpanId"), 8, "parentSpanId"),
+            self.trace_state(_json_str(g("traceState"), "traceState")),
+            _json_int(g("flags"), "flags"),
+            kind if type(kind) is int else _json_enum(kind, _KIND_NAMES, "kind"),
+            _json_int(g("startTimeUnixNano"), "startTimeUnixNano"),
+            _json_int(g("endTimeUnixNano"), "endTimeUnixNano"),
+            attrs,
+            events,
+            links,
+            code,
+            message,
+            resource,
+            scope,
+        )
+
+    def _json_event(self, e: Any) -> Event:
+        e = _obj(e, "event")
+        attrs: Any = _json_attrs(e.get("attributes"))
+        dropped = e.get("droppedAttributesCount")
+        if dropped:
+            attrs = _bounded_attributes(attrs, _json_int(dropped, "droppedAttributesCount"))
+        return Event(
+            _json_str(e.get("name"), "name"),
+            attrs,
+            _json_int(e.get("timeUnixNano"), "timeUnixNano"),
+        )
+
+    def _json_link(self, lk: Any) -> Link:
+        lk = _obj(lk, "link")
+        return self.link(
+            _json_id(lk.get("traceId"), 16, "traceId"),
+            _json_id(lk.get("spanId"), 8, "spanId"),
+            _json_str(lk.get("traceState"), "traceState"),
+            _json_int(lk.get("flags"), "flags"),
+            _json_attrs(lk.get("attributes")),
+            _json_int(lk.get("droppedAttributesCount"), "droppedAttributesCount"),
         )
 
 
@@ -1103,34 +1289,37 @@ def _bounded_attributes(attrs: dict[str, Any], dropped: int) -> BoundedAttribute
     return bounded
 
 
-def _bounded_list(items: list[Any], dropped: int) -> BoundedList:
+def _bounded_list(items: Sequence[Any], dropped: int) -> BoundedList:
     bounded = BoundedList.from_seq(None, items)
     bounded.dropped = dropped
     return bounded
 
 
+_PB_SCALARS = frozenset({"string_value", "int_value", "bool_value", "double_value", "bytes_value"})
+
+
 def _pb_attrs(kvs: Any) -> dict[str, Any]:
-    if not kvs:
-        return {}
-    return {kv.key: _pb_value(kv.value) for kv in kvs}
+    out: dict[str, Any] = {}
+    for kv in kvs:
+        v = kv.value
+        which = v.WhichOneof("value")
+        if which == "string_value":
+            out[kv.key] = v.string_value
+        elif which in _PB_SCALARS:
+            out[kv.key] = getattr(v, which)
+        else:
+            out[kv.key] = _pb_value(v)
+    return out
 
 
 def _pb_value(av: Any) -> Any:
     which = av.WhichOneof("value")
-    if which == "string_value":
-        return av.string_value
-    if which == "int_value":
-        return av.int_value
-    if which == "bool_value":
-        return av.bool_value
-    if which == "double_value":
-        return av.double_value
+    if which in _PB_SCALARS:
+        return getattr(av, which)
     if which == "array_value":
         return tuple(_pb_value(v) for v in av.array_value.values)
     if which == "kvlist_value":
-        return {kv.key: _pb_value(kv.value) for kv in av.kvlist_value.values}
-    if which == "bytes_value":
-        return av.bytes_value
+        return _pb_attrs(av.kvlist_value.values)
     return None
 
 
@@ -1203,6 +1392,8 @@ class RecordingExporter(SpanExporter):
         self._shutdown = False
         self._logged: set[str] = set()
         self._lock = threading.Lock()
+        self._stats_lock = threading.Lock()
+        self._json = _JsonEncoder()
         if hasattr(os, "register_at_fork"):
             ref = weakref.ref(self)
 
@@ -1278,10 +1469,9 @@ class RecordingExporter(SpanExporter):
 
     # -- internals -------------------------------------------------------------------------
     def _encode(self, spans: Sequence[ReadableSpan]) -> bytes:
-        td = encode_spans(spans)
         if self.format == "jsonl":
-            return _dumps(_td_to_obj(td)) + b"\n"
-        payload = td.SerializeToString()
+            return _dumps(self._json.traces_data(spans)) + b"\n"
+        payload = encode_spans(spans).SerializeToString()
         return len(payload).to_bytes(4, "big") + payload
 
     def _describe_target(self) -> str:
@@ -1341,9 +1531,11 @@ class RecordingExporter(SpanExporter):
         self._forked = True
 
     def _failed(self, kind: str, message: str) -> SpanExportResult:
-        self.failures += 1
-        if kind not in self._logged:
+        with self._stats_lock:
+            self.failures += 1
+            first = kind not in self._logged
             self._logged.add(kind)
+        if first:
             _logger.error("%s (further failures of this kind are not logged)", message)
         return SpanExportResult.FAILURE
 
@@ -1683,14 +1875,14 @@ def write_recording(
     if parent:
         os.makedirs(parent, exist_ok=True)
     batch: list[ReadableSpan] = []
+    encoder = _JsonEncoder()
     with open(target, "wb") as f:
 
         def flush() -> None:
-            td = encode_spans(batch)
             if format == "jsonl":
-                f.write(_dumps(_td_to_obj(td)) + b"\n")
+                f.write(_dumps(encoder.traces_data(batch)) + b"\n")
             else:
-                payload = td.SerializeToString()
+                payload = encode_spans(batch).SerializeToString()
                 f.write(len(payload).to_bytes(4, "big") + payload)
             batch.clear()
 

@@ -31,6 +31,14 @@ class TrackedRun:
     policy: Any = None  # otel_replay.drift.DriftPolicy | None
     mode: str = "align"
     extra: dict[str, Any] = field(default_factory=dict)
+    #: The drift report, set by the DriftProcessor when the run ends.
+    report: Any = None  # otel_replay.drift.DriftReport | None
+    finished: threading.Event = field(default_factory=threading.Event)
+
+    @property
+    def drift_detected(self) -> bool | None:
+        """Whether the finished run drifted; ``None`` while it has not been compared."""
+        return None if self.report is None else bool(self.report.has_drift)
 
 
 class TrackingRegistry:

@@ -48,6 +48,7 @@ def test_builder_manifest_lists_exactly_the_config_components():
         "batch": "processor/batchprocessor",
         "tail_sampling": "processor/tailsamplingprocessor",
         "transform": "processor/transformprocessor",
+        "deltatocumulative": "processor/deltatocumulativeprocessor",
         "otlp_grpc": "exporter/otlpexporter",
         "prometheus": "exporter/prometheusexporter",
         "count": "connector/countconnector",

@@ -1,0 +1,352 @@
+"""``DriftProcessor``: compares tracked runs with their baseline and reports drift in the
+exported data (span events on the drifting spans) and as OTel metrics.
+
+The SDK's ``ReadableSpan`` is immutable at ``on_end``, so the processor wraps the export
+processor(s) and hands them an *enriched copy* of each span of a tracked session. Spans of a
+tracked session are held until the run ends (its root span ends, or :meth:`finish`): only then
+can an inserted step be told from a substituted one, so the alignment is exact. Untracked
+sessions pass straight through.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+from collections import OrderedDict
+from collections.abc import Sequence
+from typing import Any
+
+from opentelemetry.context import Context
+from opentelemetry.metrics import MeterProvider
+from opentelemetry.sdk.trace import Event, ReadableSpan, Span, SpanProcessor
+from opentelemetry.util.types import AttributeValue
+
+from otel_replay import conventions as c
+from otel_replay.drift import DriftFinding, DriftPolicy, DriftReport, Severity, compare
+from otel_replay.selfmetrics import ErrorReporter, get_meter, logger
+from otel_replay.steps import Step, normalize_span
+from otel_replay.tracking import REGISTRY, TrackedRun, TrackingRegistry
+
+__all__ = ["DriftProcessor", "finding_event_attributes", "summary_event_attributes"]
+
+_MAX_VALUE_CHARS = 4096
+
+
+def _json_attr(value: Any) -> str:
+    text = value if isinstance(value, str) else json.dumps(value, ensure_ascii=False, default=str)
+    return text if len(text) <= _MAX_VALUE_CHARS else text[: _MAX_VALUE_CHARS - 1] + "…"
+
+
+def finding_event_attributes(f: DriftFinding) -> dict[str, AttributeValue]:
+    """Attributes of the ``agent_replay.drift`` span event for one finding."""
+    attrs: dict[str, AttributeValue] = {
+        c.DRIFT_KIND: f.kind.value,
+        c.DRIFT_SEVERITY: f.severity.value,
+        c.DRIFT_DESCRIPTION: f.description,
+        c.DRIFT_EXPECTED: _json_attr(f.expected),
+        c.DRIFT_ACTUAL: _json_attr(f.actual),
+        c.DRIFT_POSITION: f.position,
+    }
+    if f.paths:
+        attrs[c.DRIFT_PATHS] = list(f.paths)
+    if f.baseline is not None:
+        attrs[c.DRIFT_BASELINE_SPAN_ID] = f.baseline.span_id
+        if f.baseline.sequence is not None:
+            attrs[c.DRIFT_BASELINE_SEQUENCE] = f.baseline.sequence
+    if f.candidate is not None:
+        attrs[c.DRIFT_CANDIDATE_SPAN_ID] = f.candidate.span_id
+        if f.candidate.sequence is not None:
+            attrs[c.DRIFT_CANDIDATE_SEQUENCE] = f.candidate.sequence
+    return attrs
+
+
+def summary_event_attributes(report: DriftReport) -> dict[str, AttributeValue]:
+    """Attributes of the ``agent_replay.drift.summary`` event."""
+    sev = report.counts_by_severity
+    attrs: dict[str, AttributeValue] = {
+        c.DRIFT_HAS_DRIFT: report.has_drift,
+        c.DRIFT_FINDINGS_TOTAL: len(report.findings),
+        c.DRIFT_CRITICAL_TOTAL: sev.get("critical", 0),
+        c.DRIFT_WARNING_TOTAL: sev.get("warning", 0),
+        c.DRIFT_INFO_TOTAL: sev.get("info", 0),
+    }
+    if report.first_divergence is not None:
+        attrs[c.DRIFT_FIRST_DIVERGENCE] = _json_attr(report.first_divergence.to_dict())
+    return attrs
+
+
+class _Held:
+    __slots__ = ("run", "spans", "overflowed")
+
+    def __init__(self, run: TrackedRun) -> None:
+        self.run = run
+        self.spans: list[ReadableSpan] = []
+        self.overflowed = False
+
+
+class DriftProcessor(SpanProcessor):
+    """Wraps export processor(s); enriches spans of tracked runs with drift span events.
+
+    Add it to the ``TracerProvider`` *after* :class:`~otel_replay.processor.ReplayProcessor`
+    (which stamps session and step numbers) and *instead of* the export processors it wraps::
+
+        provider.add_span_processor(ReplayProcessor())
+        provider.add_span_processor(DriftProcessor(BatchSpanProcessor(OTLPSpanExporter())))
+    """
+
+    def __init__(
+        self,
+        downstream: SpanProcessor | Sequence[SpanProcessor],
+        *,
+        registry: TrackingRegistry | None = None,
+        policy: DriftPolicy | None = None,
+        meter_provider: MeterProvider | None = None,
+        max_held_spans: int = 10_000,
+        max_reports: int = 1_000,
+        log_events: bool = False,
+        logger_provider: Any = None,
+    ) -> None:
+        self._downstream: tuple[SpanProcessor, ...] = (
+            (downstream,) if isinstance(downstream, SpanProcessor) else tuple(downstream)
+        )
+        self.registry = registry if registry is not None else REGISTRY
+        self.policy = policy
+        self.max_held_spans = max_held_spans
+        self._held: dict[str, _Held] = {}
+        self._lock = threading.Lock()
+        self.reports: OrderedDict[str, DriftReport] = OrderedDict()
+        self._max_reports = max_reports
+        meter = get_meter(meter_provider)
+        self.errors = ErrorReporter("drift_processor", meter)
+        self._findings = meter.create_counter(
+            c.METRIC_DRIFT_FINDINGS, unit="{finding}", description="Drift findings"
+        )
+        self._runs = meter.create_counter(
+            c.METRIC_RUNS_COMPARED, unit="{run}", description="Runs compared with a baseline"
+        )
+        self._critical_runs = meter.create_counter(
+            c.METRIC_RUNS_CRITICAL, unit="{run}", description="Runs with critical drift"
+        )
+        self._event_logger = None
+        if log_events:
+            from opentelemetry._logs import get_logger
+
+            self._event_logger = (
+                logger_provider.get_logger(c.METER_NAME)
+                if logger_provider is not None
+                else get_logger(c.METER_NAME)
+            )
+
+    # ------------------------------------------------------------------ registration
+
+    def track(
+        self,
+        session_id: str,
+        baseline: Sequence[Step],
+        *,
+        policy: DriftPolicy | None = None,
+        agent_name: str | None = None,
+        mode: str = "align",
+    ) -> TrackedRun:
+        """Track ``session_id`` against ``baseline`` explicitly (without a restore)."""
+        return self.registry.register(
+            TrackedRun(
+                session_id=session_id,
+                baseline=list(baseline),
+                policy=policy,
+                agent_name=agent_name,
+                mode=mode,
+            )
+        )
+
+    # ------------------------------------------------------------------ SpanProcessor
+
+    def on_start(self, span: Span, parent_context: Context | None = None) -> None:
+        for p in self._downstream:
+            try:
+                p.on_start(span, parent_context=parent_context)
+            except Exception as exc:
+                self.errors.report("downstream.on_start", exc)
+
+    def on_end(self, span: ReadableSpan) -> None:
+        try:
+            attrs = span.attributes or {}
+            sid = attrs.get(c.SESSION_ID)
+            if sid is None or sid not in self.registry:
+                self._forward(span)
+                return
+            self._hold(sid, span)
+        except Exception as exc:
+            self.errors.report("on_end", exc)
+            self._forward(span)
+
+    def _hold(self, sid: Any, span: ReadableSpan) -> None:
+        run = self.registry.get(sid)
+        if run is None:
+            self._forward(span)
+            return
+        with self._lock:
+            held = self._held.get(sid)
+            if held is None or held.run is not run:
+                held = self._held[sid] = _Held(run)
+            held.spans.append(span)
+            over = len(held.spans) >= self.max_held_spans
+        if over:
+            held.overflowed = True
+            self.errors.report(
+                "hold",
+                OverflowError(
+                    f"tracked session {sid} reached {self.max_held_spans} held spans; "
+                    f"comparing what was seen so far"
+                ),
+            )
+            self.finish(sid)
+        elif span.parent is None or span.parent.is_remote:
+            self.finish(sid)
+
+    def finish(self, session_id: str) -> DriftReport | None:
+        """End tracking of ``session_id`` now: compare, emit events and metrics, export."""
+        with self._lock:
+            held = self._held.pop(session_id, None)
+        run = self.registry.unregister(session_id)
+        if held is None:
+            if run is not None:
+                run.finished.set()
+            return None
+        run = held.run
+        spans = held.spans
+        report: DriftReport | None = None
+        try:
+            report = self._compare(run, spans)
+            spans = self._enrich(spans, report)
+            self._record(run, spans, report)
+        except Exception as exc:
+            self.errors.report("finish", exc)
+        finally:
+            for s in spans:
+                self._forward(s)
+            run.report = report
+            run.finished.set()
+        return report
+
+    def shutdown(self) -> None:
+        for sid in list(self._held):
+            self.finish(sid)
+        for p in self._downstream:
+            try:
+                p.shutdown()
+            except Exception as exc:
+                self.errors.report("downstream.shutdown", exc)
+
+    def force_flush(self, timeout_millis: int = 30000) -> bool:
+        ok = True
+        for p in self._downstream:
+            try:
+                ok = p.force_flush(timeout_millis) and ok
+            except Exception as exc:
+                self.errors.report("downstream.force_flush", exc)
+                ok = False
+        return ok
+
+    # ------------------------------------------------------------------ internals
+
+    def _forward(self, span: ReadableSpan) -> None:
+        for p in self._downstream:
+            try:
+                p.on_end(span)
+            except Exception as exc:
+                self.errors.report("downstream.on_end", exc)
+
+    @staticmethod
+    def _is_run_root(span: ReadableSpan) -> bool:
+        return span.parent is None or span.parent.is_remote
+
+    def _compare(self, run: TrackedRun, spans: list[ReadableSpan]) -> DriftReport:
+        candidate = [
+            normalize_span(s, run.session_id)
+            for s in spans
+            if not (self._is_run_root(s) and (s.attributes or {}).get(c.STEP_KIND) == c.KIND_AGENT)
+        ]
+        candidate.sort(key=lambda st: (st.sequence if st.sequence is not None else 1 << 62))
+        policy = run.policy or self.policy
+        mode = "strict" if run.mode == "strict" else "align"
+        report = compare(list(run.baseline), candidate, policy, mode=mode)
+        with self._lock:
+            self.reports[run.session_id] = report
+            while len(self.reports) > self._max_reports:
+                self.reports.popitem(last=False)
+        return report
+
+    def _enrich(self, spans: list[ReadableSpan], report: DriftReport) -> list[ReadableSpan]:
+        root = next((s for s in spans if self._is_run_root(s)), None)
+        out: list[ReadableSpan] = []
+        unplaced = [f for f in report.findings if f.candidate is None]
+        for s in spans:
+            span_id = format(s.context.span_id, "016x") if s.context else ""
+            findings = report.findings_for_candidate(span_id)
+            extra: list[Event] = []
+            ts = s.end_time or s.start_time or 0
+            for f in findings:
+                extra.append(Event(c.DRIFT_EVENT, finding_event_attributes(f), ts))
+            if s is root:
+                for f in unplaced:
+                    extra.append(Event(c.DRIFT_EVENT, finding_event_attributes(f), ts))
+                extra.append(Event(c.DRIFT_SUMMARY_EVENT, summary_event_attributes(report), ts))
+            out.append(_with_events(s, extra) if extra else s)
+        if root is None and (unplaced or report.findings):
+            logger.info(
+                "otel-replay: tracked run ended without its root span; %d drift findings without "
+                "a candidate span are only in the report",
+                len(unplaced),
+            )
+        return out
+
+    def _record(self, run: TrackedRun, spans: list[ReadableSpan], report: DriftReport) -> None:
+        agent = run.agent_name
+        if agent is None:
+            for s in spans:
+                name = (s.attributes or {}).get(c.GEN_AI_AGENT_NAME)
+                if isinstance(name, str):
+                    agent = name
+                    break
+        base: dict[str, AttributeValue] = {c.GEN_AI_AGENT_NAME: agent} if agent else {}
+        for f in report.findings:
+            self._findings.add(
+                1, {**base, c.ATTR_KIND: f.kind.value, c.ATTR_SEVERITY: f.severity.value}
+            )
+        self._runs.add(1, base)
+        if report.max_severity is Severity.CRITICAL:
+            self._critical_runs.add(1, base)
+        if self._event_logger is not None:
+            self._emit_logs(report, base)
+
+    def _emit_logs(self, report: DriftReport, base: dict[str, AttributeValue]) -> None:
+        from opentelemetry._logs import LogRecord
+
+        assert self._event_logger is not None
+        for f in report.findings:
+            self._event_logger.emit(
+                LogRecord(
+                    event_name=c.DRIFT_EVENT,
+                    body=f.description,
+                    attributes={**base, **finding_event_attributes(f)},
+                )
+            )
+
+
+def _with_events(span: ReadableSpan, extra: list[Event]) -> ReadableSpan:
+    """A copy of ``span`` with ``extra`` events appended."""
+    return ReadableSpan(
+        name=span.name,
+        context=span.context,
+        parent=span.parent,
+        resource=span.resource,
+        attributes=span.attributes,
+        events=tuple(span.events) + tuple(extra),
+        links=span.links,
+        kind=span.kind,
+        status=span.status,
+        start_time=span.start_time,
+        end_time=span.end_time,
+        instrumentation_scope=span.instrumentation_scope,
+    )
