@@ -1,16 +1,16 @@
 """Minimal (LCS) sequence alignment of step signatures.
 
 :func:`align` returns difflib-style opcodes for a minimal edit script: the number of
-unpaired elements is ``len(a) + len(b) - 2 * LCS(a, b)``. Items are mapped to integer ids
-(one code point each) first, so the core works on ``str`` and compares runs with C-level
+unpaired elements is ``len(a) + len(b) - 2 * LCS(a, b)``. Items are mapped to dense ids (one
+code point each) first, so the core works on ``str`` and compares runs of items with C-level
 slice comparisons.
 
-Backends, all exact:
-
-* ``rapidfuzz`` (used when importable): bit-parallel LCS (Hyyrö), ``O(N*M/64)`` in C.
-* ``python``: common prefix/suffix trimming, then Myers' greedy ``O((N+M)D)`` algorithm with
-  galloping snakes; when the edit distance ``D`` is large it switches to a bit-parallel LCS
-  on Python integers (``O(N*M/30)`` digit operations, ``O(N*sqrt(M))`` bits of memory).
+The engine trims the common prefix and suffix, then runs the Wu-Manber-Myers-Miller
+``O(NP)`` algorithm (``P`` = deletions, near-linear when runs mostly agree) with galloping
+snakes. When ``P`` grows so large that a bit-parallel LCS over the whole ``N*M`` matrix is
+cheaper, it switches to rapidfuzz's ``Indel`` (C, ``backend="auto"`` when importable) or to a
+Hyyrö bit-parallel LCS on Python integers (``backend="python"``, ``O(N*sqrt(M))`` bits of
+memory). ``backend="rapidfuzz"`` always uses rapidfuzz. All backends are exact.
 
 Among the many minimal scripts of repetitive sequences, the result is normalized by sliding
 runs of changes (GNU diff's ``shift_boundaries``) so that a deletion and an insertion at the
@@ -24,7 +24,14 @@ from itertools import chain
 from math import isqrt
 from typing import Any, Literal, NamedTuple
 
-__all__ = ["Opcode", "align", "lcs_length", "strict_first_mismatch", "available_backends"]
+__all__ = [
+    "Opcode",
+    "align",
+    "align_codes",
+    "lcs_length",
+    "strict_first_mismatch",
+    "available_backends",
+]
 
 Tag = Literal["equal", "replace", "delete", "insert"]
 Backend = Literal["auto", "python", "rapidfuzz"]
@@ -58,16 +65,25 @@ def available_backends() -> tuple[str, ...]:
     return ("python", "rapidfuzz") if _rf_indel is not None else ("python",)
 
 
-def align(a: Sequence[Hashable], b: Sequence[Hashable], *, backend: Backend = "auto") -> list[Opcode]:
+def align(
+    a: Sequence[Hashable], b: Sequence[Hashable], *, backend: Backend = "auto"
+) -> list[Opcode]:
     """Minimal edit script turning ``a`` into ``b`` as difflib-style opcodes.
 
     Adjacent deletions and insertions are merged into ``replace`` opcodes. ``backend``
-    selects the LCS engine (``auto`` prefers rapidfuzz); every backend is exact.
+    selects the fallback for large edit distances (see the module docstring); every
+    backend is exact.
     """
-    n, m = len(a), len(b)
+    if not a and not b:
+        return []
+    return align_codes(*_encode(a, b), backend=backend)
+
+
+def align_codes(sa: str, sb: str, *, backend: Backend = "auto") -> list[Opcode]:
+    """:func:`align` for sequences already encoded as one code point per item."""
+    n, m = len(sa), len(sb)
     if n == 0 and m == 0:
         return []
-    sa, sb = _encode(a, b)
     ca = bytearray(n + 2)  # padded change flags: ca[i + 1] is a[i]; sentinels at both ends
     cb = bytearray(m + 2)
     _mark_changes(sa, sb, ca, cb, backend)

@@ -1,10 +1,12 @@
 """Drift detection: compare a candidate run's steps with a baseline run's steps.
 
-:func:`compare` aligns the two runs by step signature (``align`` mode, a minimal edit script,
-see :mod:`otel_replay.align`) or position by position (``strict`` mode, like a workflow
-replayer's non-determinism check), then compares the fields of every paired step
-(:func:`compare_steps`). The result is a :class:`DriftReport` of :class:`DriftFinding`\\ s,
-renderable as JSON, Markdown (PR comments), a plain-text table, or protobuf
+:func:`compare` pairs the steps of two runs, in ``align`` mode along a minimal edit script
+(:mod:`otel_replay.align`) of their signatures, breaking ties among repeated signatures by
+step content; in ``strict`` mode position by position, like a workflow replayer's
+non-determinism check. Paired steps are compared field by field (:func:`compare_steps`);
+unchanged fields are recognized from their raw attribute strings, so only changed JSON is
+ever decoded and diffed. The result is a :class:`DriftReport` of :class:`DriftFinding`
+objects, renderable as JSON, Markdown (PR comments), a plain-text table, or protobuf
 (``proto/otel_replay/v1/drift.proto``).
 """
 
@@ -12,13 +14,14 @@ from __future__ import annotations
 
 import json
 import math
+from bisect import bisect_left
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from enum import Enum
 from typing import Any, Literal
 
 from otel_replay import conventions as c
-from otel_replay.align import align
+from otel_replay.align import Opcode, align, align_codes
 from otel_replay.jsondiff import JsonChange, _compile, json_diff
 from otel_replay.steps import Step
 
@@ -356,11 +359,15 @@ class DriftReport:
 
     def findings_for_candidate(self, span_id: str) -> list[DriftFinding]:
         """Findings attached to the candidate step with ``span_id``."""
-        return [f for f in self.findings if f.candidate is not None and f.candidate.span_id == span_id]
+        return [
+            f for f in self.findings if f.candidate is not None and f.candidate.span_id == span_id
+        ]
 
     def findings_for_baseline(self, span_id: str) -> list[DriftFinding]:
         """Findings attached to the baseline step with ``span_id``."""
-        return [f for f in self.findings if f.baseline is not None and f.baseline.span_id == span_id]
+        return [
+            f for f in self.findings if f.baseline is not None and f.baseline.span_id == span_id
+        ]
 
     # --- serialization ----------------------------------------------------------------------
 
@@ -511,7 +518,9 @@ class DriftReport:
             for i, f in enumerate(self.findings[:max_rows], 1):
                 cells = (
                     str(i),
-                    f"**{f.severity.value}**" if f.severity is Severity.CRITICAL else f.severity.value,
+                    f"**{f.severity.value}**"
+                    if f.severity is Severity.CRITICAL
+                    else f.severity.value,
                     f"`{f.kind.value}`",
                     str(f.position),
                     f.baseline.label() if f.baseline else "-",
@@ -543,9 +552,7 @@ class DriftReport:
                 )
             widths = [max(len(r[i]) for r in rows) for i in range(5)]
             for r in rows:
-                lines.append(
-                    "  ".join(r[i].ljust(widths[i]) for i in range(5)) + "  " + r[5]
-                )
+                lines.append("  ".join(r[i].ljust(widths[i]) for i in range(5)) + "  " + r[5])
             if len(self.findings) > max_rows:
                 lines.append(f"... {len(self.findings) - max_rows} more finding(s) not shown")
         return "\n".join(lines) + "\n"
@@ -593,32 +600,37 @@ def compare(
 ) -> DriftReport:
     """Compare a candidate run with a baseline run.
 
-    ``align`` pairs steps along a minimal edit script of their signatures: inserted steps are
-    ``unexpected_step``, deleted ones ``missing_step``, and within a replaced stretch steps of
-    the same kind pair up positionally (renamed tool/model/decision). ``strict`` pairs steps
-    by position. Positions are indices in the candidate run (after skipping ignored kinds).
+    ``align`` mode pairs steps along a minimal edit script (:func:`otel_replay.align.align`)
+    of their signatures: inserted steps are ``unexpected_step``, deleted ones
+    ``missing_step``, and in a replaced stretch steps of the same kind pair up positionally
+    (renamed tool/model/decision). Where an inserted or deleted run could sit at several
+    places among repeated signatures, it is put where most pairs have identical content.
+    ``strict`` mode pairs steps by position. Positions are indices in the candidate run
+    after skipping ``policy.ignore_kinds``.
     """
     if mode not in ("align", "strict"):
         raise ValueError(f"mode must be 'align' or 'strict', not {mode!r}")
     pol = policy if policy is not None else DriftPolicy()
     skip = pol.ignore_kinds
-    base = [s for s in baseline if s.kind not in skip] if skip else list(baseline)
-    cand = [s for s in candidate if s.kind not in skip] if skip else list(candidate)
-    run = _Run(pol)
+    ids: dict[tuple[str, str], int] = {}
+    run = _Run(
+        pol, _Side(baseline, skip, ids, None), _Side(candidate, skip, ids, pol.min_latency_ns)
+    )
+    base, cand = run.b.steps, run.c.steps
     if mode == "align":
-        ops = align([(s.kind, s.name) for s in base], [(s.kind, s.name) for s in cand])
-        for tag, i1, i2, j1, j2 in ops:
+        if len(ids) < _MAX_CODES:
+            ops = align_codes("".join(map(chr, run.b.codes)), "".join(map(chr, run.c.codes)))
+        else:  # pragma: no cover - over a million distinct signatures
+            ops = align(run.b.codes, run.c.codes)
+        for tag, i1, i2, j1, j2 in _slide_for_content(ops, run.b, run.c):
             if tag == "equal":
-                same = _compare_same
-                for k in range(i2 - i1):
-                    res = same(base[i1 + k], cand[j1 + k], pol, j1 + k)
-                    if res is not None:
-                        run.add(res, j1 + k, base[i1 + k], cand[j1 + k])
+                run.equal(i1, j1, i2 - i1)
             elif tag == "replace":
                 _replace_hunk(run, base[i1:i2], cand[j1:j2], j1)
             elif tag == "delete":
+                site = cand[j1] if j1 < len(cand) else None
                 for k in range(i1, i2):
-                    run.unpaired(base[k], None, j1, base[k], cand[j1] if j1 < len(cand) else None)
+                    run.unpaired(base[k], None, j1, base[k], site)
             else:
                 site = base[i1] if i1 < len(base) else None
                 for k in range(j1, j2):
@@ -631,9 +643,7 @@ def compare(
             if b is None or cs is None:
                 run.unpaired(b, cs, i, b, cs)
             elif b.kind == cs.kind and b.name == cs.name:
-                res = _compare_same(b, cs, pol, i)
-                if res is not None:
-                    run.add(res, i, b, cs)
+                run.equal(i, i, 1)
             elif b.kind == cs.kind and b.kind in _RENAMABLE:
                 run.add(_compare_renamed(b, cs, pol, i), i, b, cs)
             else:
@@ -649,15 +659,92 @@ def compare(
 
 
 _RENAMABLE = frozenset({c.KIND_TOOL, c.KIND_LLM, c.KIND_DECISION})
+_MAX_CODES = 0x110000
+
+
+class _Side:
+    """One run prepared in a single pass: kept steps, alignment codes, fingerprints and the
+    indices of slow steps.
+
+    ``codes`` identify signatures (``ids`` is shared by both runs). Equal fingerprints of
+    two same-signature steps guarantee that :func:`_compare_same` finds nothing but possibly
+    a latency regression, which needs a candidate duration of at least ``floor`` (``slow``
+    lists those steps; ``floor=None`` skips that, for the baseline). A field that cannot be
+    fingerprinted exactly gets a fresh ``object()``, which never compares equal.
+    """
+
+    __slots__ = ("steps", "codes", "prints", "slow")
+
+    def __init__(
+        self,
+        steps: Iterable[Step],
+        skip: frozenset[str],
+        ids: dict[tuple[str, str], int],
+        floor: int | None,
+    ) -> None:
+        kept: list[Step] = []
+        codes: list[int] = []
+        prints: list[tuple[Any, ...]] = []
+        slow: list[int] = []
+        keep, code_app, print_app = kept.append, codes.append, prints.append
+        get = ids.get
+        new = object
+        skip_main = not skip.isdisjoint(("tool", "llm", "decision"))
+        for s in steps:
+            kind = s.kind
+            if skip_main and kind in skip:
+                continue
+            attrs = s.attributes
+            if kind == "tool":
+                x = attrs.get(_ARGS)
+                y = attrs.get(_RESULT)
+                fp: tuple[Any, ...] = (
+                    x if type(x) is str else new(),
+                    y if type(y) is str else new(),
+                    s.status,
+                )
+            elif kind == "llm":
+                x = attrs.get(_OUTPUT)
+                y = attrs.get(_IN_TOKENS)
+                z = attrs.get(_OUT_TOKENS)
+                fp = (
+                    x if type(x) is str else new(),
+                    y if type(y) is int else new(),
+                    z if type(z) is int else new(),
+                    s.status,
+                )
+            elif kind == "decision":
+                x = attrs.get(_ACTION)
+                y = attrs.get(_CONFIDENCE)
+                fp = (x, type(x), y, type(y), s.status)
+            elif kind in skip:
+                continue
+            else:
+                fp = (s.status,)
+            key = (kind, s.name)
+            code = get(key)
+            if code is None:
+                code = ids[key] = len(ids)
+            if floor is not None and s.end_time_unix_nano - s.start_time_unix_nano >= floor:
+                slow.append(len(kept))
+            code_app(code)
+            print_app(fp)
+            keep(s)
+        self.steps = kept
+        self.codes = codes
+        self.prints = prints
+        self.slow = slow
 
 
 class _Run:
     """Accumulates findings and the first divergence of a comparison."""
 
-    __slots__ = ("pol", "findings", "first")
+    __slots__ = ("pol", "b", "c", "findings", "first")
 
-    def __init__(self, pol: DriftPolicy) -> None:
+    def __init__(self, pol: DriftPolicy, b: _Side, c: _Side) -> None:
         self.pol = pol
+        self.b = b
+        self.c = c
         self.findings: list[DriftFinding] = []
         self.first: FirstDivergence | None = None
 
@@ -675,6 +762,100 @@ class _Run:
         _unpaired(b, cs, self.pol, pos, self.findings)
         if self.first is None and len(self.findings) > n:
             self.first = _divergence(pos, site_b, site_c, [], self.pol)
+
+    def equal(self, i: int, j: int, n: int) -> None:
+        """Compare the same-signature pairs ``(b[i + k], c[j + k])`` for ``k < n``.
+
+        Fingerprints and durations are checked with C-level slice operations; only pairs
+        whose fingerprints differ or whose candidate duration reaches the latency floor are
+        compared field by field.
+        """
+        if n <= 0:
+            return
+        pol = self.pol
+        fb, fc = self.b.prints, self.c.prints
+        suspects = _mismatches(fb, fc, i, j, n)
+        slow = self.c.slow
+        lo = bisect_left(slow, j)
+        if lo < len(slow) and slow[lo] < j + n:
+            late = [x - j for x in slow[lo : bisect_left(slow, j + n, lo)]]
+            suspects = sorted(set(suspects).union(late))
+        base, cand = self.b.steps, self.c.steps
+        for k in suspects:
+            b, cs = base[i + k], cand[j + k]
+            res = _compare_same(b, cs, pol, j + k)
+            if res is not None:
+                self.add(res, j + k, b, cs)
+
+
+def _mismatches(xs: list[Any], ys: list[Any], i: int, j: int, n: int) -> list[int]:
+    """Offsets ``k < n`` where ``xs[i + k] != ys[j + k]``, by bisecting slice comparisons."""
+    out: list[int] = []
+    stack = [(0, n)]
+    while stack:
+        lo, hi = stack.pop()
+        if xs[i + lo : i + hi] == ys[j + lo : j + hi]:
+            continue
+        if hi - lo <= 8:
+            out.extend(k for k in range(lo, hi) if xs[i + k] != ys[j + k])
+            continue
+        mid = (lo + hi) >> 1
+        stack.append((mid, hi))
+        stack.append((lo, mid))
+    return out
+
+
+def _slide_for_content(ops: Iterable[Opcode], b: _Side, c: _Side) -> list[list[Any]]:
+    """Move each pure insertion/deletion among repeated signatures to where the most pairs
+    have identical content (equal fingerprints); ties keep the aligner's placement.
+
+    Sliding keeps the edit script minimal: a run only moves over items whose signatures
+    equal the ones it swaps with, and at least one equal item stays between two hunks.
+    """
+    out: list[list[Any]] = [list(op) for op in ops]
+    last = len(out) - 1
+    for h, op in enumerate(out):
+        tag = op[0]
+        if tag != "insert" and tag != "delete":
+            continue
+        prev = out[h - 1] if h > 0 and out[h - 1][0] == "equal" else None
+        nxt = out[h + 1] if h < last and out[h + 1][0] == "equal" else None
+        back = 0 if prev is None else prev[2] - prev[1] - (h - 1 > 0)
+        fwd = 0 if nxt is None else nxt[2] - nxt[1] - (h + 1 < last)
+        if back <= 0 and fwd <= 0:
+            continue
+        if tag == "delete":  # run xs[i:i+n] of the baseline, opposite ys[p] of the candidate
+            xs, ys, xc, i, n, p = b.prints, c.prints, b.codes, op[1], op[2] - op[1], op[3]
+        else:
+            xs, ys, xc, i, n, p = c.prints, b.prints, c.codes, op[3], op[4] - op[3], op[1]
+        best = best_t = score = t = 0
+        while t < fwd and xc[i + t] == xc[i + n + t]:
+            score += int(xs[i + t] == ys[p + t]) - int(xs[i + n + t] == ys[p + t])
+            t += 1
+            if score > best:
+                best, best_t = score, t
+        score = t = 0
+        while t < back and xc[i - 1 - t] == xc[i + n - 1 - t]:
+            score += int(xs[i + n - 1 - t] == ys[p - 1 - t]) - int(xs[i - 1 - t] == ys[p - 1 - t])
+            t += 1
+            if score > best:
+                best, best_t = score, -t
+        if best_t:
+            op[1] += best_t
+            op[3] += best_t
+            if tag == "delete":
+                op[2] += best_t
+                op[4] = op[3]
+            else:
+                op[4] += best_t
+                op[2] = op[1]
+            if prev is not None:
+                prev[2] += best_t
+                prev[4] += best_t
+            if nxt is not None:
+                nxt[1] += best_t
+                nxt[3] += best_t
+    return [op for op in out if op[0] != "equal" or op[2] > op[1]]
 
 
 def _replace_hunk(run: _Run, bs: list[Step], cs: list[Step], j0: int) -> None:
@@ -768,34 +949,72 @@ def _raw_equal(ba: Mapping[str, Any], ca: Mapping[str, Any], key: str, bv: Any, 
     return type(bv) is str and type(cv) is str and bv == cv
 
 
+_ARGS = c.GEN_AI_TOOL_CALL_ARGUMENTS
+_RESULT = c.GEN_AI_TOOL_CALL_RESULT
+_OUTPUT = c.GEN_AI_OUTPUT_MESSAGES
+_IN_TOKENS = c.GEN_AI_USAGE_INPUT_TOKENS
+_OUT_TOKENS = c.GEN_AI_USAGE_OUTPUT_TOKENS
+_ACTION = c.DECISION_ACTION
+_CONFIDENCE = c.DECISION_CONFIDENCE
+
+
 def _compare_same(b: Step, cs: Step, pol: DriftPolicy, pos: int) -> PairComparison | None:
-    """Field comparison of two steps with the same signature; ``None`` when identical."""
+    """Field comparison of two steps with the same signature; ``None`` when identical.
+
+    Hot path: equal raw attribute strings short-circuit before any JSON is decoded.
+    """
     res: PairComparison | None = None
     kind = b.kind
-    ba, ca = b.attributes, cs.attributes
-    if kind == c.KIND_TOOL:
-        if not _raw_equal(ba, ca, c.GEN_AI_TOOL_CALL_ARGUMENTS, b.inputs, cs.inputs):
-            res = _field_diff(
-                res, DriftKind.ARGUMENTS_CHANGED, "arguments", b, cs, b.inputs, cs.inputs, pol, pos
-            )
-        if not _raw_equal(ba, ca, c.GEN_AI_TOOL_CALL_RESULT, b.outputs, cs.outputs):
-            res = _field_diff(
-                res, DriftKind.OUTPUT_CHANGED, "output", b, cs, b.outputs, cs.outputs, pol, pos
-            )
-    elif kind == c.KIND_LLM:
-        if not _raw_equal(ba, ca, c.GEN_AI_OUTPUT_MESSAGES, b.outputs, cs.outputs):
-            res = _field_diff(
-                res, DriftKind.OUTPUT_CHANGED, "output", b, cs, b.outputs, cs.outputs, pol, pos
-            )
-        res = _tokens(res, b, cs, pol, pos)
-    elif kind == c.KIND_DECISION:
-        res = _decision(res, b, cs, pol, pos)
+    ba = b.attributes
+    ca = cs.attributes
+    if kind == "tool":
+        x = ba.get(_ARGS)
+        if x is None or type(x) is not str or x != ca.get(_ARGS):
+            if not _raw_equal(ba, ca, _ARGS, b.inputs, cs.inputs):
+                res = _field_diff(
+                    res,
+                    DriftKind.ARGUMENTS_CHANGED,
+                    "arguments",
+                    b,
+                    cs,
+                    b.inputs,
+                    cs.inputs,
+                    pol,
+                    pos,
+                )
+        x = ba.get(_RESULT)
+        if x is None or type(x) is not str or x != ca.get(_RESULT):
+            if not _raw_equal(ba, ca, _RESULT, b.outputs, cs.outputs):
+                res = _field_diff(
+                    res, DriftKind.OUTPUT_CHANGED, "output", b, cs, b.outputs, cs.outputs, pol, pos
+                )
+    elif kind == "llm":
+        x = ba.get(_OUTPUT)
+        if x is None or type(x) is not str or x != ca.get(_OUTPUT):
+            if not _raw_equal(ba, ca, _OUTPUT, b.outputs, cs.outputs):
+                res = _field_diff(
+                    res, DriftKind.OUTPUT_CHANGED, "output", b, cs, b.outputs, cs.outputs, pol, pos
+                )
+        x, y = ba.get(_IN_TOKENS), ba.get(_OUT_TOKENS)
+        if (
+            type(x) is not int
+            or type(y) is not int
+            or x != ca.get(_IN_TOKENS)
+            or y != ca.get(_OUT_TOKENS)
+        ):
+            res = _tokens(res, b, cs, pol, pos)
+    elif kind == "decision":
+        x, y = ba.get(_ACTION), ca.get(_ACTION)
+        p, q = ba.get(_CONFIDENCE), ca.get(_CONFIDENCE)
+        if x != y or p != q or type(x) is not type(y) or type(p) is not type(q):
+            res = _decision(res, b, cs, pol, pos)
     if b.status != cs.status:
         res = _status(res, b, cs, pol, pos)
-    bd = b.end_time_unix_nano - b.start_time_unix_nano
     cd = cs.end_time_unix_nano - cs.start_time_unix_nano
-    if cd >= pol.min_latency_ns and cd > bd and cd >= pol.latency_ratio * max(bd, 0):
-        res = _latency(res, b, cs, pol, pos, max(bd, 0), cd)
+    if cd >= pol.min_latency_ns:
+        bd = max(b.end_time_unix_nano - b.start_time_unix_nano, 0)
+        if cd > bd and cd >= pol.latency_ratio * bd:
+            res = _latency(res, b, cs, pol, pos, bd, cd)
     return res
 
 

@@ -11,25 +11,36 @@ sessions pass straight through.
 from __future__ import annotations
 
 import json
+import os
 import threading
+import time
+import weakref
 from collections import OrderedDict
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, Literal
 
 from opentelemetry.context import Context
 from opentelemetry.metrics import MeterProvider
 from opentelemetry.sdk.trace import Event, ReadableSpan, Span, SpanProcessor
+from opentelemetry.sdk.trace.export import BatchSpanProcessor, SimpleSpanProcessor
 from opentelemetry.util.types import AttributeValue
 
 from otel_replay import conventions as c
 from otel_replay.drift import DriftFinding, DriftPolicy, DriftReport, Severity, compare
 from otel_replay.selfmetrics import ErrorReporter, get_meter, logger
-from otel_replay.steps import Step, normalize_span
+from otel_replay.steps import Step, normalize_span, span_attributes
 from otel_replay.tracking import REGISTRY, TrackedRun, TrackingRegistry
 
 __all__ = ["DriftProcessor", "finding_event_attributes", "summary_event_attributes"]
 
 _MAX_VALUE_CHARS = 4096
+_SESSION_ID = c.SESSION_ID
+_NOOP_ON_START = frozenset(
+    {SpanProcessor.on_start, BatchSpanProcessor.on_start, SimpleSpanProcessor.on_start}
+)
+_NOOP_ON_ENDING = frozenset(
+    {SpanProcessor._on_ending, BatchSpanProcessor._on_ending, SimpleSpanProcessor._on_ending}
+)
 
 
 def _json_attr(value: Any) -> str:
@@ -109,11 +120,25 @@ class DriftProcessor(SpanProcessor):
         self._downstream: tuple[SpanProcessor, ...] = (
             (downstream,) if isinstance(downstream, SpanProcessor) else tuple(downstream)
         )
+        # Only call hooks that do something (the SDK's export processors' are no-ops).
+        self._start_targets = tuple(
+            p for p in self._downstream if type(p).on_start not in _NOOP_ON_START
+        )
+        self._ending_targets = tuple(
+            p for p in self._downstream if type(p)._on_ending not in _NOOP_ON_ENDING
+        )
         self.registry = registry if registry is not None else REGISTRY
+        # The registry's own dict: a C-level membership test per span (the hot path).
+        runs = getattr(self.registry, "_runs", None)
+        self._tracked: dict[str, TrackedRun] | None = (
+            runs if type(self.registry) is TrackingRegistry and isinstance(runs, dict) else None
+        )
         self.policy = policy
+        self._default_policy: DriftPolicy | None = None
         self.max_held_spans = max_held_spans
         self._held: dict[str, _Held] = {}
         self._lock = threading.Lock()
+        self._pending_flush: dict[int, threading.Thread] = {}
         self.reports: OrderedDict[str, DriftReport] = OrderedDict()
         self._max_reports = max_reports
         meter = get_meter(meter_provider)
@@ -127,6 +152,15 @@ class DriftProcessor(SpanProcessor):
         self._critical_runs = meter.create_counter(
             c.METRIC_RUNS_CRITICAL, unit="{run}", description="Runs with critical drift"
         )
+        if hasattr(os, "register_at_fork"):
+            ref = weakref.ref(self)
+
+            def _after_fork_in_child() -> None:
+                proc = ref()
+                if proc is not None:
+                    proc._after_fork()
+
+            os.register_at_fork(after_in_child=_after_fork_in_child)
         self._event_logger = None
         if log_events:
             from opentelemetry._logs import get_logger
@@ -162,18 +196,32 @@ class DriftProcessor(SpanProcessor):
     # ------------------------------------------------------------------ SpanProcessor
 
     def on_start(self, span: Span, parent_context: Context | None = None) -> None:
-        for p in self._downstream:
+        for p in self._start_targets:
             try:
                 p.on_start(span, parent_context=parent_context)
             except Exception as exc:
                 self.errors.report("downstream.on_start", exc)
 
+    def _on_ending(self, span: Span) -> None:
+        for p in self._ending_targets:
+            try:
+                p._on_ending(span)
+            except Exception as exc:
+                self.errors.report("downstream.on_ending", exc)
+
     def on_end(self, span: ReadableSpan) -> None:
         try:
-            attrs = span.attributes or {}
-            sid = attrs.get(c.SESSION_ID)
-            if sid is None or sid not in self.registry:
-                self._forward(span)
+            attrs: Any = getattr(getattr(span, "_attributes", None), "_dict", None)
+            if type(attrs) is not dict:
+                attrs = span.attributes or {}
+            sid = attrs.get(_SESSION_ID)
+            runs = self._tracked
+            if sid is None or (sid not in runs if runs is not None else sid not in self.registry):
+                for p in self._downstream:
+                    try:
+                        p.on_end(span)
+                    except Exception as exc:
+                        self.errors.report("downstream.on_end", exc)
                 return
             self._hold(sid, span)
         except Exception as exc:
@@ -239,14 +287,58 @@ class DriftProcessor(SpanProcessor):
                 self.errors.report("downstream.shutdown", exc)
 
     def force_flush(self, timeout_millis: int = 30000) -> bool:
+        """Flush the downstream processors; returns within about ``timeout_millis``.
+
+        A downstream flush that does not return in time (the SDK's ``BatchSpanProcessor``
+        waits for an export in progress without a timeout) is left running in a daemon
+        thread, reported (``TimeoutError``) and counted as not flushed.
+        """
+        deadline = time.monotonic() + max(0, timeout_millis) / 1000
         ok = True
         for p in self._downstream:
+            remaining = max(0.0, deadline - time.monotonic())
+            ok = self._bounded_flush(p, remaining) and ok
+        return ok
+
+    def _bounded_flush(self, p: SpanProcessor, timeout: float) -> bool:
+        key = id(p)
+        pending = self._pending_flush.get(key)
+        if pending is not None and pending.is_alive():
+            self.errors.report(
+                "downstream.force_flush",
+                TimeoutError(
+                    f"{type(p).__name__}.force_flush is still running from an earlier call"
+                ),
+            )
+            return False
+        result: list[bool] = []
+
+        def run() -> None:
             try:
-                ok = p.force_flush(timeout_millis) and ok
+                result.append(bool(p.force_flush(int(timeout * 1000))))
             except Exception as exc:
                 self.errors.report("downstream.force_flush", exc)
-                ok = False
-        return ok
+                result.append(False)
+
+        worker = threading.Thread(target=run, name="otel-replay-flush", daemon=True)
+        worker.start()
+        worker.join(timeout + 0.05)
+        if worker.is_alive():
+            self._pending_flush[key] = worker
+            self.errors.report(
+                "downstream.force_flush",
+                TimeoutError(
+                    f"{type(p).__name__}.force_flush did not return within {timeout:.2f} s"
+                ),
+            )
+            return False
+        self._pending_flush.pop(key, None)
+        return bool(result and result[0])
+
+    def _after_fork(self) -> None:
+        """In a forked child: fresh lock (another thread may have held it at fork time)."""
+        self._lock = threading.Lock()
+        self._pending_flush = {}
 
     # ------------------------------------------------------------------ internals
 
@@ -262,14 +354,19 @@ class DriftProcessor(SpanProcessor):
         return span.parent is None or span.parent.is_remote
 
     def _compare(self, run: TrackedRun, spans: list[ReadableSpan]) -> DriftReport:
+        sid = run.session_id
         candidate = [
-            normalize_span(s, run.session_id)
+            normalize_span(s, sid)
             for s in spans
-            if not (self._is_run_root(s) and (s.attributes or {}).get(c.STEP_KIND) == c.KIND_AGENT)
+            if not (self._is_run_root(s) and span_attributes(s).get(c.STEP_KIND) == c.KIND_AGENT)
         ]
-        candidate.sort(key=lambda st: (st.sequence if st.sequence is not None else 1 << 62))
+        candidate.sort(key=lambda st: st.sequence if st.sequence is not None else 1 << 62)
         policy = run.policy or self.policy
-        mode = "strict" if run.mode == "strict" else "align"
+        if policy is None:
+            if self._default_policy is None:
+                self._default_policy = DriftPolicy()
+            policy = self._default_policy
+        mode: Literal["align", "strict"] = "strict" if run.mode == "strict" else "align"
         report = compare(list(run.baseline), candidate, policy, mode=mode)
         with self._lock:
             self.reports[run.session_id] = report
@@ -281,9 +378,16 @@ class DriftProcessor(SpanProcessor):
         root = next((s for s in spans if self._is_run_root(s)), None)
         out: list[ReadableSpan] = []
         unplaced = [f for f in report.findings if f.candidate is None]
+        placed: dict[str, list[DriftFinding]] = {}
+        for f in report.findings:
+            if f.candidate is not None:
+                placed.setdefault(f.candidate.span_id, []).append(f)
         for s in spans:
+            if not placed and s is not root:
+                out.append(s)
+                continue
             span_id = format(s.context.span_id, "016x") if s.context else ""
-            findings = report.findings_for_candidate(span_id)
+            findings = placed.get(span_id, ())
             extra: list[Event] = []
             ts = s.end_time or s.start_time or 0
             for f in findings:

@@ -95,6 +95,8 @@ def restore_generic(state: Mapping[str, Any], target: Any = None) -> Any:
     data = _custom_data(state)
     if target is None:
         return copy.deepcopy(data)
+    if isinstance(target, type):
+        raise TypeError(f"restore target must be an instance, got the class {target.__qualname__}")
     if isinstance(target, MutableMapping):
         out = copy.copy(target)
         out.update(copy.deepcopy(data))
@@ -105,8 +107,6 @@ def restore_generic(state: Mapping[str, Any], target: Any = None) -> Any:
         return _restore_pydantic(target, data)
     if dataclasses.is_dataclass(target) and not isinstance(target, type):
         return _restore_dataclass(target, data)
-    if isinstance(target, type):
-        raise TypeError(f"restore target must be an instance, got the class {target.__qualname__}")
     out = copy.copy(target)
     for key, value in data.items():
         setattr(out, key, _merge(getattr(out, key, None), value))

@@ -109,9 +109,11 @@ def langgraph_state(graph: Any, config: dict[str, Any]) -> dict[str, Any]:
         except (TypeError, ValueError):
             continue  # checkpointer bookkeeping that is not JSON is not part of the state
     metadata[LAST_NODES_KEY] = last_nodes
-    values = snap.values if isinstance(snap.values, Mapping) else to_jsonable(snap.values)
+    values = to_jsonable(_messages_to_json(snap.values), "$.values")
+    if not isinstance(values, dict):
+        raise TypeError(f"graph state values must be a mapping, got {type(values).__name__}")
     return {
-        "values": to_jsonable(_messages_to_json(dict(values)), "$.values"),
+        "values": values,
         "next": list(snap.next),
         "metadata": metadata,
     }
@@ -122,7 +124,7 @@ def _thread_id(config: Mapping[str, Any]) -> Any:
 
 
 def _static_successors(builder: Any, node: str) -> set[str]:
-    edges = getattr(builder, "_all_edges", None) or getattr(builder, "edges", set())
+    edges: Any = getattr(builder, "_all_edges", None) or getattr(builder, "edges", None) or ()
     return {end for start, end in edges if start == node and end != _END}
 
 
@@ -209,7 +211,9 @@ def restore_langgraph(state: Mapping[str, Any], target: Any) -> LangGraphTarget:
     else:
         writers = _writer_nodes(graph, next_nodes, metadata)
         first: Any = Command(update=payload, goto=next_nodes) if next_nodes else payload
-        supersteps = [[StateUpdate(first, writers[0])] + [StateUpdate(None, n) for n in writers[1:]]]
+        supersteps = [
+            [StateUpdate(first, writers[0])] + [StateUpdate(None, n) for n in writers[1:]]
+        ]
     restored_config = graph.bulk_update_state(config, supersteps)
     actual = sorted(graph.get_state(restored_config).next)
     if actual != sorted(next_nodes):

@@ -12,13 +12,14 @@ and reported as one change at that path.
 
 from __future__ import annotations
 
-import json
 import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from functools import lru_cache
 from numbers import Number
 from typing import Any, Literal
+
+from otel_replay.steps import decode_json_value
 
 __all__ = ["JsonChange", "ChangeOp", "json_diff", "format_path", "type_name", "MAX_DEPTH"]
 
@@ -87,14 +88,11 @@ def json_diff(
 
 
 def _decode(v: Any) -> Any:
-    if isinstance(v, str) and v[:1] in ("{", "[", '"'):
-        try:
-            return json.loads(v)
-        except (ValueError, RecursionError):
-            return v
-    if isinstance(v, tuple):
-        return list(v)
-    return v
+    """:func:`otel_replay.steps.decode_json_value`, keeping the string if nesting is too deep."""
+    try:
+        return decode_json_value(v)
+    except RecursionError:
+        return v
 
 
 # --- ignore patterns ------------------------------------------------------------------------
@@ -284,7 +282,7 @@ class _Differ:
             child = self.advance(states, key, False) if states else states
             if child is None:
                 continue
-            segs.append(key)
+            segs.append(key if isinstance(key, str) else str(key))
             if key in y:
                 self.diff(x[key], y[key], segs, child, depth + 1)
             else:
@@ -295,7 +293,7 @@ class _Differ:
                 continue
             if states and self.advance(states, key, False) is None:
                 continue
-            segs.append(key)
+            segs.append(key if isinstance(key, str) else str(key))
             self.change(segs, "added", None, y[key])
             segs.pop()
 

@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import itertools
 import os
 import threading
 from collections import OrderedDict, deque
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator, Mapping
+from typing import Any
+
+from opentelemetry.attributes import BoundedAttributes
 from opentelemetry.context import Context
 from opentelemetry.metrics import CallbackOptions, MeterProvider, Observation
 from opentelemetry.sdk.trace import ReadableSpan, Span, SpanProcessor
@@ -13,14 +17,21 @@ from opentelemetry.sdk.trace import ReadableSpan, Span, SpanProcessor
 from otel_replay import conventions as c
 from otel_replay.checkpoints import (
     Checkpoint,
+    CheckpointError,
     CheckpointNotFoundError,
     CheckpointStore,
     set_checkpoint_store,
 )
 from otel_replay.selfmetrics import ErrorReporter, get_meter, observable
-from otel_replay.steps import Step, normalize_span
+from otel_replay.steps import Step, _value_size, normalize_span
 
 __all__ = ["ReplayProcessor", "IncompleteHistoryError"]
+
+_BoundedAttributes = BoundedAttributes
+_SESSION_ID = c.SESSION_ID
+_CONVERSATION_ID = c.GEN_AI_CONVERSATION_ID
+_STEP_SEQUENCE = c.STEP_SEQUENCE
+_CHECKPOINT_ID = c.CHECKPOINT_ID
 
 
 class IncompleteHistoryError(LookupError):
@@ -40,7 +51,7 @@ class _Buffer:
     __slots__ = ("steps", "bytes", "checkpoints", "evicted_through", "evicted")
 
     def __init__(self) -> None:
-        self.steps: deque[tuple[int, Step]] = deque()  # (size, step)
+        self.steps: deque[tuple[int, int | None, Step]] = deque()  # (size, sequence, step)
         self.bytes = 0
         self.checkpoints: OrderedDict[str, Checkpoint] = OrderedDict()
         self.evicted_through = 0  # highest step sequence evicted
@@ -78,7 +89,7 @@ class ReplayProcessor(SpanProcessor):
         if checkpoint_store is not None:
             set_checkpoint_store(checkpoint_store)
         self._lock = threading.Lock()
-        self._counters: OrderedDict[str, int] = OrderedDict()
+        self._counters: OrderedDict[str, Iterator[int]] = OrderedDict()
         self._max_counters = max(100_000, self.max_sessions * 10)
         self._trace_sessions: dict[int, str] = {}
         self._max_traces = 100_000
@@ -124,48 +135,92 @@ class ReplayProcessor(SpanProcessor):
         if self._shutdown:
             return
         try:
-            attrs = span.attributes or {}
+            bounded: Any = getattr(span, "_attributes", None)
+            attrs: Any = getattr(bounded, "_dict", None)
+            fast = type(attrs) is dict and type(bounded) is _BoundedAttributes
+            if not fast:
+                attrs = span.attributes or {}
             trace_id = span.context.trace_id
-            sid = attrs.get(c.SESSION_ID)
-            if not isinstance(sid, str) or not sid:
-                sid = attrs.get(c.GEN_AI_CONVERSATION_ID) or attrs.get("session.id")
-            with self._lock:
-                if isinstance(sid, str) and sid:
-                    ts = self._trace_sessions
-                    if ts.get(trace_id) != sid:
-                        ts[trace_id] = sid
-                        if len(ts) > self._max_traces:
-                            del ts[next(iter(ts))]
-                else:
+            own = sid = attrs.get(_SESSION_ID)
+            if type(sid) is not str or not sid:
+                sid = attrs.get(_CONVERSATION_ID) or attrs.get("session.id")
+                if not isinstance(sid, str) or not sid:
                     sid = self._trace_sessions.get(trace_id) or format(trace_id, "032x")
-                counters = self._counters
-                seq = counters.get(sid, 0) + 1
-                counters[sid] = seq
-                if seq == 1:
-                    if len(counters) > self._max_counters:
-                        counters.popitem(last=False)
-                elif seq % 64 == 0:
-                    counters.move_to_end(sid)
-            if attrs.get(c.SESSION_ID) != sid:
-                span.set_attribute(c.SESSION_ID, sid)
-            span.set_attribute(c.STEP_SEQUENCE, seq)
+                elif self._trace_sessions.get(trace_id) != sid:
+                    self._map_trace(trace_id, sid)
+            elif self._trace_sessions.get(trace_id) != sid:
+                self._map_trace(trace_id, sid)
+            # Lock-free: dict lookups and next() on an itertools.count are atomic under the GIL.
+            counter = self._counters.get(sid)
+            if counter is None:
+                counter = self._new_counter(sid)
+            seq = next(counter)
+            if not seq & 63:
+                self._touch_counter(sid)
+            if fast and (bounded.maxlen is None or len(attrs) + 2 <= bounded.maxlen):
+                # Both values are valid attribute values already (a str and an int), and the
+                # span is not yet visible to other code: write them straight into its dict.
+                if own is not sid:
+                    limit = bounded.max_value_len
+                    attrs[_SESSION_ID] = sid if limit is None else sid[:limit]
+                attrs[_STEP_SEQUENCE] = seq
+            elif own != sid:
+                span.set_attributes({_SESSION_ID: sid, _STEP_SEQUENCE: seq})
+            else:
+                span.set_attribute(_STEP_SEQUENCE, seq)
         except Exception as exc:
             self.errors.report("on_start", exc)
+
+    def _map_trace(self, trace_id: int, sid: str) -> None:
+        with self._lock:
+            ts = self._trace_sessions
+            ts[trace_id] = sid
+            while len(ts) > self._max_traces:
+                del ts[next(iter(ts))]
+
+    def _new_counter(self, sid: str) -> Iterator[int]:
+        with self._lock:
+            counters = self._counters
+            counter = counters.get(sid)
+            if counter is None:
+                counter = counters[sid] = itertools.count(1)
+                while len(counters) > self._max_counters:
+                    counters.popitem(last=False)
+            return counter
+
+    def _touch_counter(self, sid: str) -> None:
+        with self._lock:
+            if sid in self._counters:
+                self._counters.move_to_end(sid)
 
     def on_end(self, span: ReadableSpan) -> None:
         if self._shutdown:
             return
         try:
-            attrs = span.attributes or {}
-            sid = attrs.get(c.SESSION_ID)
+            attrs: Any = getattr(getattr(span, "_attributes", None), "_dict", None)
+            if type(attrs) is not dict:
+                attrs = span.attributes or {}
+            sid = attrs.get(_SESSION_ID)
             if not isinstance(sid, str):
                 return
-            is_checkpoint = c.CHECKPOINT_ID in attrs
+            is_checkpoint = _CHECKPOINT_ID in attrs
             if not is_checkpoint and sid not in self._buffers:
                 return  # no checkpoint in this session yet: nothing to keep
-            step = normalize_span(span, sid)
-            ckpt = Checkpoint.from_step(step) if is_checkpoint else None
-            size = step.approx_size()
+            # Lazy: the step's fields are computed from the (ended, immutable) span on first
+            # access; most buffered steps are evicted without ever being read.
+            step = normalize_span(span, sid, lazy=True)
+            ckpt = None
+            if is_checkpoint:
+                try:
+                    ckpt = Checkpoint.from_step(step)
+                except CheckpointError as exc:
+                    # a malformed checkpoint span: reported, and kept as a plain step
+                    self.errors.report("checkpoint", exc)
+                    if sid not in self._buffers:
+                        return
+            seq = attrs.get(c.STEP_SEQUENCE)
+            size = _approx_size(span, attrs, sid)
+            entry = (size, seq if type(seq) is int else None, step)
             with self._lock:
                 buf = self._buffers.get(sid)
                 if buf is None:
@@ -175,7 +230,7 @@ class ReplayProcessor(SpanProcessor):
                 if ckpt is not None:
                     buf.checkpoints[ckpt.id] = ckpt
                     self._checkpoint_index[ckpt.id] = sid
-                buf.steps.append((size, step))
+                buf.steps.append(entry)
                 buf.bytes += size
                 if len(buf.steps) > self.max_steps or buf.bytes > self.max_bytes:
                     self._trim(buf)
@@ -205,11 +260,11 @@ class ReplayProcessor(SpanProcessor):
         n_steps = n_bytes = 0
         while buf.steps and (len(buf.steps) > self.max_steps or buf.bytes > self.max_bytes):
             over_steps = len(buf.steps) > self.max_steps
-            size, step = buf.steps.popleft()
+            size, seq, _ = buf.steps.popleft()
             buf.bytes -= size
             buf.evicted += 1
-            if step.sequence is not None and step.sequence > buf.evicted_through:
-                buf.evicted_through = step.sequence
+            if seq is not None and seq > buf.evicted_through:
+                buf.evicted_through = seq
             if over_steps:
                 n_steps += 1
             else:
@@ -266,7 +321,7 @@ class ReplayProcessor(SpanProcessor):
         """All buffered steps of a session in step-sequence order."""
         with self._lock:
             buf = self._buffers.get(session_id)
-            items = [s for _, s in buf.steps] if buf is not None else []
+            items = [e[2] for e in buf.steps] if buf is not None else []
         return sorted(items, key=_seq_key)
 
     def steps_after(
@@ -284,7 +339,7 @@ class ReplayProcessor(SpanProcessor):
         ckpt = self.get_checkpoint(checkpoint_id)
         with self._lock:
             buf = self._buffers[ckpt.session_id]
-            items = [s for _, s in buf.steps]
+            items = [e[2] for e in buf.steps]
             evicted_through = buf.evicted_through
         after = ckpt.step_sequence or 0
         if evicted_through > after and not allow_partial:
@@ -294,6 +349,18 @@ class ReplayProcessor(SpanProcessor):
                 f"or restore from a recording"
             )
         return select_after(items, after, min_importance)
+
+
+def _approx_size(span: ReadableSpan, attrs: Mapping[str, Any], sid: str) -> int:
+    """Approximate retained bytes of a buffered step: fixed costs plus its string data
+    (attribute keys are shared between spans and counted at a flat rate)."""
+    size = 200 + 2 * len(span.name) + len(sid) + 32 * len(attrs)
+    for v in attrs.values():
+        if type(v) is str:
+            size += len(v)
+        elif type(v) is not int and type(v) is not float and type(v) is not bool:
+            size += _value_size(v)
+    return size
 
 
 def _seq_key(step: Step) -> tuple[int, int]:
@@ -313,4 +380,3 @@ def select_after(
     ]
     out.sort(key=_seq_key)
     return out
-

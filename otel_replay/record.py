@@ -12,9 +12,9 @@ import functools
 import inspect
 import json
 import uuid
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Awaitable, Callable, Iterator, Sequence
 from contextlib import contextmanager
-from typing import Any, TypeVar, cast
+from typing import Any, Protocol, TypeVar, cast
 
 from opentelemetry import trace
 from opentelemetry.trace import Span, Status, StatusCode
@@ -28,6 +28,10 @@ __all__ = [
     "decision",
     "traced_tool",
     "traced_llm",
+    "CallInterceptor",
+    "current_call_interceptor",
+    "set_call_interceptor",
+    "reset_call_interceptor",
     "current_session_id",
     "session",
     "to_attribute_json",
@@ -272,7 +276,81 @@ def _bound_arguments(fn: Callable[..., Any], args: tuple[Any, ...], kwargs: dict
     return dict(bound.arguments)
 
 
-def traced_tool(name: str | None = None, *, importance: float | None = None) -> Callable[[F], F]:
+class CallInterceptor(Protocol):
+    """Answers decorated tool/LLM calls instead of running them (see :mod:`otel_replay.replay`).
+
+    ``fn`` runs the real call (no arguments); the interceptor emits the call's span.
+    """
+
+    def call_tool(
+        self,
+        name: str,
+        arguments: Any,
+        fn: Callable[[], Any],
+        *,
+        importance: float | None = None,
+        tracer: trace.Tracer | None = None,
+    ) -> Any: ...
+
+    async def acall_tool(
+        self,
+        name: str,
+        arguments: Any,
+        fn: Callable[[], Awaitable[Any]],
+        *,
+        importance: float | None = None,
+        tracer: trace.Tracer | None = None,
+    ) -> Any: ...
+
+    def call_llm(
+        self,
+        model: str,
+        messages: Any,
+        fn: Callable[[], Any],
+        *,
+        importance: float | None = None,
+        tracer: trace.Tracer | None = None,
+    ) -> Any: ...
+
+    async def acall_llm(
+        self,
+        model: str,
+        messages: Any,
+        fn: Callable[[], Awaitable[Any]],
+        *,
+        importance: float | None = None,
+        tracer: trace.Tracer | None = None,
+    ) -> Any: ...
+
+
+_INTERCEPTOR: contextvars.ContextVar[CallInterceptor | None] = contextvars.ContextVar(
+    "otel_replay_interceptor", default=None
+)
+
+
+def current_call_interceptor() -> CallInterceptor | None:
+    """The interceptor active in this context, if any."""
+    return _INTERCEPTOR.get()
+
+
+def set_call_interceptor(
+    interceptor: CallInterceptor | None,
+) -> contextvars.Token[CallInterceptor | None]:
+    """Route decorated calls in this context through ``interceptor``; reset with the token."""
+    return _INTERCEPTOR.set(interceptor)
+
+
+def reset_call_interceptor(token: contextvars.Token[CallInterceptor | None]) -> None:
+    """Undo :func:`set_call_interceptor`."""
+    _INTERCEPTOR.reset(token)
+
+
+def traced_tool(
+    name: str | None = None,
+    *,
+    importance: float | None = None,
+    tracer: trace.Tracer | None = None,
+) -> Callable[[F], F]:
     """Decorator: run the function inside :func:`tool_call`, recording arguments and result.
 
     Works for sync and async functions. Inside a cached re-execution (see
@@ -286,7 +364,16 @@ def traced_tool(name: str | None = None, *, importance: float | None = None) -> 
             @functools.wraps(fn)
             async def awrapper(*args: Any, **kwargs: Any) -> Any:
                 arguments = _bound_arguments(fn, args, kwargs)
-                with tool_call(tool_name, arguments, importance=importance) as call:
+                interceptor = _INTERCEPTOR.get()
+                if interceptor is not None:
+                    return await interceptor.acall_tool(
+                        tool_name,
+                        arguments,
+                        lambda: fn(*args, **kwargs),
+                        importance=importance,
+                        tracer=tracer,
+                    )
+                with tool_call(tool_name, arguments, importance=importance, tracer=tracer) as call:
                     result = await fn(*args, **kwargs)
                     call.set_result(result)
                     return result
@@ -296,7 +383,16 @@ def traced_tool(name: str | None = None, *, importance: float | None = None) -> 
         @functools.wraps(fn)
         def wrapper(*args: Any, **kwargs: Any) -> Any:
             arguments = _bound_arguments(fn, args, kwargs)
-            with tool_call(tool_name, arguments, importance=importance) as call:
+            interceptor = _INTERCEPTOR.get()
+            if interceptor is not None:
+                return interceptor.call_tool(
+                    tool_name,
+                    arguments,
+                    lambda: fn(*args, **kwargs),
+                    importance=importance,
+                    tracer=tracer,
+                )
+            with tool_call(tool_name, arguments, importance=importance, tracer=tracer) as call:
                 result = fn(*args, **kwargs)
                 call.set_result(result)
                 return result
@@ -306,15 +402,31 @@ def traced_tool(name: str | None = None, *, importance: float | None = None) -> 
     return deco
 
 
-def traced_llm(model: str, *, importance: float | None = None) -> Callable[[F], F]:
-    """Decorator for a function ``(messages, ...) -> answer`` calling a model."""
+def traced_llm(
+    model: str, *, importance: float | None = None, tracer: trace.Tracer | None = None
+) -> Callable[[F], F]:
+    """Decorator for a function ``(messages, ...) -> answer`` calling a model.
+
+    Inside a cached re-execution the recorded answer may be served instead of calling it.
+    """
 
     def deco(fn: F) -> F:
         if inspect.iscoroutinefunction(fn):
 
             @functools.wraps(fn)
             async def awrapper(messages: Any, *args: Any, **kwargs: Any) -> Any:
-                with llm_call(model, messages=messages, importance=importance) as call:
+                interceptor = _INTERCEPTOR.get()
+                if interceptor is not None:
+                    return await interceptor.acall_llm(
+                        model,
+                        messages,
+                        lambda: fn(messages, *args, **kwargs),
+                        importance=importance,
+                        tracer=tracer,
+                    )
+                with llm_call(
+                    model, messages=messages, importance=importance, tracer=tracer
+                ) as call:
                     result = await fn(messages, *args, **kwargs)
                     call.set_output(result)
                     return result
@@ -323,7 +435,16 @@ def traced_llm(model: str, *, importance: float | None = None) -> Callable[[F], 
 
         @functools.wraps(fn)
         def wrapper(messages: Any, *args: Any, **kwargs: Any) -> Any:
-            with llm_call(model, messages=messages, importance=importance) as call:
+            interceptor = _INTERCEPTOR.get()
+            if interceptor is not None:
+                return interceptor.call_llm(
+                    model,
+                    messages,
+                    lambda: fn(messages, *args, **kwargs),
+                    importance=importance,
+                    tracer=tracer,
+                )
+            with llm_call(model, messages=messages, importance=importance, tracer=tracer) as call:
                 result = fn(messages, *args, **kwargs)
                 call.set_output(result)
                 return result

@@ -17,6 +17,8 @@ from __future__ import annotations
 
 import base64
 import binascii
+import contextlib
+import gc
 import json
 import logging
 import math
@@ -25,7 +27,7 @@ import threading
 import time
 import warnings
 import weakref
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from typing import IO, Any, Literal
 
 from google.protobuf.message import DecodeError
@@ -847,10 +849,11 @@ def _json_id(v: Any, nbytes: int, what: str) -> int:
     if type(v) is str:
         n = len(v)
         if n == 2 * nbytes:
-            try:
-                return int(v, 16)
-            except ValueError:
-                pass
+            if v.isalnum():  # int() would also accept a sign, "_" and spaces
+                try:
+                    return int(v, 16)
+                except ValueError:
+                    pass
         elif n == 0:
             return 0
         else:  # tolerate base64 ids (the generic proto3 JSON mapping of bytes)
@@ -1067,7 +1070,7 @@ class _Decoder:
     def _scope(
         self, key: Any, name: str, version: str, attrs: dict[str, Any], schema_url: str
     ) -> InstrumentationScope:
-        scope = InstrumentationScope(name, version or None, schema_url or None, attrs or None)
+        scope = InstrumentationScope(name, version, schema_url, attrs or None)
         if key is not None and len(self.scopes) < 4096:
             self.scopes[key] = scope
         return scope
@@ -1179,11 +1182,8 @@ class _Decoder:
             dropped = _json_int(res.get("droppedAttributesCount"), "droppedAttributesCount")
         except _Invalid as exc:
             raise exc.at("resource") from None
-        key: Any = (schema_url, dropped, *attrs.items())
-        try:
-            resource = self.resources.get(key)
-        except TypeError:  # unhashable (kvlist) values: no cache
-            key = resource = None
+        key = _cache_key(attrs, schema_url, dropped)
+        resource = self.resources.get(key) if key is not None else None
         if resource is None:
             resource = self._resource(key, attrs, dropped, schema_url)
         for j, ss in enumerate(_scope_spans_of(rs)):
@@ -1194,11 +1194,8 @@ class _Decoder:
                 version = _json_str(sc.get("version"), "version")
                 sattrs = _json_attrs(sc.get("attributes"))
                 sschema = _json_str(ss.get("schemaUrl"), "schemaUrl")
-                key = (name, version, sschema, *sattrs.items())
-                try:
-                    scope = self.scopes.get(key)
-                except TypeError:
-                    key = scope = None
+                key = _cache_key(sattrs, name, version, sschema)
+                scope = self.scopes.get(key) if key is not None else None
                 if scope is None:
                     scope = self._scope(key, name, version, sattrs, sschema)
                 for k, s in enumerate(_list(ss.get("spans"), "spans")):
@@ -1283,6 +1280,18 @@ class _Decoder:
         )
 
 
+def _cache_key(attrs: dict[str, Any], *extra: Any) -> tuple[Any, ...] | None:
+    """A cache key for decoded attributes that keeps types apart (``1``, ``1.0`` and
+    ``True`` are equal as dict keys); ``None`` (no caching) for array or map values."""
+    items: list[Any] = list(extra)
+    for k, v in attrs.items():
+        t = type(v)
+        if t is tuple or t is dict:
+            return None
+        items.append((k, t, v))
+    return tuple(items)
+
+
 def _bounded_attributes(attrs: dict[str, Any], dropped: int) -> BoundedAttributes:
     bounded = BoundedAttributes(attributes=attrs, immutable=True)
     bounded.dropped = dropped
@@ -1302,10 +1311,12 @@ def _pb_attrs(kvs: Any) -> dict[str, Any]:
     out: dict[str, Any] = {}
     for kv in kvs:
         v = kv.value
+        x = v.string_value  # fast path: "" when unset or another type
+        if x:
+            out[kv.key] = x
+            continue
         which = v.WhichOneof("value")
-        if which == "string_value":
-            out[kv.key] = v.string_value
-        elif which in _PB_SCALARS:
+        if which in _PB_SCALARS:
             out[kv.key] = getattr(v, which)
         else:
             out[kv.key] = _pb_value(v)
@@ -1519,6 +1530,7 @@ class RecordingExporter(SpanExporter):
 
     def _reset_after_fork(self) -> None:
         self._lock = threading.Lock()
+        self._stats_lock = threading.Lock()
         f, self._file = self._file, None
         if f is not None:
             try:
@@ -1575,9 +1587,9 @@ class Recording:
     def steps(self) -> list[Step]:
         """All spans as steps, sorted by (session id, sequence, start time).
 
-        A span without a session attribute takes the session of its trace (the first span of
-        the trace that names one), as the live processor does. Steps without a sequence sort
-        after the sequenced steps of their session.
+        A span without a session attribute takes the session of its trace (from the first
+        span of the trace that names one), so child spans join their agent's session. Steps
+        without a sequence sort after the sequenced steps of their session.
         """
         if self._steps is None:
             self._normalize()
@@ -1637,18 +1649,21 @@ class Recording:
 def load_recording(
     path: str | os.PathLike[str],
     *,
-    max_bytes: int = c.DEFAULT_RECORDING_MAX_LINE_BYTES,
+    max_bytes: int | None = None,
     max_file_bytes: int | None = None,
 ) -> Recording:
     """Load a recording file, or every ``*.jsonl``/``*.json``/``*.binpb`` file at the top
     level of a directory (sorted by name).
 
-    ``max_bytes`` caps one JSON line / protobuf frame, ``max_file_bytes`` one file.
+    ``max_bytes`` caps one JSON line / protobuf frame (default:
+    ``$OTEL_REPLAY_RECORDING_MAX_LINE_BYTES``, else 64 MiB), ``max_file_bytes`` one file.
     Raises :class:`RecordingError` (missing path, no recording files),
     :class:`RecordingFormatError` (corrupt content, with file and line or byte offset) or
     :class:`RecordingSizeError` (a cap is exceeded). A truncated last line or frame (a
     crashed writer) is skipped with a :class:`RecordingWarning`.
     """
+    if max_bytes is None:
+        max_bytes = _env_int(c.ENV_RECORDING_MAX_LINE_BYTES, c.DEFAULT_RECORDING_MAX_LINE_BYTES)
     root = os.fspath(path)
     if os.path.isdir(root):
         try:
@@ -1672,9 +1687,31 @@ def load_recording(
     spans: list[ReadableSpan] = []
     notes: list[str] = []
     decoder = _Decoder()
-    for file in files:
-        _load_file(file, decoder, spans, notes, max_bytes, max_file_bytes)
+    with _gc_paused():
+        for file in files:
+            _load_file(file, decoder, spans, notes, max_bytes, max_file_bytes)
     return Recording(files, spans, notes)
+
+
+def _env_int(name: str, default: int) -> int:
+    try:
+        value = int(os.environ.get(name, ""))
+    except ValueError:
+        return default
+    return value if value > 0 else default
+
+
+@contextlib.contextmanager
+def _gc_paused() -> Iterator[None]:
+    """Pause the cyclic GC: bulk loads/writes allocate many long-lived, acyclic objects and
+    the collector would rescan them again and again (2-3x slower)."""
+    was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was_enabled:
+            gc.enable()
 
 
 def _load_file(
@@ -1725,11 +1762,14 @@ def _looks_binary(raw: bytes) -> bool:
 
 
 def _looks_text(raw: bytes) -> bool:
-    try:
-        text = raw.decode("utf-8")
-    except UnicodeDecodeError:
-        return False
-    return bool(text) and all(ch.isprintable() or ch in "\t\r\n" for ch in text)
+    """Whether a file head is UTF-8 text (its end may cut a multi-byte character)."""
+    for cut in range(4):
+        try:
+            text = raw[: len(raw) - cut].decode("utf-8")
+        except UnicodeDecodeError:
+            continue
+        return bool(text) and all(ch.isprintable() or ch in "\t\r\n" for ch in text)
+    return False
 
 
 def _load_jsonl(
@@ -1809,6 +1849,7 @@ def _load_binpb(
             head = header + (f.peek(60)[:60] if hasattr(f, "peek") else b"")  # type: ignore[union-attr]
         problem: str | None = None
         body = b""
+        size = 0
         if len(header) < 4:
             problem = "truncated"
         else:
@@ -1829,10 +1870,12 @@ def _load_binpb(
                 offset=0,
             )
         if problem == "truncated":
+            have = len(header) + len(body)
+            want = f"{4 + size} bytes" if len(header) == 4 else "a 4-byte length prefix"
             _warn(
                 notes,
-                f"{path}: at byte offset {offset}: skipped truncated last frame "
-                "(the writer probably crashed)",
+                f"{path}: at byte offset {offset}: skipped truncated last frame ({have} bytes "
+                f"left, expected {want}; the writer probably crashed)",
             )
             return
         if problem is not None:
@@ -1876,7 +1919,7 @@ def write_recording(
         os.makedirs(parent, exist_ok=True)
     batch: list[ReadableSpan] = []
     encoder = _JsonEncoder()
-    with open(target, "wb") as f:
+    with open(target, "wb") as f, _gc_paused():
 
         def flush() -> None:
             if format == "jsonl":

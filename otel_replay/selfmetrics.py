@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import logging
+import os
 import threading
+import weakref
 from collections.abc import Callable, Iterable
 
 from opentelemetry import metrics
@@ -41,6 +43,15 @@ class ErrorReporter:
             unit="{error}",
             description="Failures inside otel-replay processors and exporters (never raised)",
         )
+        if hasattr(os, "register_at_fork"):
+            ref = weakref.ref(self)
+
+            def _after_fork_in_child() -> None:
+                reporter = ref()
+                if reporter is not None:  # the lock may have been held by another thread
+                    reporter._lock = threading.Lock()
+
+            os.register_at_fork(after_in_child=_after_fork_in_child)
 
     def report(self, where: str, exc: BaseException) -> None:
         try:

@@ -56,7 +56,9 @@ class StepSource(Protocol):
         """The checkpoint with ``checkpoint_id``."""
         ...
 
-    def steps_after(self, checkpoint: Checkpoint, min_importance: float | None = None) -> list[Step]:
+    def steps_after(
+        self, checkpoint: Checkpoint, min_importance: float | None = None
+    ) -> list[Step]:
         """Steps of the checkpoint's session with a higher step sequence than the checkpoint's
         span, with importance >= ``min_importance`` when given, in sequence order."""
         ...
@@ -103,7 +105,9 @@ class ProcessorSource:
     def find_checkpoint(self, checkpoint_id: str) -> Checkpoint:
         return self.processor.get_checkpoint(checkpoint_id)
 
-    def steps_after(self, checkpoint: Checkpoint, min_importance: float | None = None) -> list[Step]:
+    def steps_after(
+        self, checkpoint: Checkpoint, min_importance: float | None = None
+    ) -> list[Step]:
         _checkpoint_after(checkpoint, repr(self))
         return self.processor.steps_after(checkpoint.id, min_importance=min_importance)
 
@@ -130,10 +134,10 @@ class RecordingSource:
             if (base / "checkpoints").is_dir():
                 checkpoint_store = DirectoryCheckpointStore(base / "checkpoints")
         self._store = checkpoint_store
-        self._checkpoints: dict[str, Checkpoint] = {}
+        self._checkpoint_steps: dict[str, Step] = {}
         for step in self.recording.steps():
-            if step.checkpoint_id is not None:
-                self._checkpoints[step.checkpoint_id] = Checkpoint.from_step(step)
+            if step.checkpoint_id is not None and step.kind == "checkpoint":
+                self._checkpoint_steps[step.checkpoint_id] = step
 
     def __repr__(self) -> str:
         return f"RecordingSource({str(self.path)!r})"
@@ -143,15 +147,17 @@ class RecordingSource:
         return self._store
 
     def find_checkpoint(self, checkpoint_id: str) -> Checkpoint:
-        ckpt = self._checkpoints.get(checkpoint_id)
-        if ckpt is None:
+        step = self._checkpoint_steps.get(checkpoint_id)
+        if step is None:
             raise CheckpointNotFoundError(
                 f"checkpoint {checkpoint_id} is not in the recording {self.path} "
-                f"({len(self._checkpoints)} checkpoints recorded)"
+                f"({len(self._checkpoint_steps)} checkpoints recorded)"
             )
-        return ckpt
+        return Checkpoint.from_step(step)
 
-    def steps_after(self, checkpoint: Checkpoint, min_importance: float | None = None) -> list[Step]:
+    def steps_after(
+        self, checkpoint: Checkpoint, min_importance: float | None = None
+    ) -> list[Step]:
         after = _checkpoint_after(checkpoint, repr(self))
         steps = self.recording.steps_for_session(checkpoint.session_id)
         unordered = sum(1 for s in steps if s.sequence is None)
@@ -165,9 +171,9 @@ class RecordingSource:
 
     def checkpoints(self, session_id: str | None = None) -> list[Checkpoint]:
         out = [
-            ck
-            for ck in self._checkpoints.values()
-            if session_id is None or ck.session_id == session_id
+            Checkpoint.from_step(step)
+            for step in self._checkpoint_steps.values()
+            if session_id is None or step.session_id == session_id
         ]
         return sorted(out, key=lambda ck: (ck.session_id, ck.sequence))
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 import math
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from typing import Any
 
 from opentelemetry.sdk.trace import ReadableSpan
@@ -25,6 +25,7 @@ __all__ = [
     "default_importance",
     "DEFAULT_IMPORTANCE",
     "decode_json_value",
+    "span_attributes",
 ]
 
 #: Default importance per kind; an error raises any step to ``DEFAULT_IMPORTANCE["error"]``.
@@ -57,9 +58,73 @@ def default_importance(kind: str, is_error: bool) -> float:
     return DEFAULT_IMPORTANCE.get(kind, DEFAULT_IMPORTANCE[c.KIND_OTHER])
 
 
+_LAZY = "_lazy_span"  # instance key of a lazily normalized step: (span, session id)
+
+
+class _Undecoded:
+    """A JSON attribute string whose decoding is deferred until the field is read."""
+
+    __slots__ = ("raw",)
+
+    def __init__(self, raw: str) -> None:
+        self.raw = raw
+
+    def __deepcopy__(self, memo: dict[int, Any]) -> _Undecoded:
+        return self  # immutable
+
+
+class _LazyJSONField:
+    """Data descriptor for ``Step.inputs``/``Step.outputs``: decodes an :class:`_Undecoded`
+    value on first read and caches the result in the instance (field names are unchanged)."""
+
+    def __set_name__(self, owner: type, name: str) -> None:
+        self.name = name
+
+    def __get__(self, obj: Any, objtype: type | None = None) -> Any:
+        if obj is None:
+            return None  # the dataclass default
+        d = obj.__dict__
+        if _LAZY in d:
+            _materialize(obj)
+        v = d.get(self.name)
+        if type(v) is _Undecoded:
+            v = decode_json_value(v.raw)
+            obj.__dict__[self.name] = v
+        return v
+
+    def __set__(self, obj: Any, value: Any) -> None:
+        obj.__dict__[self.name] = value
+
+
+class _HexField:
+    """Data descriptor for ``Step.trace_id``/``span_id``/``parent_span_id``: a normalized
+    span stores the id as ``(int,)`` and it is formatted as lowercase hex on first read."""
+
+    def __init__(self, name: str, width: int) -> None:
+        self.name = name
+        self.spec = f"0{width}x"
+
+    def __get__(self, obj: Any, objtype: type | None = None) -> Any:
+        if obj is None:
+            raise AttributeError(self.name)  # no dataclass default
+        d = obj.__dict__
+        if _LAZY in d:
+            _materialize(obj)
+        v = d[self.name]
+        if type(v) is tuple:
+            v = d[self.name] = format(v[0], self.spec)
+        return v
+
+    def __set__(self, obj: Any, value: Any) -> None:
+        obj.__dict__[self.name] = value
+
+
 @dataclass(frozen=True)
 class Step:
-    """A span reduced to what record/replay/drift need."""
+    """A span reduced to what record/replay/drift need.
+
+    ``inputs``/``outputs`` hold decoded JSON; a normalized span's are decoded on first read.
+    """
 
     session_id: str
     sequence: int | None
@@ -74,9 +139,20 @@ class Step:
     status: str  # "unset" | "ok" | "error"
     status_message: str | None
     importance: float
-    inputs: Any = None
-    outputs: Any = None
+    inputs: Any = _LazyJSONField()  # type: ignore[assignment]
+    outputs: Any = _LazyJSONField()  # type: ignore[assignment]
     attributes: Mapping[str, Any] = field(default_factory=dict)
+
+    def __getattr__(self, name: str) -> Any:
+        # Only reached when normal lookup fails: the fields of a lazily normalized step.
+        if name in _STEP_FIELDS and _LAZY in self.__dict__:
+            _materialize(self)
+            return self.__dict__[name]
+        raise AttributeError(f"{type(self).__name__!r} object has no attribute {name!r}")
+
+    def __getstate__(self) -> dict[str, Any]:
+        _materialize(self)
+        return dict(self.__dict__)
 
     @property
     def signature(self) -> tuple[str, str]:
@@ -205,11 +281,30 @@ def decode_json_value(v: Any) -> Any:
     if isinstance(v, str) and v[:1] in ("{", "[", '"'):
         try:
             return json.loads(v)
-        except ValueError:
+        except (ValueError, RecursionError):
             return v
     if isinstance(v, tuple):
         return list(v)
     return v
+
+
+def _lazy_json(v: Any) -> Any:
+    """``v`` itself, or an :class:`_Undecoded` marker when decoding it would parse JSON."""
+    if type(v) is str and v[:1] in ("{", "[", '"'):
+        return _Undecoded(v)
+    return decode_json_value(v)
+
+
+def span_attributes(span: ReadableSpan) -> Mapping[str, Any]:
+    """The span's attributes as a mapping, without copying.
+
+    For SDK spans this is the plain ``dict`` inside their ``BoundedAttributes`` (C-speed
+    lookups); anything else falls back to the public ``span.attributes``.
+    """
+    d = getattr(getattr(span, "_attributes", None), "_dict", None)
+    if type(d) is dict:
+        return d
+    return span.attributes or {}
 
 
 def session_id_of(attributes: Mapping[str, Any] | None, trace_id: int) -> str:
@@ -289,7 +384,7 @@ def _io(kind: str, attrs: Mapping[str, Any]) -> tuple[Any, Any]:
                 "action": attrs.get(c.DECISION_ACTION),
                 "confidence": attrs.get(c.DECISION_CONFIDENCE),
             }
-        return decode_json_value(i), decode_json_value(o)
+        return _lazy_json(i), _lazy_json(o)
     else:
         i = o = None
     if i is None:
@@ -300,45 +395,111 @@ def _io(kind: str, attrs: Mapping[str, Any]) -> tuple[Any, Any]:
         i = attrs.get("input.value", attrs.get("traceloop.entity.input"))
     if o is None:
         o = attrs.get("output.value", attrs.get("traceloop.entity.output"))
-    return decode_json_value(i), decode_json_value(o)
+    return _lazy_json(i), _lazy_json(o)
 
 
-def normalize_span(span: ReadableSpan, session_id: str | None = None) -> Step:
+def normalize_span(
+    span: ReadableSpan, session_id: str | None = None, *, lazy: bool = False
+) -> Step:
     """Turn an ended span into a :class:`Step`.
 
     ``session_id`` overrides the session derived from the span's attributes (the processor
-    passes the session it resolved for the span's trace).
+    passes the session it resolved for the span's trace). With ``lazy=True`` the step keeps
+    the parts of the (immutable, ended) span it needs and computes its fields on first
+    access: the replay buffer uses it, as most buffered steps are evicted without being read.
     """
-    attrs: Mapping[str, Any] = span.attributes or {}
-    ctx = span.context
+    # Built without the dataclass __init__ (a frozen dataclass sets each field through
+    # object.__setattr__: ~10x slower); the fields are exactly Step's.
+    step = _new_step(Step)
+    if lazy:
+        step.__dict__[_LAZY] = (_parts(span), session_id)
+    else:
+        step.__dict__.update(_fields(_parts(span), session_id))
+    return step
+
+
+_Parts = tuple[Mapping[str, Any], Any, Any, str, Any, int, Any]
+
+
+def _parts(span: ReadableSpan) -> _Parts:
+    """(attributes, context, parent, name, status, start, end) of a span."""
+    if type(span) is ReadableSpan:
+        # What the SDK hands to on_end: read the instance dict instead of seven properties.
+        sd = span.__dict__
+        attrs = getattr(sd["_attributes"], "_dict", None)
+        if type(attrs) is not dict:
+            attrs = sd["_attributes"] or {}
+        return (
+            attrs,
+            sd["_context"],
+            sd["_parent"],
+            sd["_name"],
+            sd["_status"],
+            sd["_start_time"] or 0,
+            sd["_end_time"],
+        )
+    return (
+        span_attributes(span),
+        span.context,
+        span.parent,
+        span.name,
+        span.status,
+        span.start_time or 0,
+        span.end_time,
+    )
+
+
+def _fields(parts: _Parts, session_id: str | None) -> dict[str, Any]:
+    """The field values of :func:`normalize_span`'s step."""
+    attrs, ctx, parent, span_name, status_obj, start, end = parts
     trace_id = ctx.trace_id if ctx is not None else 0
-    kind, name = _classify(attrs, span.name)
-    status_code = span.status.status_code
+    kind, name = _classify(attrs, span_name)
+    status_code = status_obj.status_code
     is_error = status_code is StatusCode.ERROR
     status = "error" if is_error else ("ok" if status_code is StatusCode.OK else "unset")
     imp = attrs.get(c.STEP_IMPORTANCE)
-    if isinstance(imp, (int, float)) and not isinstance(imp, bool) and 0.0 <= imp <= 1.0:
+    if imp is None:
+        importance = default_importance(kind, is_error)
+    elif isinstance(imp, (int, float)) and not isinstance(imp, bool) and 0.0 <= imp <= 1.0:
         importance = float(imp)
     else:
         importance = default_importance(kind, is_error)
     seq = attrs.get(c.STEP_SEQUENCE)
     inputs, outputs = _io(kind, attrs)
-    parent = span.parent
-    return Step(
-        session_id=session_id or session_id_of(attrs, trace_id),
-        sequence=seq if isinstance(seq, int) and not isinstance(seq, bool) else None,
-        kind=kind,
-        name=name,
-        span_name=span.name,
-        trace_id=format(trace_id, "032x"),
-        span_id=format(ctx.span_id, "016x") if ctx is not None else "0" * 16,
-        parent_span_id=format(parent.span_id, "016x") if parent is not None else None,
-        start_time_unix_nano=span.start_time or 0,
-        end_time_unix_nano=span.end_time or span.start_time or 0,
-        status=status,
-        status_message=span.status.description,
-        importance=importance,
-        inputs=inputs,
-        outputs=outputs,
-        attributes=dict(attrs),
-    )
+    return {
+        "session_id": session_id or session_id_of(attrs, trace_id),
+        "sequence": seq
+        if type(seq) is int or (isinstance(seq, int) and not isinstance(seq, bool))
+        else None,
+        "kind": kind,
+        "name": name,
+        "span_name": span_name,
+        "trace_id": (trace_id,),  # formatted on first read (_HexField)
+        "span_id": (ctx.span_id,) if ctx is not None else "0" * 16,
+        "parent_span_id": (parent.span_id,) if parent is not None else None,
+        "start_time_unix_nano": start,
+        "end_time_unix_nano": end or start,
+        "status": status,
+        "status_message": status_obj.description,
+        "importance": importance,
+        "inputs": inputs,
+        "outputs": outputs,
+        "attributes": dict(attrs),
+    }
+
+
+def _materialize(step: Step) -> None:
+    """Compute the fields of a lazily normalized step (idempotent, thread-safe)."""
+    d = step.__dict__
+    pending = d.get(_LAZY)
+    if pending is not None:
+        d.update(_fields(*pending))
+        d.pop(_LAZY, None)
+
+
+# Installed after the dataclass is built: these fields have no default.
+for _name, _width in (("trace_id", 32), ("span_id", 16), ("parent_span_id", 16)):
+    setattr(Step, _name, _HexField(_name, _width))
+del _name, _width
+_new_step = object.__new__
+_STEP_FIELDS = frozenset(f.name for f in fields(Step))

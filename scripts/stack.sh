@@ -99,7 +99,7 @@ phoenix_line="Phoenix      not installed (scripts/backends/install-phoenix.sh)"
 if [ "${STACK_NO_PHOENIX:-0}" != 1 ] && [ -x "$PHOENIX_VENV/bin/phoenix" ]; then
   mkdir -p "$RUN_DIR/phoenix"
   PHOENIX_WORKING_DIR="$RUN_DIR/phoenix" PHOENIX_HOST=127.0.0.1 PHOENIX_PORT="$PHOENIX_PORT" \
-    PHOENIX_GRPC_PORT="$PHOENIX_GRPC_PORT" PHOENIX_TELEMETRY_ENABLED=false \
+    PHOENIX_GRPC_PORT="$PHOENIX_GRPC_PORT" PHOENIX_TELEMETRY_ENABLED=false PHOENIX_DB_LOGGING_LEVEL=warning \
     start phoenix "$PHOENIX_VENV/bin/python" "$REPO_ROOT/scripts/backends/phoenix_serve.py" serve
   wait_http phoenix "http://127.0.0.1:$PHOENIX_PORT/healthz" 180
   phoenix_line="Phoenix      http://127.0.0.1:$PHOENIX_PORT   (OTLP/HTTP http://127.0.0.1:$PHOENIX_PORT/v1/traces, OTLP/gRPC 127.0.0.1:$PHOENIX_GRPC_PORT)"

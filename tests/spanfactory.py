@@ -65,7 +65,9 @@ class SpanFactory:
         elif status == "ok":
             span.set_status(Status(StatusCode.OK))
         span.end(end_time=end)
-        return normalize_span(self.exporter.get_finished_spans()[-1])
+        (finished,) = self.exporter.get_finished_spans()
+        self.exporter.clear()
+        return normalize_span(finished)
 
     def tool(
         self,

@@ -130,7 +130,10 @@ def test_edge_cases():
     assert align(["x"], []) == [Opcode("delete", 0, 1, 0, 0)]
     assert align(["x", "y"], ["x", "y"]) == [Opcode("equal", 0, 2, 0, 2)]
     assert align(["x"], ["y"]) == [Opcode("replace", 0, 1, 0, 1)]
-    assert align((1, 2, 3), (1, 2, 3, 4)) == [Opcode("equal", 0, 3, 0, 3), Opcode("insert", 3, 3, 3, 4)]
+    assert align((1, 2, 3), (1, 2, 3, 4)) == [
+        Opcode("equal", 0, 3, 0, 3),
+        Opcode("insert", 3, 3, 3, 4),
+    ]
 
 
 def test_items_with_colliding_hashes_stay_distinct():

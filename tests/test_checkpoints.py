@@ -85,7 +85,10 @@ def test_langchain_messages_and_dataclass_and_pydantic_are_converted():
 
     fw, state = normalize_state(
         "langchain",
-        {"messages": [HumanMessage("hi"), AIMessage("hello")], "metadata": {"s": Settings(temperature=0.5)}},
+        {
+            "messages": [HumanMessage("hi"), AIMessage("hello")],
+            "metadata": {"s": Settings(temperature=0.5)},
+        },
     )
     assert [m["type"] for m in state["messages"]] == ["human", "ai"]
     assert state["messages"][0]["data"]["content"] == "hi"

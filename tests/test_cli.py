@@ -73,9 +73,13 @@ def test_inspect_missing_file_is_a_clear_error(tmp_path, capsys):
 def test_diff_identical_exit_zero(tmp_path):
     _record(tmp_path / "a.jsonl", "s", BASE)
     _record(tmp_path / "b.jsonl", "s", BASE)
-    code, text = run_cli("diff", str(tmp_path / "a.jsonl"), str(tmp_path / "b.jsonl"), "--fail-on", "info")
+    code, text = run_cli(
+        "diff", str(tmp_path / "a.jsonl"), str(tmp_path / "b.jsonl"), "--fail-on", "info"
+    )
     assert code == 0
-    code, text = run_cli("diff", str(tmp_path / "a.jsonl"), str(tmp_path / "b.jsonl"), "--format", "json")
+    code, text = run_cli(
+        "diff", str(tmp_path / "a.jsonl"), str(tmp_path / "b.jsonl"), "--format", "json"
+    )
     assert json.loads(text)["findings"] == []
 
 
@@ -87,7 +91,9 @@ def test_diff_exit_codes_for_warning_drift(tmp_path, fail_on, expected_code):
     _record(tmp_path / "a.jsonl", "s", BASE)
     changed = [("search", {"q": "a", "filters": [{"op": "ne"}]}, ["d1"]), BASE[1]]
     _record(tmp_path / "b.jsonl", "s", changed)
-    code, _ = run_cli("diff", str(tmp_path / "a.jsonl"), str(tmp_path / "b.jsonl"), "--fail-on", fail_on)
+    code, _ = run_cli(
+        "diff", str(tmp_path / "a.jsonl"), str(tmp_path / "b.jsonl"), "--fail-on", fail_on
+    )
     assert code == expected_code
 
 
@@ -98,7 +104,9 @@ def test_diff_critical_and_formats(tmp_path):
     code, text = run_cli("diff", a, b, "--format", "json")
     assert code == 1
     doc = json.loads(text)
-    assert [(f["kind"], f["severity"]) for f in doc["findings"]] == [("confidence_changed", "critical")]
+    assert [(f["kind"], f["severity"]) for f in doc["findings"]] == [
+        ("confidence_changed", "critical")
+    ]
     code, md = run_cli("diff", a, b, "--format", "markdown")
     assert code == 1
     assert "confidence_changed" in md and "|" in md

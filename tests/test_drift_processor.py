@@ -67,9 +67,7 @@ def test_inserted_step_gets_exactly_one_event_and_summary_on_root(rig):
     inserted = [BASE[0], ("lookup", {"k": 1}, "v"), BASE[1], BASE[2]]
     _agent(tracer, "cand", inserted)
     spans = [s for s in exporter.get_finished_spans() if s.attributes[c.SESSION_ID] == "cand"]
-    with_events = {
-        s.name: [e for e in s.events if e.name == c.DRIFT_EVENT] for s in spans
-    }
+    with_events = {s.name: [e for e in s.events if e.name == c.DRIFT_EVENT] for s in spans}
     assert {n: len(evs) for n, evs in with_events.items() if evs} == {"execute_tool lookup": 1}
     (event,) = with_events["execute_tool lookup"]
     lookup = next(s for s in spans if s.name == "execute_tool lookup")

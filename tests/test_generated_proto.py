@@ -25,6 +25,6 @@ def test_generated_code_matches_proto_sources(tmp_path):
     assert fresh == committed, "generated files differ: run scripts/gen-proto.sh"
     assert len(fresh) >= 2
     for rel in fresh:
-        assert (tmp_path / rel).read_text() == (ROOT / "otel_replay" / "_proto" / rel).read_text(), (
-            f"otel_replay/_proto/{rel} is stale: run scripts/gen-proto.sh"
-        )
+        assert (tmp_path / rel).read_text() == (
+            ROOT / "otel_replay" / "_proto" / rel
+        ).read_text(), f"otel_replay/_proto/{rel} is stale: run scripts/gen-proto.sh"

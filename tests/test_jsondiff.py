@@ -91,7 +91,9 @@ def test_ignore_exact_wildcard_and_descendant_paths():
     act["meta"]["id"] = "x2"
     act["meta"]["timestamp"] = 2
     act["a.b"] = "other"
-    assert json_diff(EXPECTED, act, ignore=["$.query", "$.filters[*].op", "$..id", "$..timestamp"]) == [
+    assert json_diff(
+        EXPECTED, act, ignore=["$.query", "$.filters[*].op", "$..id", "$..timestamp"]
+    ) == [
         JsonChange("$.filters[1].v", "changed", 2, 20),
         JsonChange("$['a.b']", "changed", "dotted", "other"),
     ]
@@ -183,6 +185,7 @@ def test_exotic_values_never_raise():
     assert json_diff({1: "a", (2, 3): "b"}, {1: "a", (2, 3): "c"}) == [
         JsonChange("$['(2, 3)']", "changed", "b", "c")
     ]
+    assert json_diff({1: "a"}, {1: "b"}) == [JsonChange("$['1']", "changed", "a", "b")]
     assert json_diff({1, 2}, {2, 1}) == []
     assert json_diff(b"ab", b"ab") == []
     assert [ch.op for ch in json_diff(b"ab", "ab")] == ["type_changed"]
@@ -197,9 +200,11 @@ json_values = st.recursive(
     | st.integers()
     | st.floats(allow_nan=True, allow_infinity=True)
     | st.text(max_size=8),
-    lambda children: st.lists(children, max_size=4)
-    | st.tuples(children, children)
-    | st.dictionaries(st.text(max_size=6), children, max_size=4),
+    lambda children: (
+        st.lists(children, max_size=4)
+        | st.tuples(children, children)
+        | st.dictionaries(st.text(max_size=6), children, max_size=4)
+    ),
     max_leaves=25,
 )
 

@@ -29,7 +29,9 @@ def _run_agent(tracer, sid, n_tools=3):
 
 def test_sequences_are_stamped_per_session_in_start_order(pipeline):
     _run_agent(pipeline.tracer, "s1", n_tools=2)
-    spans = sorted(pipeline.exporter.get_finished_spans(), key=lambda s: s.attributes[c.STEP_SEQUENCE])
+    spans = sorted(
+        pipeline.exporter.get_finished_spans(), key=lambda s: s.attributes[c.STEP_SEQUENCE]
+    )
     assert [(s.name, s.attributes[c.STEP_SEQUENCE]) for s in spans] == [
         ("invoke_agent agent", 1),
         ("chat model-a", 2),
@@ -105,16 +107,26 @@ def test_bounds_evict_oldest_and_count(pipeline):
         assert [s.name for s in p.processor.steps("a")] == ["agent", "t6", "t7", "t8", "t9"]
         with pytest.raises(IncompleteHistoryError, match=f"steps after checkpoint {cid}"):
             p.processor.steps_after(cid)
-        assert [s.name for s in p.processor.steps_after(cid, allow_partial=True)] == ["t6", "t7", "t8", "t9"]
+        assert [s.name for s in p.processor.steps_after(cid, allow_partial=True)] == [
+            "t6",
+            "t7",
+            "t8",
+            "t9",
+        ]
         for sid in ("b", "c"):
             with session(sid):
                 checkpoint({}, session_id=sid, tracer=t)
         assert p.processor.sessions() == ["b", "c"]
-        evictions = {attrs[c.ATTR_REASON]: v for attrs, v in p.metric_points(c.METRIC_BUFFER_EVICTIONS)}
+        evictions = {
+            attrs[c.ATTR_REASON]: v for attrs, v in p.metric_points(c.METRIC_BUFFER_EVICTIONS)
+        }
         # 11 steps (checkpoint + 10 tools) + agent span = 12 in session a; 5 kept -> 7 by max_steps,
         # then session a (5 steps) evicted by max_sessions.
         assert evictions == {"max_steps": 7, "max_bytes": 0, "max_sessions": 5}
-        gauges = {name: p.metric_points(name)[0][1] for name in (c.METRIC_BUFFER_STEPS, c.METRIC_BUFFER_SESSIONS)}
+        gauges = {
+            name: p.metric_points(name)[0][1]
+            for name in (c.METRIC_BUFFER_STEPS, c.METRIC_BUFFER_SESSIONS)
+        }
         assert gauges == {c.METRIC_BUFFER_STEPS: 2, c.METRIC_BUFFER_SESSIONS: 2}
         with pytest.raises(CheckpointNotFoundError):
             p.processor.get_checkpoint(cid)
@@ -193,7 +205,9 @@ def test_asyncio_500_tasks_many_sessions(pipeline):
 @pytest.mark.slow
 def test_memory_stays_within_bounds_over_200k_spans():
     p = make_pipeline(max_steps=500, max_bytes=200_000, max_sessions=20)
-    p.provider._active_span_processor._span_processors = (p.processor,)  # drop the in-memory exporter
+    p.provider._active_span_processor._span_processors = (
+        p.processor,
+    )  # drop the in-memory exporter
     t = p.tracer
     peak_steps = peak_bytes = peak_sessions = 0
     try:
@@ -248,7 +262,11 @@ def test_error_steps_get_top_importance(pipeline):
             with tool_call("flaky", tracer=t):
                 raise ValueError("bad input")
     (step,) = pipeline.processor.steps_after(cid)
-    assert (step.status, step.importance, step.status_message) == ("error", 1.0, "ValueError: bad input")
+    assert (step.status, step.importance, step.status_message) == (
+        "error",
+        1.0,
+        "ValueError: bad input",
+    )
     span = [s for s in pipeline.exporter.get_finished_spans() if s.name == "execute_tool flaky"][0]
     assert span.status.status_code is StatusCode.ERROR
 

@@ -24,12 +24,13 @@ if [ ! -x "$ocb" ]; then
   mv "$tmpbin/builder" "$ocb" && rmdir "$tmpbin"
 fi
 
-work="$OTEL_REPLAY_CACHE/src/otelcol-replay"
-rm -rf "$work" && mkdir -p "$work"
-log "collector: building with $("$ocb" version 2>/dev/null || echo "ocb $OCB_VERSION") — several minutes on 2 cores"
-"$ocb" --config "$manifest" --output-path "$work" >"$work.build.log" 2>&1 || {
-  tail -n 60 "$work.build.log" >&2
-  log "collector: build FAILED (full log: $work.build.log)"
+src="$OTEL_REPLAY_CACHE/src"
+work="$src/otelcol-replay-build"  # = dist.output_path in the manifest, relative to $src
+rm -rf "$work" && mkdir -p "$src"
+log "collector: building with ocb $OCB_VERSION — ~10 minutes on 2 cores with a cold Go cache"
+(cd "$src" && "$ocb" --config "$manifest") >"$work.log" 2>&1 || {
+  tail -n 60 "$work.log" >&2
+  log "collector: build FAILED (full log: $work.log)"
   exit 1
 }
 mv "$work/otelcol-replay" "$out.tmp" && mv "$out.tmp" "$out"

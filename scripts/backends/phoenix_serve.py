@@ -3,7 +3,8 @@
 Phoenix binds its HTTP server to ``PHOENIX_HOST`` but its OTLP/gRPC server always to ``[::]``
 (there is no host setting for it). This launcher rewrites that bind address to
 ``PHOENIX_GRPC_HOST`` (default 127.0.0.1) and then runs the normal CLI, so
-``<phoenix-venv>/bin/python phoenix_serve.py serve`` == ``phoenix serve`` on loopback.
+``<phoenix-venv>/bin/python phoenix_serve.py serve`` == ``phoenix serve`` on loopback (it also
+defaults a few PHOENIX_* settings, see below; set them to override).
 """
 
 import os
@@ -17,7 +18,7 @@ _HOST = os.environ.get("PHOENIX_GRPC_HOST", "127.0.0.1")
 def _loopback(address: str) -> str:
     for wildcard in ("[::]:", "0.0.0.0:"):
         if address.startswith(wildcard):
-            return f"{_HOST}:{address[len(wildcard):]}"
+            return f"{_HOST}:{address[len(wildcard) :]}"
     return address
 
 
@@ -35,8 +36,12 @@ def _patch(server_factory):
 grpc.aio.server = _patch(grpc.aio.server)
 
 if __name__ == "__main__":
+    # loopback, no product analytics, no in-app agent assistant (it can reach the web and run
+    # server-side bash), quiet SQL logging
     os.environ.setdefault("PHOENIX_HOST", "127.0.0.1")
     os.environ.setdefault("PHOENIX_TELEMETRY_ENABLED", "false")
+    os.environ.setdefault("PHOENIX_DISABLE_AGENT_ASSISTANT", "true")
+    os.environ.setdefault("PHOENIX_DB_LOGGING_LEVEL", "warning")
     from phoenix.server.main import main
 
     sys.argv[0] = "phoenix"

@@ -49,15 +49,24 @@ def jaeger_binary() -> Path:
 def prometheus_binary() -> Path:
     found = os.environ.get("OTEL_REPLAY_PROMETHEUS_BIN") or shutil.which("prometheus")
     if not found:
-        raise MissingBackend("prometheus (apt-get install -y prometheus, or scripts/backends/setup-all.sh)")
+        raise MissingBackend(
+            "prometheus (apt-get install -y prometheus, or scripts/backends/setup-all.sh)"
+        )
     return Path(found)
 
 
+PHOENIX_LAUNCHER = REPO_ROOT / "scripts" / "backends" / "phoenix_serve.py"
+
+
 def phoenix_binary() -> Path:
-    path = CACHE_DIR / "phoenix-venv" / "bin" / "phoenix"
-    if not os.access(path, os.X_OK):
-        raise MissingBackend(f"{path} (install it: scripts/backends/install-phoenix.sh)")
-    return path
+    """The Phoenix venv's python (Phoenix is started via scripts/backends/phoenix_serve.py,
+    which is ``phoenix serve`` with its gRPC listener on loopback instead of [::])."""
+    venv = CACHE_DIR / "phoenix-venv"
+    if not os.access(venv / "bin" / "phoenix", os.X_OK):
+        raise MissingBackend(
+            f"{venv}/bin/phoenix (install it: scripts/backends/install-phoenix.sh)"
+        )
+    return venv / "bin" / "python"
 
 
 _handed_out: set[int] = set()
@@ -165,7 +174,9 @@ class ProcessGroup:
         self.processes.append(proc)
         return proc
 
-    def wait_ready(self, proc: Process, check: Callable[[], bool], timeout: float, what: str) -> None:
+    def wait_ready(
+        self, proc: Process, check: Callable[[], bool], timeout: float, what: str
+    ) -> None:
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if not proc.alive():
@@ -264,9 +275,11 @@ def start_collector(
     proc = group.start(name, [str(binary), "--config", str(config)], env=cfg_env)
     group.wait_ready(
         proc,
-        lambda: port_open(LOOPBACK, grpc)
-        and port_open(LOOPBACK, http)
-        and http_ok(f"http://{LOOPBACK}:{prom}/metrics"),
+        lambda: (
+            port_open(LOOPBACK, grpc)
+            and port_open(LOOPBACK, http)
+            and http_ok(f"http://{LOOPBACK}:{prom}/metrics")
+        ),
         timeout,
         "OTLP ports open and prometheus exporter /metrics answers",
     )
@@ -361,8 +374,9 @@ def start_phoenix(
         "PHOENIX_GRPC_PORT": str(grpc),
         # no product analytics / outbound calls from the sandbox
         "PHOENIX_TELEMETRY_ENABLED": "false",
+        "PHOENIX_DB_LOGGING_LEVEL": "warning",
     }
-    proc = group.start(name, [str(binary), "serve"], env=env)
+    proc = group.start(name, [str(binary), str(PHOENIX_LAUNCHER), "serve"], env=env)
     url = f"http://{LOOPBACK}:{port}"
     group.wait_ready(
         proc,

@@ -234,24 +234,38 @@ class DriftMetrics:
 class EmittedTelemetry:
     service: str  # service.name == Prometheus job label
     drifting: DriftingTrace
+    meter_provider: object
+    tracer_provider: TracerProvider
+
+    def close(self) -> None:
+        # NB: shutdown exports once more; a cumulative point without exemplars then replaces
+        # the one with exemplars in the collector's prometheus exporter (the SDK resets its
+        # exemplar reservoirs after each collection). Close after Prometheus has scraped.
+        self.meter_provider.shutdown()
+        self.tracer_provider.shutdown()
 
 
 def emit_all(otlp_grpc_endpoint: str, service: str | None = None) -> EmittedTelemetry:
     """One drifting trace plus every otel-replay metric, via the collector's OTLP/gRPC port.
 
     The findings are recorded inside the drifting span, as the product does, so the findings
-    counter carries an exemplar with the drifting trace id.
+    counter carries an exemplar with the drifting trace id. Providers stay open (like a live
+    agent process) until ``close()``.
     """
     service = service or unique_service()
     tp = tracer_provider(service, grpc_span_exporter(otlp_grpc_endpoint))
     mp = meter_provider(service, otlp_grpc_endpoint)
     metrics = DriftMetrics(mp)
     try:
-        drifting = emit_drifting_trace(tp, on_drift=lambda: metrics.record_findings(FINDINGS.items()))
+        drifting = emit_drifting_trace(
+            tp, on_drift=lambda: metrics.record_findings(FINDINGS.items())
+        )
         metrics.record_rest()
         assert mp.force_flush(timeout_millis=15_000), "metric export failed"
-    finally:
+    except BaseException:
         mp.shutdown()
         tp.shutdown()
-    return EmittedTelemetry(service=service, drifting=drifting)
-
+        raise
+    return EmittedTelemetry(
+        service=service, drifting=drifting, meter_provider=mp, tracer_provider=tp
+    )

@@ -64,7 +64,9 @@ def test_builder_manifest_lists_exactly_the_config_components():
         if comp and section in {"receivers", "processors", "exporters", "connectors"}:
             used.add(comp.group(1))
     assert used == set(module_for), used
-    listed = set(re.findall(r"gomod: \S+/((?:receiver|processor|exporter|connector)/\w+) ", manifest))
+    listed = set(
+        re.findall(r"gomod: \S+/((?:receiver|processor|exporter|connector)/\w+) ", manifest)
+    )
     assert listed == set(module_for.values()), listed
     versions = set(re.findall(r"gomod: \S+ (v\S+)", manifest))
     assert versions <= {"v0.161.0", "v1.67.0"}, versions

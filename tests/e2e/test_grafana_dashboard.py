@@ -9,8 +9,8 @@ import re
 import pytest
 
 from . import telemetry as t
-from ._http import prom_query, wait_for
 from .backends import REPO_ROOT
+from .helpers import prom_query, wait_for
 
 pytestmark = pytest.mark.e2e
 
@@ -67,13 +67,22 @@ def test_dashboard_shape():
     titles = {title for title, _, _ in prometheus_queries(dashboard)}
     assert titles == EXPECTED_PROMETHEUS_PANELS
     jaeger_panels = [
-        p for p in _all_panels(dashboard["panels"]) if (p.get("datasource") or {}).get("type") == "jaeger"
+        p
+        for p in _all_panels(dashboard["panels"])
+        if (p.get("datasource") or {}).get("type") == "jaeger"
     ]
     assert [p["type"] for p in jaeger_panels] == ["table"]
 
 
 def test_every_prometheus_panel_returns_data(collector, prometheus):
     emitted = t.emit_all(collector.otlp_grpc_endpoint)
+    try:
+        _check_panels(prometheus, emitted)
+    finally:
+        emitted.close()
+
+
+def _check_panels(prometheus, emitted):
     dashboard = json.loads(DASHBOARD.read_text())
     variables = {
         "job": emitted.service,

@@ -2,38 +2,16 @@
 
 from __future__ import annotations
 
-import json
-
 import pytest
 
 from . import telemetry as t
-from ._http import get_json, get_status, otlp_attrs, wait_for
+from .helpers import jaeger_search, otlp_attrs, wait_for_jaeger_trace
 
 pytestmark = pytest.mark.e2e
 
-TRACE_TIMEOUT = 45.0
-
-
-def fetch_trace(query_url: str, trace_id: str) -> list[dict] | None:
-    """All spans of a trace from Jaeger's /api/v3 (OTLP JSON), or None while it is absent."""
-    if get_status(f"{query_url}/api/v3/traces/{trace_id}") != 200:
-        return None
-    body = get_json(f"{query_url}/api/v3/traces/{trace_id}")
-    spans = []
-    for rs in body["result"]["resourceSpans"]:
-        resource = otlp_attrs(rs.get("resource", {}).get("attributes", []))
-        for ss in rs.get("scopeSpans", []):
-            for span in ss.get("spans", []):
-                spans.append({**span, "_resource": resource, "_scope": ss.get("scope", {})})
-    return spans or None
-
 
 def wait_for_trace(query_url: str, trace_id: str, min_spans: int = 1) -> list[dict]:
-    return wait_for(
-        lambda: (s := fetch_trace(query_url, trace_id)) and len(s) >= min_spans and s,
-        TRACE_TIMEOUT,
-        what=f"trace {trace_id} in Jaeger",
-    )
+    return wait_for_jaeger_trace(query_url, trace_id, min_spans=min_spans)
 
 
 def test_drifting_span_reaches_jaeger_with_drift_event(collector, jaeger):
@@ -89,19 +67,10 @@ def test_jaeger_search_by_drift_event_attribute_finds_drifting_trace(collector, 
     wait_for_trace(jaeger.query_url, drifting.trace_id, min_spans=2)
     wait_for_trace(jaeger.query_url, plain, min_spans=2)
 
-    def search():
-        body = get_json(
-            f"{jaeger.query_url}/api/traces",
-            {
-                "service": service,
-                "tags": json.dumps({"agent_replay.drift.severity": t.DRIFT_SEVERITY}),
-                "limit": 20,
-                "lookback": "1h",
-            },
-        )
-        return {tr["traceID"] for tr in body["data"]}
-
-    assert search() == {drifting.trace_id}
+    found = jaeger_search(
+        jaeger.query_url, service, {"agent_replay.drift.severity": t.DRIFT_SEVERITY}
+    )
+    assert found == {drifting.trace_id}
 
 
 def test_redaction_flag_replaces_genai_content(collector_factory, jaeger):

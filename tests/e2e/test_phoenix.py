@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from . import telemetry as t
-from ._http import get_json, wait_for
+from .helpers import phoenix_spans, wait_for
 
 pytestmark = pytest.mark.e2e
 
@@ -19,18 +19,16 @@ def test_phoenix_receives_drifting_span_over_otlp_http(phoenix):
     finally:
         provider.shutdown()
 
-    def spans():
-        body = get_json(
-            f"{phoenix.url}/v1/projects/default/spans",
-            {"trace_id": drifting.trace_id, "limit": 100},
-        )
-        return body["data"] if len(body["data"]) >= 2 else None
-
-    data = wait_for(spans, 60.0, what=f"trace {drifting.trace_id} in Phoenix project 'default'")
+    data = wait_for(
+        lambda: (s := phoenix_spans(phoenix.url, drifting.trace_id)) and len(s) >= 2 and s,
+        60.0,
+        what=f"trace {drifting.trace_id} in Phoenix project 'default'",
+    )
     by_id = {s["context"]["span_id"]: s for s in data}
     assert set(by_id) == {drifting.span_id, drifting.root_span_id}
     span = by_id[drifting.span_id]
     assert span["name"] == "execute_tool search"
+    assert span["span_kind"] == "TOOL"  # Phoenix maps gen_ai.operation.name=execute_tool
     assert span["context"]["trace_id"] == drifting.trace_id
     assert span["parent_id"] == drifting.root_span_id
     assert span["attributes"]["gen_ai.tool.name"] == "search"

@@ -23,7 +23,7 @@ from __future__ import annotations
 import pytest
 
 from . import telemetry as t
-from ._http import get_json, prom_query, wait_for
+from .helpers import get_json, prom_query, wait_for
 
 pytestmark = pytest.mark.e2e
 
@@ -46,8 +46,12 @@ def _wait_values(prom_url: str, promql: str, label: str, expected: dict[str, flo
 
 
 @pytest.fixture(scope="module")
-def emitted(collector, prometheus) -> t.EmittedTelemetry:
-    return t.emit_all(collector.otlp_grpc_endpoint)
+def emitted(collector, prometheus):
+    telemetry = t.emit_all(collector.otlp_grpc_endpoint)
+    try:
+        yield telemetry
+    finally:
+        telemetry.close()
 
 
 def test_drift_findings_counter(prometheus, emitted):
@@ -120,14 +124,9 @@ def test_processor_errors(prometheus, emitted):
     )
 
 
-def test_count_connector_drift_span_events(prometheus, emitted):
-    series = wait_for(
-        lambda: prom_query(
-            prometheus.url, f'agent_replay_drift_span_events_total{{job="{emitted.service}"}}'
-        ),
-        TIMEOUT,
-        what="agent_replay_drift_span_events_total",
-    )
+def test_count_connector_drift_span_events(collector, prometheus, emitted):
+    promql = f'agent_replay_drift_span_events_total{{job="{emitted.service}"}}'
+    series = wait_for(lambda: prom_query(prometheus.url, promql), TIMEOUT, what=promql)
     got = {
         (s["metric"]["agent_replay_drift_kind"], s["metric"]["agent_replay_drift_severity"]): float(
             s["value"][1]
@@ -135,6 +134,18 @@ def test_count_connector_drift_span_events(prometheus, emitted):
         for s in series
     }
     assert got == {(t.DRIFT_KIND, t.DRIFT_SEVERITY): 1.0}
+    assert series[0]["metric"]["otel_scope_name"].endswith("/connector/countconnector")
+
+    # a later drift event from the same service adds up (the connector emits deltas; the
+    # collector config turns them into a running total)
+    provider = t.tracer_provider(
+        emitted.service, t.grpc_span_exporter(collector.otlp_grpc_endpoint)
+    )
+    try:
+        t.emit_drifting_trace(provider)
+    finally:
+        provider.shutdown()
+    _wait_values(prometheus.url, promql, "agent_replay_drift_kind", {t.DRIFT_KIND: 2.0})
 
 
 def test_findings_exemplar_carries_drifting_trace_id(prometheus, emitted):

@@ -8,8 +8,8 @@ import time
 import pytest
 
 from . import telemetry as t
-from ._http import get_status
-from .test_jaeger_pipeline import wait_for_trace
+from .helpers import get_status
+from .helpers import wait_for_jaeger_trace as wait_for_trace
 
 pytestmark = pytest.mark.e2e
 
