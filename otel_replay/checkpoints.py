@@ -247,16 +247,28 @@ def state_digest(data: bytes) -> str:
 
 def decode_state(data: bytes | str, *, max_bytes: int | None = None, where: str = "state") -> Any:
     """Decode JSON state with a size cap; errors name ``where``."""
-    raw = data.encode("utf-8") if isinstance(data, str) else data
+    try:
+        raw = data.encode("utf-8") if isinstance(data, str) else data
+    except UnicodeEncodeError as exc:
+        raise CheckpointStateError(f"{where} is not valid UTF-8 text: {exc}") from exc
     cap = _env_int(c.ENV_STATE_MAX_BYTES, c.DEFAULT_STATE_MAX_BYTES) if max_bytes is None else max_bytes
     if len(raw) > cap:
         raise CheckpointStateTooLargeError(len(raw), cap, f"{where}")
     try:
-        value = json.loads(raw, parse_constant=_reject_constant)
+        value = json.loads(raw, parse_constant=_reject_constant, parse_float=_finite_float)
     except (ValueError, UnicodeDecodeError) as exc:
         raise CheckpointStateError(f"{where} is not valid JSON: {exc}") from exc
+    except RecursionError as exc:
+        raise CheckpointStateError(f"{where} nests too deeply") from exc
     if not isinstance(value, dict):
         raise CheckpointStateError(f"{where} must be a JSON object, got {type(value).__name__}")
+    return value
+
+
+def _finite_float(text: str) -> float:
+    value = float(text)
+    if not math.isfinite(value):
+        raise ValueError(f"number {text} overflows a double")
     return value
 
 
@@ -554,6 +566,14 @@ class _SessionClock:
 
 
 SESSION_CLOCK = _SessionClock()
+
+
+def _reinit_clock_lock() -> None:
+    SESSION_CLOCK._lock = threading.Lock()
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_reinit_clock_lock)
 
 
 # --------------------------------------------------------------------------------------------

@@ -93,7 +93,7 @@ class ResearchAgent:
         self.tracer = tracer
         agent = self
 
-        @traced_tool("search")
+        @traced_tool("search", tracer=tracer)
         def search(query: str, limit: int = 2) -> list[dict[str, str]]:
             hits = [
                 {"id": doc_id, "title": doc["title"]}
@@ -102,7 +102,7 @@ class ResearchAgent:
             ]
             return hits[:limit]
 
-        @traced_tool("fetch")
+        @traced_tool("fetch", tracer=tracer)
         def fetch(doc_id: str) -> str:
             return agent.corpus[doc_id]["text"]
 

@@ -359,6 +359,7 @@ class DriftProcessor(SpanProcessor):
             normalize_span(s, sid)
             for s in spans
             if not (self._is_run_root(s) and span_attributes(s).get(c.STEP_KIND) == c.KIND_AGENT)
+            and not span_attributes(s).get(c.REPLAY_REPLAYED)
         ]
         candidate.sort(key=lambda st: st.sequence if st.sequence is not None else 1 << 62)
         policy = run.policy or self.policy

@@ -1354,7 +1354,10 @@ def _loads(raw: str | bytes) -> Any:
             raw = raw.decode("utf-8")
         except UnicodeDecodeError as exc:
             raise ValueError(f"invalid UTF-8 at column {exc.start + 1}") from None
-    return json.loads(raw)
+    try:
+        return json.loads(raw)
+    except RecursionError:
+        raise ValueError("JSON nests too deeply") from None
 
 
 def _json_error_text(exc: ValueError) -> str:

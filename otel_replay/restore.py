@@ -79,6 +79,16 @@ class RestoreResult:
     _run_span: Span | None = field(default=None, repr=False)
 
     @property
+    def report(self) -> Any:
+        """The drift report once the tracked run ended (``None`` before, or untracked)."""
+        return self.tracking.report if self.tracking is not None else None
+
+    @property
+    def drift_detected(self) -> bool | None:
+        """Whether the tracked run drifted; ``None`` until it has been compared."""
+        return self.tracking.drift_detected if self.tracking is not None else None
+
+    @property
     def ok(self) -> bool:
         """True when every restore hook succeeded."""
         return not self.hook_errors

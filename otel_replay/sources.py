@@ -179,9 +179,14 @@ class RecordingSource:
 
 
 def source_for(obj: Any) -> StepSource:
-    """A :class:`StepSource` for a ReplayProcessor, a recording path or a source."""
+    """A :class:`StepSource` for a ReplayProcessor, a recording path, a trace-backend URL
+    (``phoenix+http://host:port/?project=p``, ``jaeger+http://host:port/``) or a source."""
     if isinstance(obj, ReplayProcessor):
         return ProcessorSource(obj)
+    if isinstance(obj, str) and obj.startswith(("phoenix+", "jaeger+")):
+        from otel_replay.trace_backends import source_from_url
+
+        return source_from_url(obj)
     if isinstance(obj, (str, os.PathLike)):
         return RecordingSource(obj)
     if isinstance(obj, StepSource):

@@ -7,6 +7,7 @@ when spans of that session end. Sessions can also be registered explicitly.
 
 from __future__ import annotations
 
+import os
 import threading
 from collections import OrderedDict
 from collections.abc import Sequence
@@ -48,6 +49,11 @@ class TrackingRegistry:
         self._runs: OrderedDict[str, TrackedRun] = OrderedDict()
         self._lock = threading.Lock()
         self._max = max_runs
+        if hasattr(os, "register_at_fork"):
+            os.register_at_fork(after_in_child=self._after_fork)
+
+    def _after_fork(self) -> None:
+        self._lock = threading.Lock()
 
     def register(self, run: TrackedRun) -> TrackedRun:
         with self._lock:
