@@ -17,6 +17,9 @@ from otel_replay.checkpoints import (
     checkpoint,
     set_checkpoint_store,
 )
+from otel_replay.drift import DriftFinding, DriftKind, DriftPolicy, DriftReport, Severity, compare
+from otel_replay.drift_processor import DriftProcessor
+from otel_replay.hooks import register_restore_hook, restore_hooks, unregister_restore_hook
 from otel_replay.processor import IncompleteHistoryError, ReplayProcessor
 from otel_replay.record import (
     agent_run,
@@ -27,6 +30,9 @@ from otel_replay.record import (
     traced_llm,
     traced_tool,
 )
+from otel_replay.recordings import RecordingExporter, load_recording
+from otel_replay.replay import CancelToken, DivergenceError, Reexecution
+from otel_replay.restore import RestoreResult, arestore, restore
 from otel_replay.steps import Step, normalize_span
 
 __all__ = [
@@ -41,6 +47,24 @@ __all__ = [
     "DirectoryCheckpointStore",
     "InMemoryCheckpointStore",
     "IncompleteHistoryError",
+    "CancelToken",
+    "DivergenceError",
+    "DriftFinding",
+    "DriftKind",
+    "DriftPolicy",
+    "DriftProcessor",
+    "DriftReport",
+    "RecordingExporter",
+    "Reexecution",
+    "RestoreResult",
+    "Severity",
+    "arestore",
+    "compare",
+    "load_recording",
+    "register_restore_hook",
+    "restore",
+    "restore_hooks",
+    "unregister_restore_hook",
     "ReplayProcessor",
     "Step",
     "agent_run",

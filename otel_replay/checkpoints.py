@@ -208,8 +208,10 @@ def normalize_state(framework: str, state: Any) -> tuple[str, dict[str, Any]]:
     # custom and unknown frameworks share the custom shape
     if isinstance(state, Mapping) and set(state) == {"data"} and isinstance(state["data"], Mapping):
         data = state["data"]
-    elif isinstance(state, Mapping) or dataclasses.is_dataclass(state) or hasattr(
-        state, "model_dump"
+    elif (
+        isinstance(state, Mapping)
+        or dataclasses.is_dataclass(state)
+        or hasattr(state, "model_dump")
     ):
         data = state
     else:
@@ -251,7 +253,11 @@ def decode_state(data: bytes | str, *, max_bytes: int | None = None, where: str 
         raw = data.encode("utf-8") if isinstance(data, str) else data
     except UnicodeEncodeError as exc:
         raise CheckpointStateError(f"{where} is not valid UTF-8 text: {exc}") from exc
-    cap = _env_int(c.ENV_STATE_MAX_BYTES, c.DEFAULT_STATE_MAX_BYTES) if max_bytes is None else max_bytes
+    cap = (
+        _env_int(c.ENV_STATE_MAX_BYTES, c.DEFAULT_STATE_MAX_BYTES)
+        if max_bytes is None
+        else max_bytes
+    )
     if len(raw) > cap:
         raise CheckpointStateTooLargeError(len(raw), cap, f"{where}")
     try:
@@ -393,7 +399,9 @@ class Checkpoint:
             sequence=seq if isinstance(seq, int) else 0,
             framework=str(a.get(c.CHECKPOINT_FRAMEWORK) or "custom"),
             label=a.get(c.CHECKPOINT_LABEL) if isinstance(a.get(c.CHECKPOINT_LABEL), str) else None,
-            created_time_unix_nano=created if isinstance(created, int) else step.start_time_unix_nano,
+            created_time_unix_nano=created
+            if isinstance(created, int)
+            else step.start_time_unix_nano,
             parent_id=a.get(c.CHECKPOINT_PARENT_ID)
             if isinstance(a.get(c.CHECKPOINT_PARENT_ID), str)
             else None,
@@ -606,7 +614,11 @@ def checkpoint(
         # unknown frameworks keep their name but use the custom shape
         pass
     data = encode_state(shaped)
-    cap = _env_int(c.ENV_STATE_MAX_BYTES, c.DEFAULT_STATE_MAX_BYTES) if max_bytes is None else max_bytes
+    cap = (
+        _env_int(c.ENV_STATE_MAX_BYTES, c.DEFAULT_STATE_MAX_BYTES)
+        if max_bytes is None
+        else max_bytes
+    )
     if len(data) > cap:
         raise CheckpointStateTooLargeError(len(data), cap)
     inline_cap = (
@@ -652,7 +664,9 @@ def checkpoint(
         start_attrs[c.CHECKPOINT_LABEL] = label
     if sid is not None:
         start_attrs[c.SESSION_ID] = sid
-    span = tracer.start_span(f"checkpoint {label}" if label else "checkpoint", attributes=start_attrs)
+    span = tracer.start_span(
+        f"checkpoint {label}" if label else "checkpoint", attributes=start_attrs
+    )
     # From here on, failures must not export a half-written checkpoint: the span is only
     # ended (and so exported) once everything succeeded.
     if sid is None:

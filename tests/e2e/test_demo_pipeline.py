@@ -81,19 +81,39 @@ def test_jaeger_shows_drift_events_on_the_drifting_spans(demo_run, e2e_stack):
             if e["name"] == c.DRIFT_EVENT
         ]
         assert jaeger_events == [
-            {k: (list(v) if isinstance(v, tuple) else v) for k, v in ev.items() if k != c.DRIFT_PATHS}
-            | ({c.DRIFT_PATHS: {"arrayValue": {"values": [{"stringValue": p} for p in ev[c.DRIFT_PATHS]]}}} if c.DRIFT_PATHS in ev else {})
+            {
+                k: (list(v) if isinstance(v, tuple) else v)
+                for k, v in ev.items()
+                if k != c.DRIFT_PATHS
+            }
+            | (
+                {
+                    c.DRIFT_PATHS: {
+                        "arrayValue": {"values": [{"stringValue": p} for p in ev[c.DRIFT_PATHS]]}
+                    }
+                }
+                if c.DRIFT_PATHS in ev
+                else {}
+            )
             for ev in events
         ]
-    fetch = next(s for s in by_id.values() if any(
-        otlp_attrs(e.get("attributes", [])).get(c.DRIFT_KIND) == "arguments_changed"
-        for e in s.get("events", [])
-    ))
+    fetch = next(
+        s
+        for s in by_id.values()
+        if any(
+            otlp_attrs(e.get("attributes", [])).get(c.DRIFT_KIND) == "arguments_changed"
+            for e in s.get("events", [])
+        )
+    )
     assert fetch["name"] == "execute_tool fetch"
     root = next(s for s in spans if not s.get("parentSpanId"))
     (summary,) = [e for e in root["events"] if e["name"] == c.DRIFT_SUMMARY_EVENT]
     attrs = otlp_attrs(summary["attributes"])
-    assert (attrs[c.DRIFT_HAS_DRIFT], attrs[c.DRIFT_FINDINGS_TOTAL], attrs[c.DRIFT_WARNING_TOTAL]) == (
+    assert (
+        attrs[c.DRIFT_HAS_DRIFT],
+        attrs[c.DRIFT_FINDINGS_TOTAL],
+        attrs[c.DRIFT_WARNING_TOTAL],
+    ) == (
         True,
         4,
         1,
@@ -112,9 +132,10 @@ def test_prometheus_has_the_demo_drift_metrics(demo_run, e2e_stack):
             f"(agent_replay_drift_findings_total{{{sel}}})",
         )
         got = {
-            (r["metric"]["agent_replay_drift_kind"], r["metric"]["agent_replay_drift_severity"]): float(
-                r["value"][1]
-            )
+            (
+                r["metric"]["agent_replay_drift_kind"],
+                r["metric"]["agent_replay_drift_severity"],
+            ): float(r["value"][1])
             for r in rows
         }
         return got if sum(got.values()) >= 4 else None
@@ -159,7 +180,9 @@ def test_phoenix_shows_drift_events(phoenix, tmp_path):
     by_id = {s["context"]["span_id"]: s for s in got}
     for span_id, events in recorded.items():
         ph_events = [e for e in by_id[span_id]["events"] if e["name"] == c.DRIFT_EVENT]
-        assert [e["attributes"][c.DRIFT_KIND] for e in ph_events] == [ev[c.DRIFT_KIND] for ev in events]
+        assert [e["attributes"][c.DRIFT_KIND] for e in ph_events] == [
+            ev[c.DRIFT_KIND] for ev in events
+        ]
         assert [e["attributes"][c.DRIFT_DESCRIPTION] for e in ph_events] == [
             ev[c.DRIFT_DESCRIPTION] for ev in events
         ]
