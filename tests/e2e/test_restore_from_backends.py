@@ -70,6 +70,7 @@ QUESTION = "What does OpenTelemetry do?"
 LARGE_STATE = {"blob": "x" * 2000, "numbers": [1, 2.5, -3], "unicode": "héllo ✓", "id": "00123"}
 INGEST_TIMEOUT = 90.0
 CAPTURE_DIR = os.environ.get("OTEL_REPLAY_CAPTURE_BACKEND_DATA")
+DATA_BACKENDS = Path(__file__).resolve().parent.parent / "data" / "backends"
 #: Phoenix adds OpenInference equivalents of gen_ai.* attributes on ingestion (e.g.
 #: llm.model_name, llm.token_count.*, tool.name, tool.parameters.*, output.value, session.id).
 PHOENIX_ADDED = ("llm.", "tool.", "input.", "output.", "session.id")
@@ -519,10 +520,12 @@ def _expected(run: RecordedRun) -> dict[str, Any]:
     }
 
 
-@pytest.mark.skipif(not CAPTURE_DIR, reason="set OTEL_REPLAY_CAPTURE_BACKEND_DATA=<dir> to capture")
-def test_capture_backend_answers(phoenix, phoenix_run, phoenix_auth, jaeger, jaeger_run):
-    assert CAPTURE_DIR
-    cap = Capture(Path(CAPTURE_DIR))
+def test_capture_backend_answers(phoenix, phoenix_run, phoenix_auth, jaeger, jaeger_run, tmp_path):
+    """Capture the backends' answers (into OTEL_REPLAY_CAPTURE_BACKEND_DATA to refresh
+    tests/data/backends, else a temp dir) and check the live backends still answer every
+    request the committed fixtures stand for."""
+    capture_dir = Path(CAPTURE_DIR) if CAPTURE_DIR else tmp_path
+    cap = Capture(capture_dir)
     # Phoenix: checkpoint lookup, the session in pages, checkpoints, error answers
     page_size = math.ceil(phoenix_run.session_spans / 2)
     src = PhoenixSource(phoenix.url, page_size=page_size)
@@ -590,6 +593,9 @@ def test_capture_backend_answers(phoenix, phoenix_run, phoenix_auth, jaeger, jae
         "phoenix_run": _expected(phoenix_run),
         "jaeger_run": _expected(jaeger_run),
     }
-    (Path(CAPTURE_DIR) / "manifest.json").write_text(
+    (capture_dir / "manifest.json").write_text(
         json.dumps(manifest, indent=1, ensure_ascii=False, sort_keys=True) + "\n"
     )
+    committed = json.loads((DATA_BACKENDS / "manifest.json").read_text())
+    live = [(e["backend"], e["file"], e["status"]) for e in cap.entries]
+    assert live == [(e["backend"], e["file"], e["status"]) for e in committed["responses"]]
