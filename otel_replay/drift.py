@@ -110,9 +110,9 @@ DEFAULT_SEVERITIES: Mapping[DriftKind, Severity] = {
     DriftKind.TOKEN_USAGE_REGRESSION: Severity.WARNING,
 }
 
-#: Paths ignored by default in argument/output diffs: ids and timestamps.
+#: Paths ignored by default in argument/output diffs: per-call ids and timestamps. Plain
+#: ``id`` fields are compared (they often name the document or record a step used).
 DEFAULT_IGNORE_PATHS: tuple[str, ...] = (
-    "$..id",
     "$..request_id",
     "$..tool_call_id",
     "$..timestamp",

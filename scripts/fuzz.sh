@@ -44,11 +44,11 @@ while (( $(date +%s) < hyp_end )); do
   echo "--- round $round, seed $seed (${left}s left)"
   set +e
   OTEL_REPLAY_FUZZ_PROFILE=otel-replay-fuzz OTEL_REPLAY_FUZZ_EXAMPLES="$EXAMPLES" \
-    timeout --signal=INT "$left" "$PY" -m pytest tests/test_fuzz.py -q -x -p no:cacheprovider \
+    timeout --signal=INT --kill-after=15 "$left" "$PY" -m pytest tests/test_fuzz.py -q -x -p no:cacheprovider \
     -m "not slow" --hypothesis-seed="$seed" -k "not regression"
   rc=$?
   set -e
-  if [[ $rc == 124 || $rc == 130 || $rc == 2 ]] && (( $(date +%s) >= hyp_end )); then
+  if [[ $rc == 124 || $rc == 130 || $rc == 137 || $rc == 2 ]] && (( $(date +%s) >= hyp_end )); then
     echo "(time is up)"
     break
   fi

@@ -24,7 +24,7 @@ from otel_replay.drift import (
 from otel_replay.steps import Step
 from tests.spanfactory import SpanFactory
 
-ARGS = {"query": "cats", "filters": [{"op": "eq"}, {"op": "lt"}, {"op": "gt"}], "id": "call-1"}
+ARGS = {"query": "cats", "filters": [{"op": "eq"}, {"op": "lt"}, {"op": "gt"}], "request_id": "call-1"}
 
 
 def spec() -> list[tuple]:
@@ -148,12 +148,12 @@ def test_substituted_tool_is_one_tool_changed_at_the_right_pair():
     }
 
 
-def test_argument_and_output_diffs_have_paths_and_ignore_ids_and_timestamps():
+def test_argument_and_output_diffs_have_paths_and_ignore_call_ids_and_timestamps():
     def edit(s):
         args = json.loads(json.dumps(ARGS))
         args["query"] = "dogs"
         args["filters"][2]["op"] = "ge"
-        args["id"] = "call-2"  # ignored by default ($..id)
+        args["request_id"] = "call-2"  # ignored by default ($..request_id)
         s[2] = ("tool", ("search", args, {"hits": 4, "timestamp": 2}), {})
 
     base, cand = runs(edit)
@@ -176,7 +176,7 @@ def test_argument_and_output_diffs_have_paths_and_ignore_ids_and_timestamps():
         "$.hits",
     ]
 
-    custom = DriftPolicy(ignore_paths=("$.query", "$.filters[*].op", "$..id", "$.hits"))
+    custom = DriftPolicy(ignore_paths=("$.query", "$.filters[*].op", "$..request_id", "$.hits"))
     assert compare(base, cand, custom).findings[0].paths == ("$.timestamp",)
 
 
