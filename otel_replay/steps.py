@@ -351,11 +351,7 @@ def _classify(attrs: Mapping[str, Any], span_name: str) -> tuple[str, str]:
         if not name and attrs.get("traceloop.span.kind") == "tool":
             name = attrs.get("traceloop.entity.name")
     elif kind == c.KIND_LLM:
-        name = (
-            attrs.get(c.GEN_AI_REQUEST_MODEL)
-            or attrs.get("llm.model_name")
-            or attrs.get(c.GEN_AI_RESPONSE_MODEL)
-        )
+        name = _model_name(attrs)
     elif kind == c.KIND_AGENT:
         name = attrs.get(c.GEN_AI_AGENT_NAME) or attrs.get("traceloop.entity.name")
     elif kind == c.KIND_DECISION:
@@ -371,9 +367,16 @@ def _io(kind: str, attrs: Mapping[str, Any]) -> tuple[Any, Any]:
     if kind == c.KIND_TOOL:
         i = attrs.get(c.GEN_AI_TOOL_CALL_ARGUMENTS)
         o = attrs.get(c.GEN_AI_TOOL_CALL_RESULT)
+        if _TL_KIND_KEY in attrs or _OI_KIND_KEY in attrs:
+            return _foreign_tool_io(attrs, i, o)
     elif kind == c.KIND_LLM:
         i = attrs.get(c.GEN_AI_INPUT_MESSAGES)
         o = attrs.get(c.GEN_AI_OUTPUT_MESSAGES)
+        if i is None and o is None and _OI_KIND_KEY in attrs:
+            i = _oi_messages(attrs, "llm.input_messages.")
+            o = _oi_messages(attrs, "llm.output_messages.")
+            if i is not None or o is not None:
+                return i, o
     elif kind == c.KIND_DECISION:
         i = attrs.get(c.STEP_INPUT)
         if i is None and c.DECISION_ALTERNATIVES in attrs:
@@ -396,6 +399,133 @@ def _io(kind: str, attrs: Mapping[str, Any]) -> tuple[Any, Any]:
     if o is None:
         o = attrs.get("output.value", attrs.get("traceloop.entity.output"))
     return _lazy_json(i), _lazy_json(o)
+
+
+# --- Spans from other instrumentations (OpenInference, OpenLLMetry) -------------------------
+# See docs/semantic-conventions.md, "Spans from other instrumentations".
+_OI_KIND_KEY = "openinference.span.kind"
+_TL_KIND_KEY = "traceloop.span.kind"
+#: Model-name attributes, first usable one wins. OpenLLMetry's LangChain callback writes
+#: ``gen_ai.request.model = "unknown"`` when the chat model has no ``model``/``model_id``
+#: field; LangChain's ``ls_model_name`` (from ``model_name``) is then in its association
+#: properties.
+_MODEL_KEYS = (
+    c.GEN_AI_REQUEST_MODEL,
+    "llm.model_name",
+    c.GEN_AI_RESPONSE_MODEL,
+    "traceloop.association.properties.ls_model_name",
+)
+_UNKNOWN_MODEL = "unknown"
+
+
+def _model_name(attrs: Mapping[str, Any]) -> str | None:
+    for key in _MODEL_KEYS:
+        v = attrs.get(key)
+        if isinstance(v, str) and v and v != _UNKNOWN_MODEL:
+            return v
+    return None
+
+
+def _foreign_tool_io(attrs: Mapping[str, Any], i: Any, o: Any) -> tuple[Any, Any]:
+    """Tool arguments and result of an OpenLLMetry / OpenInference tool span.
+
+    OpenLLMetry's LangChain callback stores the callback's keyword arguments
+    (``{"input_str", "inputs", "tags", "metadata", "kwargs"}``) as the arguments and
+    ``{"output": <serialized ToolMessage>, "kwargs"}`` as the result; OpenInference stores
+    ``input.value`` (the arguments) and ``output.value`` (``{"type": "tool", "data":
+    <ToolMessage fields>}``). Both are reduced to the arguments and the message content,
+    so run-specific ids (tool call id, callback colors) do not make equal calls differ.
+    """
+    if i is None:
+        i = attrs.get(c.STEP_INPUT)
+    if o is None:
+        o = attrs.get(c.STEP_OUTPUT)
+    if i is None:
+        i = attrs.get("input.value", attrs.get("traceloop.entity.input"))
+    if o is None:
+        o = attrs.get("output.value", attrs.get("traceloop.entity.output"))
+    i = decode_json_value(i)
+    if isinstance(i, dict) and "input_str" in i and "inputs" in i:
+        i = i["inputs"] if i["inputs"] is not None else decode_json_value(i["input_str"])
+    return i, _tool_result(decode_json_value(o))
+
+
+def _tool_result(o: Any) -> Any:
+    if isinstance(o, dict) and "output" in o and set(o) <= {"output", "kwargs"}:
+        o = o["output"]  # OpenLLMetry callback envelope
+    if isinstance(o, dict):
+        lc_id = o.get("id")
+        if o.get("lc") == 1 and isinstance(lc_id, list) and lc_id[-1:] == ["ToolMessage"]:
+            kw = o.get("kwargs")
+            if isinstance(kw, dict) and "content" in kw:
+                return decode_json_value(kw["content"])  # serialized ToolMessage
+        data = o.get("data")
+        if o.get("type") == "tool" and isinstance(data, dict) and "content" in data:
+            return decode_json_value(data["content"])  # ToolMessage.model_dump() form
+    return o
+
+
+def _unflatten(attrs: Mapping[str, Any], prefix: str) -> dict[Any, Any]:
+    """Nested dict of the attributes under ``prefix`` (``a.0.b`` -> ``{"a": {0: {"b"}}}``)."""
+    root: dict[Any, Any] = {}
+    for key, value in attrs.items():
+        if not key.startswith(prefix):
+            continue
+        node = root
+        parts = [int(p) if p.isdigit() else p for p in key[len(prefix) :].split(".")]
+        for p in parts[:-1]:
+            nxt = node.get(p)
+            if not isinstance(nxt, dict):
+                nxt = node[p] = {}
+            node = nxt
+        node[parts[-1]] = value
+    return root
+
+
+def _indexed(d: Any) -> list[Any]:
+    if not isinstance(d, dict):
+        return []
+    return [d[k] for k in sorted(k for k in d if isinstance(k, int))]
+
+
+def _oi_messages(attrs: Mapping[str, Any], prefix: str) -> list[dict[str, Any]] | None:
+    """OpenInference flattened messages (``llm.input_messages.{i}.message.role/content/
+    contents/tool_calls``) in the GenAI ``gen_ai.input.messages`` shape:
+    ``[{"role", "parts": [{"type": "text", "content"}, {"type": "tool_call", ...}]}]``."""
+    flat = _unflatten(attrs, prefix)
+    if not flat:
+        return None
+    out: list[dict[str, Any]] = []
+    for entry in _indexed(flat):
+        m = entry.get("message") if isinstance(entry, dict) else None
+        if not isinstance(m, dict):
+            continue
+        parts: list[dict[str, Any]] = []
+        if "content" in m:
+            parts.append({"type": "text", "content": m["content"]})
+        for item in _indexed(m.get("contents")):
+            mc = item.get("message_content") if isinstance(item, dict) else None
+            if isinstance(mc, dict) and "text" in mc:
+                parts.append({"type": "text", "content": mc["text"]})
+        for item in _indexed(m.get("tool_calls")):
+            tc = item.get("tool_call") if isinstance(item, dict) else None
+            if not isinstance(tc, dict):
+                continue
+            fn = tc.get("function")
+            fn = fn if isinstance(fn, dict) else {}
+            call: dict[str, Any] = {"type": "tool_call"}
+            if "id" in tc:
+                call["id"] = tc["id"]
+            call["name"] = fn.get("name")
+            call["arguments"] = decode_json_value(fn.get("arguments"))
+            parts.append(call)
+        msg: dict[str, Any] = {"role": m.get("role"), "parts": parts}
+        if "tool_call_id" in m:
+            msg["tool_call_id"] = m["tool_call_id"]
+        if "name" in m:
+            msg["name"] = m["name"]
+        out.append(msg)
+    return out
 
 
 def normalize_span(
