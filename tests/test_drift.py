@@ -24,7 +24,11 @@ from otel_replay.drift import (
 from otel_replay.steps import Step
 from tests.spanfactory import SpanFactory
 
-ARGS = {"query": "cats", "filters": [{"op": "eq"}, {"op": "lt"}, {"op": "gt"}], "request_id": "call-1"}
+ARGS = {
+    "query": "cats",
+    "filters": [{"op": "eq"}, {"op": "lt"}, {"op": "gt"}],
+    "request_id": "call-1",
+}
 
 
 def spec() -> list[tuple]:
