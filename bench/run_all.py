@@ -90,7 +90,7 @@ def main(argv: list[str] | None = None) -> int:
 
     print("\n== per-span cost ==")
     span_rows = bench_spans.main(
-        ["--rounds", "15" if quick else "50", "--chunk", "300" if quick else "400"]
+        ["--rounds", "15" if quick else "80", "--chunk", "300" if quick else "400"]
     )
 
     print("\n== alignment ==")

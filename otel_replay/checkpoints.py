@@ -297,6 +297,13 @@ def _env_int(name: str, default: int) -> int:
 # Checkpoint record
 
 
+def _int_in(value: Any, low: int, high: int) -> int | None:
+    """``value`` if it is an int (not bool) in ``[low, high)``, else None."""
+    if isinstance(value, int) and not isinstance(value, bool) and low <= value < high:
+        return value
+    return None
+
+
 @dataclass(frozen=True)
 class Checkpoint:
     """A checkpoint as recorded: metadata plus (lazily decoded) JSON state."""
@@ -390,9 +397,9 @@ class Checkpoint:
             if state_json is None:
                 raise CheckpointError(f"checkpoint {cid}: span carries neither state nor digest")
             digest = state_digest(state_json)
-        size = a.get(c.CHECKPOINT_STATE_SIZE)
-        seq = a.get(c.CHECKPOINT_SEQUENCE)
-        created = a.get(c.CHECKPOINT_CREATED_TIME)
+        size = _int_in(a.get(c.CHECKPOINT_STATE_SIZE), 0, 1 << 63)
+        seq = _int_in(a.get(c.CHECKPOINT_SEQUENCE), 0, 1 << 63)
+        created = _int_in(a.get(c.CHECKPOINT_CREATED_TIME), 0, 1 << 64)
         return cls(
             id=cid,
             session_id=step.session_id,
@@ -407,7 +414,7 @@ class Checkpoint:
             else None,
             state_digest=digest,
             state_size=size if isinstance(size, int) else len(state_json or b""),
-            step_sequence=step.sequence,
+            step_sequence=_int_in(step.sequence, 0, 1 << 63),
             trace_id=step.trace_id,
             span_id=step.span_id,
             state_json=state_json,

@@ -380,7 +380,8 @@ def _io(kind: str, attrs: Mapping[str, Any]) -> tuple[Any, Any]:
     elif kind == c.KIND_DECISION:
         i = attrs.get(c.STEP_INPUT)
         if i is None and c.DECISION_ALTERNATIVES in attrs:
-            i = {"alternatives": list(attrs[c.DECISION_ALTERNATIVES])}
+            alts = attrs[c.DECISION_ALTERNATIVES]
+            i = {"alternatives": list(alts) if isinstance(alts, (list, tuple)) else [alts]}
         o = attrs.get(c.STEP_OUTPUT)
         if o is None:
             o = {
@@ -548,45 +549,47 @@ def normalize_span(
     return step
 
 
-_Parts = tuple[Mapping[str, Any], Any, Any, str, Any, int, Any]
+#: (attributes, trace id, span id, parent span id, name, status code value, status
+#: description, start, end): all atomic but the attribute dict, so a lazily normalized step
+#: adds few objects for the cyclic garbage collector to traverse.
+_Parts = tuple[Mapping[str, Any], int, "int | None", "int | None", str, int, "str | None", int, Any]
+_ERROR = StatusCode.ERROR.value
+_OK = StatusCode.OK.value
 
 
 def _parts(span: ReadableSpan) -> _Parts:
-    """(attributes, context, parent, name, status, start, end) of a span."""
+    """The parts of a span that :func:`_fields` needs."""
     if type(span) is ReadableSpan:
         # What the SDK hands to on_end: read the instance dict instead of seven properties.
         sd = span.__dict__
         attrs = getattr(sd["_attributes"], "_dict", None)
         if type(attrs) is not dict:
             attrs = sd["_attributes"] or {}
-        return (
-            attrs,
-            sd["_context"],
-            sd["_parent"],
-            sd["_name"],
-            sd["_status"],
-            sd["_start_time"] or 0,
-            sd["_end_time"],
-        )
+        ctx, parent, status = sd["_context"], sd["_parent"], sd["_status"]
+        name, start, end = sd["_name"], sd["_start_time"] or 0, sd["_end_time"]
+    else:
+        attrs = span_attributes(span)
+        ctx, parent, status = span.context, span.parent, span.status
+        name, start, end = span.name, span.start_time or 0, span.end_time
     return (
-        span_attributes(span),
-        span.context,
-        span.parent,
-        span.name,
-        span.status,
-        span.start_time or 0,
-        span.end_time,
+        attrs,
+        ctx.trace_id if ctx is not None else 0,
+        ctx.span_id if ctx is not None else None,
+        parent.span_id if parent is not None else None,
+        name,
+        status.status_code.value,
+        status.description,
+        start,
+        end,
     )
 
 
 def _fields(parts: _Parts, session_id: str | None) -> dict[str, Any]:
     """The field values of :func:`normalize_span`'s step."""
-    attrs, ctx, parent, span_name, status_obj, start, end = parts
-    trace_id = ctx.trace_id if ctx is not None else 0
+    attrs, trace_id, span_id, parent_id, span_name, code, description, start, end = parts
     kind, name = _classify(attrs, span_name)
-    status_code = status_obj.status_code
-    is_error = status_code is StatusCode.ERROR
-    status = "error" if is_error else ("ok" if status_code is StatusCode.OK else "unset")
+    is_error = code == _ERROR
+    status = "error" if is_error else ("ok" if code == _OK else "unset")
     imp = attrs.get(c.STEP_IMPORTANCE)
     if imp is None:
         importance = default_importance(kind, is_error)
@@ -605,12 +608,12 @@ def _fields(parts: _Parts, session_id: str | None) -> dict[str, Any]:
         "name": name,
         "span_name": span_name,
         "trace_id": (trace_id,),  # formatted on first read (_HexField)
-        "span_id": (ctx.span_id,) if ctx is not None else "0" * 16,
-        "parent_span_id": (parent.span_id,) if parent is not None else None,
+        "span_id": (span_id,) if span_id is not None else "0" * 16,
+        "parent_span_id": (parent_id,) if parent_id is not None else None,
         "start_time_unix_nano": start,
         "end_time_unix_nano": end or start,
         "status": status,
-        "status_message": status_obj.description,
+        "status_message": description,
         "importance": importance,
         "inputs": inputs,
         "outputs": outputs,

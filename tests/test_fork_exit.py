@@ -221,18 +221,8 @@ _HELD_LOCK_SCRIPT = textwrap.dedent(
         "drift",
         "drift.errors",
         "redaction",
-        pytest.param(
-            "session_clock",
-            marks=pytest.mark.xfail(
-                reason="checkpoints.SESSION_CLOCK._lock is not re-created after fork", strict=False
-            ),
-        ),
-        pytest.param(
-            "tracking",
-            marks=pytest.mark.xfail(
-                reason="TrackingRegistry._lock is not re-created after fork", strict=False
-            ),
-        ),
+        "session_clock",
+        "tracking",
     ],
 )
 def test_fork_while_other_locks_are_held(lock):
@@ -344,7 +334,15 @@ def test_sigkill_while_writing_leaves_a_readable_recording(tmp_path, fmt):
     try:
         assert proc.stdout is not None
         assert proc.stdout.readline().strip() == "READY"
-        time.sleep(0.5)
+        deadline = time.monotonic() + 30
+        # kill only once the writer has flushed at least one whole record
+        while time.monotonic() < deadline and (
+            not path.exists()
+            or path.stat().st_size < 64
+            or (fmt == "jsonl" and b"\n" not in path.read_bytes())
+        ):
+            time.sleep(0.05)
+        time.sleep(0.2)
         proc.send_signal(signal.SIGKILL)
         proc.wait(30)
     finally:
