@@ -355,12 +355,14 @@ class DriftProcessor(SpanProcessor):
 
     def _compare(self, run: TrackedRun, spans: list[ReadableSpan]) -> DriftReport:
         sid = run.session_id
-        candidate = [
-            normalize_span(s, sid)
-            for s in spans
-            if not (self._is_run_root(s) and span_attributes(s).get(c.STEP_KIND) == c.KIND_AGENT)
-            and not span_attributes(s).get(c.REPLAY_REPLAYED)
-        ]
+        candidate = []
+        for s in spans:
+            if span_attributes(s).get(c.REPLAY_REPLAYED):
+                continue
+            step = normalize_span(s, sid)
+            if self._is_run_root(s) and step.kind == c.KIND_AGENT:
+                continue  # the run's own root (ours or an instrumentation's invoke_agent)
+            candidate.append(step)
         candidate.sort(key=lambda st: st.sequence if st.sequence is not None else 1 << 62)
         policy = run.policy or self.policy
         if policy is None:

@@ -143,3 +143,22 @@ def test_downstream_failure_is_reported_not_raised(rig, caplog):
     _agent(tracer, "x", BASE[:1])
     assert drift.errors.count == 4
     assert sum("exporter pipeline down" in r.getMessage() for r in caplog.records) == 1
+
+
+def test_foreign_invoke_agent_root_is_not_a_drift_step(rig):
+    """A root span from another instrumentation (gen_ai.operation.name=invoke_agent, without
+    our step kind) is the run itself, not an unexpected step."""
+    tracer, replay, drift, exporter, reader = rig
+    cid = _agent(tracer, "base", BASE)
+    drift.track("foreign", replay.steps_after(cid))
+    with tracer.start_as_current_span(
+        "invoke_agent other",
+        attributes={c.GEN_AI_OPERATION_NAME: "invoke_agent", c.GEN_AI_CONVERSATION_ID: "foreign"},
+    ):
+        checkpoint({"q": "x"}, label="start", tracer=tracer)
+        for name, args, result in BASE:
+            with tool_call(name, args, tracer=tracer) as tc:
+                tc.set_result(result)
+        with decision("finish", action="answer", confidence=0.9, tracer=tracer):
+            pass
+    assert drift.reports["foreign"].findings == []
