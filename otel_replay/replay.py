@@ -562,6 +562,44 @@ class Reexecution:
 
     # ------------------------------------------------------------------ calls
 
+    @contextmanager
+    def _step(
+        self,
+        kind: str,
+        name: str,
+        raw: Any,
+        importance: float | None,
+        tracer: trace.Tracer | None,
+    ) -> Iterator[tuple[_Decision, Any]]:
+        """Decide the call and open its span; yields (decision, span handle).
+
+        A served call gets the recorded output on its span; a strict-mode miss raises
+        :class:`DivergenceError` before anything runs.
+        """
+        if kind == c.KIND_TOOL:
+            actual, output_key = _live_tool_arguments(raw), c.GEN_AI_TOOL_CALL_RESULT
+        else:
+            actual, output_key = _live_llm_messages(raw), c.GEN_AI_OUTPUT_MESSAGES
+        d = self._decide(kind, name, actual)
+        opts: dict[str, Any] = {
+            "importance": importance,
+            "attributes": self._attrs(d),
+            "tracer": tracer or self.tracer,
+        }
+        cm = (
+            tool_call(name, raw, **opts)
+            if kind == c.KIND_TOOL
+            else llm_call(name, messages=raw, **opts)
+        )
+        with cm as call:
+            if d.outcome == "served":
+                assert d.recorded is not None
+                if d.recorded.raw_output is not None:
+                    call.set_attribute(output_key, d.recorded.raw_output)
+            elif d.outcome == "miss" and self.mode == "replay":
+                raise self._divergence(d, actual)
+            yield d, call
+
     def call_tool(
         self,
         name: str,
@@ -572,22 +610,9 @@ class Reexecution:
         tracer: trace.Tracer | None = None,
     ) -> Any:
         """Serve the recorded result of tool ``name`` or run ``fn()`` (no arguments)."""
-        actual = _live_tool_arguments(arguments)
-        d = self._decide(c.KIND_TOOL, name, actual)
-        with tool_call(
-            name,
-            arguments,
-            importance=importance,
-            attributes=self._attrs(d),
-            tracer=tracer or self.tracer,
-        ) as call:
+        with self._step(c.KIND_TOOL, name, arguments, importance, tracer) as (d, call):
             if d.outcome == "served":
-                assert d.recorded is not None
-                if d.recorded.raw_output is not None:
-                    call.set_attribute(c.GEN_AI_TOOL_CALL_RESULT, d.recorded.raw_output)
                 return self._served(d)
-            if d.outcome == "miss" and self.mode == "replay":
-                raise self._divergence(d, actual)
             result = fn()
             call.set_result(result)
             return result
@@ -602,22 +627,9 @@ class Reexecution:
         tracer: trace.Tracer | None = None,
     ) -> Any:
         """Async :meth:`call_tool`; the key is assigned before the first ``await``."""
-        actual = _live_tool_arguments(arguments)
-        d = self._decide(c.KIND_TOOL, name, actual)
-        with tool_call(
-            name,
-            arguments,
-            importance=importance,
-            attributes=self._attrs(d),
-            tracer=tracer or self.tracer,
-        ) as call:
+        with self._step(c.KIND_TOOL, name, arguments, importance, tracer) as (d, call):
             if d.outcome == "served":
-                assert d.recorded is not None
-                if d.recorded.raw_output is not None:
-                    call.set_attribute(c.GEN_AI_TOOL_CALL_RESULT, d.recorded.raw_output)
                 return self._served(d)
-            if d.outcome == "miss" and self.mode == "replay":
-                raise self._divergence(d, actual)
             result = await fn()
             call.set_result(result)
             return result
@@ -635,22 +647,9 @@ class Reexecution:
 
         A recorded single assistant text message is served as the plain string.
         """
-        actual = _live_llm_messages(messages)
-        d = self._decide(c.KIND_LLM, model, actual)
-        with llm_call(
-            model,
-            messages=messages,
-            importance=importance,
-            attributes=self._attrs(d),
-            tracer=tracer or self.tracer,
-        ) as call:
+        with self._step(c.KIND_LLM, model, messages, importance, tracer) as (d, call):
             if d.outcome == "served":
-                assert d.recorded is not None
-                if d.recorded.raw_output is not None:
-                    call.set_attribute(c.GEN_AI_OUTPUT_MESSAGES, d.recorded.raw_output)
                 return self._served(d)
-            if d.outcome == "miss" and self.mode == "replay":
-                raise self._divergence(d, actual)
             result = fn()
             call.set_output(result)
             return result
@@ -665,22 +664,9 @@ class Reexecution:
         tracer: trace.Tracer | None = None,
     ) -> Any:
         """Async :meth:`call_llm`; the key is assigned before the first ``await``."""
-        actual = _live_llm_messages(messages)
-        d = self._decide(c.KIND_LLM, model, actual)
-        with llm_call(
-            model,
-            messages=messages,
-            importance=importance,
-            attributes=self._attrs(d),
-            tracer=tracer or self.tracer,
-        ) as call:
+        with self._step(c.KIND_LLM, model, messages, importance, tracer) as (d, call):
             if d.outcome == "served":
-                assert d.recorded is not None
-                if d.recorded.raw_output is not None:
-                    call.set_attribute(c.GEN_AI_OUTPUT_MESSAGES, d.recorded.raw_output)
                 return self._served(d)
-            if d.outcome == "miss" and self.mode == "replay":
-                raise self._divergence(d, actual)
             result = await fn()
             call.set_output(result)
             return result
