@@ -12,6 +12,7 @@ from typing import Any, TextIO
 
 from otel_replay import __version__
 from otel_replay.checkpoints import Checkpoint, CheckpointError
+from otel_replay.diffcmd import add_diff_parser
 from otel_replay.recordings import RecordingError, load_recording
 from otel_replay.steps import Step
 
@@ -189,12 +190,7 @@ def build_parser() -> argparse.ArgumentParser:
     insp.add_argument("--no-steps", action="store_true", help="list checkpoints only")
     insp.set_defaults(func=cmd_inspect)
 
-    try:
-        from otel_replay.diffcmd import add_diff_parser
-    except ImportError:  # pragma: no cover - diff lands with the drift engine
-        pass
-    else:
-        add_diff_parser(sub)
+    add_diff_parser(sub)
     return parser
 
 

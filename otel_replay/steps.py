@@ -58,7 +58,7 @@ def default_importance(kind: str, is_error: bool) -> float:
     return DEFAULT_IMPORTANCE.get(kind, DEFAULT_IMPORTANCE[c.KIND_OTHER])
 
 
-_LAZY = "_lazy_span"  # instance key of a lazily normalized step: (span, session id)
+_LAZY = "_lazy_span"  # instance key of a lazily normalized step: (span parts, session id)
 
 
 class _Undecoded:

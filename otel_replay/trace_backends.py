@@ -486,7 +486,26 @@ def phoenix_span(obj: Any) -> ReadableSpan:
     )
 
 
-class PhoenixSource:
+class _BackendSource:
+    """What Phoenix and Jaeger sources share: the HTTP client and an optional store."""
+
+    _http: _Http
+    _store: CheckpointStore | None
+
+    @property
+    def base_url(self) -> str:
+        return self._http.base
+
+    @property
+    def timeout(self) -> float:
+        return self._http.timeout
+
+    @property
+    def checkpoint_store(self) -> CheckpointStore | None:
+        return self._store
+
+
+class PhoenixSource(_BackendSource):
     """Checkpoints and steps stored in an Arize Phoenix project (REST API ``/v1``).
 
     ``api_key`` is sent as ``Authorization: Bearer <api_key>``. ``page_size`` (1..1000)
@@ -530,20 +549,8 @@ class PhoenixSource:
             auth_hint="pass api_key= (a Phoenix API key) or check the credentials",
         )
 
-    @property
-    def base_url(self) -> str:
-        return self._http.base
-
-    @property
-    def timeout(self) -> float:
-        return self._http.timeout
-
     def __repr__(self) -> str:
         return f"PhoenixSource({self._http.base!r}, project={self.project!r})"
-
-    @property
-    def checkpoint_store(self) -> CheckpointStore | None:
-        return self._store
 
     def _where(self) -> str:
         return f"Phoenix project {self.project!r} at {self._http.base}"
@@ -648,7 +655,7 @@ def _rfc3339(t: float) -> str:
     return datetime.fromtimestamp(t, timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 
 
-class JaegerSource:
+class JaegerSource(_BackendSource):
     """Checkpoints and steps stored in Jaeger v2, read through its ``/api/v3`` query API.
 
     ``trace_id`` (32 hex digits) makes :meth:`find_checkpoint` read that one trace.
@@ -694,22 +701,10 @@ class JaegerSource:
             auth_hint="check the credentials (pass headers= for an authenticating proxy)",
         )
 
-    @property
-    def base_url(self) -> str:
-        return self._http.base
-
-    @property
-    def timeout(self) -> float:
-        return self._http.timeout
-
     def __repr__(self) -> str:
         extra = f", trace_id={self.trace_id!r}" if self.trace_id else ""
         extra += f", service={self.service!r}" if self.service else ""
         return f"JaegerSource({self._http.base!r}{extra})"
-
-    @property
-    def checkpoint_store(self) -> CheckpointStore | None:
-        return self._store
 
     def _spans_of(self, url: str, body: Any) -> list[ReadableSpan]:
         from otel_replay.recordings import spans_from_traces_data, traces_data_from_json
