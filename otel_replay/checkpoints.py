@@ -26,6 +26,7 @@ from typing import Any, Protocol, runtime_checkable
 from opentelemetry import trace
 
 from otel_replay import conventions as c
+from otel_replay._env import env_int
 from otel_replay._proto.otel_replay.v1 import checkpoint_pb2
 from otel_replay.steps import Step
 
@@ -254,7 +255,7 @@ def decode_state(data: bytes | str, *, max_bytes: int | None = None, where: str 
     except UnicodeEncodeError as exc:
         raise CheckpointStateError(f"{where} is not valid UTF-8 text: {exc}") from exc
     cap = (
-        _env_int(c.ENV_STATE_MAX_BYTES, c.DEFAULT_STATE_MAX_BYTES)
+        env_int(c.ENV_STATE_MAX_BYTES, c.DEFAULT_STATE_MAX_BYTES)
         if max_bytes is None
         else max_bytes
     )
@@ -280,17 +281,6 @@ def _finite_float(text: str) -> float:
 
 def _reject_constant(name: str) -> Any:
     raise ValueError(f"non-standard JSON constant {name}")
-
-
-def _env_int(name: str, default: int) -> int:
-    raw = os.environ.get(name)
-    if raw is None or raw == "":
-        return default
-    try:
-        value = int(raw)
-    except ValueError:
-        return default
-    return value if value > 0 else default
 
 
 # --------------------------------------------------------------------------------------------
@@ -499,7 +489,7 @@ class DirectoryCheckpointStore:
 
     def get(self, checkpoint_id: str) -> checkpoint_pb2.CheckpointEnvelope:
         target = self._file(checkpoint_id)
-        cap = self.max_bytes or _env_int(c.ENV_STATE_MAX_BYTES, c.DEFAULT_STATE_MAX_BYTES) + 4096
+        cap = self.max_bytes or env_int(c.ENV_STATE_MAX_BYTES, c.DEFAULT_STATE_MAX_BYTES) + 4096
         try:
             size = target.stat().st_size
             if size > cap:
@@ -622,14 +612,14 @@ def checkpoint(
         pass
     data = encode_state(shaped)
     cap = (
-        _env_int(c.ENV_STATE_MAX_BYTES, c.DEFAULT_STATE_MAX_BYTES)
+        env_int(c.ENV_STATE_MAX_BYTES, c.DEFAULT_STATE_MAX_BYTES)
         if max_bytes is None
         else max_bytes
     )
     if len(data) > cap:
         raise CheckpointStateTooLargeError(len(data), cap)
     inline_cap = (
-        _env_int(c.ENV_INLINE_STATE_MAX_BYTES, c.DEFAULT_INLINE_STATE_MAX_BYTES)
+        env_int(c.ENV_INLINE_STATE_MAX_BYTES, c.DEFAULT_INLINE_STATE_MAX_BYTES)
         if inline_max_bytes is None
         else inline_max_bytes
     )

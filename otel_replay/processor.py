@@ -15,6 +15,7 @@ from opentelemetry.metrics import CallbackOptions, MeterProvider, Observation
 from opentelemetry.sdk.trace import ReadableSpan, Span, SpanProcessor
 
 from otel_replay import conventions as c
+from otel_replay._env import env_int
 from otel_replay.checkpoints import (
     Checkpoint,
     CheckpointError,
@@ -36,15 +37,6 @@ _CHECKPOINT_ID = c.CHECKPOINT_ID
 
 class IncompleteHistoryError(LookupError):
     """Steps after a checkpoint were evicted from the bounded buffer."""
-
-
-def _env_int(name: str, default: int) -> int:
-    raw = os.environ.get(name, "")
-    try:
-        v = int(raw)
-    except ValueError:
-        return default
-    return v if v > 0 else default
 
 
 class _Buffer:
@@ -80,9 +72,9 @@ class ReplayProcessor(SpanProcessor):
         checkpoint_store: CheckpointStore | None = None,
         meter_provider: MeterProvider | None = None,
     ) -> None:
-        self.max_steps = max_steps or _env_int(c.ENV_BUFFER_MAX_STEPS, c.DEFAULT_BUFFER_MAX_STEPS)
-        self.max_bytes = max_bytes or _env_int(c.ENV_BUFFER_MAX_BYTES, c.DEFAULT_BUFFER_MAX_BYTES)
-        self.max_sessions = max_sessions or _env_int(
+        self.max_steps = max_steps or env_int(c.ENV_BUFFER_MAX_STEPS, c.DEFAULT_BUFFER_MAX_STEPS)
+        self.max_bytes = max_bytes or env_int(c.ENV_BUFFER_MAX_BYTES, c.DEFAULT_BUFFER_MAX_BYTES)
+        self.max_sessions = max_sessions or env_int(
             c.ENV_BUFFER_MAX_SESSIONS, c.DEFAULT_BUFFER_MAX_SESSIONS
         )
         self.checkpoint_store = checkpoint_store

@@ -42,6 +42,7 @@ from opentelemetry.trace import Link, SpanContext, SpanKind, Status, StatusCode,
 from opentelemetry.trace.span import TraceState
 
 from otel_replay import conventions as c
+from otel_replay._env import env_int
 from otel_replay.steps import Step, normalize_span, session_id_of
 
 _orjson: Any
@@ -1666,7 +1667,7 @@ def load_recording(
     crashed writer) is skipped with a :class:`RecordingWarning`.
     """
     if max_bytes is None:
-        max_bytes = _env_int(c.ENV_RECORDING_MAX_LINE_BYTES, c.DEFAULT_RECORDING_MAX_LINE_BYTES)
+        max_bytes = env_int(c.ENV_RECORDING_MAX_LINE_BYTES, c.DEFAULT_RECORDING_MAX_LINE_BYTES)
     root = os.fspath(path)
     if os.path.isdir(root):
         try:
@@ -1694,14 +1695,6 @@ def load_recording(
         for file in files:
             _load_file(file, decoder, spans, notes, max_bytes, max_file_bytes)
     return Recording(files, spans, notes)
-
-
-def _env_int(name: str, default: int) -> int:
-    try:
-        value = int(os.environ.get(name, ""))
-    except ValueError:
-        return default
-    return value if value > 0 else default
 
 
 @contextlib.contextmanager
