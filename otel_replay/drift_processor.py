@@ -216,16 +216,18 @@ class DriftProcessor(SpanProcessor):
                 attrs = span.attributes or {}
             sid = attrs.get(_SESSION_ID)
             runs = self._tracked
-            if sid is None or (sid not in runs if runs is not None else sid not in self.registry):
-                for p in self._downstream:
-                    try:
-                        p.on_end(span)
-                    except Exception as exc:
-                        self.errors.report("downstream.on_end", exc)
-                return
-            self._hold(sid, span)
+            tracked = sid is not None and (
+                sid in runs if runs is not None else sid in self.registry
+            )
         except Exception as exc:
             self.errors.report("on_end", exc)
+            tracked = False
+        if tracked:
+            try:
+                self._hold(sid, span)
+            except Exception as exc:
+                self.errors.report("hold", exc)
+        else:
             self._forward(span)
 
     def _hold(self, sid: Any, span: ReadableSpan) -> None:
