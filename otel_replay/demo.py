@@ -31,7 +31,7 @@ __all__ = ["run_demo", "QUESTION"]
 QUESTION = "What does OpenTelemetry do with traces?"
 
 
-def _otlp_exporters(endpoint: str) -> tuple[SpanExporter, MetricReader | None]:
+def _otlp_exporters() -> tuple[SpanExporter, MetricReader | None]:
     """OTLP exporters configured by the standard ``OTEL_EXPORTER_OTLP_*`` variables
     (``OTEL_METRICS_EXPORTER=none`` turns metrics off, e.g. for a traces-only backend)."""
     protocol = os.environ.get("OTEL_EXPORTER_OTLP_PROTOCOL", "grpc")
@@ -87,7 +87,7 @@ def run_demo(
     readers: list[MetricReader] = []
     span_exporters: list[SpanExporter] = []
     if otlp_endpoint:
-        span_exp, reader = _otlp_exporters(otlp_endpoint)
+        span_exp, reader = _otlp_exporters()
         span_exporters.append(span_exp)
         if reader is not None:
             readers.append(reader)
