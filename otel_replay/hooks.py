@@ -17,10 +17,15 @@ import dataclasses
 import inspect
 import logging
 import threading
+import weakref
 from collections.abc import Awaitable, Iterator, Mapping, MutableMapping
 from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any, Protocol, runtime_checkable
+
+from opentelemetry.metrics import MeterProvider
+
+from otel_replay.selfmetrics import ErrorReporter, get_meter
 
 __all__ = [
     "RestoreHook",
@@ -278,24 +283,50 @@ def _isolate(target: Any) -> Any:
         ) from exc
 
 
-def _failed(framework: str, hook: Any, checkpoint_id: str | None, exc: BaseException) -> HookError:
+_reporters: weakref.WeakKeyDictionary[MeterProvider, ErrorReporter] = weakref.WeakKeyDictionary()
+_global_reporter: ErrorReporter | None = None
+
+
+def _reporter(meter_provider: MeterProvider | None) -> ErrorReporter:
+    global _global_reporter
+    with _lock:
+        if meter_provider is None:
+            if _global_reporter is None:
+                _global_reporter = ErrorReporter("restore_hook", get_meter(None))
+            return _global_reporter
+        reporter = _reporters.get(meter_provider)
+        if reporter is None:
+            reporter = _reporters[meter_provider] = ErrorReporter(
+                "restore_hook", get_meter(meter_provider)
+            )
+        return reporter
+
+
+def _failed(
+    framework: str,
+    hook: Any,
+    exc: BaseException,
+    meter_provider: MeterProvider | None,
+) -> HookError:
     err = HookError(framework=framework, hook=hook_name(hook), exception=exc)
-    logger.error(
-        "otel-replay: %s (checkpoint %s); the target was left unchanged",
-        err,
-        checkpoint_id or "?",
-        exc_info=exc,
-    )
+    # logged once per (hook, error type), counted in agent_replay.processor.errors
+    _reporter(meter_provider).report(f"{framework} hook {err.hook}", exc)
     return err
 
 
 def run_restore_hook(
-    framework: str, state: dict[str, Any], target: Any, *, checkpoint_id: str | None = None
+    framework: str,
+    state: dict[str, Any],
+    target: Any,
+    *,
+    meter_provider: MeterProvider | None = None,
 ) -> tuple[Any, HookError | None]:
     """Run the hook of ``framework`` on a deep copy of ``target``.
 
     Returns ``(restored, None)`` on success and ``(target, error)`` (the caller's own,
-    untouched target) when the hook raised. An async hook is run to completion with
+    untouched target) when the hook raised; the failure is logged once per hook and error
+    type and counted in ``agent_replay.processor.errors`` (``meter_provider``, default the
+    global one). An async hook is run to completion with
     :func:`asyncio.run`; inside a running event loop use :func:`arun_restore_hook`.
     """
     hook = get_restore_hook(framework)
@@ -304,12 +335,16 @@ def run_restore_hook(
         if inspect.isawaitable(result):
             result = _run_awaitable(result, what=f"restore hook {hook_name(hook)}")
     except Exception as exc:
-        return target, _failed(framework, hook, checkpoint_id, exc)
+        return target, _failed(framework, hook, exc, meter_provider)
     return result, None
 
 
 async def arun_restore_hook(
-    framework: str, state: dict[str, Any], target: Any, *, checkpoint_id: str | None = None
+    framework: str,
+    state: dict[str, Any],
+    target: Any,
+    *,
+    meter_provider: MeterProvider | None = None,
 ) -> tuple[Any, HookError | None]:
     """Async :func:`run_restore_hook`: awaits async hooks, calls sync ones directly."""
     hook = get_restore_hook(framework)
@@ -318,7 +353,7 @@ async def arun_restore_hook(
         if inspect.isawaitable(result):
             result = await result
     except Exception as exc:
-        return target, _failed(framework, hook, checkpoint_id, exc)
+        return target, _failed(framework, hook, exc, meter_provider)
     return result, None
 
 

@@ -32,6 +32,7 @@ from typing import IO, Any, Literal
 
 from google.protobuf.message import DecodeError
 from opentelemetry.attributes import BoundedAttributes
+from opentelemetry.metrics import MeterProvider
 from opentelemetry.proto.trace.v1.trace_pb2 import TracesData
 from opentelemetry.sdk.resources import Resource
 from opentelemetry.sdk.trace import Event, ReadableSpan
@@ -43,6 +44,7 @@ from opentelemetry.trace.span import TraceState
 
 from otel_replay import conventions as c
 from otel_replay._env import env_int
+from otel_replay.selfmetrics import ErrorReporter, get_meter
 from otel_replay.steps import Step, normalize_span, session_id_of
 
 _orjson: Any
@@ -1384,6 +1386,7 @@ class RecordingExporter(SpanExporter):
         *,
         format: RecordingFormat = "jsonl",
         max_bytes: int | None = None,
+        meter_provider: MeterProvider | None = None,
     ) -> None:
         if format not in _SUFFIX:
             raise ValueError(
@@ -1399,6 +1402,7 @@ class RecordingExporter(SpanExporter):
         self.max_bytes = max_bytes
         #: Number of :meth:`export` calls that returned FAILURE.
         self.failures = 0
+        self._errors = ErrorReporter("recording_exporter", get_meter(meter_provider))
         self._file: IO[bytes] | None = None
         self._path: str | None = None
         self._size = 0
@@ -1552,7 +1556,12 @@ class RecordingExporter(SpanExporter):
             first = kind not in self._logged
             self._logged.add(kind)
         if first:
-            _logger.error("%s (further failures of this kind are not logged)", message)
+            _logger.error(
+                "%s (further failures of this kind are counted in %s, not logged)",
+                message,
+                c.METRIC_PROCESSOR_ERRORS,
+            )
+        self._errors.add(kind.rpartition(":")[2])
         return SpanExportResult.FAILURE
 
 

@@ -249,6 +249,7 @@ def restore(
     cancel: CancelToken | None = None,
     store: CheckpointStore | None = None,
     tracer: trace.Tracer | None = None,
+    meter_provider: MeterProvider | None = None,
 ) -> RestoreResult:
     """Restore ``checkpoint`` (a :class:`Checkpoint` or an id that ``source`` resolves).
 
@@ -259,7 +260,9 @@ def restore(
     is replayed as events (see :func:`~otel_replay.replay.replay_events`). With
     ``track_drift=True`` the restored session is registered in
     :data:`otel_replay.tracking.REGISTRY` (after the replay, so replayed spans are not
-    compared). Raises :class:`~otel_replay.checkpoints.CheckpointNotFoundError` for an
+    compared). Hook failures are counted in ``agent_replay.processor.errors`` of
+    ``meter_provider`` (default: the global one). Raises
+    :class:`~otel_replay.checkpoints.CheckpointNotFoundError` for an
     unknown id and checkpoint state errors for a corrupt or oversize state.
     """
     prep = _prepare(
@@ -273,7 +276,10 @@ def restore(
         cancel,
     )
     restored, error = run_restore_hook(
-        prep.checkpoint.framework, prep.state, target, checkpoint_id=prep.checkpoint.id
+        prep.checkpoint.framework,
+        prep.state,
+        target,
+        meter_provider=meter_provider,
     )
     result = _result(prep, restored, error, tracer)
     outcome = None
@@ -304,6 +310,7 @@ async def arestore(
     cancel: CancelToken | None = None,
     store: CheckpointStore | None = None,
     tracer: trace.Tracer | None = None,
+    meter_provider: MeterProvider | None = None,
 ) -> RestoreResult:
     """Async :func:`restore`: the source is read in a worker thread, async hooks and
     async ``on_replay_event`` callbacks are awaited."""
@@ -319,7 +326,10 @@ async def arestore(
         cancel,
     )
     restored, error = await arun_restore_hook(
-        prep.checkpoint.framework, prep.state, target, checkpoint_id=prep.checkpoint.id
+        prep.checkpoint.framework,
+        prep.state,
+        target,
+        meter_provider=meter_provider,
     )
     result = _result(prep, restored, error, tracer)
     outcome = None

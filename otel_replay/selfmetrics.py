@@ -79,6 +79,15 @@ class ErrorReporter:
         except Exception:  # pragma: no cover - last resort, must never raise
             pass
 
+    def add(self, error_type: str) -> None:
+        """Count a failure the caller has already made visible (returned and logged)."""
+        try:
+            with self._lock:
+                self.count += 1
+            self._counter.add(1, {c.ATTR_COMPONENT: self.component, c.ATTR_ERROR_TYPE: error_type})
+        except Exception:  # pragma: no cover - last resort, must never raise
+            pass
+
 
 def observable(
     meter: Meter,

@@ -476,16 +476,26 @@ def test_restore_hook_raising_leaves_target_unchanged_and_logs(caplog):
 
         target = {"original": True}
         with restore_hooks({"custom": bad_hook}), caplog.at_level(logging.ERROR):
-            result = restore(cid, target=target, source=rig.replay, tracer=rig.tracer)
+            result = restore(
+                cid,
+                target=target,
+                source=rig.replay,
+                tracer=rig.tracer,
+                meter_provider=rig.meter_provider,
+            )
         assert target == {"original": True} and result.target == {"original": True}
         assert len(result.hook_errors) == 1 and isinstance(
             result.hook_errors[0].exception, KeyError
         )
-        assert any("restore hook" in m and "hook exploded" in m for m in _messages(caplog))
+        (message,) = _messages(caplog)
+        assert message.startswith(
+            f"otel-replay restore_hook failed in custom hook {__name__}.{bad_hook.__qualname__}:"
+            " KeyError: 'hook exploded'"
+        )
         with result.run("agent"):
             with tool_call("search", {"i": 0}, tracer=rig.tracer):
                 pass
-        assert rig.errors() == {}
+        assert rig.errors() == {("restore_hook", "KeyError"): 1}
     finally:
         rig.close()
 

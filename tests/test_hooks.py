@@ -8,6 +8,7 @@ import threading
 import pytest
 from pydantic import BaseModel
 
+from otel_replay import conventions as c
 from otel_replay import hooks
 from otel_replay.checkpoints import checkpoint
 from otel_replay.hooks import (
@@ -209,7 +210,16 @@ def test_failing_hook_reports_error_and_leaves_target_unchanged(pipeline, caplog
 
     target = {"n": 0, "nested": {"a": [1]}}
     with restore_hooks({"custom": broken}), caplog.at_level(logging.ERROR, "otel_replay"):
-        result = restore(cid, target=target, source=pipeline.processor)
+        result = restore(
+            cid, target=target, source=pipeline.processor, meter_provider=pipeline.meter_provider
+        )
+        again = restore(
+            cid, target=target, source=pipeline.processor, meter_provider=pipeline.meter_provider
+        )
+    assert again.hook_errors == result.hook_errors
+    assert pipeline.metric_points(c.METRIC_PROCESSOR_ERRORS) == [
+        ({c.ATTR_COMPONENT: "restore_hook", c.ATTR_ERROR_TYPE: "ValueError"}, 2)
+    ]
     assert result.target is target
     assert target == {"n": 0, "nested": {"a": [1]}}
     assert not result.ok

@@ -1067,3 +1067,36 @@ def test_orjson_and_stdlib_json_paths_agree(
     slow = write_recording(tmp_path / "slow.jsonl", spans)
     assert Path(fast).read_bytes() == Path(slow).read_bytes()
     assert [span_record(s) for s in load_recording(fast).spans] == [span_record(s) for s in spans]
+
+
+def test_export_failures_are_counted_in_the_error_metric(tmp_path: Path) -> None:
+    from opentelemetry.sdk.metrics import MeterProvider
+    from opentelemetry.sdk.metrics.export import InMemoryMetricReader
+
+    reader = InMemoryMetricReader()
+    meter_provider = MeterProvider(metric_readers=[reader])
+    not_a_dir = tmp_path / "file"
+    not_a_dir.write_text("I am a file")
+    exporter = RecordingExporter(not_a_dir / "rec.jsonl", meter_provider=meter_provider)
+    spans = TracesDataFactory.spans(1)
+    assert [exporter.export(spans) for _ in range(3)] == [SpanExportResult.FAILURE] * 3
+    exporter.shutdown()
+    assert exporter.export(spans) is SpanExportResult.FAILURE
+    data = reader.get_metrics_data()
+    assert data is not None
+    points = sorted(
+        (
+            (dict(p.attributes or {}), p.value)
+            for rm in data.resource_metrics
+            for sm in rm.scope_metrics
+            for m in sm.metrics
+            if m.name == c.METRIC_PROCESSOR_ERRORS
+            for p in m.data.data_points
+        ),
+        key=lambda point: str(point[0][c.ATTR_ERROR_TYPE]),
+    )
+    assert points == [
+        ({c.ATTR_COMPONENT: "recording_exporter", c.ATTR_ERROR_TYPE: "FileExistsError"}, 3),
+        ({c.ATTR_COMPONENT: "recording_exporter", c.ATTR_ERROR_TYPE: "shutdown"}, 1),
+    ]
+    meter_provider.shutdown()
