@@ -662,6 +662,81 @@ _RENAMABLE = frozenset({c.KIND_TOOL, c.KIND_LLM, c.KIND_DECISION})
 _MAX_CODES = 0x110000
 
 
+def fingerprint(kind: str, attrs: Mapping[str, Any], status: str) -> tuple[Any, ...]:
+    """What :func:`_compare_same` compares of a step, from its raw attribute values.
+
+    Two same-signature steps with equal fingerprints have no findings but possibly a latency
+    regression. A field that cannot be fingerprinted exactly (spans of other
+    instrumentations, whose inputs and outputs are assembled from several attributes, and
+    non-integer token counts) gets a fresh ``object()``, which never compares equal: those
+    steps are always compared field by field.
+    """
+    if kind == "tool":
+        if _TL_KIND in attrs or _OI_KIND in attrs:
+            return (object(),)
+        return (_source(attrs, _TOOL_IN), _source(attrs, _TOOL_OUT), status)
+    if kind == "llm":
+        y = attrs.get(_IN_TOKENS)
+        z = attrs.get(_OUT_TOKENS)
+        return (
+            object() if _OI_KIND in attrs else _source(attrs, _LLM_OUT),
+            y if type(y) is int else object(),
+            z if type(z) is int else object(),
+            status,
+        )
+    if kind == "decision":
+        x = attrs.get(_ACTION)
+        y = attrs.get(_CONFIDENCE)
+        return (x, type(x), y, type(y), status)
+    return (status,)
+
+
+def _source(attrs: Mapping[str, Any], keys: tuple[str, ...]) -> Any:
+    """The attribute a step's inputs or outputs are decoded from (the first present of
+    ``keys``, as :func:`otel_replay.steps.normalize_span` reads them), as (key, type, value);
+    ``None`` when there is none."""
+    for key in keys:
+        v = attrs.get(key)
+        if v is not None:
+            return (key, type(v), v)
+    return None
+
+
+@dataclass(frozen=True)
+class RunProfile:
+    """A run reduced to what decides "no drift": signatures and fingerprints in order.
+
+    Two runs whose profiles have equal ``signatures`` and ``prints`` and whose candidate has
+    no step at or over the latency floor compare without findings (in both modes), so
+    :func:`compare` need not run. Built by :func:`profile` (steps) or incrementally from
+    spans by the drift processor.
+    """
+
+    signatures: list[tuple[str, str]]
+    prints: list[tuple[Any, ...]]
+
+
+def profile(steps: Iterable[Step], policy: DriftPolicy) -> RunProfile:
+    """The :class:`RunProfile` of ``steps`` under ``policy`` (ignored kinds left out)."""
+    skip = policy.ignore_kinds
+    sigs: list[tuple[str, str]] = []
+    prints: list[tuple[Any, ...]] = []
+    for s in steps:
+        kind = s.kind
+        if kind in skip:
+            continue
+        sigs.append((kind, s.name))
+        prints.append(fingerprint(kind, s.attributes, s.status))
+    return RunProfile(sigs, prints)
+
+
+def no_drift_report(steps: int, mode: Mode = "align") -> DriftReport:
+    """The report :func:`compare` returns for two runs of ``steps`` steps that agree."""
+    return DriftReport(
+        findings=[], first_divergence=None, baseline_steps=steps, candidate_steps=steps, mode=mode
+    )
+
+
 class _Side:
     """One run prepared in a single pass: kept steps, alignment codes, fingerprints and the
     indices of slow steps.
@@ -688,39 +763,11 @@ class _Side:
         slow: list[int] = []
         keep, code_app, print_app = kept.append, codes.append, prints.append
         get = ids.get
-        new = object
-        skip_main = not skip.isdisjoint(("tool", "llm", "decision"))
         for s in steps:
             kind = s.kind
-            if skip_main and kind in skip:
+            if kind in skip:
                 continue
-            attrs = s.attributes
-            if kind == "tool":
-                x = attrs.get(_ARGS)
-                y = attrs.get(_RESULT)
-                fp: tuple[Any, ...] = (
-                    x if type(x) is str else new(),
-                    y if type(y) is str else new(),
-                    s.status,
-                )
-            elif kind == "llm":
-                x = attrs.get(_OUTPUT)
-                y = attrs.get(_IN_TOKENS)
-                z = attrs.get(_OUT_TOKENS)
-                fp = (
-                    x if type(x) is str else new(),
-                    y if type(y) is int else new(),
-                    z if type(z) is int else new(),
-                    s.status,
-                )
-            elif kind == "decision":
-                x = attrs.get(_ACTION)
-                y = attrs.get(_CONFIDENCE)
-                fp = (x, type(x), y, type(y), s.status)
-            elif kind in skip:
-                continue
-            else:
-                fp = (s.status,)
+            fp = fingerprint(kind, s.attributes, s.status)
             key = (kind, s.name)
             code = get(key)
             if code is None:
@@ -938,15 +985,10 @@ _RAW_INPUT = {c.KIND_TOOL: c.GEN_AI_TOOL_CALL_ARGUMENTS, c.KIND_LLM: c.GEN_AI_IN
 _RAW_OUTPUT = {c.KIND_TOOL: c.GEN_AI_TOOL_CALL_RESULT, c.KIND_LLM: c.GEN_AI_OUTPUT_MESSAGES}
 
 
-def _raw_equal(ba: Mapping[str, Any], ca: Mapping[str, Any], key: str, bv: Any, cv: Any) -> bool:
-    """Cheap exact equality via the raw attribute strings, without decoding JSON."""
-    x = ba.get(key)
-    y = ca.get(key)
-    if x is not None or y is not None:
-        return type(x) is str and type(y) is str and x == y
-    if bv is cv:
-        return True
-    return type(bv) is str and type(cv) is str and bv == cv
+def _foreign(ba: Mapping[str, Any], ca: Mapping[str, Any]) -> bool:
+    """Whether either step comes from another instrumentation (inputs and outputs assembled
+    from several attributes: only the decoded values can be compared)."""
+    return _TL_KIND in ba or _OI_KIND in ba or _TL_KIND in ca or _OI_KIND in ca
 
 
 _ARGS = c.GEN_AI_TOOL_CALL_ARGUMENTS
@@ -956,45 +998,45 @@ _IN_TOKENS = c.GEN_AI_USAGE_INPUT_TOKENS
 _OUT_TOKENS = c.GEN_AI_USAGE_OUTPUT_TOKENS
 _ACTION = c.DECISION_ACTION
 _CONFIDENCE = c.DECISION_CONFIDENCE
+_TL_KIND = "traceloop.span.kind"
+_OI_KIND = "openinference.span.kind"
+_TOOL_IN = (_ARGS, c.STEP_INPUT, "input.value", "traceloop.entity.input")
+_TOOL_OUT = (_RESULT, c.STEP_OUTPUT, "output.value", "traceloop.entity.output")
+_LLM_OUT = (_OUTPUT, c.STEP_OUTPUT, "output.value", "traceloop.entity.output")
 
 
 def _compare_same(b: Step, cs: Step, pol: DriftPolicy, pos: int) -> PairComparison | None:
     """Field comparison of two steps with the same signature; ``None`` when identical.
 
-    Hot path: equal raw attribute strings short-circuit before any JSON is decoded.
+    Hot path: equal raw source attributes short-circuit before any JSON is decoded.
     """
     res: PairComparison | None = None
     kind = b.kind
     ba = b.attributes
     ca = cs.attributes
     if kind == "tool":
-        x = ba.get(_ARGS)
-        if x is None or type(x) is not str or x != ca.get(_ARGS):
-            if not _raw_equal(ba, ca, _ARGS, b.inputs, cs.inputs):
-                res = _field_diff(
-                    res,
-                    DriftKind.ARGUMENTS_CHANGED,
-                    "arguments",
-                    b,
-                    cs,
-                    b.inputs,
-                    cs.inputs,
-                    pol,
-                    pos,
-                )
-        x = ba.get(_RESULT)
-        if x is None or type(x) is not str or x != ca.get(_RESULT):
-            if not _raw_equal(ba, ca, _RESULT, b.outputs, cs.outputs):
-                res = _field_diff(
-                    res, DriftKind.OUTPUT_CHANGED, "output", b, cs, b.outputs, cs.outputs, pol, pos
-                )
+        exact = not _foreign(ba, ca)
+        if not exact or _source(ba, _TOOL_IN) != _source(ca, _TOOL_IN):
+            res = _field_diff(
+                res,
+                DriftKind.ARGUMENTS_CHANGED,
+                "arguments",
+                b,
+                cs,
+                b.inputs,
+                cs.inputs,
+                pol,
+                pos,
+            )
+        if not exact or _source(ba, _TOOL_OUT) != _source(ca, _TOOL_OUT):
+            res = _field_diff(
+                res, DriftKind.OUTPUT_CHANGED, "output", b, cs, b.outputs, cs.outputs, pol, pos
+            )
     elif kind == "llm":
-        x = ba.get(_OUTPUT)
-        if x is None or type(x) is not str or x != ca.get(_OUTPUT):
-            if not _raw_equal(ba, ca, _OUTPUT, b.outputs, cs.outputs):
-                res = _field_diff(
-                    res, DriftKind.OUTPUT_CHANGED, "output", b, cs, b.outputs, cs.outputs, pol, pos
-                )
+        if _OI_KIND in ba or _OI_KIND in ca or _source(ba, _LLM_OUT) != _source(ca, _LLM_OUT):
+            res = _field_diff(
+                res, DriftKind.OUTPUT_CHANGED, "output", b, cs, b.outputs, cs.outputs, pol, pos
+            )
         x, y = ba.get(_IN_TOKENS), ba.get(_OUT_TOKENS)
         if (
             type(x) is not int

@@ -23,12 +23,23 @@ from opentelemetry.context import Context
 from opentelemetry.metrics import MeterProvider
 from opentelemetry.sdk.trace import Event, ReadableSpan, Span, SpanProcessor
 from opentelemetry.sdk.trace.export import BatchSpanProcessor, SimpleSpanProcessor
+from opentelemetry.trace import StatusCode
 from opentelemetry.util.types import AttributeValue
 
 from otel_replay import conventions as c
-from otel_replay.drift import DriftFinding, DriftPolicy, DriftReport, Severity, compare
+from otel_replay.drift import (
+    DriftFinding,
+    DriftPolicy,
+    DriftReport,
+    Severity,
+    compare,
+    fingerprint,
+    no_drift_report,
+    profile,
+)
 from otel_replay.selfmetrics import ErrorReporter, get_meter, logger
 from otel_replay.steps import Step, normalize_span, span_attributes
+from otel_replay.steps import _classify as classify
 from otel_replay.tracking import REGISTRY, TrackedRun, TrackingRegistry
 
 __all__ = ["DriftProcessor", "finding_event_attributes", "summary_event_attributes"]
@@ -87,12 +98,21 @@ def summary_event_attributes(report: DriftReport) -> dict[str, AttributeValue]:
 
 
 class _Held:
-    __slots__ = ("run", "spans", "overflowed")
+    """A tracked run's spans until it ends, and its profile built as they end.
 
-    def __init__(self, run: TrackedRun) -> None:
+    ``entries`` holds ``(sequence key, signature, fingerprint)`` of each compared span,
+    computed while the span is fresh; ``None`` once a span made the shortcut impossible
+    (a step at or over the latency floor).
+    """
+
+    __slots__ = ("run", "spans", "overflowed", "policy", "entries")
+
+    def __init__(self, run: TrackedRun, policy: DriftPolicy) -> None:
         self.run = run
         self.spans: list[ReadableSpan] = []
         self.overflowed = False
+        self.policy = policy
+        self.entries: list[tuple[int, tuple[str, str], tuple[Any, ...]]] | None = []
 
 
 class DriftProcessor(SpanProcessor):
@@ -235,11 +255,26 @@ class DriftProcessor(SpanProcessor):
         if run is None:
             self._forward(span)
             return
+        held = self._held.get(sid)
+        if held is None or held.run is not run:
+            with self._lock:
+                held = self._held.get(sid)
+                if held is None or held.run is not run:
+                    held = self._held[sid] = _Held(run, self._policy(run))
+        entry = None
+        if held.entries is not None:
+            try:
+                entry = _profile_entry(span, held.policy)
+            except Exception as exc:  # the full comparison still runs: nothing is lost
+                self.errors.report("profile", exc)
+                entry = _SLOW
         with self._lock:
-            held = self._held.get(sid)
-            if held is None or held.run is not run:
-                held = self._held[sid] = _Held(run)
             held.spans.append(span)
+            if entry is not None and held.entries is not None:
+                if entry is _SLOW:
+                    held.entries = None
+                elif entry is not _SKIP:
+                    held.entries.append(entry)  # type: ignore[arg-type]
             over = len(held.spans) >= self.max_held_spans
         if over:
             held.overflowed = True
@@ -267,7 +302,7 @@ class DriftProcessor(SpanProcessor):
         spans = held.spans
         report: DriftReport | None = None
         try:
-            report = self._compare(run, spans)
+            report = self._compare(run, spans, held)
             spans = self._enrich(spans, report)
             self._record(run, spans, report)
         except Exception as exc:
@@ -355,7 +390,28 @@ class DriftProcessor(SpanProcessor):
     def _is_run_root(span: ReadableSpan) -> bool:
         return span.parent is None or span.parent.is_remote
 
-    def _compare(self, run: TrackedRun, spans: list[ReadableSpan]) -> DriftReport:
+    def _policy(self, run: TrackedRun) -> DriftPolicy:
+        policy = run.policy or self.policy
+        if policy is None:
+            if self._default_policy is None:
+                self._default_policy = DriftPolicy()
+            policy = self._default_policy
+        return policy  # type: ignore[no-any-return]
+
+    def _compare(self, run: TrackedRun, spans: list[ReadableSpan], held: _Held) -> DriftReport:
+        mode: Literal["align", "strict"] = "strict" if run.mode == "strict" else "align"
+        entries = held.entries
+        if entries is not None:
+            # The common case, a run that agrees with its baseline, decided on the profiles
+            # alone; anything else (or a doubt) goes through the full comparison.
+            entries.sort(key=_seq_of_entry)
+            base = profile(run.baseline, held.policy)
+            if [e[1] for e in entries] == base.signatures and [
+                e[2] for e in entries
+            ] == base.prints:
+                report = no_drift_report(len(entries), mode)
+                self._keep_report(run.session_id, report)
+                return report
         sid = run.session_id
         candidate = []
         for s in spans:
@@ -366,18 +422,15 @@ class DriftProcessor(SpanProcessor):
                 continue  # the run's own root (ours or an instrumentation's invoke_agent)
             candidate.append(step)
         candidate.sort(key=lambda st: st.sequence if st.sequence is not None else 1 << 62)
-        policy = run.policy or self.policy
-        if policy is None:
-            if self._default_policy is None:
-                self._default_policy = DriftPolicy()
-            policy = self._default_policy
-        mode: Literal["align", "strict"] = "strict" if run.mode == "strict" else "align"
-        report = compare(list(run.baseline), candidate, policy, mode=mode)
+        report = compare(list(run.baseline), candidate, held.policy, mode=mode)
+        self._keep_report(run.session_id, report)
+        return report
+
+    def _keep_report(self, session_id: str, report: DriftReport) -> None:
         with self._lock:
-            self.reports[run.session_id] = report
+            self.reports[session_id] = report
             while len(self.reports) > self._max_reports:
                 self.reports.popitem(last=False)
-        return report
 
     def _enrich(self, spans: list[ReadableSpan], report: DriftReport) -> list[ReadableSpan]:
         root = next((s for s in spans if self._is_run_root(s)), None)
@@ -441,6 +494,40 @@ class DriftProcessor(SpanProcessor):
                     attributes={**base, **finding_event_attributes(f)},
                 )
             )
+
+
+_SKIP: Any = object()  # a span the comparison leaves out
+_SLOW: Any = object()  # at or over the latency floor (or unreadable): only compare() judges it
+_STATUS_NAMES = {StatusCode.UNSET: "unset", StatusCode.OK: "ok", StatusCode.ERROR: "error"}
+_NO_SEQUENCE = 1 << 62
+
+
+def _seq_of_entry(entry: tuple[int, Any, Any]) -> int:
+    return entry[0]
+
+
+def _profile_entry(span: ReadableSpan, policy: DriftPolicy) -> Any:
+    """``(sequence key, signature, fingerprint)`` of an ended span, exactly as
+    :func:`~otel_replay.drift.profile` sees its normalized step; ``_SKIP`` for spans the
+    comparison leaves out, ``_SLOW`` for a step at or over the latency floor."""
+    attrs = span_attributes(span)
+    if attrs.get(c.REPLAY_REPLAYED):
+        return _SKIP
+    kind, name = classify(attrs, span.name)
+    if kind == c.KIND_AGENT and (span.parent is None or span.parent.is_remote):
+        return _SKIP  # the run's own root
+    if kind in policy.ignore_kinds:
+        return _SKIP
+    start = span.start_time or 0
+    end = span.end_time or start
+    floor = policy.min_latency_ns
+    if floor is not None and end - start >= floor:
+        return _SLOW
+    seq = attrs.get(c.STEP_SEQUENCE)
+    if type(seq) is not int:
+        seq = seq if isinstance(seq, int) and not isinstance(seq, bool) else _NO_SEQUENCE
+    status = _STATUS_NAMES[span.status.status_code]
+    return (seq, (kind, name), fingerprint(kind, attrs, status))
 
 
 def _with_events(span: ReadableSpan, extra: list[Event]) -> ReadableSpan:

@@ -1,0 +1,270 @@
+"""The DriftProcessor's shortcut for runs that agree with their baseline.
+
+Each span's signature and fingerprint are taken when it ends; a run whose profile equals
+the baseline's gets the no-drift report without the full comparison. These tests prove, on
+real spans from a real TracerProvider, that the shortcut is taken when it should be and that
+the processor's report always equals the full ``compare()`` of the normalized run.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from opentelemetry.metrics import NoOpMeterProvider
+from opentelemetry.sdk.trace import TracerProvider
+from opentelemetry.sdk.trace.export import SimpleSpanProcessor
+from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+from opentelemetry.trace import Status, StatusCode
+
+from otel_replay import conventions as c
+from otel_replay import drift_processor as dp_mod
+from otel_replay.checkpoints import checkpoint
+from otel_replay.drift import DriftPolicy, compare, compare_pair, fingerprint
+from otel_replay.drift_processor import DriftProcessor
+from otel_replay.processor import ReplayProcessor
+from otel_replay.steps import normalize_span
+from otel_replay.tracking import TrackingRegistry
+
+MS = 1_000_000
+
+
+class Rig:
+    def __init__(self) -> None:
+        mp = NoOpMeterProvider()
+        self.provider = TracerProvider()
+        self.replay = ReplayProcessor(meter_provider=mp)
+        self.exporter = InMemorySpanExporter()
+        self.drift = DriftProcessor(
+            SimpleSpanProcessor(self.exporter), registry=TrackingRegistry(), meter_provider=mp
+        )
+        self.provider.add_span_processor(self.replay)
+        self.provider.add_span_processor(self.drift)
+        self.tracer = self.provider.get_tracer("shortcut")
+
+    def run(self, sid: str, steps: list[dict[str, Any]], with_checkpoint: bool) -> str | None:
+        """One agent run: a root span and one child span per step description."""
+        cid = None
+        t = 1_000 * MS
+        with self.tracer.start_as_current_span(
+            "invoke_agent a",
+            attributes={
+                c.SESSION_ID: sid,
+                c.GEN_AI_OPERATION_NAME: c.OP_INVOKE_AGENT,
+                c.GEN_AI_AGENT_NAME: "a",
+            },
+        ):
+            if with_checkpoint:
+                cid = checkpoint({"s": 1}, label="start", tracer=self.tracer)
+            for step in steps:
+                span = self.tracer.start_span(step["name"], attributes=step["attrs"], start_time=t)
+                if step["error"]:
+                    span.set_status(Status(StatusCode.ERROR, "failed"))
+                t += step["duration_ms"] * MS
+                span.end(end_time=t)
+        return cid
+
+    def close(self) -> None:
+        self.provider.shutdown()
+
+
+@pytest.fixture
+def rig() -> Iterator[Rig]:
+    r = Rig()
+    yield r
+    r.close()
+
+
+def _tool(name: str = "search", **attrs: Any) -> dict[str, Any]:
+    return {
+        "name": f"execute_tool {name}",
+        "attrs": {c.GEN_AI_OPERATION_NAME: c.OP_EXECUTE_TOOL, c.GEN_AI_TOOL_NAME: name, **attrs},
+        "error": False,
+        "duration_ms": 1,
+    }
+
+
+def test_agreeing_run_skips_the_full_comparison(rig: Rig, monkeypatch: pytest.MonkeyPatch) -> None:
+    steps = [
+        _tool(**{c.GEN_AI_TOOL_CALL_ARGUMENTS: '{"q": 1}'}),  # no result attribute
+        _tool("fetch", **{c.STEP_INPUT: '{"id": 2}', c.STEP_OUTPUT: '"text"'}),
+    ]
+    cid = rig.run("base", steps, with_checkpoint=True)
+    assert cid is not None
+    baseline = rig.replay.steps_after(cid)
+
+    def full_comparison(*args: object, **kwargs: object) -> None:
+        raise AssertionError("the full comparison ran for an agreeing run")
+
+    monkeypatch.setattr(dp_mod, "compare", full_comparison)
+    rig.drift.track("cand", baseline)
+    rig.run("cand", steps, with_checkpoint=False)
+    report = rig.drift.reports["cand"]
+    assert (report.findings, report.baseline_steps, report.candidate_steps) == ([], 2, 2)
+    assert rig.drift.errors.count == 0
+
+
+def test_slow_step_takes_the_full_comparison(rig: Rig, monkeypatch: pytest.MonkeyPatch) -> None:
+    fast = [_tool(**{c.GEN_AI_TOOL_CALL_ARGUMENTS: "{}"})]
+    slow = [dict(fast[0], duration_ms=500)]
+    cid = rig.run("base", fast, with_checkpoint=True)
+    assert cid is not None
+    calls: list[int] = []
+    real = dp_mod.compare
+
+    def counting(*args: Any, **kwargs: Any) -> Any:
+        calls.append(1)
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(dp_mod, "compare", counting)
+    rig.drift.track("cand", rig.replay.steps_after(cid))
+    rig.run("cand", slow, with_checkpoint=False)
+    assert calls == [1]
+    assert rig.drift.reports["cand"].counts_by_kind == {"latency_regression": 1}
+
+
+# ------------------------------------------------------------------ equivalence
+
+
+def _step_strategy() -> st.SearchStrategy[dict[str, Any]]:
+    names = st.sampled_from(["search", "fetch"])
+    raw = st.sampled_from(['{"q": 1}', '{"q": 2}', '"x"', "[1, 2]", "plain text", "NaN"])
+    tool = st.builds(
+        lambda name, args, result, via_step_io, foreign: _tool(
+            name,
+            **(
+                {c.STEP_INPUT: args, **({c.STEP_OUTPUT: result} if result else {})}
+                if via_step_io
+                else {
+                    c.GEN_AI_TOOL_CALL_ARGUMENTS: args,
+                    **({c.GEN_AI_TOOL_CALL_RESULT: result} if result else {}),
+                }
+            ),
+            **({"openinference.span.kind": "TOOL"} if foreign else {}),
+        ),
+        names,
+        raw,
+        st.one_of(st.none(), raw),
+        st.booleans(),
+        st.booleans(),
+    )
+    llm = st.builds(
+        lambda out, tokens: {
+            "name": "chat m",
+            "attrs": {
+                c.GEN_AI_OPERATION_NAME: "chat",
+                c.GEN_AI_REQUEST_MODEL: "m",
+                **({c.GEN_AI_OUTPUT_MESSAGES: out} if out else {}),
+                **({c.GEN_AI_USAGE_INPUT_TOKENS: tokens} if tokens is not None else {}),
+            },
+            "error": False,
+            "duration_ms": 1,
+        },
+        st.one_of(st.none(), raw),
+        st.one_of(st.none(), st.sampled_from([3, 4, 3.0])),
+    )
+    decision = st.builds(
+        lambda action, conf: {
+            "name": "decision d",
+            "attrs": {c.DECISION_NAME: "d", c.DECISION_ACTION: action, c.DECISION_CONFIDENCE: conf},
+            "error": False,
+            "duration_ms": 1,
+        },
+        st.sampled_from(["go", "stop"]),
+        st.sampled_from([0.9, 0.2, 1, 1.0, True]),
+    )
+    step = st.one_of(tool, llm, decision)
+    return st.builds(
+        lambda s, error, slow: dict(s, error=error, duration_ms=300 if slow else 1),
+        step,
+        st.booleans(),
+        st.integers(0, 9).map(lambda n: n == 0),
+    )
+
+
+_RAW = ['{"q": 1}', '{"q": 2}', '"x"', "[1, 2]", "plain text", "NaN", 3, 3.0, True]
+
+
+def _edit(step: dict[str, Any], data: st.DataObject) -> dict[str, Any]:
+    """``step`` with one change drawn by ``data``: an attribute set, added or removed, the
+    status flipped, or the duration made slow."""
+    what = data.draw(st.sampled_from(["set", "add", "remove", "error", "slow"]))
+    attrs = dict(step["attrs"])
+    if what == "error":
+        return dict(step, error=not step["error"])
+    if what == "slow":
+        return dict(step, duration_ms=300)
+    if what == "add":
+        key = data.draw(
+            st.sampled_from(
+                [
+                    c.GEN_AI_TOOL_CALL_RESULT,
+                    c.STEP_INPUT,
+                    c.STEP_OUTPUT,
+                    c.GEN_AI_USAGE_OUTPUT_TOKENS,
+                    "input.value",
+                    "traceloop.entity.output",
+                    "openinference.span.kind",
+                ]
+            )
+        )
+        attrs[key] = data.draw(st.sampled_from(_RAW))
+    else:
+        keys = sorted(k for k in attrs if k not in (c.GEN_AI_OPERATION_NAME,))
+        if not keys:
+            return step
+        key = data.draw(st.sampled_from(keys))
+        if what == "remove":
+            del attrs[key]
+        else:
+            attrs[key] = data.draw(st.sampled_from(_RAW))
+    return dict(step, attrs=attrs)
+
+
+@settings(
+    max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(
+    base=st.lists(_step_strategy(), min_size=0, max_size=5),
+    data=st.data(),
+    strict=st.booleans(),
+)
+def test_report_equals_the_full_comparison(
+    base: list[dict[str, Any]], data: st.DataObject, strict: bool
+) -> None:
+    rig = Rig()
+    try:
+        cid = rig.run("base", base, with_checkpoint=True)
+        assert cid is not None
+        baseline = rig.replay.steps_after(cid)
+        cand = [_edit(step, data) if data.draw(st.integers(0, 3)) == 0 else step for step in base]
+        if data.draw(st.booleans()):
+            pos = data.draw(st.integers(0, len(cand)))
+            cand.insert(pos, data.draw(_step_strategy()))
+        rig.drift.track("cand", baseline, mode="strict" if strict else "align")
+        rig.run("cand", cand, with_checkpoint=False)
+        got = rig.drift.reports["cand"]
+        spans = [
+            s
+            for s in rig.exporter.get_finished_spans()
+            if s.attributes is not None
+            and s.attributes.get(c.SESSION_ID) == "cand"
+            and s.parent is not None
+        ]
+        steps = sorted((normalize_span(s, "cand") for s in spans), key=lambda s: s.sequence)
+        want = compare(baseline, steps, DriftPolicy(), mode="strict" if strict else "align")
+        assert got.to_dict() == want.to_dict()
+        assert rig.drift.errors.count == 0
+        # ground truth for the fingerprints both paths rely on: equal fingerprints of two
+        # same-signature steps mean the field-by-field comparison finds nothing
+        for b, cs in zip(baseline, steps, strict=False):
+            if b.signature == cs.signature and fingerprint(
+                b.kind, b.attributes, b.status
+            ) == fingerprint(cs.kind, cs.attributes, cs.status):
+                findings = compare_pair(b, cs, DriftPolicy(min_latency_ns=1 << 62)).findings
+                assert findings == []
+    finally:
+        rig.close()
