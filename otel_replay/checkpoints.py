@@ -3,6 +3,11 @@
 State is canonical JSON only (never pickle or eval). Small state travels inline on the
 checkpoint span (``agent_replay.checkpoint.state``); larger state goes to a
 :class:`CheckpointStore` and the span carries the state's content digest.
+
+State bound for a store is first redacted by every :class:`StateRedactor` among the span
+processors of the provider that records the checkpoint span (a
+:class:`~otel_replay.redaction.RedactionProcessor`), with the same rules that redact inline
+state; the digest is that of the redacted state.
 """
 
 from __future__ import annotations
@@ -37,7 +42,9 @@ __all__ = [
     "CheckpointStateTooLargeError",
     "CheckpointStoreError",
     "CheckpointNotFoundError",
+    "CheckpointRedactionError",
     "CheckpointStore",
+    "StateRedactor",
     "InMemoryCheckpointStore",
     "DirectoryCheckpointStore",
     "checkpoint",
@@ -46,6 +53,7 @@ __all__ = [
     "to_jsonable",
     "normalize_state",
     "encode_state",
+    "canonical_json",
     "decode_state",
     "state_digest",
     "KNOWN_FRAMEWORKS",
@@ -81,6 +89,18 @@ class CheckpointStoreError(CheckpointError, OSError):
 
 class CheckpointNotFoundError(CheckpointError, LookupError):
     """No checkpoint with the requested id."""
+
+
+class CheckpointRedactionError(CheckpointError, ValueError):
+    """State bound for a checkpoint store could not be redacted; nothing was stored."""
+
+
+@runtime_checkable
+class StateRedactor(Protocol):
+    """A span processor that also redacts checkpoint state bound for a store."""
+
+    def redact_checkpoint_state(self, data: bytes) -> bytes:
+        """Canonical JSON state ``data`` with secrets redacted (``data`` itself if none)."""
 
 
 # --------------------------------------------------------------------------------------------
@@ -239,12 +259,18 @@ def _pairs(steps: Any) -> list[tuple[Any, Any]]:
 
 def encode_state(state: Mapping[str, Any]) -> bytes:
     """Canonical JSON bytes (sorted keys, compact, UTF-8, no NaN)."""
+    return canonical_json(state).encode("utf-8")
+
+
+def canonical_json(state: Mapping[str, Any]) -> str:
+    """Canonical JSON text (sorted keys, compact, non-ASCII kept, no NaN)."""
     return json.dumps(
         state, sort_keys=True, separators=(",", ":"), ensure_ascii=False, allow_nan=False
-    ).encode("utf-8")
+    )
 
 
 def state_digest(data: bytes) -> str:
+    """``sha256:<hex>`` of ``data``."""
     return "sha256:" + hashlib.sha256(data).hexdigest()
 
 
@@ -602,7 +628,9 @@ def checkpoint(
     (:class:`CheckpointStateTooLargeError`, :class:`CheckpointStateError`) before anything is
     written. State above ``inline_max_bytes`` (default ``OTEL_REPLAY_INLINE_STATE_MAX_BYTES``,
     16 KiB) goes to ``store`` (default: :func:`set_checkpoint_store`'s); without a store
-    that is an error too.
+    that is an error too. Store-bound state is redacted first by the provider's
+    :class:`StateRedactor` processors; a redaction failure raises
+    :class:`CheckpointRedactionError` and nothing is stored or exported.
     """
     from otel_replay.record import current_session_id  # local: record imports checkpoints
 
@@ -632,7 +660,6 @@ def checkpoint(
             "checkpoint state (inline cap; configure a CheckpointStore via "
             "set_checkpoint_store() or ReplayProcessor(checkpoint_store=...) for larger state)",
         )
-    digest = state_digest(data)
 
     current = trace.get_current_span()
     cur_ctx = current.get_span_context()
@@ -669,6 +696,11 @@ def checkpoint(
     if sid is None:
         sid = format(span.get_span_context().trace_id, "032x")
         span.set_attribute(c.SESSION_ID, sid)
+    if not inline:
+        data = _redact_for_store(tracer, span, data, checkpoint_id)
+        if len(data) > cap:
+            raise CheckpointStateTooLargeError(len(data), cap, "redacted checkpoint state")
+    digest = state_digest(data)
     seq, parent = SESSION_CLOCK.peek(sid)
     ckpt = Checkpoint(
         id=checkpoint_id,
@@ -709,3 +741,44 @@ def checkpoint(
     SESSION_CLOCK.commit(sid, seq, checkpoint_id)
     span.end()
     return checkpoint_id
+
+
+def _redact_for_store(tracer: Any, span: Any, data: bytes, checkpoint_id: str) -> bytes:
+    """``data`` redacted by each :class:`StateRedactor` processor of the tracer's provider.
+
+    The tracer's processors are used even when the span is not sampled (a non-recording span).
+    """
+    processors = (
+        getattr(tracer, "span_processor", None)  # an SDK Tracer
+        or getattr(getattr(tracer, "_real_tracer", None), "span_processor", None)  # ProxyTracer
+        or getattr(span, "_span_processor", None)  # an SDK Span from a wrapping tracer
+    )
+    redactors: list[StateRedactor] = []
+    _find_redactors(processors, redactors, 0)
+    for redactor in redactors:
+        try:
+            data = redactor.redact_checkpoint_state(data)
+        except Exception as exc:
+            raise CheckpointRedactionError(
+                f"checkpoint {checkpoint_id}: state bound for the checkpoint store could not be "
+                f"redacted ({type(exc).__name__}); nothing was stored"
+            ) from exc
+        if not isinstance(data, bytes):
+            raise CheckpointRedactionError(
+                f"checkpoint {checkpoint_id}: {type(redactor).__qualname__} returned "
+                f"{type(data).__qualname__}, not bytes; nothing was stored"
+            )
+    return data
+
+
+def _find_redactors(processor: Any, found: list[StateRedactor], depth: int) -> None:
+    """Append the :class:`StateRedactor` processors in ``processor`` (a multi-processor)."""
+    if processor is None or depth > 8:
+        return
+    if isinstance(processor, StateRedactor):
+        found.append(processor)
+        return
+    children = getattr(processor, "_span_processors", None)  # the SDK's multi-processors
+    if isinstance(children, (tuple, list)):
+        for child in children:
+            _find_redactors(child, found, depth + 1)

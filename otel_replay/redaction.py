@@ -34,18 +34,31 @@ What is redacted:
   (``llm.token_count.prompt`` stays a count);
 * a user ``hook(key, value) -> value`` applied last to every attribute value.
 
+Checkpoint state (``agent_replay.checkpoint.state``, a JSON object) is redacted as JSON
+(:meth:`Redactor.redact_state`): text rules run on every object key and string value, key
+rules on every string value under a secret-named object key (at any depth), then the hook on
+the whole state text; changed state is re-encoded as canonical JSON, so it stays valid JSON.
+
 Every redacted value is counted in the ``agent_replay.redactions`` counter (attribute
 ``agent_replay.redaction.rule``). A hook that raises fails closed: the value is replaced and
 the error is logged once and counted in ``agent_replay.processor.errors``.
 
-When the inline checkpoint state (``agent_replay.checkpoint.state``) is redacted, its digest
-and size attributes are recomputed so the redacted state still restores. State kept in a
-:class:`~otel_replay.checkpoints.CheckpointStore` is written by ``checkpoint()`` before the
-span exists and is not redacted.
+When the inline checkpoint state is redacted, its digest and size attributes are recomputed
+so the redacted state still restores. State bound for a
+:class:`~otel_replay.checkpoints.CheckpointStore` never passes through a span processor:
+``checkpoint()`` finds the ``RedactionProcessor`` among the tracer provider's processors and
+calls :meth:`RedactionProcessor.redact_checkpoint_state` before the envelope is written, so it
+is redacted identically, counted in ``agent_replay.redactions``, and its digest is that of the
+redacted state. If that fails (a hook raises or returns something that is not a JSON object)
+the error is logged once and counted in ``agent_replay.processor.errors``, and
+``checkpoint()`` raises :class:`~otel_replay.checkpoints.CheckpointRedactionError` without
+storing or exporting anything. (Inline state whose hook fails is replaced by ``[REDACTED]``,
+so restoring it fails loudly.)
 """
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import threading
@@ -61,7 +74,7 @@ from opentelemetry.sdk.trace import ReadableSpan, Span, SpanProcessor
 from opentelemetry.trace import Status
 
 from otel_replay import conventions as c
-from otel_replay.checkpoints import state_digest
+from otel_replay.checkpoints import canonical_json, state_digest
 from otel_replay.selfmetrics import ErrorReporter, get_meter
 
 __all__ = [
@@ -181,8 +194,26 @@ DEFAULT_SECRET_KEYS: Final = (
     r"cookie|set[_-]cookie)(?:$|[._\-])"
 )
 
-_STATE_KEYS = (c.CHECKPOINT_STATE, c.CHECKPOINT_STATE_DIGEST, c.CHECKPOINT_STATE_SIZE)
+_STATE = c.CHECKPOINT_STATE
 _MAX_KEY_CACHE = 4096
+_MAX_STATE_DEPTH = 200
+
+
+def _reject_constant(name: str) -> Any:
+    raise ValueError(f"non-standard JSON constant {name}")
+
+
+def _json_object(text: str) -> dict[str, Any]:
+    """``text`` decoded as a JSON object; ``ValueError`` otherwise."""
+    try:
+        value = json.loads(text, parse_constant=_reject_constant)
+    except ValueError as exc:
+        raise ValueError(f"state is not JSON: {exc}") from None
+    except RecursionError as exc:
+        raise ValueError("state nests too deeply") from exc
+    if not isinstance(value, dict):
+        raise ValueError(f"state is a JSON {type(value).__name__}, not an object")
+    return value
 
 
 class Redactor:
@@ -228,10 +259,15 @@ class Redactor:
 
     def redact_text(self, text: str, hits: list[str] | None = None) -> str:
         """``text`` with every text-rule match replaced; appends rule names to ``hits``."""
-        if not text:
+        return self._redact_text(text, hits, self.rules)
+
+    def _redact_text(
+        self, text: str, hits: list[str] | None, rules: tuple[RedactionRule, ...]
+    ) -> str:
+        if not text or not rules:
             return text
         low = text.lower() if self._anchored else text
-        for rule in self.rules:
+        for rule in rules:
             anchors = rule.anchors
             if anchors is not None:
                 for a in anchors:
@@ -247,7 +283,18 @@ class Redactor:
         return text
 
     def redact_value(self, key: str, value: Any, hits: list[str] | None = None) -> Any:
-        """The redacted form of one attribute value (the same object when nothing matched)."""
+        """The redacted form of one attribute value (the same object when nothing matched).
+
+        A string value of ``agent_replay.checkpoint.state`` that is a JSON object is redacted
+        with :meth:`redact_state`.
+        """
+        if key == _STATE and isinstance(value, str):
+            try:
+                doc = _json_object(value)
+            except ValueError:
+                pass  # not JSON state: redacted as text
+            else:
+                return self._redact_state(value, doc, hits)
         out = self._redact_value(key, value, hits)
         if self.hook is not None:
             hooked = self.hook(key, out)
@@ -276,6 +323,83 @@ class Redactor:
             if all(a is b for a, b in zip(items, value, strict=True)):
                 return value
             return tuple(items)
+        return value
+
+    def redact_state(self, state: str, hits: list[str] | None = None) -> str:
+        """``state`` (a JSON object's text) redacted; the same object when nothing matched.
+
+        Text rules run on every object key and string value, key rules on every string value
+        under a secret-named key (at any depth), then the hook as
+        ``hook("agent_replay.checkpoint.state", text)``. Changed state is canonical JSON.
+        Raises ``ValueError`` when ``state`` or the hook's result is not a JSON object.
+        """
+        return self._redact_state(state, _json_object(state), hits)
+
+    def _redact_state(self, state: str, doc: dict[str, Any], hits: list[str] | None) -> str:
+        out = state
+        low = state.lower() if self._anchored else state
+        # only the rules whose anchors occur somewhere in the state run on its strings
+        active = tuple(
+            r for r in self.rules if r.anchors is None or any(a in low for a in r.anchors)
+        )
+        if active or self.secret_keys is not None:
+            new = self._redact_json(doc, False, hits, active, 0)
+            if new is not doc:
+                out = canonical_json(new)
+        if self.hook is not None:
+            hooked = self.hook(c.CHECKPOINT_STATE, out)
+            if hooked is not out and hooked != out:
+                if not isinstance(hooked, str):
+                    raise ValueError(
+                        f"hook returned {type(hooked).__name__} for checkpoint state, not str"
+                    )
+                try:
+                    _json_object(hooked)
+                except ValueError as exc:
+                    raise ValueError(f"the hook's checkpoint state is invalid: {exc}") from None
+                if hits is not None:
+                    hits.append("hook")
+                out = hooked
+        return out
+
+    def _redact_json(
+        self,
+        value: Any,
+        secret: bool,
+        hits: list[str] | None,
+        rules: tuple[RedactionRule, ...],
+        depth: int,
+    ) -> Any:
+        """``value`` with secrets redacted (the same object when nothing matched)."""
+        if isinstance(value, str):
+            if secret and value:
+                if value != self.replacement and hits is not None:
+                    hits.append("key")
+                return self.replacement
+            return self._redact_text(value, hits, rules)
+        if depth > _MAX_STATE_DEPTH:
+            raise ValueError(f"state nests deeper than {_MAX_STATE_DEPTH} levels")
+        if isinstance(value, dict):
+            out: dict[str, Any] = {}
+            changed = False
+            for k, v in value.items():
+                nk = self._redact_text(k, hits, rules)
+                nv = self._redact_json(v, secret or self.is_secret_key(k), hits, rules, depth + 1)
+                if nk is not k:
+                    changed = True
+                    base, n = nk, 1
+                    while nk in out or nk in value:  # two redacted keys: keep both entries
+                        n += 1
+                        nk = f"{base}#{n}"
+                elif nv is not v:
+                    changed = True
+                out[nk] = nv
+            return out if changed else value
+        if isinstance(value, list):
+            items = [self._redact_json(v, secret, hits, rules, depth + 1) for v in value]
+            if all(a is b for a, b in zip(items, value, strict=True)):
+                return value
+            return items
         return value
 
     def redact_mapping(
@@ -381,6 +505,26 @@ class RedactionProcessor(SpanProcessor):
 
     def force_flush(self, timeout_millis: int = 30000) -> bool:
         return True
+
+    # ---------------------------------------------------------------- checkpoint stores
+
+    def redact_checkpoint_state(self, data: bytes) -> bytes:
+        """Canonical JSON state ``data`` redacted as inline state is (``data`` if unchanged).
+
+        ``checkpoint()`` calls this for state bound for a checkpoint store. Redactions are
+        counted; a failure is logged once, counted in ``agent_replay.processor.errors`` and
+        raised.
+        """
+        hits: list[str] = []
+        try:
+            text = data.decode("utf-8")
+            out = self.redactor.redact_state(text, hits)
+            redacted = data if out is text else out.encode("utf-8")
+        except Exception as exc:
+            self.errors.report("checkpoint_state", exc)
+            raise
+        self._count(hits)
+        return redacted
 
     # ---------------------------------------------------------------- internals
 
