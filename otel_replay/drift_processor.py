@@ -247,8 +247,12 @@ class DriftProcessor(SpanProcessor):
                 self._hold(sid, span)
             except Exception as exc:
                 self.errors.report("hold", exc)
-        else:
-            self._forward(span)
+            return
+        for p in self._downstream:
+            try:
+                p.on_end(span)
+            except Exception as exc:
+                self.errors.report("downstream.on_end", exc)
 
     def _hold(self, sid: Any, span: ReadableSpan) -> None:
         run = self.registry.get(sid)

@@ -13,6 +13,7 @@ from opentelemetry.attributes import BoundedAttributes
 from opentelemetry.context import Context
 from opentelemetry.metrics import CallbackOptions, MeterProvider, Observation
 from opentelemetry.sdk.trace import ReadableSpan, Span, SpanProcessor
+from opentelemetry.trace import SpanContext
 
 from otel_replay import conventions as c
 from otel_replay._env import env_int
@@ -24,11 +25,12 @@ from otel_replay.checkpoints import (
     set_checkpoint_store,
 )
 from otel_replay.selfmetrics import ErrorReporter, get_meter, observable
-from otel_replay.steps import Step, _value_size, normalize_span
+from otel_replay.steps import Step, _value_size, span_parts, step_from_parts
 
 __all__ = ["ReplayProcessor", "IncompleteHistoryError"]
 
 _BoundedAttributes = BoundedAttributes
+_SpanContext = SpanContext
 _SESSION_ID = c.SESSION_ID
 _CONVERSATION_ID = c.GEN_AI_CONVERSATION_ID
 _STEP_SEQUENCE = c.STEP_SEQUENCE
@@ -43,7 +45,8 @@ class _Buffer:
     __slots__ = ("steps", "bytes", "checkpoints", "evicted_through", "evicted")
 
     def __init__(self) -> None:
-        self.steps: deque[tuple[int, int | None, Step]] = deque()  # (size, sequence, step)
+        # (size, sequence, span parts): a step is made from its parts when it is read
+        self.steps: deque[tuple[int, int | None, Any]] = deque()
         self.bytes = 0
         self.checkpoints: OrderedDict[str, Checkpoint] = OrderedDict()
         self.evicted_through = 0  # highest step sequence evicted
@@ -130,9 +133,13 @@ class ReplayProcessor(SpanProcessor):
             bounded: Any = getattr(span, "_attributes", None)
             attrs: Any = getattr(bounded, "_dict", None)
             fast = type(attrs) is dict and type(bounded) is _BoundedAttributes
+            ctx = getattr(span, "_context", None)
+            if type(ctx) is _SpanContext:
+                trace_id = ctx[0]  # SpanContext is a tuple: (trace id, span id, ...)
+            else:
+                trace_id = span.context.trace_id
             if not fast:
                 attrs = span.attributes or {}
-            trace_id = span.context.trace_id
             own = sid = attrs.get(_SESSION_ID)
             if type(sid) is not str or not sid:
                 sid = attrs.get(_CONVERSATION_ID) or attrs.get("session.id")
@@ -198,21 +205,21 @@ class ReplayProcessor(SpanProcessor):
             is_checkpoint = _CHECKPOINT_ID in attrs
             if not is_checkpoint and sid not in self._buffers:
                 return  # no checkpoint in this session yet: nothing to keep
-            # Lazy: the step's fields are computed from the (ended, immutable) span on first
-            # access; most buffered steps are evicted without ever being read.
-            step = normalize_span(span, sid, lazy=True)
+            # Only the parts of the (ended, immutable) span are kept; steps are made from
+            # them when read, and most buffered steps are evicted without ever being read.
+            parts = span_parts(span)
             ckpt = None
             if is_checkpoint:
                 try:
-                    ckpt = Checkpoint.from_step(step)
+                    ckpt = Checkpoint.from_step(step_from_parts(parts, sid))
                 except CheckpointError as exc:
                     # a malformed checkpoint span: reported, and kept as a plain step
                     self.errors.report("checkpoint", exc)
                     if sid not in self._buffers:
                         return
-            seq = attrs.get(c.STEP_SEQUENCE)
-            size = _approx_size(span, attrs, sid)
-            entry = (size, seq if type(seq) is int else None, step)
+            seq = attrs.get(_STEP_SEQUENCE)
+            size = _approx_size(parts[4], attrs, sid)
+            entry = (size, seq if type(seq) is int else None, parts)
             with self._lock:
                 buf = self._buffers.get(sid)
                 if buf is None:
@@ -249,18 +256,24 @@ class ReplayProcessor(SpanProcessor):
         return buf
 
     def _trim(self, buf: _Buffer) -> None:
+        """Evict the oldest steps until the buffer is within its bounds; a full buffer
+        sheds 1/64 of ``max_steps`` at once, so eviction work is amortized."""
         n_steps = n_bytes = 0
-        while buf.steps and (len(buf.steps) > self.max_steps or buf.bytes > self.max_bytes):
-            over_steps = len(buf.steps) > self.max_steps
-            size, seq, _ = buf.steps.popleft()
+        steps = buf.steps
+        limit = self.max_steps
+        if len(steps) > limit:
+            limit -= limit >> 6
+        while steps and (len(steps) > limit or buf.bytes > self.max_bytes):
+            over_steps = len(steps) > limit
+            size, seq, _ = steps.popleft()
             buf.bytes -= size
-            buf.evicted += 1
             if seq is not None and seq > buf.evicted_through:
                 buf.evicted_through = seq
             if over_steps:
                 n_steps += 1
             else:
                 n_bytes += 1
+        buf.evicted += n_steps + n_bytes
         self.evictions["max_steps"] += n_steps
         self.evictions["max_bytes"] += n_bytes
 
@@ -314,7 +327,7 @@ class ReplayProcessor(SpanProcessor):
         with self._lock:
             buf = self._buffers.get(session_id)
             items = [e[2] for e in buf.steps] if buf is not None else []
-        return sorted(items, key=_seq_key)
+        return sorted((step_from_parts(p, session_id) for p in items), key=_seq_key)
 
     def steps_after(
         self,
@@ -333,6 +346,7 @@ class ReplayProcessor(SpanProcessor):
             buf = self._buffers[ckpt.session_id]
             items = [e[2] for e in buf.steps]
             evicted_through = buf.evicted_through
+        sid = ckpt.session_id
         after = ckpt.step_sequence or 0
         if evicted_through > after and not allow_partial:
             raise IncompleteHistoryError(
@@ -340,17 +354,18 @@ class ReplayProcessor(SpanProcessor):
                 f"the replay buffer up to sequence {evicted_through}; raise max_steps/max_bytes "
                 f"or restore from a recording"
             )
-        return select_after(items, after, min_importance)
+        return select_after((step_from_parts(p, sid) for p in items), after, min_importance)
 
 
-def _approx_size(span: ReadableSpan, attrs: Mapping[str, Any], sid: str) -> int:
+def _approx_size(name: str, attrs: Mapping[str, Any], sid: str) -> int:
     """Approximate retained bytes of a buffered step: fixed costs plus its string data
     (attribute keys are shared between spans and counted at a flat rate)."""
-    size = 200 + 2 * len(span.name) + len(sid) + 32 * len(attrs)
+    size = 200 + 2 * len(name) + len(sid) + 32 * len(attrs)
     for v in attrs.values():
-        if type(v) is str:
+        t = type(v)
+        if t is str:
             size += len(v)
-        elif type(v) is not int and type(v) is not float and type(v) is not bool:
+        elif t is not int and t is not float and t is not bool:
             size += _value_size(v)
     return size
 

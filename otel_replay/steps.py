@@ -14,7 +14,7 @@ from dataclasses import dataclass, field, fields
 from typing import Any
 
 from opentelemetry.sdk.trace import ReadableSpan
-from opentelemetry.trace import StatusCode
+from opentelemetry.trace import SpanContext, Status, StatusCode
 
 from otel_replay import conventions as c
 
@@ -549,12 +549,26 @@ def normalize_span(
     return step
 
 
+def span_parts(span: ReadableSpan) -> _Parts:
+    """What a lazily normalized step keeps of a span (see :func:`step_from_parts`)."""
+    return _parts(span)
+
+
+def step_from_parts(parts: _Parts, session_id: str | None) -> Step:
+    """The lazily normalized step of the span ``parts`` were taken from; equal to
+    ``normalize_span(span, session_id, lazy=True)``."""
+    step = _new_step(Step)
+    step.__dict__[_LAZY] = (parts, session_id)
+    return step
+
+
 #: (attributes, trace id, span id, parent span id, name, status code value, status
 #: description, start, end): all atomic but the attribute dict, so a lazily normalized step
 #: adds few objects for the cyclic garbage collector to traverse.
 _Parts = tuple[Mapping[str, Any], int, "int | None", "int | None", str, int, "str | None", int, Any]
 _ERROR = StatusCode.ERROR.value
 _OK = StatusCode.OK.value
+_CODE_VALUES = {code: code.value for code in StatusCode}
 
 
 def _parts(span: ReadableSpan) -> _Parts:
@@ -567,6 +581,23 @@ def _parts(span: ReadableSpan) -> _Parts:
             attrs = sd["_attributes"] or {}
         ctx, parent, status = sd["_context"], sd["_parent"], sd["_status"]
         name, start, end = sd["_name"], sd["_start_time"] or 0, sd["_end_time"]
+        if (
+            type(status) is Status
+            and type(ctx) is SpanContext
+            and (parent is None or type(parent) is SpanContext)
+        ):
+            # SpanContext is a tuple (trace id, span id, ...); Status keeps its two fields
+            return (
+                attrs,
+                ctx[0],
+                ctx[1],
+                parent[1] if parent is not None else None,
+                name,
+                _CODE_VALUES[status._status_code],
+                status._description,
+                start,
+                end,
+            )
     else:
         attrs = span_attributes(span)
         ctx, parent, status = span.context, span.parent, span.status

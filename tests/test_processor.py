@@ -239,7 +239,7 @@ def test_processor_never_raises_and_reports_once(pipeline, caplog, monkeypatch):
     t = pipeline.tracer
     with agent_run("agent", session_id="s", tracer=t):
         checkpoint({}, tracer=t)
-        monkeypatch.setattr(proc_mod, "normalize_span", boom)
+        monkeypatch.setattr(proc_mod, "span_parts", boom)
         with caplog.at_level(logging.ERROR, logger="otel_replay"):
             for _ in range(3):
                 with tool_call("t", tracer=t):
