@@ -61,7 +61,8 @@ class ReplayProcessor(SpanProcessor):
     * From a session's first checkpoint on, ended spans are kept as compact
       :class:`~otel_replay.steps.Step` objects, bounded by ``max_steps`` and ``max_bytes``
       per session and ``max_sessions`` overall (oldest first out, counted in
-      ``agent_replay.buffer.evictions``).
+      ``agent_replay.buffer.evictions``; a session over ``max_steps`` sheds its oldest
+      ``max_steps // 64`` steps at once, so eviction work is amortized).
     * Never raises into the application: failures are logged once and counted in
       ``agent_replay.processor.errors``.
     """
