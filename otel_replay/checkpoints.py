@@ -43,6 +43,7 @@ __all__ = [
     "CheckpointStoreError",
     "CheckpointNotFoundError",
     "CheckpointRedactionError",
+    "UnorderedHistoryError",
     "CheckpointStore",
     "StateRedactor",
     "InMemoryCheckpointStore",
@@ -85,6 +86,10 @@ class CheckpointStateTooLargeError(CheckpointError, ValueError):
 
 class CheckpointStoreError(CheckpointError, OSError):
     """A checkpoint store could not write or read."""
+
+
+class UnorderedHistoryError(CheckpointError, ValueError):
+    """Steps cannot be ordered after a checkpoint: they carry no step sequence number."""
 
 
 class CheckpointNotFoundError(CheckpointError, LookupError):

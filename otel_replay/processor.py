@@ -22,6 +22,7 @@ from otel_replay.checkpoints import (
     CheckpointError,
     CheckpointNotFoundError,
     CheckpointStore,
+    UnorderedHistoryError,
     set_checkpoint_store,
 )
 from otel_replay.selfmetrics import ErrorReporter, get_meter, observable
@@ -340,7 +341,8 @@ class ReplayProcessor(SpanProcessor):
         """Steps started after the checkpoint, in sequence order, optionally filtered.
 
         Raises :class:`IncompleteHistoryError` if some of them were evicted (unless
-        ``allow_partial``).
+        ``allow_partial``) and :class:`~otel_replay.checkpoints.UnorderedHistoryError` if the
+        checkpoint span carries no step sequence number.
         """
         ckpt = self.get_checkpoint(checkpoint_id)
         with self._lock:
@@ -348,7 +350,12 @@ class ReplayProcessor(SpanProcessor):
             items = [e[2] for e in buf.steps]
             evicted_through = buf.evicted_through
         sid = ckpt.session_id
-        after = ckpt.step_sequence or 0
+        after = ckpt.step_sequence
+        if after is None:
+            raise UnorderedHistoryError(
+                f"checkpoint {checkpoint_id} in the replay buffer has no step sequence number "
+                f"({c.STEP_SEQUENCE} was not an integer on its span)"
+            )
         if evicted_through > after and not allow_partial:
             raise IncompleteHistoryError(
                 f"steps after checkpoint {checkpoint_id} (sequence > {after}) were evicted from "

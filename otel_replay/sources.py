@@ -16,10 +16,10 @@ from typing import Any, Protocol, runtime_checkable
 
 from otel_replay.checkpoints import (
     Checkpoint,
-    CheckpointError,
     CheckpointNotFoundError,
     CheckpointStore,
     DirectoryCheckpointStore,
+    UnorderedHistoryError,
 )
 from otel_replay.processor import ReplayProcessor, select_after
 from otel_replay.steps import Step
@@ -32,10 +32,6 @@ __all__ = [
     "source_for",
     "describe_source",
 ]
-
-
-class UnorderedHistoryError(CheckpointError, ValueError):
-    """Steps cannot be ordered after a checkpoint: they carry no step sequence number."""
 
 
 @runtime_checkable

@@ -277,3 +277,29 @@ def test_shutdown_stops_processing(pipeline):
         checkpoint({}, tracer=pipeline.tracer)
     assert pipeline.processor.sessions() == []
     assert pipeline.processor.force_flush() is True
+
+
+def test_checkpoint_without_sequence_number_refuses_to_guess_the_history():
+    """A checkpoint span whose step sequence was overwritten (here by a later processor, as
+    a foreign instrumentation could) must not make ``steps_after`` return the whole history."""
+    from opentelemetry.sdk.trace import SpanProcessor
+
+    from otel_replay.checkpoints import UnorderedHistoryError
+
+    class Overwrite(SpanProcessor):
+        def on_start(self, span, parent_context=None):
+            if span.name.startswith("checkpoint"):
+                span.set_attribute(c.STEP_SEQUENCE, "three")
+
+    p = make_pipeline()
+    p.provider.add_span_processor(Overwrite())
+    try:
+        cid = _run_agent(p.tracer, "s1")
+        with pytest.raises(UnorderedHistoryError) as raised:
+            p.processor.steps_after(cid)
+        assert str(raised.value) == (
+            f"checkpoint {cid} in the replay buffer has no step sequence number "
+            f"(agent_replay.step.sequence was not an integer on its span)"
+        )
+    finally:
+        p.provider.shutdown()
