@@ -574,44 +574,48 @@ _CODE_VALUES = {code: code.value for code in StatusCode}
 def _parts(span: ReadableSpan) -> _Parts:
     """The parts of a span that :func:`_fields` needs."""
     if type(span) is ReadableSpan:
-        # What the SDK hands to on_end: read the instance dict instead of seven properties.
-        sd = span.__dict__
-        attrs = getattr(sd["_attributes"], "_dict", None)
-        if type(attrs) is not dict:
-            attrs = sd["_attributes"] or {}
-        ctx, parent, status = sd["_context"], sd["_parent"], sd["_status"]
-        name, start, end = sd["_name"], sd["_start_time"] or 0, sd["_end_time"]
-        if (
-            type(status) is Status
-            and type(ctx) is SpanContext
-            and (parent is None or type(parent) is SpanContext)
-        ):
-            # SpanContext is a tuple (trace id, span id, ...); Status keeps its two fields
-            return (
-                attrs,
-                ctx[0],
-                ctx[1],
-                parent[1] if parent is not None else None,
-                name,
-                _CODE_VALUES[status._status_code],
-                status._description,
-                start,
-                end,
-            )
-    else:
-        attrs = span_attributes(span)
-        ctx, parent, status = span.context, span.parent, span.status
-        name, start, end = span.name, span.start_time or 0, span.end_time
+        # What the SDK hands to on_end: its instance fields instead of seven properties
+        # (tests/test_steps.py checks this against the public API).
+        try:
+            sd = span.__dict__
+            bounded = sd["_attributes"]
+            ctx, parent, status = sd["_context"], sd["_parent"], sd["_status"]
+            if (
+                type(status) is Status
+                and type(ctx) is SpanContext
+                and (parent is None or type(parent) is SpanContext)
+            ):
+                attrs = getattr(bounded, "_dict", None)
+                # SpanContext is a tuple (trace id, span id, ...); Status keeps two fields
+                return (
+                    attrs if type(attrs) is dict else (bounded or {}),
+                    ctx[0],
+                    ctx[1],
+                    parent[1] if parent is not None else None,
+                    sd["_name"],
+                    _CODE_VALUES[status._status_code],
+                    status._description,
+                    sd["_start_time"] or 0,
+                    sd["_end_time"],
+                )
+        except (KeyError, AttributeError):
+            pass
+    return _public_parts(span)
+
+
+def _public_parts(span: ReadableSpan) -> _Parts:
+    """:func:`_parts` through the span's public API (any ``ReadableSpan``)."""
+    ctx, parent, status = span.context, span.parent, span.status
     return (
-        attrs,
+        span_attributes(span),
         ctx.trace_id if ctx is not None else 0,
         ctx.span_id if ctx is not None else None,
         parent.span_id if parent is not None else None,
-        name,
+        span.name,
         status.status_code.value,
         status.description,
-        start,
-        end,
+        span.start_time or 0,
+        span.end_time,
     )
 
 
