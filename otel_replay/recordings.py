@@ -30,9 +30,11 @@ import weakref
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from typing import IO, Any, Literal
 
+from google.protobuf import descriptor_pb2, descriptor_pool, message_factory
 from google.protobuf.message import DecodeError
 from opentelemetry.attributes import BoundedAttributes
 from opentelemetry.metrics import MeterProvider
+from opentelemetry.proto.common.v1.common_pb2 import KeyValue
 from opentelemetry.proto.trace.v1.trace_pb2 import TracesData
 from opentelemetry.sdk.resources import Resource
 from opentelemetry.sdk.trace import Event, ReadableSpan
@@ -908,7 +910,7 @@ def _json_bool(v: Any) -> bool:
 
 def _json_array(v: Any) -> tuple[Any, ...]:
     v = _obj(v, "arrayValue")
-    return tuple(_json_any(x) for x in _list(v.get("values"), "values"))
+    return tuple([_json_any(x) for x in _list(v.get("values"), "values")])
 
 
 def _json_kvlist(v: Any) -> dict[str, Any]:
@@ -933,6 +935,18 @@ def _json_any(v: Any) -> Any:
     if type(v) is not dict:
         raise _Invalid(f"attribute value is {_json_kind(v)}, expected an object")
     for key, x in v.items():
+        # fast paths for well-formed scalars; anything else goes through _VALUE_DECODERS
+        t = type(x)
+        if t is str:
+            if key == "stringValue":
+                return x
+            if key == "intValue":
+                try:
+                    return int(x)
+                except ValueError:
+                    pass
+        elif key == "boolValue" and t is bool or key == "doubleValue" and t is float:
+            return x
         dec = _VALUE_DECODERS.get(key)
         if dec is not None:
             return None if x is None else dec(x)
@@ -946,11 +960,44 @@ def _json_attrs(kvs: Any) -> dict[str, Any]:
         raise _Invalid(f'"attributes" is {_json_kind(kvs)}, expected an array')
     out: dict[str, Any] = {}
     for kv in kvs:
+        # Fast path for well-formed KeyValues with a scalar value (a subscript that succeeds
+        # proves a dict); everything else, errors included, goes through the general code.
+        try:
+            key = kv["key"]
+            value = kv["value"]
+            if "stringValue" in value:
+                x = value["stringValue"]
+                if type(x) is str and type(key) is str:
+                    out[key] = x
+                    continue
+            elif len(value) == 1 and type(key) is str:
+                if "intValue" in value:
+                    x = value["intValue"]
+                    if type(x) is str:
+                        out[key] = int(x)
+                        continue
+                elif "doubleValue" in value:
+                    x = value["doubleValue"]
+                    if type(x) is float:
+                        out[key] = x
+                        continue
+                elif "boolValue" in value:
+                    x = value["boolValue"]
+                    if type(x) is bool:
+                        out[key] = x
+                        continue
+                elif "arrayValue" in value:
+                    x = value["arrayValue"]["values"]
+                    if type(x) is list:
+                        out[key] = tuple([_json_any(v) for v in x])
+                        continue
+        except (KeyError, TypeError, IndexError, ValueError):  # _Invalid too
+            pass
         if type(kv) is dict:
             key = kv.get("key")
             value = kv.get("value")
             if type(key) is str and type(value) is dict:
-                x = value.get("stringValue")  # fast path for the common case
+                x = value.get("stringValue")
                 if type(x) is str:
                     out[key] = x
                     continue
@@ -1003,6 +1050,71 @@ def _scope_of(ss: dict[str, Any]) -> dict[str, Any] | None:
 
 
 # --- Decoding to SDK spans ------------------------------------------------------------------
+_TRACE_ID_MAX = 2**128 - 1
+_SPAN_ID_MAX = 2**64 - 1
+_new_object = object.__new__
+_new_tuple = tuple.__new__
+
+
+def _span_context(
+    trace_id: int, span_id: int, is_remote: bool, flags: TraceFlags, trace_state: TraceState
+) -> SpanContext:
+    """The tuple ``SpanContext(trace_id, span_id, is_remote, flags, trace_state)`` builds."""
+    return _new_tuple(  # type: ignore[no-any-return]
+        SpanContext,
+        (
+            trace_id,
+            span_id,
+            is_remote,
+            flags,
+            trace_state,
+            0 < trace_id <= _TRACE_ID_MAX and 0 < span_id <= _SPAN_ID_MAX,
+        ),
+    )
+
+
+def _readable_span(
+    name: str,
+    context: SpanContext,
+    parent: SpanContext | None,
+    resource: Resource,
+    attributes: Any,
+    events: Any,
+    links: Any,
+    kind: SpanKind,
+    status: Status,
+    start_time: int | None,
+    end_time: int | None,
+    scope: InstrumentationScope,
+) -> ReadableSpan:
+    """The span ``ReadableSpan(...)`` builds (same fields, set in the same order), without
+    the keyword-argument call overhead."""
+    span: ReadableSpan = _new_object(ReadableSpan)
+    span._name = name
+    span._context = context
+    span._kind = kind
+    span._instrumentation_info = None
+    span._instrumentation_scope = scope
+    span._parent = parent
+    span._start_time = start_time
+    span._end_time = end_time
+    span._attributes = attributes
+    span._events = events
+    span._links = links
+    span._resource = resource
+    span._status = status
+    return span
+
+
+def _event(name: str, attributes: Any, timestamp: int) -> Event:
+    """The event ``Event(name, attributes, timestamp)`` builds."""
+    event: Event = _new_object(Event)
+    event._name = name
+    event._timestamp = timestamp
+    event._attributes = attributes
+    return event
+
+
 def _make_span(
     name: str,
     trace_id: int,
@@ -1028,21 +1140,21 @@ def _make_span(
         status = Status(StatusCode.ERROR, status_message or None)
     else:
         status = _STATUS_OK if status_code == 1 else _STATUS_UNSET
-    return ReadableSpan(
-        name=name,
-        context=SpanContext(trace_id, span_id, False, tflags, trace_state),
-        parent=SpanContext(trace_id, parent_span_id, _remote(flags), tflags, trace_state)
+    return _readable_span(
+        name,
+        _span_context(trace_id, span_id, False, tflags, trace_state),
+        _span_context(trace_id, parent_span_id, _remote(flags), tflags, trace_state)
         if parent_span_id
         else None,
-        resource=resource,
-        attributes=attributes,
-        events=events,
-        links=links,
-        kind=_SDK_KINDS[kind] if 0 <= kind < 6 else SpanKind.INTERNAL,
-        status=status,
-        start_time=start or None,
-        end_time=end or None,
-        instrumentation_scope=scope,
+        resource,
+        attributes,
+        events,
+        links,
+        _SDK_KINDS[kind] if 0 <= kind < 6 else SpanKind.INTERNAL,
+        status,
+        start or None,
+        end or None,
+        scope,
     )
 
 
@@ -1053,6 +1165,8 @@ class _Decoder:
         self.resources: dict[Any, Resource] = {}
         self.scopes: dict[Any, InstrumentationScope] = {}
         self.trace_states: dict[str, TraceState] = {"": _EMPTY_TRACE_STATE}
+        # serialized KeyValue -> decoded (key, value), for values without a (mutable) dict
+        self.key_values: dict[bytes, tuple[str, Any]] = {}
 
     def trace_state(self, header: str) -> TraceState:
         ts = self.trace_states.get(header)
@@ -1081,7 +1195,7 @@ class _Decoder:
     def link(
         self, trace_id: int, span_id: int, trace_state: str, flags: int, attrs: Any, dropped: int
     ) -> Link:
-        ctx = SpanContext(
+        ctx = _span_context(
             trace_id,
             span_id,
             _remote(flags),
@@ -1091,9 +1205,46 @@ class _Decoder:
         return Link(ctx, _bounded_attributes(attrs, dropped) if dropped else attrs)
 
     # -- protobuf ------------------------------------------------------------------------
-    def from_pb(self, td: Any, out: list[ReadableSpan]) -> None:
+    def raw_attrs(self, raws: Iterable[bytes]) -> dict[str, Any]:
+        """Attributes from serialized ``KeyValue`` messages (as :func:`_pb_attrs` decodes
+        them); each distinct message is parsed once per decoder."""
+        out: dict[str, Any] = {}
+        get = self.key_values.get
+        for raw in raws:
+            kv = get(raw)
+            if kv is None:
+                kv = self._key_value(raw)
+            out[kv[0]] = kv[1]
+        return out
+
+    def _key_value(self, raw: bytes) -> tuple[str, Any]:
+        """Parse one serialized ``KeyValue`` (``DecodeError`` if invalid) and cache it unless
+        its value holds a dict (each span gets its own) or it is large."""
+        kv = _KeyValue.FromString(raw)
+        value = _pb_value(kv.value)
+        t = type(value)
+        if (t is tuple or t is dict) and _nesting(value) > _KV_MAX_NESTING:
+            # Parsed alone, a KeyValue escapes the depth limit the whole frame is parsed with.
+            raise DecodeError("attribute value nested too deeply; parse the whole frame")
+        pair = (kv.key, value)
+        if len(raw) <= _KV_CACHE_MAX_BYTES and not _holds_dict(value):
+            cache = self.key_values
+            if len(cache) >= _KV_CACHE_SIZE:
+                cache.clear()
+            cache[raw] = pair
+        return pair
+
+    def from_pb(
+        self,
+        td: Any,
+        out: list[ReadableSpan],
+        attributes: Callable[[Any], dict[str, Any]] | None = None,
+    ) -> None:
+        """Append the spans of ``td`` to ``out``: a ``TracesData``, or with ``attributes``
+        :meth:`raw_attrs` a :data:`_RawTracesData` (span, event and link attributes serialized)."""
         append = out.append
         from_bytes = int.from_bytes
+        attrs_of = _pb_attrs if attributes is None else attributes
         for rs in td.resource_spans:
             r = rs.resource
             key = (r.SerializeToString(deterministic=True), rs.schema_url)
@@ -1111,19 +1262,19 @@ class _Decoder:
                         key, sc.name, sc.version, _pb_attrs(sc.attributes), ss.schema_url
                     )
                 for s in ss.spans:
-                    attrs: Any = _pb_attrs(s.attributes)
+                    attrs: Any = attrs_of(s.attributes)
                     if s.dropped_attributes_count:
                         attrs = _bounded_attributes(attrs, s.dropped_attributes_count)
                     events: Any = ()
                     if s.events:
                         events = [
-                            Event(
+                            _event(
                                 e.name,
                                 _bounded_attributes(
-                                    _pb_attrs(e.attributes), e.dropped_attributes_count
+                                    attrs_of(e.attributes), e.dropped_attributes_count
                                 )
                                 if e.dropped_attributes_count
-                                else _pb_attrs(e.attributes),
+                                else attrs_of(e.attributes),
                                 e.time_unix_nano,
                             )
                             for e in s.events
@@ -1138,7 +1289,7 @@ class _Decoder:
                                 from_bytes(lk.span_id, "big"),
                                 lk.trace_state,
                                 lk.flags,
-                                _pb_attrs(lk.attributes),
+                                attrs_of(lk.attributes),
                                 lk.dropped_attributes_count,
                             )
                             for lk in s.links
@@ -1265,7 +1416,7 @@ class _Decoder:
         dropped = e.get("droppedAttributesCount")
         if dropped:
             attrs = _bounded_attributes(attrs, _json_int(dropped, "droppedAttributesCount"))
-        return Event(
+        return _event(
             _json_str(e.get("name"), "name"),
             attrs,
             _json_int(e.get("timeUnixNano"), "timeUnixNano"),
@@ -1286,13 +1437,10 @@ class _Decoder:
 def _cache_key(attrs: dict[str, Any], *extra: Any) -> tuple[Any, ...] | None:
     """A cache key for decoded attributes that keeps types apart (``1``, ``1.0`` and
     ``True`` are equal as dict keys); ``None`` (no caching) for array or map values."""
-    items: list[Any] = list(extra)
-    for k, v in attrs.items():
-        t = type(v)
-        if t is tuple or t is dict:
-            return None
-        items.append((k, t, v))
-    return tuple(items)
+    types = tuple(map(type, attrs.values()))
+    if tuple in types or dict in types:
+        return None
+    return (extra, tuple(attrs.items()), types)
 
 
 def _bounded_attributes(attrs: dict[str, Any], dropped: int) -> BoundedAttributes:
@@ -1335,6 +1483,65 @@ def _pb_value(av: Any) -> Any:
     if which == "kvlist_value":
         return _pb_attrs(av.kvlist_value.values)
     return None
+
+
+_KeyValue: Any = KeyValue
+_KV_CACHE_SIZE = 1 << 16  # decoded KeyValues kept per load (the cache restarts when full)
+_KV_CACHE_MAX_BYTES = 1024  # larger KeyValues (long strings) are decoded every time
+
+
+_KV_MAX_NESTING = 8  # deeper attribute values are decoded through the full TracesData schema
+
+
+def _nesting(value: Any) -> int:
+    """Levels of arrays and maps in an attribute value (0 for a scalar)."""
+    t = type(value)
+    if t is tuple:
+        return 1 + max(map(_nesting, value), default=0)
+    if t is dict:
+        return 1 + max(map(_nesting, value.values()), default=0)
+    return 0
+
+
+def _holds_dict(value: Any) -> bool:
+    t = type(value)
+    if t is dict:
+        return True
+    return t is tuple and any(_holds_dict(v) for v in value)
+
+
+def _file_protos(fd: Any, seen: dict[str, descriptor_pb2.FileDescriptorProto]) -> None:
+    """``fd`` and the files it imports as ``FileDescriptorProto``, dependencies first."""
+    for dep in fd.dependencies:
+        _file_protos(dep, seen)
+    if fd.name not in seen:
+        proto = descriptor_pb2.FileDescriptorProto()
+        fd.CopyToProto(proto)
+        seen[fd.name] = proto
+
+
+def _raw_traces_data_class() -> Any:
+    """``TracesData`` with the ``attributes`` of spans, events and links declared as
+    ``repeated bytes``: the wire format is the same, but parsing leaves each ``KeyValue``
+    serialized, so identical attributes are decoded once (:meth:`_Decoder.raw_attrs`)."""
+    files: dict[str, descriptor_pb2.FileDescriptorProto] = {}
+    _file_protos(TracesData.DESCRIPTOR.file, files)
+    trace = files[TracesData.DESCRIPTOR.file.name]
+    span = next(m for m in trace.message_type if m.name == "Span")
+    for message in (span, *span.nested_type):
+        for field in message.field:
+            if field.name == "attributes":
+                field.type = descriptor_pb2.FieldDescriptorProto.TYPE_BYTES
+                field.ClearField("type_name")
+    pool = descriptor_pool.DescriptorPool()
+    for proto in files.values():
+        pool.Add(proto)
+    return message_factory.GetMessageClass(
+        pool.FindMessageTypeByName(TracesData.DESCRIPTOR.full_name)
+    )
+
+
+_RawTracesData: Any = _raw_traces_data_class()
 
 
 def spans_from_traces_data(td: TracesData) -> list[ReadableSpan]:
@@ -1885,6 +2092,15 @@ def _load_binpb(
             return
         if problem is not None:
             raise RecordingFormatError(path, problem, offset=offset)
+        count = len(spans)
+        try:
+            decoder.from_pb(_RawTracesData.FromString(body), spans, decoder.raw_attrs)
+        except (DecodeError, ValueError, TypeError, OverflowError):
+            # The frame is redone through the full TracesData schema, which names the error.
+            del spans[count:]
+        else:
+            offset += 4 + len(body)
+            continue
         try:
             td = TracesData.FromString(body)
         except DecodeError as exc:

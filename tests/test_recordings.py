@@ -1100,3 +1100,358 @@ def test_export_failures_are_counted_in_the_error_metric(tmp_path: Path) -> None
         ({c.ATTR_COMPONENT: "recording_exporter", c.ATTR_ERROR_TYPE: "shutdown"}, 1),
     ]
     meter_provider.shutdown()
+
+
+# --- Fast decoding paths ----------------------------------------------------------------------
+def _typed(v: Any) -> Any:
+    """``v`` with each value paired with its type, so that 1, 1.0 and True compare unequal."""
+    if isinstance(v, dict):
+        return ("dict", {k: _typed(x) for k, x in v.items()})
+    if isinstance(v, (tuple, list)):
+        return (type(v).__name__, [_typed(x) for x in v])
+    if isinstance(v, float) and math.isnan(v):
+        return ("float", "nan")
+    return (type(v).__name__, v)
+
+
+def _plain_span(attributes: dict[str, Any], i: int = 0, **kw: Any) -> ReadableSpan:
+    return ReadableSpan(
+        f"s{i}",
+        context=SpanContext(i + 1, i + 1, False, TraceFlags(1)),
+        resource=Resource({"service.name": "t"}),
+        attributes=attributes,
+        start_time=1,
+        end_time=2,
+        instrumentation_scope=InstrumentationScope("s", ""),
+        **kw,
+    )
+
+
+def _reference_spans(path: Path) -> list[ReadableSpan]:
+    """The spans of a protobuf recording decoded through the full TracesData schema."""
+    data = path.read_bytes()
+    out: list[ReadableSpan] = []
+    while data:
+        size = int.from_bytes(data[:4], "big")
+        out += spans_from_traces_data(TracesData.FromString(data[4 : 4 + size]))
+        data = data[4 + size :]
+    return out
+
+
+@pytest.mark.parametrize("batched", [False, True])
+def test_protobuf_load_keeps_equal_values_of_different_types_apart(
+    tmp_path: Path, batched: bool
+) -> None:
+    values: list[Any] = [1, 1.0, True, "1", b"1", 0, 0.0, False, "", (1,), (1.0,), (True,)]
+    spans = [_plain_span({"v": values[i % len(values)]}, i) for i in range(3 * len(values))]
+    path = tmp_path / "types.binpb"
+    if batched:
+        write_recording(path, spans, format="protobuf")
+    else:
+        exporter = RecordingExporter(path, format="protobuf")
+        for span in spans:
+            exporter.export([span])
+        exporter.shutdown()
+    loaded = load_recording(path).spans
+    expected = [_typed(values[i % len(values)]) for i in range(len(spans))]
+    assert [_typed(s.attributes["v"]) for s in loaded] == expected  # type: ignore[index]
+
+
+def test_protobuf_load_gives_each_span_its_own_map_values(tmp_path: Path) -> None:
+    attrs = {"map": {"a": 1}, "maps": ({"b": 2.0},), "tags": ("x", "y")}
+    path = tmp_path / "maps.binpb"
+    write_recording(path, [_plain_span(attrs, i) for i in range(2)], format="protobuf")
+    first, second = (s.attributes for s in load_recording(path).spans)
+    assert first is not None and second is not None
+    assert _typed(dict(first)) == _typed(attrs) == _typed(dict(second))
+    assert first["map"] is not second["map"]
+    assert first["maps"][0] is not second["maps"][0]  # type: ignore[index]
+
+
+@pytest.mark.parametrize("traced", ["protobuf"], indirect=True)
+def test_protobuf_load_matches_the_full_schema_decoding(traced: Traced) -> None:
+    emit_agent_run(traced.tracer)
+    traced.close()
+    path = Path(traced.recorder.path)  # type: ignore[arg-type]
+    loaded = load_recording(path).spans
+    reference = _reference_spans(path)
+    assert len(loaded) == 5
+    assert [_typed(span_record(s)) for s in loaded] == [_typed(span_record(s)) for s in reference]
+    assert [sorted(vars(s)) for s in loaded] == [sorted(vars(s)) for s in reference]
+
+
+def test_protobuf_load_of_all_attribute_shapes_matches_the_full_schema(tmp_path: Path) -> None:
+    ctx = SpanContext(7, 8, True, TraceFlags(1), TraceState([("k", "v")]))
+    spans = [
+        _plain_span(
+            dict(ALL_TYPES, i=i % 2),
+            i,
+            events=[rec_mod._event("e", dict(ALL_TYPES), 5)],
+            links=[Link(ctx, {"n": i % 2, "f": 0.5})],
+        )
+        for i in range(4)
+    ]
+    path = tmp_path / "shapes.binpb"
+    write_recording(path, spans, format="protobuf")
+    loaded = load_recording(path).spans
+    assert [_typed(span_record(s)) for s in loaded] == [
+        _typed(span_record(s)) for s in _reference_spans(path)
+    ]
+
+
+def test_key_value_cache_restarts_when_full(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(rec_mod, "_KV_CACHE_SIZE", 3)
+    spans = [_plain_span({f"k{j}": j + i for j in range(5)}, i) for i in range(6)]
+    path = tmp_path / "many.binpb"
+    write_recording(path, spans, format="protobuf")
+    loaded = load_recording(path).spans
+    assert [dict(s.attributes or {}) for s in loaded] == [
+        {f"k{j}": j + i for j in range(5)} for i in range(6)
+    ]
+
+
+def test_large_and_map_key_values_are_not_cached() -> None:
+    from opentelemetry.proto.common.v1.common_pb2 import AnyValue, KeyValue, KeyValueList
+
+    big = KeyValue(key="big", value=AnyValue(string_value="x" * 2000)).SerializeToString()
+    kvl = KeyValueList(values=[KeyValue(key="a", value=AnyValue(int_value=1))])
+    table = KeyValue(key="m", value=AnyValue(kvlist_value=kvl)).SerializeToString()
+    small = KeyValue(key="s", value=AnyValue(double_value=1.0)).SerializeToString()
+    decoder = rec_mod._Decoder()
+    got = decoder.raw_attrs([big, table, small])
+    assert _typed(got) == _typed({"big": "x" * 2000, "m": {"a": 1}, "s": 1.0})
+    assert list(decoder.key_values) == [small]
+
+
+@pytest.mark.parametrize("where", ["span", "event", "link"])
+def test_protobuf_invalid_nested_key_value_reports_the_full_schema_error(
+    tmp_path: Path, where: str
+) -> None:
+    from google.protobuf.message import DecodeError
+
+    ctx = SpanContext(7, 8, False, TraceFlags(1))
+    marker = {"MARK": "v"}
+    span = _plain_span(
+        marker if where == "span" else {"ok": 1},
+        events=[rec_mod._event("e", marker if where == "event" else {}, 1)],
+        links=[Link(ctx, marker if where == "link" else {})],
+    )
+    good = encode_spans([span]).SerializeToString()
+    bad = good.replace(b"MARK", b"MA\xffK")  # invalid UTF-8 in a string field
+    with pytest.raises(DecodeError) as reference:
+        TracesData.FromString(bad)
+    path = tmp_path / "bad.binpb"
+    first = len(good).to_bytes(4, "big") + good
+    path.write_bytes(first + len(bad).to_bytes(4, "big") + bad)
+    with pytest.raises(RecordingFormatError) as info:
+        load_recording(path)
+    assert str(info.value) == (
+        f"{path}: at byte offset {len(first)}: undecodable OTLP TracesData frame: {reference.value}"
+    )
+
+
+def test_fast_constructors_build_what_the_sdk_constructors_build() -> None:
+    import inspect
+
+    from opentelemetry.sdk.trace import Event
+
+    state = TraceState([("a", "b")])
+    for trace_id, span_id in (
+        (1, 2),
+        (0, 2),
+        (1, 0),
+        (2**128, 2),
+        (1, 2**64),
+        (2**128 - 1, 2**64 - 1),
+    ):
+        real = SpanContext(trace_id, span_id, True, TraceFlags(1), state)
+        fast = rec_mod._span_context(trace_id, span_id, True, TraceFlags(1), state)
+        assert type(fast) is SpanContext
+        assert tuple(fast) == tuple(real)
+        assert fast.is_valid is real.is_valid
+
+    event = Event("e", {"a": 1}, 5)
+    fast_event = rec_mod._event("e", {"a": 1}, 5)
+    assert type(fast_event) is Event
+    assert list(vars(fast_event).items()) == list(vars(event).items())
+
+    # A new ReadableSpan field (or parameter) in an SDK upgrade must be added to _readable_span.
+    assert list(inspect.signature(ReadableSpan.__init__).parameters) == [
+        "self",
+        "name",
+        "context",
+        "parent",
+        "resource",
+        "attributes",
+        "events",
+        "links",
+        "kind",
+        "instrumentation_info",
+        "status",
+        "start_time",
+        "end_time",
+        "instrumentation_scope",
+    ]
+    args: dict[str, Any] = {
+        "name": "n",
+        "context": SpanContext(1, 2, False, TraceFlags(1), state),
+        "parent": SpanContext(1, 3, True, TraceFlags(1), state),
+        "resource": Resource({"r": 1}),
+        "attributes": {"a": 1},
+        "events": [event],
+        "links": [Link(SpanContext(4, 5, False))],
+        "kind": SpanKind.CLIENT,
+        "status": Status(StatusCode.ERROR, "bad"),
+        "start_time": 10,
+        "end_time": 20,
+    }
+    scope = InstrumentationScope("s", "1")
+    real_span = ReadableSpan(**args, instrumentation_scope=scope)
+    fast_span = rec_mod._readable_span(*args.values(), scope)
+    assert type(fast_span) is ReadableSpan
+    assert list(vars(fast_span)) == list(vars(real_span))
+    assert all(vars(fast_span)[k] is v for k, v in vars(real_span).items())
+
+
+def test_json_attribute_shapes_decode_to_exact_types() -> None:
+    kvs = [
+        {"key": "s", "value": {"stringValue": "x"}},
+        {"key": "i", "value": {"intValue": "-7"}},
+        {"key": "i_number", "value": {"intValue": 7}},
+        {"key": "d", "value": {"doubleValue": 1.0}},
+        {"key": "d_number", "value": {"doubleValue": 1}},
+        {"key": "d_text", "value": {"doubleValue": "Infinity"}},
+        {"key": "b", "value": {"boolValue": True}},
+        {"key": "bytes", "value": {"bytesValue": "AP8="}},
+        {
+            "key": "a",
+            "value": {
+                "arrayValue": {
+                    "values": [{"intValue": "1"}, {"doubleValue": 1.0}, {"boolValue": True}]
+                }
+            },
+        },
+        {"key": "a_empty", "value": {"arrayValue": {}}},
+        {
+            "key": "m",
+            "value": {"kvlistValue": {"values": [{"key": "n", "value": {"intValue": "1"}}]}},
+        },
+        {"key": "string_first", "value": {"intValue": "1", "stringValue": "s"}},
+        {"key": "first_member", "value": {"intValue": "2", "doubleValue": 3.0}},
+        {"key": "proto_name", "value": {"int_value": "3"}},
+        {"key": "null", "value": None},
+        {"key": "empty", "value": {}},
+        {"key": "null_member", "value": {"boolValue": None}},
+    ]
+    expected = {
+        "s": "x",
+        "i": -7,
+        "i_number": 7,
+        "d": 1.0,
+        "d_number": 1.0,
+        "d_text": math.inf,
+        "b": True,
+        "bytes": b"\x00\xff",
+        "a": (1, 1.0, True),
+        "a_empty": (),
+        "m": {"n": 1},
+        "string_first": "s",
+        "first_member": 2,
+        "proto_name": 3,
+        "null": None,
+        "empty": None,
+        "null_member": None,
+    }
+    assert _typed(rec_mod._json_attrs(kvs)) == _typed(expected)
+
+
+@pytest.mark.parametrize(
+    ("kv", "message"),
+    [
+        (
+            {"key": "k", "value": {"intValue": "x1"}},
+            "attributes['k']: intValue: invalid integer 'x1'",
+        ),
+        (
+            {"key": "k", "value": {"boolValue": 1}},
+            "attributes['k']: boolValue is a number, expected true or false",
+        ),
+        (
+            {"key": "k", "value": {"doubleValue": "fast"}},
+            "attributes['k']: doubleValue: invalid number 'fast'",
+        ),
+        (
+            {"key": "k", "value": {"stringValue": 5}},
+            "attributes['k']: stringValue is a number, expected a string",
+        ),
+        (
+            {"key": "k", "value": {"arrayValue": {"values": [{"intValue": "z"}]}}},
+            "attributes['k']: intValue: invalid integer 'z'",
+        ),
+        (
+            {"key": "k", "value": {"arrayValue": {"values": 3}}},
+            "attributes['k']: \"values\" is a number, expected an array",
+        ),
+        ({"key": 1, "value": {"stringValue": "v"}}, "attribute key is a number, expected a string"),
+        ({"value": {"stringValue": "v"}}, "attribute key is null, expected a string"),
+        ({"key": "k", "value": "v"}, "attribute 'k': value is a string, expected an object"),
+        (["key", "value"], "attribute is an array, expected an object"),
+    ],
+)
+def test_json_attribute_errors(kv: Any, message: str) -> None:
+    with pytest.raises(rec_mod._Invalid) as info:
+        rec_mod._json_attrs([{"key": "ok", "value": {"intValue": "1"}}, kv])
+    assert str(info.value) == message
+
+
+def _length_delimited(field: int, payload: bytes) -> bytes:
+    out = bytearray([field << 3 | 2])
+    n = len(payload)
+    while True:
+        out.append(n & 0x7F | (0x80 if n > 0x7F else 0))
+        n >>= 7
+        if not n:
+            return bytes(out) + payload
+
+
+def _nested_array_frame(depth: int) -> bytes:
+    """A TracesData with one span whose attribute "k" is an array nested ``depth`` times."""
+    value = _length_delimited(1, b"x")  # AnyValue.string_value
+    for _ in range(depth):
+        value = _length_delimited(5, _length_delimited(1, value))  # array_value.values
+    kv = _length_delimited(1, b"k") + _length_delimited(2, value)
+    span = (
+        _length_delimited(1, b"\x01" * 16)
+        + _length_delimited(2, b"\x02" * 8)
+        + _length_delimited(5, b"s")
+        + _length_delimited(9, kv)
+    )
+    return _length_delimited(1, _length_delimited(2, _length_delimited(2, span)))
+
+
+def test_protobuf_deeply_nested_attribute_within_the_depth_limit_loads(tmp_path: Path) -> None:
+    frame = _nested_array_frame(20)
+    path = tmp_path / "deep.binpb"
+    path.write_bytes(len(frame).to_bytes(4, "big") + frame)
+    expected: Any = "x"
+    for _ in range(20):
+        expected = (expected,)
+    (span,) = load_recording(path).spans
+    assert span.attributes == {"k": expected}
+
+
+def test_protobuf_attribute_beyond_the_depth_limit_is_rejected_as_before(tmp_path: Path) -> None:
+    from google.protobuf.message import DecodeError
+
+    frame = _nested_array_frame(48)  # a KeyValue parsed alone would pass
+    with pytest.raises(DecodeError) as reference:
+        TracesData.FromString(frame)
+    path = tmp_path / "deep.binpb"
+    path.write_bytes(len(frame).to_bytes(4, "big") + frame)
+    with pytest.raises(RecordingFormatError) as info:
+        load_recording(path)
+    assert str(info.value) == (
+        f"{path}: at byte offset 0: undecodable OTLP TracesData frame: {reference.value}"
+    )
