@@ -11,8 +11,12 @@ Variants:
   processor, the floor for any processor
 * ``replay idle``       + ReplayProcessor, session without a checkpoint
 * ``replay buffering``  + ReplayProcessor, session after a checkpoint (bounded buffer full)
-* ``drift untracked``   + ReplayProcessor + DriftProcessor wrapping the batch processor
+* ``drift untracked``   + ReplayProcessor + DriftProcessor wrapping the batch processor, while
+  another session is tracked (with none tracked, spans are not even looked at)
 * ``drift tracked``     as above, every run tracked against a baseline run (compared at its end)
+  and agreeing with it (the common case after a restore)
+* ``drift tracked, 1 change``  as above, but one tool call per run has other arguments: the
+  run is compared in full and its drift reported (not a target row)
 * ``redaction``         + RedactionProcessor (default rules) + ReplayProcessor, idle
 
 Variants are interleaved round by round in a random order, each round timing one chunk of
@@ -61,6 +65,10 @@ CHILD_ATTRS = {
     c.GEN_AI_TOOL_NAME: "search",
     c.GEN_AI_TOOL_CALL_ARGUMENTS: '{"query": "weather in Paris", "k": 3}',
 }
+CHANGED_ATTRS = {
+    **CHILD_ATTRS,
+    c.GEN_AI_TOOL_CALL_ARGUMENTS: '{"query": "weather in Rome", "k": 3}',
+}
 
 
 def _root_attrs(session_id: str) -> dict[str, str]:
@@ -108,7 +116,10 @@ def _emitter(
     run_len: int,
     session: Callable[[], str],
     before_run: Callable[[str], None] | None = None,
+    changed: int = -1,
 ) -> Callable[[int], None]:
+    """Emit runs of ``run_len`` spans; child number ``changed`` gets other arguments."""
+
     def emit(n: int) -> None:
         done = 0
         while done < n:
@@ -116,9 +127,10 @@ def _emitter(
             if before_run is not None:
                 before_run(sid)
             with tracer.start_as_current_span("invoke_agent bench", attributes=_root_attrs(sid)):
-                for _ in range(min(run_len, n - done) - 1):
+                for i in range(min(run_len, n - done) - 1):
                     with tracer.start_as_current_span(
-                        "execute_tool search", attributes=CHILD_ATTRS
+                        "execute_tool search",
+                        attributes=CHANGED_ATTRS if i == changed else CHILD_ATTRS,
                     ):
                         pass
             done += run_len
@@ -157,7 +169,9 @@ def build(run_len: int) -> list[Variant]:
 
     p = TracerProvider()
     p.add_span_processor(ReplayProcessor(meter_provider=mp))
-    p.add_span_processor(DriftProcessor(_batch(), registry=TrackingRegistry(), meter_provider=mp))
+    untracked = DriftProcessor(_batch(), registry=TrackingRegistry(), meter_provider=mp)
+    untracked.track("another-session", [])  # some other run is tracked meanwhile
+    p.add_span_processor(untracked)
     variants.append(
         Variant("drift untracked", p, _emitter(p.get_tracer("b"), run_len, lambda: "untracked"))
     )
@@ -185,6 +199,33 @@ def build(run_len: int) -> list[Variant]:
                 run_len,
                 lambda: f"tracked-{next(counter)}",
                 lambda sid: drift.track(sid, baseline, agent_name="bench"),
+            ),
+        )
+    )
+
+    p = TracerProvider()
+    replay = ReplayProcessor(meter_provider=mp)
+    drift = DriftProcessor(_batch(), registry=TrackingRegistry(), meter_provider=mp)
+    p.add_span_processor(replay)
+    p.add_span_processor(drift)
+    t = p.get_tracer("b")
+    with t.start_as_current_span("invoke_agent bench", attributes=_root_attrs("baseline")):
+        cid = checkpoint({"plan": "x"}, label="start", tracer=t)
+        for _ in range(run_len - 1):
+            with t.start_as_current_span("execute_tool search", attributes=CHILD_ATTRS):
+                pass
+    changed_baseline = replay.steps_after(cid)
+    changed_counter = iter(range(1 << 62))
+    variants.append(
+        Variant(
+            "drift tracked, 1 change",
+            p,
+            _emitter(
+                t,
+                run_len,
+                lambda: f"changed-{next(changed_counter)}",
+                lambda sid: drift.track(sid, changed_baseline, agent_name="bench"),
+                changed=run_len // 2,
             ),
         )
     )

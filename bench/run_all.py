@@ -4,7 +4,8 @@
     .venv/bin/python bench/run_all.py --quick    # about a minute, noisier
     .venv/bin/python bench/run_all.py --json bench-results.json
 
-Parts: per-span processor cost (``bench_spans.py``), alignment (``bench_align.py``),
+Parts: per-span processor cost in CPU time (``bench_spans.py``) and in instructions counted
+by valgrind (``bench_instructions.py``, skipped without valgrind), alignment (``bench_align.py``),
 recordings write/load (``bench_recordings.py``) and the memory soak (``bench_memory.py``;
 the full 1M-span soak is ``bench/bench_memory.py --spans 1000000``). Exit status 0 when
 every target is met, 1 otherwise (the numbers are printed either way).
@@ -25,6 +26,7 @@ from importlib.metadata import version
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
 
+import bench_instructions  # noqa: E402
 import bench_memory  # noqa: E402
 import bench_spans  # noqa: E402
 
@@ -93,6 +95,11 @@ def main(argv: list[str] | None = None) -> int:
         ["--rounds", "15" if quick else "80", "--chunk", "300" if quick else "400"]
     )
 
+    print("\n== per-span cost, instructions ==")
+    instr_rows = bench_instructions.main(
+        ["--small", "500", "--large", "1500"] if quick else ["--small", "1000", "--large", "3000"]
+    )
+
     print("\n== alignment ==")
     _run(
         "bench_align.py", ["--sizes", "100,1000" if quick else "100,1000,10000", "--budget", "0.2"]
@@ -110,8 +117,18 @@ def main(argv: list[str] | None = None) -> int:
         if r["target_pct"] is not None:
             rows.append(
                 (
-                    f"per-span: {r['variant']}",
+                    f"per-span CPU: {r['variant']}",
                     f"{r['added_pct']:+.1f}% ({r['median_ns_per_span'] / 1000:.1f} us/span)",
+                    f"<= {r['target_pct']:.0f}%",
+                    bool(r["met"]),
+                )
+            )
+    for r in instr_rows or []:
+        if r["target_pct"] is not None:
+            rows.append(
+                (
+                    f"per-span instructions: {r['variant']}",
+                    f"{r['added_pct']:+.1f}% ({r['instructions_per_span'] / 1000:.0f}k/span)",
                     f"<= {r['target_pct']:.0f}%",
                     bool(r["met"]),
                 )
@@ -151,7 +168,13 @@ def main(argv: list[str] | None = None) -> int:
     if args.json:
         with open(args.json, "w", encoding="utf-8") as fh:
             json.dump(
-                {"environment": env, "spans": span_rows, "recordings": rates, "memory": mem},
+                {
+                    "environment": env,
+                    "spans": span_rows,
+                    "instructions": instr_rows,
+                    "recordings": rates,
+                    "memory": mem,
+                },
                 fh,
                 indent=2,
             )

@@ -231,14 +231,18 @@ class DriftProcessor(SpanProcessor):
 
     def on_end(self, span: ReadableSpan) -> None:
         try:
-            attrs: Any = getattr(getattr(span, "_attributes", None), "_dict", None)
-            if type(attrs) is not dict:
-                attrs = span.attributes or {}
-            sid = attrs.get(_SESSION_ID)
             runs = self._tracked
-            tracked = sid is not None and (
-                sid in runs if runs is not None else sid in self.registry
-            )
+            if runs is not None and not runs:
+                tracked = False  # nothing is tracked: no need to look at the span
+            else:
+                try:
+                    attrs: Any = span._attributes._dict  # type: ignore[union-attr]
+                except AttributeError:
+                    attrs = span.attributes or {}
+                sid = attrs.get(_SESSION_ID)
+                tracked = sid is not None and (
+                    sid in runs if runs is not None else sid in self.registry
+                )
         except Exception as exc:
             self.errors.report("on_end", exc)
             tracked = False

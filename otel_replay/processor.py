@@ -132,33 +132,33 @@ class ReplayProcessor(SpanProcessor):
         if self._shutdown:
             return
         try:
-            bounded: Any = getattr(span, "_attributes", None)
-            attrs: Any = getattr(bounded, "_dict", None)
-            fast = type(attrs) is dict and type(bounded) is _BoundedAttributes
-            ctx = getattr(span, "_context", None)
-            if type(ctx) is _SpanContext:
-                trace_id = ctx[0]  # SpanContext is a tuple: (trace id, span id, ...)
-            else:
-                trace_id = span.context.trace_id
-            if not fast:
-                attrs = span.attributes or {}
+            try:  # the SDK's Span: its attribute dict and context directly (the hot path)
+                bounded: Any = span._attributes
+                ctx = span._context
+                attrs = bounded._dict
+            except AttributeError:
+                bounded = ctx = None
+            if type(bounded) is not _BoundedAttributes or type(ctx) is not _SpanContext:
+                self._on_start_public(span)
+                return
+            trace_id = ctx[0]  # SpanContext is a tuple: (trace id, span id, ...)
             own = sid = attrs.get(_SESSION_ID)
             if type(sid) is not str or not sid:
-                sid = attrs.get(_CONVERSATION_ID) or attrs.get("session.id")
-                if not isinstance(sid, str) or not sid:
+                if _CONVERSATION_ID in attrs or "session.id" in attrs:
+                    sid = self._resolve(attrs, trace_id)
+                else:  # the common child span: its trace's session
                     sid = self._trace_sessions.get(trace_id) or format(trace_id, "032x")
-                elif self._trace_sessions.get(trace_id) != sid:
-                    self._map_trace(trace_id, sid)
             elif self._trace_sessions.get(trace_id) != sid:
                 self._map_trace(trace_id, sid)
-            # Lock-free: dict lookups and next() on an itertools.count are atomic under the GIL.
+            # _next(sid), inlined on this hot path
             counter = self._counters.get(sid)
             if counter is None:
                 counter = self._new_counter(sid)
             seq = next(counter)
             if not seq & 63:
                 self._touch_counter(sid)
-            if fast and (bounded.maxlen is None or len(attrs) + 2 <= bounded.maxlen):
+            maxlen = bounded.maxlen
+            if maxlen is None or len(attrs) + 2 <= maxlen:
                 # Both values are valid attribute values already (a str and an int), and the
                 # span is not yet visible to other code: write them straight into its dict.
                 if own is not sid:
@@ -171,6 +171,41 @@ class ReplayProcessor(SpanProcessor):
                 span.set_attribute(_STEP_SEQUENCE, seq)
         except Exception as exc:
             self.errors.report("on_start", exc)
+
+    def _on_start_public(self, span: Span) -> None:
+        """``on_start`` through the public span API (spans other than the SDK's)."""
+        attrs = span.attributes or {}
+        trace_id = span.context.trace_id
+        own = sid = attrs.get(_SESSION_ID)
+        if type(sid) is not str or not sid:
+            sid = self._resolve(attrs, trace_id)
+        elif self._trace_sessions.get(trace_id) != sid:
+            self._map_trace(trace_id, sid)
+        seq = self._next(sid)
+        if own != sid:
+            span.set_attributes({_SESSION_ID: sid, _STEP_SEQUENCE: seq})
+        else:
+            span.set_attribute(_STEP_SEQUENCE, seq)
+
+    def _resolve(self, attrs: Mapping[str, Any], trace_id: int) -> str:
+        """Session of a span without ``agent_replay.session.id``: a conversation or
+        OpenInference session id, else its trace's session, else the trace id."""
+        sid = attrs.get(_CONVERSATION_ID) or attrs.get("session.id")
+        if not isinstance(sid, str) or not sid:
+            return self._trace_sessions.get(trace_id) or format(trace_id, "032x")
+        if self._trace_sessions.get(trace_id) != sid:
+            self._map_trace(trace_id, sid)
+        return sid
+
+    def _next(self, sid: str) -> int:
+        # Lock-free: dict lookups and next() on an itertools.count are atomic under the GIL.
+        counter = self._counters.get(sid)
+        if counter is None:
+            counter = self._new_counter(sid)
+        seq: int = next(counter)
+        if not seq & 63:
+            self._touch_counter(sid)
+        return seq
 
     def _map_trace(self, trace_id: int, sid: str) -> None:
         with self._lock:
@@ -198,13 +233,16 @@ class ReplayProcessor(SpanProcessor):
         if self._shutdown:
             return
         try:
-            attrs: Any = getattr(getattr(span, "_attributes", None), "_dict", None)
-            if type(attrs) is not dict:
+            try:
+                attrs: Any = span._attributes._dict  # type: ignore[union-attr]
+            except AttributeError:
                 attrs = span.attributes or {}
+            is_checkpoint = _CHECKPOINT_ID in attrs
+            if not is_checkpoint and not self._buffers:
+                return  # no session has a checkpoint: nothing to keep
             sid = attrs.get(_SESSION_ID)
             if not isinstance(sid, str):
                 return
-            is_checkpoint = _CHECKPOINT_ID in attrs
             if not is_checkpoint and sid not in self._buffers:
                 return  # no checkpoint in this session yet: nothing to keep
             # Only the parts of the (ended, immutable) span are kept; steps are made from
