@@ -616,6 +616,27 @@ def compare(
     run = _Run(
         pol, _Side(baseline, skip, ids, None), _Side(candidate, skip, ids, pol.min_latency_ns)
     )
+    return _compare_sides(run, ids, mode)
+
+
+def compare_profiled(
+    baseline: RunProfile, candidate: RunProfile, policy: DriftPolicy, *, mode: Mode = "align"
+) -> DriftReport:
+    """:func:`compare` of two runs whose profiles are already known.
+
+    Both profiles are under ``policy`` (:func:`profile` or an equivalent) and no candidate
+    step is at or over ``policy.min_latency_ns``. Candidate steps are then only read where
+    the runs differ, so lazily normalized steps stay cheap. Same report as :func:`compare`.
+    """
+    if mode not in ("align", "strict"):
+        raise ValueError(f"mode must be 'align' or 'strict', not {mode!r}")
+    ids: dict[tuple[str, str], int] = {}
+    sides = _Side.prepared(baseline, ids), _Side.prepared(candidate, ids)
+    return _compare_sides(_Run(policy, *sides), ids, mode)
+
+
+def _compare_sides(run: _Run, ids: dict[tuple[str, str], int], mode: Mode) -> DriftReport:
+    pol = run.pol
     base, cand = run.b.steps, run.c.steps
     if mode == "align":
         if len(ids) < _MAX_CODES:
@@ -709,11 +730,12 @@ class RunProfile:
     Two runs whose profiles have equal ``signatures`` and ``prints`` and whose candidate has
     no step at or over the latency floor compare without findings (in both modes), so
     :func:`compare` need not run. Built by :func:`profile` (steps) or incrementally from
-    spans by the drift processor.
+    spans by the drift processor. ``steps`` are the kept steps themselves, in order.
     """
 
     signatures: list[tuple[str, str]]
     prints: list[tuple[Any, ...]]
+    steps: list[Step]
 
 
 def profile(steps: Iterable[Step], policy: DriftPolicy) -> RunProfile:
@@ -721,13 +743,15 @@ def profile(steps: Iterable[Step], policy: DriftPolicy) -> RunProfile:
     skip = policy.ignore_kinds
     sigs: list[tuple[str, str]] = []
     prints: list[tuple[Any, ...]] = []
+    kept: list[Step] = []
     for s in steps:
         kind = s.kind
         if kind in skip:
             continue
         sigs.append((kind, s.name))
         prints.append(fingerprint(kind, s.attributes, s.status))
-    return RunProfile(sigs, prints)
+        kept.append(s)
+    return RunProfile(sigs, prints, kept)
 
 
 def no_drift_report(steps: int, mode: Mode = "align") -> DriftReport:
@@ -781,6 +805,22 @@ class _Side:
         self.codes = codes
         self.prints = prints
         self.slow = slow
+
+    @classmethod
+    def prepared(cls, prof: RunProfile, ids: dict[tuple[str, str], int]) -> _Side:
+        """A side from a known profile without latency checks (see :func:`compare_profiled`)."""
+        side = cls.__new__(cls)
+        codes = []
+        for key in prof.signatures:
+            code = ids.get(key)
+            if code is None:
+                code = ids[key] = len(ids)
+            codes.append(code)
+        side.steps = list(prof.steps)
+        side.codes = codes
+        side.prints = list(prof.prints)
+        side.slow = []
+        return side
 
 
 class _Run:

@@ -31,14 +31,22 @@ from otel_replay.drift import (
     DriftFinding,
     DriftPolicy,
     DriftReport,
+    RunProfile,
     Severity,
     compare,
+    compare_profiled,
     fingerprint,
     no_drift_report,
     profile,
 )
 from otel_replay.selfmetrics import ErrorReporter, get_meter, logger
-from otel_replay.steps import Step, normalize_span, span_attributes
+from otel_replay.steps import (
+    Step,
+    normalize_span,
+    span_attributes,
+    span_parts,
+    step_from_parts,
+)
 from otel_replay.steps import _classify as classify
 from otel_replay.tracking import REGISTRY, TrackedRun, TrackingRegistry
 
@@ -100,7 +108,7 @@ def summary_event_attributes(report: DriftReport) -> dict[str, AttributeValue]:
 class _Held:
     """A tracked run's spans until it ends, and its profile built as they end.
 
-    ``entries`` holds ``(sequence key, signature, fingerprint)`` of each compared span,
+    ``entries`` holds ``(sequence key, signature, fingerprint, span)`` of each compared span,
     computed while the span is fresh; ``None`` once a span made the shortcut impossible
     (a step at or over the latency floor).
     """
@@ -112,7 +120,7 @@ class _Held:
         self.spans: list[ReadableSpan] = []
         self.overflowed = False
         self.policy = policy
-        self.entries: list[tuple[int, tuple[str, str], tuple[Any, ...]]] | None = []
+        self.entries: list[tuple[int, tuple[str, str], tuple[Any, ...], ReadableSpan]] | None = []
 
 
 class DriftProcessor(SpanProcessor):
@@ -414,12 +422,19 @@ class DriftProcessor(SpanProcessor):
             # alone; anything else (or a doubt) goes through the full comparison.
             entries.sort(key=_seq_of_entry)
             base = profile(run.baseline, held.policy)
-            if [e[1] for e in entries] == base.signatures and [
-                e[2] for e in entries
-            ] == base.prints:
+            sigs = [e[1] for e in entries]
+            prints = [e[2] for e in entries]
+            if sigs == base.signatures and prints == base.prints:
                 report = no_drift_report(len(entries), mode)
-                self._keep_report(run.session_id, report)
-                return report
+            else:
+                # Lazily normalized steps: only those where the runs differ are read.
+                sid = run.session_id
+                steps = [step_from_parts(span_parts(e[3]), sid) for e in entries]
+                report = compare_profiled(
+                    base, RunProfile(sigs, prints, steps), held.policy, mode=mode
+                )
+            self._keep_report(run.session_id, report)
+            return report
         sid = run.session_id
         candidate = []
         for s in spans:
@@ -444,16 +459,15 @@ class DriftProcessor(SpanProcessor):
         root = next((s for s in spans if self._is_run_root(s)), None)
         out: list[ReadableSpan] = []
         unplaced = [f for f in report.findings if f.candidate is None]
-        placed: dict[str, list[DriftFinding]] = {}
+        placed: dict[int, list[DriftFinding]] = {}
         for f in report.findings:
             if f.candidate is not None:
-                placed.setdefault(f.candidate.span_id, []).append(f)
+                placed.setdefault(int(f.candidate.span_id, 16), []).append(f)
         for s in spans:
-            if not placed and s is not root:
+            findings = placed.get(s.context.span_id, ()) if placed and s.context else ()
+            if not findings and s is not root:
                 out.append(s)
                 continue
-            span_id = format(s.context.span_id, "016x") if s.context else ""
-            findings = placed.get(span_id, ())
             extra: list[Event] = []
             ts = s.end_time or s.start_time or 0
             for f in findings:
@@ -506,16 +520,17 @@ class DriftProcessor(SpanProcessor):
 
 _SKIP: Any = object()  # a span the comparison leaves out
 _SLOW: Any = object()  # at or over the latency floor (or unreadable): only compare() judges it
-_STATUS_NAMES = {StatusCode.UNSET: "unset", StatusCode.OK: "ok", StatusCode.ERROR: "error"}
+_UNSET = StatusCode.UNSET
+_OK = StatusCode.OK
 _NO_SEQUENCE = 1 << 62
 
 
-def _seq_of_entry(entry: tuple[int, Any, Any]) -> int:
+def _seq_of_entry(entry: tuple[int, Any, Any, Any]) -> int:
     return entry[0]
 
 
 def _profile_entry(span: ReadableSpan, policy: DriftPolicy) -> Any:
-    """``(sequence key, signature, fingerprint)`` of an ended span, exactly as
+    """``(sequence key, signature, fingerprint, span)`` of an ended span, exactly as
     :func:`~otel_replay.drift.profile` sees its normalized step; ``_SKIP`` for spans the
     comparison leaves out, ``_SLOW`` for a step at or over the latency floor."""
     attrs = span_attributes(span)
@@ -534,8 +549,9 @@ def _profile_entry(span: ReadableSpan, policy: DriftPolicy) -> Any:
     seq = attrs.get(c.STEP_SEQUENCE)
     if type(seq) is not int:
         seq = seq if isinstance(seq, int) and not isinstance(seq, bool) else _NO_SEQUENCE
-    status = _STATUS_NAMES[span.status.status_code]
-    return (seq, (kind, name), fingerprint(kind, attrs, status))
+    code = span.status.status_code  # identity tests: hashing an Enum member runs Python code
+    status = "unset" if code is _UNSET else ("ok" if code is _OK else "error")
+    return (seq, (kind, name), fingerprint(kind, attrs, status), span)
 
 
 def _with_events(span: ReadableSpan, extra: list[Event]) -> ReadableSpan:
