@@ -31,6 +31,13 @@ import bench_memory  # noqa: E402
 import bench_spans  # noqa: E402
 
 RECORDING_TARGETS = {"protobuf": 50_000.0, "jsonl": 20_000.0}  # load, spans/s
+COMPARE_TARGETS = {1_000: 5.0, 10_000: 50.0}  # whole compare(), ms
+
+
+def _compare_times(out: str) -> dict[int, float]:
+    """Wall ms of the whole ``compare()`` (auto backend) per run length, from bench_align."""
+    part = out.split("whole drift comparison", 1)[-1]
+    return {int(n): float(ms) for n, ms in re.findall(r"^\s*(\d+) auto\s+([\d.]+)", part, re.M)}
 
 
 def _run(script: str, args: list[str]) -> str:
@@ -101,9 +108,10 @@ def main(argv: list[str] | None = None) -> int:
     )
 
     print("\n== alignment ==")
-    _run(
+    align_out = _run(
         "bench_align.py", ["--sizes", "100,1000" if quick else "100,1000,10000", "--budget", "0.2"]
     )
+    compare_ms = _compare_times(align_out)
 
     print("\n== recordings ==")
     rec_out = _run("bench_recordings.py", ["20000" if quick else "50000"])
@@ -131,6 +139,16 @@ def main(argv: list[str] | None = None) -> int:
                     f"{r['added_pct']:+.1f}% ({r['instructions_per_span'] / 1000:.0f}k/span)",
                     f"<= {r['target_pct']:.0f}%",
                     bool(r["met"]),
+                )
+            )
+    for n, target_ms in COMPARE_TARGETS.items():
+        if n in compare_ms:
+            rows.append(
+                (
+                    f"compare(): {n:,} steps, 1% perturbed",
+                    f"{compare_ms[n]:.1f} ms",
+                    f"<= {target_ms:.0f} ms",
+                    compare_ms[n] <= target_ms,
                 )
             )
     for fmt, target in RECORDING_TARGETS.items():
@@ -172,6 +190,7 @@ def main(argv: list[str] | None = None) -> int:
                     "environment": env,
                     "spans": span_rows,
                     "instructions": instr_rows,
+                    "compare_ms": compare_ms,
                     "recordings": rates,
                     "memory": mem,
                 },

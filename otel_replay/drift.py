@@ -695,12 +695,21 @@ def fingerprint(kind: str, attrs: Mapping[str, Any], status: str) -> tuple[Any, 
     if kind == "tool":
         if _TL_KIND in attrs or _OI_KIND in attrs:
             return (object(),)
-        return (_source(attrs, _TOOL_IN), _source(attrs, _TOOL_OUT), status)
+        # the GenAI attribute's string itself when present (a str never equals the
+        # (key, type, value) tuple of another source), else the source the step reads
+        x = attrs.get(_ARGS)
+        y = attrs.get(_RESULT)
+        return (
+            x if type(x) is str else _source(attrs, _TOOL_IN),
+            y if type(y) is str else _source(attrs, _TOOL_OUT),
+            status,
+        )
     if kind == "llm":
+        x = attrs.get(_OUTPUT)
         y = attrs.get(_IN_TOKENS)
         z = attrs.get(_OUT_TOKENS)
         return (
-            object() if _OI_KIND in attrs else _source(attrs, _LLM_OUT),
+            object() if _OI_KIND in attrs else (x if type(x) is str else _source(attrs, _LLM_OUT)),
             y if type(y) is int else object(),
             z if type(z) is int else object(),
             status,
