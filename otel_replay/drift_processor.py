@@ -271,27 +271,31 @@ class DriftProcessor(SpanProcessor):
         if run is None:
             self._forward(span)
             return
-        held = self._held.get(sid)
-        if held is None or held.run is not run:
-            with self._lock:
+        policy = self._policy(run)
+        try:  # while the span is fresh in memory
+            entry = _profile_entry(span, policy)
+        except Exception as exc:  # the full comparison still runs: nothing is lost
+            self.errors.report("profile", exc)
+            entry = _SLOW
+        with self._lock:
+            # finish() unregisters the run and takes its spans under this lock: a span that
+            # ends meanwhile is forwarded, never left in a run that nobody will finish
+            if self.registry.get(sid) is not run:
+                held = None
+            else:
                 held = self._held.get(sid)
                 if held is None or held.run is not run:
-                    held = self._held[sid] = _Held(run, self._policy(run))
-        entry = None
-        if held.entries is not None:
-            try:
-                entry = _profile_entry(span, held.policy)
-            except Exception as exc:  # the full comparison still runs: nothing is lost
-                self.errors.report("profile", exc)
-                entry = _SLOW
-        with self._lock:
-            held.spans.append(span)
-            if entry is not None and held.entries is not None:
-                if entry is _SLOW:
-                    held.entries = None
-                elif entry is not _SKIP:
-                    held.entries.append(entry)  # type: ignore[arg-type]
-            over = len(held.spans) >= self.max_held_spans
+                    held = self._held[sid] = _Held(run, policy)
+                held.spans.append(span)
+                if held.entries is not None:
+                    if entry is _SLOW:
+                        held.entries = None
+                    elif entry is not _SKIP:
+                        held.entries.append(entry)
+                over = len(held.spans) >= self.max_held_spans
+        if held is None:
+            self._forward(span)
+            return
         if over:
             held.overflowed = True
             self.errors.report(
@@ -308,8 +312,8 @@ class DriftProcessor(SpanProcessor):
     def finish(self, session_id: str) -> DriftReport | None:
         """End tracking of ``session_id`` now: compare, emit events and metrics, export."""
         with self._lock:
+            run = self.registry.unregister(session_id)
             held = self._held.pop(session_id, None)
-        run = self.registry.unregister(session_id)
         if held is None:
             if run is not None:
                 run.finished.set()

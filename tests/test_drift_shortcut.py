@@ -268,3 +268,57 @@ def test_report_equals_the_full_comparison(
                 assert findings == []
     finally:
         rig.close()
+
+
+def test_spans_ending_while_the_run_finishes_are_all_exported(rig: Rig) -> None:
+    """Child spans ending on other threads while the root ends (and the run is compared) are
+    neither lost nor left held."""
+    import sys
+
+    cid = rig.run("base", [_tool(**{c.GEN_AI_TOOL_CALL_ARGUMENTS: "{}"})], with_checkpoint=True)
+    assert cid is not None
+    baseline = rig.replay.steps_after(cid)
+    interval = sys.getswitchinterval()
+    sys.setswitchinterval(1e-6)  # switch threads as often as possible: races show up
+    try:
+        _finish_under_concurrency(rig, baseline)
+    finally:
+        sys.setswitchinterval(interval)
+    assert rig.drift.errors.count == 0
+
+
+def _finish_under_concurrency(rig: Rig, baseline: list[Any]) -> None:
+    import threading
+
+    from opentelemetry import trace
+
+    for attempt in range(20):
+        sid = f"cand-{attempt}"
+        rig.drift.track(sid, baseline)
+        root = rig.tracer.start_span(
+            "invoke_agent a",
+            attributes={c.SESSION_ID: sid, c.GEN_AI_OPERATION_NAME: c.OP_INVOKE_AGENT},
+        )
+        ctx = trace.set_span_in_context(root)
+        start = threading.Barrier(5)
+
+        def children(ctx: Any = ctx, start: threading.Barrier = start) -> None:
+            start.wait()
+            for _ in range(25):
+                rig.tracer.start_span("execute_tool search", context=ctx).end()
+
+        threads = [threading.Thread(target=children) for _ in range(4)]
+        for t in threads:
+            t.start()
+        start.wait()
+        root.end()
+        for t in threads:
+            t.join()
+        exported = [
+            s
+            for s in rig.exporter.get_finished_spans()
+            if s.attributes is not None and s.attributes.get(c.SESSION_ID) == sid
+        ]
+        assert len(exported) == 101
+        assert len({s.context.span_id for s in exported}) == 101
+        assert rig.drift._held == {}
