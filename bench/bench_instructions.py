@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import argparse
 import gc
-import json
 import os
 import re
 import shutil
@@ -142,9 +141,7 @@ def main(argv: list[str] | None = None) -> list[dict[str, Any]] | None:
         f"variant, runs of {args.run} spans, PYTHONHASHSEED=0"
     )
     print_table(rows)
-    if args.json:
-        with open(args.json, "w", encoding="utf-8") as fh:
-            json.dump(rows, fh, indent=2)
+    bench_spans.write_json(args.json, rows)
     return rows
 
 

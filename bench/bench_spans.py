@@ -176,59 +176,8 @@ def build(run_len: int) -> list[Variant]:
         Variant("drift untracked", p, _emitter(p.get_tracer("b"), run_len, lambda: "untracked"))
     )
 
-    p = TracerProvider()
-    replay = ReplayProcessor(meter_provider=mp)
-    drift = DriftProcessor(_batch(), registry=TrackingRegistry(), meter_provider=mp)
-    p.add_span_processor(replay)
-    p.add_span_processor(drift)
-    t = p.get_tracer("b")
-    # the baseline: one recorded run of the same shape, the steps after its checkpoint
-    with t.start_as_current_span("invoke_agent bench", attributes=_root_attrs("baseline")):
-        cid = checkpoint({"plan": "x"}, label="start", tracer=t)
-        for _ in range(run_len - 1):
-            with t.start_as_current_span("execute_tool search", attributes=CHILD_ATTRS):
-                pass
-    baseline = replay.steps_after(cid)
-    counter = iter(range(1 << 62))
-    variants.append(
-        Variant(
-            "drift tracked",
-            p,
-            _emitter(
-                t,
-                run_len,
-                lambda: f"tracked-{next(counter)}",
-                lambda sid: drift.track(sid, baseline, agent_name="bench"),
-            ),
-        )
-    )
-
-    p = TracerProvider()
-    replay = ReplayProcessor(meter_provider=mp)
-    drift = DriftProcessor(_batch(), registry=TrackingRegistry(), meter_provider=mp)
-    p.add_span_processor(replay)
-    p.add_span_processor(drift)
-    t = p.get_tracer("b")
-    with t.start_as_current_span("invoke_agent bench", attributes=_root_attrs("baseline")):
-        cid = checkpoint({"plan": "x"}, label="start", tracer=t)
-        for _ in range(run_len - 1):
-            with t.start_as_current_span("execute_tool search", attributes=CHILD_ATTRS):
-                pass
-    changed_baseline = replay.steps_after(cid)
-    changed_counter = iter(range(1 << 62))
-    variants.append(
-        Variant(
-            "drift tracked, 1 change",
-            p,
-            _emitter(
-                t,
-                run_len,
-                lambda: f"changed-{next(changed_counter)}",
-                lambda sid: drift.track(sid, changed_baseline, agent_name="bench"),
-                changed=run_len // 2,
-            ),
-        )
-    )
+    variants.append(_tracked("drift tracked", run_len, changed=-1))
+    variants.append(_tracked("drift tracked, 1 change", run_len, changed=run_len // 2))
 
     p = TracerProvider()
     p.add_span_processor(RedactionProcessor(meter_provider=mp))
@@ -238,6 +187,40 @@ def build(run_len: int) -> list[Variant]:
         Variant("redaction+replay idle", p, _emitter(p.get_tracer("b"), run_len, lambda: "red"))
     )
     return variants
+
+
+def _tracked(name: str, run_len: int, changed: int) -> Variant:
+    """Runs tracked against a baseline run of the same shape (the steps after its
+    checkpoint); child number ``changed`` of every run gets other arguments."""
+    mp = NoOpMeterProvider()
+    p = TracerProvider()
+    replay = ReplayProcessor(meter_provider=mp)
+    drift = DriftProcessor(_batch(), registry=TrackingRegistry(), meter_provider=mp)
+    p.add_span_processor(replay)
+    p.add_span_processor(drift)
+    t = p.get_tracer("b")
+    with t.start_as_current_span("invoke_agent bench", attributes=_root_attrs("baseline")):
+        cid = checkpoint({"plan": "x"}, label="start", tracer=t)
+        for _ in range(run_len - 1):
+            with t.start_as_current_span("execute_tool search", attributes=CHILD_ATTRS):
+                pass
+    baseline = replay.steps_after(cid)
+    counter = iter(range(1 << 62))
+    emit = _emitter(
+        t,
+        run_len,
+        lambda: f"{name}-{next(counter)}",
+        lambda sid: drift.track(sid, baseline, agent_name="bench"),
+        changed=changed,
+    )
+    return Variant(name, p, emit)
+
+
+def write_json(path: str | None, data: Any) -> None:
+    """Write ``data`` as indented JSON to ``path`` (nothing when ``path`` is None)."""
+    if path:
+        with open(path, "w", encoding="utf-8") as fh:
+            json.dump(data, fh, indent=2)
 
 
 def measure(variants: list[Variant], rounds: int, chunk: int, warmup: int, seed: int) -> None:
@@ -325,9 +308,7 @@ def main(argv: list[str] | None = None) -> list[dict[str, Any]]:
     print_table(rows)
     for v in variants:
         v.provider.shutdown()
-    if args.json:
-        with open(args.json, "w", encoding="utf-8") as fh:
-            json.dump(rows, fh, indent=2)
+    write_json(args.json, rows)
     return rows
 
 

@@ -21,7 +21,9 @@ import re
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from importlib.metadata import version
+from typing import Any
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
@@ -60,6 +62,22 @@ def _recording_rates(out: str) -> dict[str, float]:
     ):
         rates[fmt] = float(rate.replace(",", ""))
     return rates
+
+
+def _per_span_rows(
+    measure: str, results: list[dict[str, Any]], per_span: Callable[[dict[str, Any]], str]
+) -> list[tuple[str, str, str, bool | None]]:
+    """Summary rows of the per-span variants that have a target."""
+    return [
+        (
+            f"per-span {measure}: {r['variant']}",
+            f"{r['added_pct']:+.1f}% ({per_span(r)}/span)",
+            f"<= {r['target_pct']:.0f}%",
+            bool(r["met"]),
+        )
+        for r in results
+        if r["target_pct"] is not None
+    ]
 
 
 def environment() -> dict[str, str]:
@@ -121,26 +139,10 @@ def main(argv: list[str] | None = None) -> int:
     mem = bench_memory.main(["--spans", "40000" if quick else "100000"])
 
     rows: list[tuple[str, str, str, bool | None]] = []
-    for r in span_rows:
-        if r["target_pct"] is not None:
-            rows.append(
-                (
-                    f"per-span CPU: {r['variant']}",
-                    f"{r['added_pct']:+.1f}% ({r['median_ns_per_span'] / 1000:.1f} us/span)",
-                    f"<= {r['target_pct']:.0f}%",
-                    bool(r["met"]),
-                )
-            )
-    for r in instr_rows or []:
-        if r["target_pct"] is not None:
-            rows.append(
-                (
-                    f"per-span instructions: {r['variant']}",
-                    f"{r['added_pct']:+.1f}% ({r['instructions_per_span'] / 1000:.0f}k/span)",
-                    f"<= {r['target_pct']:.0f}%",
-                    bool(r["met"]),
-                )
-            )
+    rows += _per_span_rows("CPU", span_rows, lambda r: f"{r['median_ns_per_span'] / 1000:.1f} us")
+    rows += _per_span_rows(
+        "instructions", instr_rows or [], lambda r: f"{r['instructions_per_span'] / 1000:.0f}k"
+    )
     for n, target_ms in COMPARE_TARGETS.items():
         if n in compare_ms:
             rows.append(

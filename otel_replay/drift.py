@@ -23,7 +23,14 @@ from typing import Any, Literal
 from otel_replay import conventions as c
 from otel_replay.align import Opcode, align, align_codes
 from otel_replay.jsondiff import JsonChange, _compile, json_diff
-from otel_replay.steps import Step
+from otel_replay.steps import (
+    _OI_KIND_KEY,
+    _TL_KIND_KEY,
+    LLM_OUTPUT_KEYS,
+    TOOL_INPUT_KEYS,
+    TOOL_OUTPUT_KEYS,
+    Step,
+)
 
 __all__ = [
     "Severity",
@@ -693,15 +700,15 @@ def fingerprint(kind: str, attrs: Mapping[str, Any], status: str) -> tuple[Any, 
     steps are always compared field by field.
     """
     if kind == "tool":
-        if _TL_KIND in attrs or _OI_KIND in attrs:
+        if _TL_KIND_KEY in attrs or _OI_KIND_KEY in attrs:
             return (object(),)
         # the GenAI attribute's string itself when present (a str never equals the
         # (key, type, value) tuple of another source), else the source the step reads
         x = attrs.get(_ARGS)
         y = attrs.get(_RESULT)
         return (
-            x if type(x) is str else _source(attrs, _TOOL_IN),
-            y if type(y) is str else _source(attrs, _TOOL_OUT),
+            x if type(x) is str else _source(attrs, TOOL_INPUT_KEYS),
+            y if type(y) is str else _source(attrs, TOOL_OUTPUT_KEYS),
             status,
         )
     if kind == "llm":
@@ -709,7 +716,9 @@ def fingerprint(kind: str, attrs: Mapping[str, Any], status: str) -> tuple[Any, 
         y = attrs.get(_IN_TOKENS)
         z = attrs.get(_OUT_TOKENS)
         return (
-            object() if _OI_KIND in attrs else (x if type(x) is str else _source(attrs, _LLM_OUT)),
+            object()
+            if _OI_KIND_KEY in attrs
+            else (x if type(x) is str else _source(attrs, LLM_OUTPUT_KEYS)),
             y if type(y) is int else object(),
             z if type(z) is int else object(),
             status,
@@ -723,8 +732,8 @@ def fingerprint(kind: str, attrs: Mapping[str, Any], status: str) -> tuple[Any, 
 
 def _source(attrs: Mapping[str, Any], keys: tuple[str, ...]) -> Any:
     """The attribute a step's inputs or outputs are decoded from (the first present of
-    ``keys``, as :func:`otel_replay.steps.normalize_span` reads them), as (key, type, value);
-    ``None`` when there is none."""
+    ``keys``, the same key lists :func:`otel_replay.steps.normalize_span` reads), as
+    (key, type, value); ``None`` when there is none."""
     for key in keys:
         v = attrs.get(key)
         if v is not None:
@@ -1037,7 +1046,7 @@ _RAW_OUTPUT = {c.KIND_TOOL: c.GEN_AI_TOOL_CALL_RESULT, c.KIND_LLM: c.GEN_AI_OUTP
 def _foreign(ba: Mapping[str, Any], ca: Mapping[str, Any]) -> bool:
     """Whether either step comes from another instrumentation (inputs and outputs assembled
     from several attributes: only the decoded values can be compared)."""
-    return _TL_KIND in ba or _OI_KIND in ba or _TL_KIND in ca or _OI_KIND in ca
+    return _TL_KIND_KEY in ba or _OI_KIND_KEY in ba or _TL_KIND_KEY in ca or _OI_KIND_KEY in ca
 
 
 _ARGS = c.GEN_AI_TOOL_CALL_ARGUMENTS
@@ -1047,11 +1056,6 @@ _IN_TOKENS = c.GEN_AI_USAGE_INPUT_TOKENS
 _OUT_TOKENS = c.GEN_AI_USAGE_OUTPUT_TOKENS
 _ACTION = c.DECISION_ACTION
 _CONFIDENCE = c.DECISION_CONFIDENCE
-_TL_KIND = "traceloop.span.kind"
-_OI_KIND = "openinference.span.kind"
-_TOOL_IN = (_ARGS, c.STEP_INPUT, "input.value", "traceloop.entity.input")
-_TOOL_OUT = (_RESULT, c.STEP_OUTPUT, "output.value", "traceloop.entity.output")
-_LLM_OUT = (_OUTPUT, c.STEP_OUTPUT, "output.value", "traceloop.entity.output")
 
 
 def _compare_same(b: Step, cs: Step, pol: DriftPolicy, pos: int) -> PairComparison | None:
@@ -1065,7 +1069,7 @@ def _compare_same(b: Step, cs: Step, pol: DriftPolicy, pos: int) -> PairComparis
     ca = cs.attributes
     if kind == "tool":
         exact = not _foreign(ba, ca)
-        if not exact or _source(ba, _TOOL_IN) != _source(ca, _TOOL_IN):
+        if not exact or _source(ba, TOOL_INPUT_KEYS) != _source(ca, TOOL_INPUT_KEYS):
             res = _field_diff(
                 res,
                 DriftKind.ARGUMENTS_CHANGED,
@@ -1077,12 +1081,16 @@ def _compare_same(b: Step, cs: Step, pol: DriftPolicy, pos: int) -> PairComparis
                 pol,
                 pos,
             )
-        if not exact or _source(ba, _TOOL_OUT) != _source(ca, _TOOL_OUT):
+        if not exact or _source(ba, TOOL_OUTPUT_KEYS) != _source(ca, TOOL_OUTPUT_KEYS):
             res = _field_diff(
                 res, DriftKind.OUTPUT_CHANGED, "output", b, cs, b.outputs, cs.outputs, pol, pos
             )
     elif kind == "llm":
-        if _OI_KIND in ba or _OI_KIND in ca or _source(ba, _LLM_OUT) != _source(ca, _LLM_OUT):
+        if (
+            _OI_KIND_KEY in ba
+            or _OI_KIND_KEY in ca
+            or _source(ba, LLM_OUTPUT_KEYS) != _source(ca, LLM_OUTPUT_KEYS)
+        ):
             res = _field_diff(
                 res, DriftKind.OUTPUT_CHANGED, "output", b, cs, b.outputs, cs.outputs, pol, pos
             )

@@ -306,7 +306,7 @@ class DriftProcessor(SpanProcessor):
                 ),
             )
             self.finish(sid)
-        elif span.parent is None or span.parent.is_remote:
+        elif _is_run_root(span):
             self.finish(sid)
 
     def finish(self, session_id: str) -> DriftReport | None:
@@ -406,10 +406,6 @@ class DriftProcessor(SpanProcessor):
             except Exception as exc:
                 self.errors.report("downstream.on_end", exc)
 
-    @staticmethod
-    def _is_run_root(span: ReadableSpan) -> bool:
-        return span.parent is None or span.parent.is_remote
-
     def _policy(self, run: TrackedRun) -> DriftPolicy:
         policy = run.policy or self.policy
         if policy is None:
@@ -445,7 +441,7 @@ class DriftProcessor(SpanProcessor):
             if span_attributes(s).get(c.REPLAY_REPLAYED):
                 continue
             step = normalize_span(s, sid)
-            if self._is_run_root(s) and step.kind == c.KIND_AGENT:
+            if _is_run_root(s) and step.kind == c.KIND_AGENT:
                 continue  # the run's own root (ours or an instrumentation's invoke_agent)
             candidate.append(step)
         candidate.sort(key=lambda st: st.sequence if st.sequence is not None else 1 << 62)
@@ -460,7 +456,7 @@ class DriftProcessor(SpanProcessor):
                 self.reports.popitem(last=False)
 
     def _enrich(self, spans: list[ReadableSpan], report: DriftReport) -> list[ReadableSpan]:
-        root = next((s for s in spans if self._is_run_root(s)), None)
+        root = next((s for s in spans if _is_run_root(s)), None)
         out: list[ReadableSpan] = []
         unplaced = [f for f in report.findings if f.candidate is None]
         placed: dict[int, list[DriftFinding]] = {}
@@ -529,6 +525,11 @@ _OK = StatusCode.OK
 _NO_SEQUENCE = 1 << 62
 
 
+def _is_run_root(span: ReadableSpan) -> bool:
+    """The root of a run: no parent, or a parent in another process."""
+    return span.parent is None or span.parent.is_remote
+
+
 def _seq_of_entry(entry: tuple[int, Any, Any, Any]) -> int:
     return entry[0]
 
@@ -541,7 +542,7 @@ def _profile_entry(span: ReadableSpan, policy: DriftPolicy) -> Any:
     if attrs.get(c.REPLAY_REPLAYED):
         return _SKIP
     kind, name = classify(attrs, span.name)
-    if kind == c.KIND_AGENT and (span.parent is None or span.parent.is_remote):
+    if kind == c.KIND_AGENT and _is_run_root(span):
         return _SKIP  # the run's own root
     if kind in policy.ignore_kinds:
         return _SKIP

@@ -74,7 +74,7 @@ from opentelemetry.sdk.trace import ReadableSpan, Span, SpanProcessor
 from opentelemetry.trace import Status
 
 from otel_replay import conventions as c
-from otel_replay.checkpoints import canonical_json, state_digest
+from otel_replay.checkpoints import _reject_constant, canonical_json, state_digest
 from otel_replay.selfmetrics import ErrorReporter, get_meter
 
 __all__ = [
@@ -197,10 +197,6 @@ DEFAULT_SECRET_KEYS: Final = (
 _STATE = c.CHECKPOINT_STATE
 _MAX_KEY_CACHE = 4096
 _MAX_STATE_DEPTH = 200
-
-
-def _reject_constant(name: str) -> Any:
-    raise ValueError(f"non-standard JSON constant {name}")
 
 
 def _json_object(text: str) -> dict[str, Any]:

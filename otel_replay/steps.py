@@ -364,19 +364,27 @@ def _classify(attrs: Mapping[str, Any], span_name: str) -> tuple[str, str]:
 
 
 def _io(kind: str, attrs: Mapping[str, Any]) -> tuple[Any, Any]:
+    i: Any
+    o: Any
+    in_keys: tuple[str, ...]
+    out_keys: tuple[str, ...]
     if kind == c.KIND_TOOL:
-        i = attrs.get(c.GEN_AI_TOOL_CALL_ARGUMENTS)
-        o = attrs.get(c.GEN_AI_TOOL_CALL_RESULT)
         if _TL_KIND_KEY in attrs or _OI_KIND_KEY in attrs:
-            return _foreign_tool_io(attrs, i, o)
+            return _foreign_tool_io(
+                attrs, attrs.get(c.GEN_AI_TOOL_CALL_ARGUMENTS), attrs.get(c.GEN_AI_TOOL_CALL_RESULT)
+            )
+        in_keys, out_keys = TOOL_INPUT_KEYS, TOOL_OUTPUT_KEYS
     elif kind == c.KIND_LLM:
-        i = attrs.get(c.GEN_AI_INPUT_MESSAGES)
-        o = attrs.get(c.GEN_AI_OUTPUT_MESSAGES)
-        if i is None and o is None and _OI_KIND_KEY in attrs:
+        if (
+            attrs.get(c.GEN_AI_INPUT_MESSAGES) is None
+            and attrs.get(c.GEN_AI_OUTPUT_MESSAGES) is None
+            and _OI_KIND_KEY in attrs
+        ):
             i = _oi_messages(attrs, "llm.input_messages.")
             o = _oi_messages(attrs, "llm.output_messages.")
             if i is not None or o is not None:
                 return i, o
+        in_keys, out_keys = LLM_INPUT_KEYS, LLM_OUTPUT_KEYS
     elif kind == c.KIND_DECISION:
         i = attrs.get(c.STEP_INPUT)
         if i is None and c.DECISION_ALTERNATIVES in attrs:
@@ -390,16 +398,27 @@ def _io(kind: str, attrs: Mapping[str, Any]) -> tuple[Any, Any]:
             }
         return _lazy_json(i), _lazy_json(o)
     else:
-        i = o = None
-    if i is None:
-        i = attrs.get(c.STEP_INPUT)
-    if o is None:
-        o = attrs.get(c.STEP_OUTPUT)
-    if i is None:
-        i = attrs.get("input.value", attrs.get("traceloop.entity.input"))
-    if o is None:
-        o = attrs.get("output.value", attrs.get("traceloop.entity.output"))
-    return _lazy_json(i), _lazy_json(o)
+        in_keys, out_keys = _INPUT_FALLBACK, _OUTPUT_FALLBACK
+    return _lazy_json(first_present(attrs, in_keys)), _lazy_json(first_present(attrs, out_keys))
+
+
+def first_present(attrs: Mapping[str, Any], keys: tuple[str, ...]) -> Any:
+    """The value of the first of ``keys`` present in ``attrs``, else ``None``."""
+    for key in keys:
+        v = attrs.get(key)
+        if v is not None:
+            return v
+    return None
+
+
+_INPUT_FALLBACK = (c.STEP_INPUT, "input.value", "traceloop.entity.input")
+_OUTPUT_FALLBACK = (c.STEP_OUTPUT, "output.value", "traceloop.entity.output")
+#: The attributes a tool's or an LLM's inputs and outputs are read from, first present wins
+#: (for tool spans not marked by another instrumentation, LLM spans not OpenInference's).
+TOOL_INPUT_KEYS = (c.GEN_AI_TOOL_CALL_ARGUMENTS, *_INPUT_FALLBACK)
+TOOL_OUTPUT_KEYS = (c.GEN_AI_TOOL_CALL_RESULT, *_OUTPUT_FALLBACK)
+LLM_INPUT_KEYS = (c.GEN_AI_INPUT_MESSAGES, *_INPUT_FALLBACK)
+LLM_OUTPUT_KEYS = (c.GEN_AI_OUTPUT_MESSAGES, *_OUTPUT_FALLBACK)
 
 
 # --- Spans from other instrumentations (OpenInference, OpenLLMetry) -------------------------

@@ -41,6 +41,19 @@ class Pipeline:
         return out
 
 
+def points_by_attributes(reader: InMemoryMetricReader, name: str) -> dict[tuple, float]:
+    """Values of metric ``name``'s data points, keyed by their sorted attribute items."""
+    out: dict[tuple, float] = {}
+    data = reader.get_metrics_data()
+    for rm in data.resource_metrics if data else ():
+        for sm in rm.scope_metrics:
+            for m in sm.metrics:
+                if m.name == name:
+                    for p in m.data.data_points:
+                        out[tuple(sorted((p.attributes or {}).items()))] = p.value
+    return out
+
+
 def make_pipeline(**processor_kwargs: object) -> Pipeline:
     reader = InMemoryMetricReader()
     meter_provider = MeterProvider(metric_readers=[reader])

@@ -8,12 +8,15 @@ the processor's report always equals the full ``compare()`` of the normalized ru
 
 from __future__ import annotations
 
+import sys
+import threading
 from collections.abc import Iterator
 from typing import Any
 
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from opentelemetry import trace
 from opentelemetry.metrics import NoOpMeterProvider
 from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor
@@ -273,8 +276,6 @@ def test_report_equals_the_full_comparison(
 def test_spans_ending_while_the_run_finishes_are_all_exported(rig: Rig) -> None:
     """Child spans ending on other threads while the root ends (and the run is compared) are
     neither lost nor left held."""
-    import sys
-
     cid = rig.run("base", [_tool(**{c.GEN_AI_TOOL_CALL_ARGUMENTS: "{}"})], with_checkpoint=True)
     assert cid is not None
     baseline = rig.replay.steps_after(cid)
@@ -288,10 +289,6 @@ def test_spans_ending_while_the_run_finishes_are_all_exported(rig: Rig) -> None:
 
 
 def _finish_under_concurrency(rig: Rig, baseline: list[Any]) -> None:
-    import threading
-
-    from opentelemetry import trace
-
     for attempt in range(20):
         sid = f"cand-{attempt}"
         rig.drift.track(sid, baseline)

@@ -1073,6 +1073,8 @@ def test_export_failures_are_counted_in_the_error_metric(tmp_path: Path) -> None
     from opentelemetry.sdk.metrics import MeterProvider
     from opentelemetry.sdk.metrics.export import InMemoryMetricReader
 
+    from tests.conftest import points_by_attributes
+
     reader = InMemoryMetricReader()
     meter_provider = MeterProvider(metric_readers=[reader])
     not_a_dir = tmp_path / "file"
@@ -1082,23 +1084,13 @@ def test_export_failures_are_counted_in_the_error_metric(tmp_path: Path) -> None
     assert [exporter.export(spans) for _ in range(3)] == [SpanExportResult.FAILURE] * 3
     exporter.shutdown()
     assert exporter.export(spans) is SpanExportResult.FAILURE
-    data = reader.get_metrics_data()
-    assert data is not None
-    points = sorted(
+    assert points_by_attributes(reader, c.METRIC_PROCESSOR_ERRORS) == {
         (
-            (dict(p.attributes or {}), p.value)
-            for rm in data.resource_metrics
-            for sm in rm.scope_metrics
-            for m in sm.metrics
-            if m.name == c.METRIC_PROCESSOR_ERRORS
-            for p in m.data.data_points
-        ),
-        key=lambda point: str(point[0][c.ATTR_ERROR_TYPE]),
-    )
-    assert points == [
-        ({c.ATTR_COMPONENT: "recording_exporter", c.ATTR_ERROR_TYPE: "FileExistsError"}, 3),
-        ({c.ATTR_COMPONENT: "recording_exporter", c.ATTR_ERROR_TYPE: "shutdown"}, 1),
-    ]
+            (c.ATTR_COMPONENT, "recording_exporter"),
+            (c.ATTR_ERROR_TYPE, "FileExistsError"),
+        ): 3,
+        ((c.ATTR_COMPONENT, "recording_exporter"), (c.ATTR_ERROR_TYPE, "shutdown")): 1,
+    }
     meter_provider.shutdown()
 
 

@@ -32,6 +32,7 @@ from otel_replay.redaction import (
     RedactionRule,
     Redactor,
 )
+from tests.conftest import points_by_attributes
 
 OPENAI = "sk-proj-A1b2C3d4E5f6G7h8I9j0KlMn"
 AWS = "AKIAIOSFODNN7EXAMPLE"
@@ -44,18 +45,6 @@ STATE_SECRET = "sk-ant-StateSecret9876543210"
 PEM_BODY = "MIIEvQIBADANBgkqhkiG9w0BAQEFAASC"
 SECRETS = [OPENAI, AWS, BEARER, URL_PASS, GENERIC, KEY_ATTR, EXC_SECRET, STATE_SECRET, PEM_BODY]
 PEM = f"-----BEGIN PRIVATE KEY-----\n{PEM_BODY}\n-----END PRIVATE KEY-----"
-
-
-def _points(reader: InMemoryMetricReader, name: str) -> dict[tuple, float]:
-    out: dict[tuple, float] = {}
-    data = reader.get_metrics_data()
-    for rm in data.resource_metrics if data else ():
-        for sm in rm.scope_metrics:
-            for m in sm.metrics:
-                if m.name == name:
-                    for p in m.data.data_points:
-                        out[tuple(sorted((p.attributes or {}).items()))] = p.value
-    return out
 
 
 def _emit_secrets(tracer) -> str:
@@ -296,7 +285,7 @@ def test_no_secret_in_buffer_recording_or_exported_spans(rig):
         ckpt_step.attributes[c.CHECKPOINT_STATE_DIGEST] == replay.get_checkpoint(cid).state_digest
     )
 
-    counts = _points(reader, METRIC_REDACTIONS)
+    counts = points_by_attributes(reader, METRIC_REDACTIONS)
     assert sum(counts.values()) == redaction.count >= 10
     by_rule = {dict(k)[ATTR_RULE]: v for k, v in counts.items()}
     assert {"openai_key", "aws_access_key", "bearer", "url_password", "key", "private_key"} <= set(
@@ -347,7 +336,7 @@ def test_failing_hook_fails_closed_and_is_reported(caplog):
     assert [r.message.split(":")[0] for r in caplog.records] == [
         "otel-replay redaction failed in hook"
     ]
-    errors = _points(reader, c.METRIC_PROCESSOR_ERRORS)
+    errors = points_by_attributes(reader, c.METRIC_PROCESSOR_ERRORS)
     assert errors == {
         ((c.ATTR_COMPONENT, "redaction"), (c.ATTR_ERROR_TYPE, "ValueError")): 6  # start + end
     }

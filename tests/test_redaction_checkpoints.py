@@ -41,6 +41,7 @@ from otel_replay.redaction import (
     Redactor,
 )
 from otel_replay.restore import restore
+from tests.conftest import points_by_attributes
 
 OPENAI = "sk-ant-StateSecret9876543210"
 KEY_IN_KEY = "sk-proj-A1b2C3d4E5f6G7h8I9j0KlMn"
@@ -78,20 +79,10 @@ EXPECTED = {
 EXPECTED_HITS = {"key": 3, "openai_key": 1, "url_password": 1, "bearer": 1, "key_value": 1}
 
 
-def _points(reader: InMemoryMetricReader, name: str) -> dict[tuple, float]:
-    out: dict[tuple, float] = {}
-    data = reader.get_metrics_data()
-    for rm in data.resource_metrics if data else ():
-        for sm in rm.scope_metrics:
-            for m in sm.metrics:
-                if m.name == name:
-                    for p in m.data.data_points:
-                        out[tuple(sorted((p.attributes or {}).items()))] = p.value
-    return out
-
-
 def _by_rule(reader: InMemoryMetricReader) -> dict[str, float]:
-    return {dict(k)[ATTR_RULE]: v for k, v in _points(reader, METRIC_REDACTIONS).items()}
+    return {
+        dict(k)[ATTR_RULE]: v for k, v in points_by_attributes(reader, METRIC_REDACTIONS).items()
+    }
 
 
 def _assert_clean(blob: bytes) -> None:
@@ -239,10 +230,10 @@ def test_a_failing_redaction_raises_stores_nothing_and_is_reported(tmp_path, cap
         assert [r.message.split(":")[0] for r in caplog.records] == [
             "otel-replay redaction failed in checkpoint_state"
         ]
-        assert _points(reader, c.METRIC_PROCESSOR_ERRORS) == {
+        assert points_by_attributes(reader, c.METRIC_PROCESSOR_ERRORS) == {
             ((c.ATTR_COMPONENT, "redaction"), (c.ATTR_ERROR_TYPE, "ValueError")): 2
         }
-        assert _points(reader, METRIC_REDACTIONS) == {}
+        assert points_by_attributes(reader, METRIC_REDACTIONS) == {}
     finally:
         provider.shutdown()
         mp.shutdown()
