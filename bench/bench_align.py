@@ -1,11 +1,11 @@
-"""Benchmark :func:`otel_replay.align.align` against difflib, rapidfuzz and edlib.
+"""Benchmark :func:`otel_replay.drift.align.align` against difflib, rapidfuzz and edlib.
 
 Runs of 100, 1k and 10k realistic, highly repetitive step signatures (an agent loop over a
 handful of tools and one model) are perturbed at 1% of positions by substitution, insertion
 or deletion (fixed seed). Each method is timed (median of repeats after a warm-up) and checked
 for minimality: its number of paired elements must equal the LCS length found by ``align``.
 
-A second table times the whole drift comparison (:func:`otel_replay.drift.compare`:
+A second table times the whole drift comparison (:func:`otel_replay.drift.compare.compare`:
 alignment plus field diffs of every paired step) on steps shaped like normalized spans.
 
 Usage: ``python bench/bench_align.py [--sizes 100,1000,10000] [--budget 0.5]``
@@ -23,11 +23,11 @@ from collections.abc import Callable, Sequence
 from functools import partial
 from typing import Any
 
-from otel_replay import align as align_mod
-from otel_replay import conventions as c
-from otel_replay.align import align, available_backends, lcs_length
-from otel_replay.drift import compare
-from otel_replay.steps import Step
+from otel_replay.drift import align as align_mod
+from otel_replay.core import conventions as c
+from otel_replay.drift.align import align, available_backends, lcs_length
+from otel_replay.drift.compare import compare
+from otel_replay.model.steps import Step
 
 Indel: Any
 edlib: Any
@@ -78,7 +78,7 @@ def signatures(run: list[Item]) -> list[Sig]:
 
 
 def to_steps(run: list[Item], session: str, rnd: random.Random) -> list[Step]:
-    """Steps shaped like :func:`otel_replay.steps.normalize_span` output for ``run``."""
+    """Steps shaped like :func:`otel_replay.model.steps.normalize_span` output for ``run``."""
     steps = []
     t = 1_700_000_000_000_000_000
     for i, (kind, name, pid) in enumerate(run):

@@ -16,7 +16,7 @@ from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 from opentelemetry.trace import Status, StatusCode
 
-from otel_replay import recordings
+from otel_replay.formats import recordings as recordings
 
 
 def make_spans(n: int) -> list[ReadableSpan]:

@@ -46,12 +46,12 @@ from opentelemetry.metrics import NoOpMeterProvider
 from opentelemetry.sdk.trace import ReadableSpan, SpanProcessor, TracerProvider
 from opentelemetry.sdk.trace.export import BatchSpanProcessor, SpanExporter, SpanExportResult
 
-from otel_replay import conventions as c
-from otel_replay.checkpoints import checkpoint
-from otel_replay.drift_processor import DriftProcessor
-from otel_replay.processor import ReplayProcessor
-from otel_replay.redaction import RedactionProcessor
-from otel_replay.tracking import TrackingRegistry
+from otel_replay.capture.processor import ReplayProcessor
+from otel_replay.capture.redaction import RedactionProcessor
+from otel_replay.core import conventions as c
+from otel_replay.drift.processor import DriftProcessor
+from otel_replay.model.checkpoints import checkpoint
+from otel_replay.restore.tracking import TrackingRegistry
 
 TARGETS = {
     "replay idle": 0.05,

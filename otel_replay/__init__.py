@@ -2,9 +2,28 @@
 
 from __future__ import annotations
 
-__version__ = "0.1.0"
-
-from otel_replay.checkpoints import (
+from otel_replay.capture.processor import IncompleteHistoryError, ReplayProcessor
+from otel_replay.capture.spans import (
+    agent_run,
+    decision,
+    llm_call,
+    session,
+    tool_call,
+    traced_llm,
+    traced_tool,
+)
+from otel_replay.core.version import __version__
+from otel_replay.drift.compare import (
+    DriftFinding,
+    DriftKind,
+    DriftPolicy,
+    DriftReport,
+    Severity,
+    compare,
+)
+from otel_replay.drift.processor import DriftProcessor
+from otel_replay.formats.recordings import RecordingExporter, load_recording
+from otel_replay.model.checkpoints import (
     Checkpoint,
     CheckpointError,
     CheckpointNotFoundError,
@@ -18,23 +37,10 @@ from otel_replay.checkpoints import (
     checkpoint,
     set_checkpoint_store,
 )
-from otel_replay.drift import DriftFinding, DriftKind, DriftPolicy, DriftReport, Severity, compare
-from otel_replay.drift_processor import DriftProcessor
-from otel_replay.hooks import register_restore_hook, restore_hooks, unregister_restore_hook
-from otel_replay.processor import IncompleteHistoryError, ReplayProcessor
-from otel_replay.record import (
-    agent_run,
-    decision,
-    llm_call,
-    session,
-    tool_call,
-    traced_llm,
-    traced_tool,
-)
-from otel_replay.recordings import RecordingExporter, load_recording
-from otel_replay.replay import CancelToken, DivergenceError, Reexecution
-from otel_replay.restore import RestoreResult, arestore, restore
-from otel_replay.steps import Step, normalize_span
+from otel_replay.model.steps import Step, normalize_span
+from otel_replay.replay.reexecution import CancelToken, DivergenceError, Reexecution
+from otel_replay.restore.api import RestoreResult, arestore, restore
+from otel_replay.restore.hooks import register_restore_hook, restore_hooks, unregister_restore_hook
 
 __all__ = [
     "__version__",

@@ -1,7 +1,7 @@
-"""Build :class:`~otel_replay.steps.Step` objects from real spans.
+"""Build :class:`~otel_replay.model.steps.Step` objects from real spans.
 
 Spans are created with a real ``TracerProvider`` and collected by an ``InMemorySpanExporter``;
-attributes follow :mod:`otel_replay.conventions`. Each :class:`SpanFactory` is one run (one
+attributes follow :mod:`otel_replay.core.conventions`. Each :class:`SpanFactory` is one run (one
 trace under a root span) with its own step sequence numbers and clock.
 """
 
@@ -16,8 +16,8 @@ from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 from opentelemetry.trace import Status, StatusCode
 
-from otel_replay import conventions as c
-from otel_replay.steps import Step, normalize_span
+from otel_replay.core import conventions as c
+from otel_replay.model.steps import Step, normalize_span
 
 _MISSING = object()
 

@@ -7,8 +7,14 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from otel_replay import align as align_mod
-from otel_replay.align import Opcode, align, available_backends, lcs_length, strict_first_mismatch
+from otel_replay.drift import align as align_mod
+from otel_replay.drift.align import (
+    Opcode,
+    align,
+    available_backends,
+    lcs_length,
+    strict_first_mismatch,
+)
 
 BACKENDS = available_backends()
 

@@ -6,8 +6,9 @@ import json
 import pytest
 from pydantic import BaseModel
 
-from otel_replay import conventions as c
-from otel_replay.checkpoints import (
+from otel_replay.capture.spans import agent_run
+from otel_replay.core import conventions as c
+from otel_replay.model.checkpoints import (
     Checkpoint,
     CheckpointNotFoundError,
     CheckpointStateError,
@@ -19,8 +20,7 @@ from otel_replay.checkpoints import (
     normalize_state,
     set_checkpoint_store,
 )
-from otel_replay.record import agent_run
-from otel_replay.steps import normalize_span
+from otel_replay.model.steps import normalize_span
 
 
 def _checkpoint_spans(pipeline):
@@ -185,7 +185,7 @@ def test_inline_cap_env_var(pipeline, monkeypatch):
 
 
 def test_decode_state_rejects_non_json_constants():
-    from otel_replay.checkpoints import decode_state
+    from otel_replay.model.checkpoints import decode_state
 
     with pytest.raises(CheckpointStateError, match="not valid JSON"):
         decode_state(b'{"a": NaN}')

@@ -8,9 +8,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from otel_replay import conventions as c
 from otel_replay._proto.otel_replay.v1 import drift_pb2
-from otel_replay.drift import (
+from otel_replay.core import conventions as c
+from otel_replay.drift.compare import (
     DriftFinding,
     DriftKind,
     DriftPolicy,
@@ -21,7 +21,7 @@ from otel_replay.drift import (
     compare_pair,
     compare_steps,
 )
-from otel_replay.steps import Step
+from otel_replay.model.steps import Step
 from tests.spanfactory import SpanFactory
 
 ARGS = {

@@ -13,12 +13,12 @@ from prometheus_client import generate_latest
 from prometheus_client.core import REGISTRY as DEFAULT_REGISTRY
 from prometheus_client.parser import text_string_to_metric_families
 
-from otel_replay import conventions as c
-from otel_replay.checkpoints import checkpoint
-from otel_replay.drift_processor import DriftProcessor
-from otel_replay.processor import ReplayProcessor
-from otel_replay.record import agent_run, decision, tool_call
-from otel_replay.tracking import TrackingRegistry
+from otel_replay.capture.processor import ReplayProcessor
+from otel_replay.capture.spans import agent_run, decision, tool_call
+from otel_replay.core import conventions as c
+from otel_replay.drift.processor import DriftProcessor
+from otel_replay.model.checkpoints import checkpoint
+from otel_replay.restore.tracking import TrackingRegistry
 
 
 def _run(tracer, sid, tool, confidence):

@@ -23,14 +23,14 @@ from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 from opentelemetry.trace import Status, StatusCode
 
-from otel_replay import conventions as c
-from otel_replay import drift_processor as dp_mod
-from otel_replay.checkpoints import checkpoint
-from otel_replay.drift import DriftPolicy, compare, compare_pair, fingerprint
-from otel_replay.drift_processor import DriftProcessor
-from otel_replay.processor import ReplayProcessor
-from otel_replay.steps import normalize_span
-from otel_replay.tracking import TrackingRegistry
+from otel_replay.drift import processor as dp_mod
+from otel_replay.capture.processor import ReplayProcessor
+from otel_replay.core import conventions as c
+from otel_replay.drift.compare import DriftPolicy, compare, compare_pair, fingerprint
+from otel_replay.drift.processor import DriftProcessor
+from otel_replay.model.checkpoints import checkpoint
+from otel_replay.model.steps import normalize_span
+from otel_replay.restore.tracking import TrackingRegistry
 
 MS = 1_000_000
 

@@ -2,8 +2,8 @@ from __future__ import annotations
 
 import logging
 
-from otel_replay import conventions as c
-from otel_replay.processor import ReplayProcessor
+from otel_replay.capture.processor import ReplayProcessor
+from otel_replay.core import conventions as c
 
 
 def test_invalid_env_value_falls_back_with_one_warning(monkeypatch, caplog):

@@ -38,21 +38,21 @@ from opentelemetry.sdk.trace.export import (
 )
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 
-from otel_replay import conventions as c
-from otel_replay.checkpoints import (
+from otel_replay.capture.processor import ReplayProcessor
+from otel_replay.capture.spans import agent_run, session, tool_call
+from otel_replay.core import conventions as c
+from otel_replay.drift.processor import DriftProcessor
+from otel_replay.formats.recordings import RecordingExporter, load_recording
+from otel_replay.model.checkpoints import (
     CheckpointStoreError,
     DirectoryCheckpointStore,
     checkpoint,
     set_checkpoint_store,
 )
-from otel_replay.drift_processor import DriftProcessor
-from otel_replay.hooks import restore_hooks
-from otel_replay.processor import ReplayProcessor
-from otel_replay.record import agent_run, session, tool_call
-from otel_replay.recordings import RecordingExporter, load_recording
-from otel_replay.restore import restore
-from otel_replay.steps import Step, normalize_span
-from otel_replay.tracking import TrackingRegistry
+from otel_replay.model.steps import Step, normalize_span
+from otel_replay.restore.api import restore
+from otel_replay.restore.hooks import restore_hooks
+from otel_replay.restore.tracking import TrackingRegistry
 
 pytestmark = pytest.mark.timeout(120)
 
@@ -388,10 +388,10 @@ _FSIZE_SCRIPT = textwrap.dedent(
     from opentelemetry.sdk.trace import TracerProvider
     from opentelemetry.sdk.trace.export import SimpleSpanProcessor
     from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
-    from otel_replay.checkpoints import CheckpointStoreError, DirectoryCheckpointStore, checkpoint
-    from otel_replay.processor import ReplayProcessor
-    from otel_replay.record import agent_run, tool_call
-    from otel_replay.recordings import RecordingExporter
+    from otel_replay.model.checkpoints import CheckpointStoreError, DirectoryCheckpointStore, checkpoint
+    from otel_replay.capture.processor import ReplayProcessor
+    from otel_replay.capture.spans import agent_run, tool_call
+    from otel_replay.formats.recordings import RecordingExporter
 
     signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
     resource.setrlimit(resource.RLIMIT_FSIZE, (20_000, 20_000))
@@ -532,7 +532,7 @@ def test_missing_or_corrupt_baseline_is_reported_not_raised(baseline, caplog):
 
 
 def test_baseline_from_a_corrupt_recording_is_a_clear_error(tmp_path):
-    from otel_replay.recordings import RecordingFormatError
+    from otel_replay.formats.recordings import RecordingFormatError
 
     bad = tmp_path / "bad.jsonl"
     bad.write_text('{"resourceSpans": [{"scopeSpans": [{"spans": [{"traceId": 7}]}]}]}\n{}\n')

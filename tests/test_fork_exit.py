@@ -18,13 +18,13 @@ import pytest
 from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export import BatchSpanProcessor
 
-from otel_replay import conventions as c
-from otel_replay.checkpoints import checkpoint, set_checkpoint_store
-from otel_replay.drift_processor import DriftProcessor
-from otel_replay.processor import ReplayProcessor
-from otel_replay.record import agent_run, tool_call
-from otel_replay.recordings import RecordingWarning, load_recording
-from otel_replay.tracking import TrackingRegistry
+from otel_replay.capture.processor import ReplayProcessor
+from otel_replay.capture.spans import agent_run, tool_call
+from otel_replay.core import conventions as c
+from otel_replay.drift.processor import DriftProcessor
+from otel_replay.formats.recordings import RecordingWarning, load_recording
+from otel_replay.model.checkpoints import checkpoint, set_checkpoint_store
+from otel_replay.restore.tracking import TrackingRegistry
 
 pytestmark = [
     pytest.mark.timeout(180),
@@ -54,7 +54,7 @@ def _wait_child(pid: int, timeout: float) -> int:
 
 
 def test_fork_with_processors_active(tmp_path):
-    from otel_replay.recordings import RecordingExporter
+    from otel_replay.formats.recordings import RecordingExporter
 
     previous = set_checkpoint_store(None)
     rec_dir = tmp_path / "rec"
@@ -154,13 +154,13 @@ _HELD_LOCK_SCRIPT = textwrap.dedent(
     """
     import os, sys, threading, time
     from opentelemetry.sdk.trace import TracerProvider
-    from otel_replay import checkpoints
-    from otel_replay.checkpoints import checkpoint
-    from otel_replay.drift_processor import DriftProcessor
-    from otel_replay.processor import ReplayProcessor
-    from otel_replay.redaction import RedactionProcessor
-    from otel_replay.record import agent_run, tool_call
-    from otel_replay.tracking import TrackingRegistry
+    from otel_replay.model import checkpoints as checkpoints
+    from otel_replay.model.checkpoints import checkpoint
+    from otel_replay.drift.processor import DriftProcessor
+    from otel_replay.capture.processor import ReplayProcessor
+    from otel_replay.capture.redaction import RedactionProcessor
+    from otel_replay.capture.spans import agent_run, tool_call
+    from otel_replay.restore.tracking import TrackingRegistry
 
     which = sys.argv[1]
     provider = TracerProvider()
@@ -246,10 +246,10 @@ _EXIT_SCRIPT = textwrap.dedent(
     import os, sys, time
     from opentelemetry.sdk.trace import TracerProvider
     from opentelemetry.sdk.trace.export import BatchSpanProcessor
-    from otel_replay.checkpoints import checkpoint
-    from otel_replay.processor import ReplayProcessor
-    from otel_replay.record import agent_run, tool_call
-    from otel_replay.recordings import RecordingExporter
+    from otel_replay.model.checkpoints import checkpoint
+    from otel_replay.capture.processor import ReplayProcessor
+    from otel_replay.capture.spans import agent_run, tool_call
+    from otel_replay.formats.recordings import RecordingExporter
 
     path, fmt, mode, n = sys.argv[1], sys.argv[2], sys.argv[3], int(sys.argv[4])
     provider = TracerProvider(shutdown_on_exit=(mode != "no-atexit"))

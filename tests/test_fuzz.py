@@ -1,7 +1,7 @@
 """Property-based fuzzing of every parser and of the code fed by span attributes.
 
-Only documented errors may escape: :class:`~otel_replay.recordings.RecordingError`
-subclasses from the recording readers, :class:`~otel_replay.checkpoints.CheckpointError`
+Only documented errors may escape: :class:`~otel_replay.formats.recordings.RecordingError`
+subclasses from the recording readers, :class:`~otel_replay.model.checkpoints.CheckpointError`
 subclasses from checkpoint decoding, ``ValueError`` from ``traces_data_from_json`` and from
 malformed ignore patterns; nothing at all from ``normalize_span``, ``compare`` and
 ``json_diff``.
@@ -33,26 +33,26 @@ from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanE
 from opentelemetry.sdk.util.instrumentation import InstrumentationScope
 from opentelemetry.trace import Link, SpanContext, SpanKind, Status, StatusCode, TraceFlags
 
-from otel_replay import conventions as c
-from otel_replay.checkpoints import (
-    Checkpoint,
-    CheckpointError,
-    DirectoryCheckpointStore,
-    decode_state,
-    state_digest,
-)
-from otel_replay.drift import DriftPolicy, DriftReport, compare
-from otel_replay.jsondiff import json_diff
-from otel_replay.processor import ReplayProcessor
-from otel_replay.recordings import (
+from otel_replay.capture.processor import ReplayProcessor
+from otel_replay.capture.redaction import Redactor
+from otel_replay.core import conventions as c
+from otel_replay.drift.compare import DriftPolicy, DriftReport, compare
+from otel_replay.drift.jsondiff import json_diff
+from otel_replay.formats.recordings import (
     RecordingError,
     RecordingWarning,
     load_recording,
     traces_data_from_json,
     write_recording,
 )
-from otel_replay.redaction import Redactor
-from otel_replay.steps import Step, normalize_span
+from otel_replay.model.checkpoints import (
+    Checkpoint,
+    CheckpointError,
+    DirectoryCheckpointStore,
+    decode_state,
+    state_digest,
+)
+from otel_replay.model.steps import Step, normalize_span
 
 _HEALTH = [HealthCheck.too_slow, HealthCheck.data_too_large, HealthCheck.filter_too_much]
 settings.register_profile(
@@ -544,8 +544,8 @@ def test_normalize_span_accepts_any_span(span, session):
 @FUZZ
 @given(st.lists(st.tuples(st.text(max_size=10), _ATTRS), min_size=1, max_size=6))
 def test_processors_accept_any_attributes_from_real_spans(spans):
-    from otel_replay.drift_processor import DriftProcessor
-    from otel_replay.tracking import TrackingRegistry
+    from otel_replay.drift.processor import DriftProcessor
+    from otel_replay.restore.tracking import TrackingRegistry
 
     exporter = InMemorySpanExporter()
     provider = TracerProvider()

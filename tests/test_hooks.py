@@ -8,10 +8,12 @@ import threading
 import pytest
 from pydantic import BaseModel
 
-from otel_replay import conventions as c
-from otel_replay import hooks
-from otel_replay.checkpoints import checkpoint
-from otel_replay.hooks import (
+from otel_replay.restore import hooks as hooks
+from otel_replay.capture.spans import agent_run
+from otel_replay.core import conventions as c
+from otel_replay.model.checkpoints import checkpoint
+from otel_replay.restore.api import RestoreError, arestore, restore
+from otel_replay.restore.hooks import (
     HookError,
     get_restore_hook,
     register_restore_hook,
@@ -20,8 +22,6 @@ from otel_replay.hooks import (
     restore_hooks,
     unregister_restore_hook,
 )
-from otel_replay.record import agent_run
-from otel_replay.restore import RestoreError, arestore, restore
 
 
 def _checkpoint(pipeline, state, framework="custom"):
@@ -287,7 +287,7 @@ def test_hook_name_of_builtin_and_callable_object():
             return target
 
     assert hooks.hook_name(registered_restore_hooks()["langchain"]) == (
-        "otel_replay.hooks_langchain.restore_langchain"
+        "otel_replay.integrations.langchain.restore_langchain"
     )
     assert hooks.hook_name(Callable_()) == f"{__name__}.{Callable_.__qualname__}"
 

@@ -8,7 +8,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from otel_replay.jsondiff import MAX_DEPTH, JsonChange, format_path, json_diff, type_name
+from otel_replay.drift.jsondiff import MAX_DEPTH, JsonChange, format_path, json_diff, type_name
 
 EXPECTED = {
     "query": "cats",

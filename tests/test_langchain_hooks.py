@@ -13,10 +13,10 @@ from langchain_core.messages import (
     messages_to_dict,
 )
 
-from otel_replay.checkpoints import checkpoint
-from otel_replay.hooks_langchain import MESSAGE_TYPES, message_from_json, restore_langchain
-from otel_replay.record import agent_run
-from otel_replay.restore import restore
+from otel_replay.capture.spans import agent_run
+from otel_replay.integrations.langchain import MESSAGE_TYPES, message_from_json, restore_langchain
+from otel_replay.model.checkpoints import checkpoint
+from otel_replay.restore.api import restore
 
 MESSAGES = [
     SystemMessage("You are terse."),
@@ -140,7 +140,7 @@ def test_unknown_message_type_is_a_hook_error_and_nothing_is_imported(pipeline):
     assert target == {"messages": []}
     (err,) = result.hook_errors
     assert err.framework == "langchain"
-    assert err.hook == "otel_replay.hooks_langchain.restore_langchain"
+    assert err.hook == "otel_replay.integrations.langchain.restore_langchain"
     assert isinstance(err.exception, ValueError)
     assert str(err.exception).startswith(
         "messages[0]: unknown message type 'os.system'; allowed: ["
@@ -157,14 +157,14 @@ def test_message_type_allow_list_is_explicit():
 
 
 def test_missing_langchain_core_gives_install_hint(monkeypatch):
-    monkeypatch.delitem(sys.modules, "otel_replay.hooks_langchain")
+    monkeypatch.delitem(sys.modules, "otel_replay.integrations.langchain")
     monkeypatch.setitem(sys.modules, "langchain_core.messages", None)
     with pytest.raises(ImportError, match=r"pip install otel-replay\[langchain\]"):
-        importlib.import_module("otel_replay.hooks_langchain")
+        importlib.import_module("otel_replay.integrations.langchain")
 
 
 def test_missing_langgraph_gives_install_hint(monkeypatch):
-    monkeypatch.delitem(sys.modules, "otel_replay.hooks_langgraph", raising=False)
+    monkeypatch.delitem(sys.modules, "otel_replay.integrations.langgraph", raising=False)
     monkeypatch.setitem(sys.modules, "langgraph.types", None)
     with pytest.raises(ImportError, match=r"pip install otel-replay\[langgraph\]"):
-        importlib.import_module("otel_replay.hooks_langgraph")
+        importlib.import_module("otel_replay.integrations.langgraph")

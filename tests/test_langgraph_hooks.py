@@ -10,16 +10,16 @@ from langgraph.checkpoint.memory import InMemorySaver
 from langgraph.graph import END, START, StateGraph
 from langgraph.graph.message import add_messages
 
-from otel_replay.checkpoints import checkpoint
-from otel_replay.hooks_langgraph import (
+from otel_replay.capture.spans import agent_run
+from otel_replay.integrations.langgraph import (
     LAST_NODES_KEY,
     LangGraphRestoreError,
     LangGraphTarget,
     langgraph_state,
     restore_langgraph,
 )
-from otel_replay.record import agent_run
-from otel_replay.restore import restore
+from otel_replay.model.checkpoints import checkpoint
+from otel_replay.restore.api import restore
 
 QUESTION = HumanMessage("Weather in Paris?", id="h-1")
 TOOL_CALL = AIMessage(
@@ -168,7 +168,7 @@ def test_wrong_target_is_reported_as_hook_error(pipeline):
     assert result.target is None
     (err,) = result.hook_errors
     assert err.framework == "langgraph"
-    assert err.hook == "otel_replay.hooks_langgraph.restore_langgraph"
+    assert err.hook == "otel_replay.integrations.langgraph.restore_langgraph"
     assert isinstance(err.exception, TypeError)
     assert "LangGraphTarget(graph, config)" in str(err.exception)
 

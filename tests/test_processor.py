@@ -7,10 +7,10 @@ import threading
 import pytest
 from opentelemetry.trace import StatusCode
 
-from otel_replay import conventions as c
-from otel_replay.checkpoints import CheckpointNotFoundError, checkpoint
-from otel_replay.processor import IncompleteHistoryError
-from otel_replay.record import agent_run, decision, llm_call, session, tool_call
+from otel_replay.capture.processor import IncompleteHistoryError
+from otel_replay.capture.spans import agent_run, decision, llm_call, session, tool_call
+from otel_replay.core import conventions as c
+from otel_replay.model.checkpoints import CheckpointNotFoundError, checkpoint
 from tests.conftest import make_pipeline
 
 
@@ -231,7 +231,7 @@ def test_memory_stays_within_bounds_over_200k_spans():
 
 
 def test_processor_never_raises_and_reports_once(pipeline, caplog, monkeypatch):
-    import otel_replay.processor as proc_mod
+    import otel_replay.capture.processor as proc_mod
 
     def boom(*_a, **_k):
         raise RuntimeError("normalization exploded")
@@ -284,7 +284,7 @@ def test_checkpoint_without_sequence_number_refuses_to_guess_the_history():
     a foreign instrumentation could) must not make ``steps_after`` return the whole history."""
     from opentelemetry.sdk.trace import SpanProcessor
 
-    from otel_replay.checkpoints import UnorderedHistoryError
+    from otel_replay.model.checkpoints import UnorderedHistoryError
 
     class Overwrite(SpanProcessor):
         def on_start(self, span, parent_context=None):

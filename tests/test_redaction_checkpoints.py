@@ -20,8 +20,18 @@ from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 from opentelemetry.sdk.trace.sampling import ALWAYS_OFF
 
-from otel_replay import conventions as c
-from otel_replay.checkpoints import (
+from otel_replay.capture.processor import ReplayProcessor
+from otel_replay.capture.redaction import (
+    ATTR_RULE,
+    METRIC_REDACTIONS,
+    REDACTED,
+    RedactionProcessor,
+    Redactor,
+)
+from otel_replay.capture.spans import agent_run
+from otel_replay.core import conventions as c
+from otel_replay.formats.recordings import RecordingExporter
+from otel_replay.model.checkpoints import (
     CheckpointRedactionError,
     CheckpointStateError,
     DirectoryCheckpointStore,
@@ -30,17 +40,7 @@ from otel_replay.checkpoints import (
     set_checkpoint_store,
     state_digest,
 )
-from otel_replay.processor import ReplayProcessor
-from otel_replay.record import agent_run
-from otel_replay.recordings import RecordingExporter
-from otel_replay.redaction import (
-    ATTR_RULE,
-    METRIC_REDACTIONS,
-    REDACTED,
-    RedactionProcessor,
-    Redactor,
-)
-from otel_replay.restore import restore
+from otel_replay.restore.api import restore
 from tests.conftest import points_by_attributes
 
 OPENAI = "sk-ant-StateSecret9876543210"

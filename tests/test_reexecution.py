@@ -8,10 +8,10 @@ from concurrent.futures import ThreadPoolExecutor
 import pytest
 from opentelemetry.trace import StatusCode
 
-from otel_replay import conventions as c
-from otel_replay.checkpoints import checkpoint
-from otel_replay.record import agent_run, current_call_interceptor, traced_llm, traced_tool
-from otel_replay.replay import (
+from otel_replay.capture.spans import agent_run, current_call_interceptor, traced_llm, traced_tool
+from otel_replay.core import conventions as c
+from otel_replay.model.checkpoints import checkpoint
+from otel_replay.replay.reexecution import (
     CallRecord,
     DivergenceError,
     RecordedStepError,
@@ -19,7 +19,7 @@ from otel_replay.replay import (
     WentLive,
     argument_digest,
 )
-from otel_replay.restore import restore
+from otel_replay.restore.api import restore
 
 
 class Tools:

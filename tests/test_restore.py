@@ -6,8 +6,10 @@ import os
 import pytest
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 
-from otel_replay import conventions as c
-from otel_replay.checkpoints import (
+from otel_replay.capture.spans import agent_run, decision, llm_call, tool_call
+from otel_replay.core import conventions as c
+from otel_replay.formats.recordings import RecordingExporter
+from otel_replay.model.checkpoints import (
     Checkpoint,
     CheckpointNotFoundError,
     CheckpointStateError,
@@ -15,16 +17,14 @@ from otel_replay.checkpoints import (
     DirectoryCheckpointStore,
     checkpoint,
 )
-from otel_replay.record import agent_run, decision, llm_call, tool_call
-from otel_replay.recordings import RecordingExporter
-from otel_replay.restore import RestoreResult, arestore, restore
-from otel_replay.sources import (
+from otel_replay.restore.api import RestoreResult, arestore, restore
+from otel_replay.restore.sources import (
     ProcessorSource,
     RecordingSource,
     UnorderedHistoryError,
     source_for,
 )
-from otel_replay.tracking import REGISTRY
+from otel_replay.restore.tracking import REGISTRY
 
 
 def record_session(p, *, sid="src-sess", store=None, inline_max_bytes=None):

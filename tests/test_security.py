@@ -14,8 +14,16 @@ from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 
-from otel_replay import conventions as c
-from otel_replay.checkpoints import (
+from otel_replay.core import conventions as c
+from otel_replay.formats.recordings import (
+    RecordingError,
+    RecordingExporter,
+    RecordingFormatError,
+    RecordingSizeError,
+    load_recording,
+    write_recording,
+)
+from otel_replay.model.checkpoints import (
     Checkpoint,
     CheckpointStateTooLargeError,
     DirectoryCheckpointStore,
@@ -24,14 +32,6 @@ from otel_replay.checkpoints import (
     decode_state,
     encode_state,
     state_digest,
-)
-from otel_replay.recordings import (
-    RecordingError,
-    RecordingExporter,
-    RecordingFormatError,
-    RecordingSizeError,
-    load_recording,
-    write_recording,
 )
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -384,7 +384,7 @@ def test_recording_exporter_size_cap_fails_and_logs_once(tmp_path, caplog):
 
 
 def test_checkpoint_ids_cannot_escape_the_store_directory(tmp_path):
-    from otel_replay.checkpoints import CheckpointStoreError
+    from otel_replay.model.checkpoints import CheckpointStoreError
 
     store = DirectoryCheckpointStore(tmp_path / "store")
     for bad in ("../etc/passwd", "a/b", "/abs", "", "x" * 200, "a\x00b", "a\\b"):
@@ -398,7 +398,7 @@ def test_state_is_json_only():
         def __reduce__(self):  # pragma: no cover - never called
             raise AssertionError("pickled")
 
-    from otel_replay.checkpoints import CheckpointStateError, normalize_state
+    from otel_replay.model.checkpoints import CheckpointStateError, normalize_state
 
     with pytest.raises(CheckpointStateError, match="not JSON-serializable"):
         normalize_state("custom", {"x": Evil()})

@@ -9,8 +9,8 @@ from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 from opentelemetry.trace import Status, StatusCode
 
-from otel_replay import conventions as c
-from otel_replay.steps import _parts, _public_parts, normalize_span
+from otel_replay.core import conventions as c
+from otel_replay.model.steps import _parts, _public_parts, normalize_span
 
 
 def _spans() -> list[ReadableSpan]:

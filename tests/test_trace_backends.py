@@ -20,17 +20,17 @@ from typing import Any
 
 import pytest
 
-from otel_replay import conventions as c
-from otel_replay.checkpoints import (
+from otel_replay.core import conventions as c
+from otel_replay.model.checkpoints import (
     CheckpointNotFoundError,
     CheckpointStoreError,
     InMemoryCheckpointStore,
     encode_state,
     set_checkpoint_store,
 )
-from otel_replay.restore import restore
-from otel_replay.steps import Step, normalize_span
-from otel_replay.trace_backends import (
+from otel_replay.model.steps import Step, normalize_span
+from otel_replay.restore.api import restore
+from otel_replay.restore.backends import (
     BackendAuthError,
     BackendNotFoundError,
     BackendResponseError,

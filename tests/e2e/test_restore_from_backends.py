@@ -40,8 +40,11 @@ from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor, SpanExporter
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 
-from otel_replay import conventions as c
-from otel_replay.checkpoints import (
+from otel_replay.capture.processor import ReplayProcessor
+from otel_replay.capture.spans import agent_run, decision, tool_call, traced_tool
+from otel_replay.cli.demo_agent import ResearchAgent
+from otel_replay.core import conventions as c
+from otel_replay.model.checkpoints import (
     Checkpoint,
     CheckpointNotFoundError,
     CheckpointStoreError,
@@ -49,12 +52,9 @@ from otel_replay.checkpoints import (
     checkpoint,
     set_checkpoint_store,
 )
-from otel_replay.demo_agent import ResearchAgent
-from otel_replay.processor import ReplayProcessor
-from otel_replay.record import agent_run, decision, tool_call, traced_tool
-from otel_replay.restore import restore
-from otel_replay.steps import Step
-from otel_replay.trace_backends import (
+from otel_replay.model.steps import Step
+from otel_replay.restore.api import restore
+from otel_replay.restore.backends import (
     BackendAuthError,
     JaegerSource,
     PhoenixSource,

@@ -10,11 +10,11 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, TextIO
 
-from otel_replay import __version__
-from otel_replay.checkpoints import Checkpoint, CheckpointError
-from otel_replay.diffcmd import add_diff_parser
-from otel_replay.recordings import RecordingError, load_recording
-from otel_replay.steps import Step
+from otel_replay.cli.diff import add_diff_parser
+from otel_replay.core.version import __version__
+from otel_replay.formats.recordings import RecordingError, load_recording
+from otel_replay.model.checkpoints import Checkpoint, CheckpointError
+from otel_replay.model.steps import Step
 
 __all__ = ["main", "render_table", "checkpoints_of"]
 
@@ -149,7 +149,7 @@ def _ckpt_dict(ck: Checkpoint) -> dict[str, Any]:
 
 
 def cmd_demo(args: argparse.Namespace, out: TextIO) -> int:
-    from otel_replay.demo import run_demo
+    from otel_replay.cli.demo import run_demo
 
     return run_demo(
         out_dir=Path(args.out),

@@ -28,18 +28,18 @@ from opentelemetry import trace
 from opentelemetry.metrics import MeterProvider
 from opentelemetry.trace import Span, Status, StatusCode
 
-from otel_replay import conventions as c
-from otel_replay.checkpoints import Checkpoint
-from otel_replay.hooks import _run_awaitable
-from otel_replay.record import (
+from otel_replay.capture.spans import (
     llm_call,
     reset_call_interceptor,
     set_call_interceptor,
     to_attribute_json,
     tool_call,
 )
-from otel_replay.selfmetrics import get_meter
-from otel_replay.steps import Step
+from otel_replay.core import conventions as c
+from otel_replay.core.aio import run_awaitable as _run_awaitable
+from otel_replay.core.selfmetrics import get_meter
+from otel_replay.model.checkpoints import Checkpoint
+from otel_replay.model.steps import Step
 
 __all__ = [
     "CancelToken",

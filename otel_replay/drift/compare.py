@@ -1,7 +1,7 @@
 """Drift detection: compare a candidate run's steps with a baseline run's steps.
 
 :func:`compare` pairs the steps of two runs, in ``align`` mode along a minimal edit script
-(:mod:`otel_replay.align`) of their signatures, breaking ties among repeated signatures by
+(:mod:`otel_replay.drift.align`) of their signatures, breaking ties among repeated signatures by
 step content; in ``strict`` mode position by position, like a workflow replayer's
 non-determinism check. Paired steps are compared field by field (:func:`compare_steps`);
 unchanged fields are recognized from their raw attribute strings, so only changed JSON is
@@ -20,10 +20,10 @@ from dataclasses import dataclass, field
 from enum import Enum
 from typing import Any, Literal
 
-from otel_replay import conventions as c
-from otel_replay.align import Opcode, align, align_codes
-from otel_replay.jsondiff import JsonChange, _compile, json_diff
-from otel_replay.steps import (
+from otel_replay.core import conventions as c
+from otel_replay.drift.align import Opcode, align, align_codes
+from otel_replay.drift.jsondiff import JsonChange, _compile, json_diff
+from otel_replay.model.steps import (
     _OI_KIND_KEY,
     _TL_KIND_KEY,
     LLM_OUTPUT_KEYS,
@@ -607,7 +607,7 @@ def compare(
 ) -> DriftReport:
     """Compare a candidate run with a baseline run.
 
-    ``align`` mode pairs steps along a minimal edit script (:func:`otel_replay.align.align`)
+    ``align`` mode pairs steps along a minimal edit script (:func:`otel_replay.drift.align.align`)
     of their signatures: inserted steps are ``unexpected_step``, deleted ones
     ``missing_step``, and in a replaced stretch steps of the same kind pair up positionally
     (renamed tool/model/decision). Where an inserted or deleted run could sit at several
@@ -732,7 +732,7 @@ def fingerprint(kind: str, attrs: Mapping[str, Any], status: str) -> tuple[Any, 
 
 def _source(attrs: Mapping[str, Any], keys: tuple[str, ...]) -> Any:
     """The attribute a step's inputs or outputs are decoded from (the first present of
-    ``keys``, the same key lists :func:`otel_replay.steps.normalize_span` reads), as
+    ``keys``, the same key lists :func:`otel_replay.model.steps.normalize_span` reads), as
     (key, type, value); ``None`` when there is none."""
     for key in keys:
         v = attrs.get(key)

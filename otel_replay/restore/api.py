@@ -20,16 +20,16 @@ from opentelemetry import trace
 from opentelemetry.metrics import MeterProvider
 from opentelemetry.trace import Span
 
-from otel_replay import conventions as c
-from otel_replay.checkpoints import (
+from otel_replay.capture.spans import AgentRun, agent_run
+from otel_replay.core import conventions as c
+from otel_replay.model.checkpoints import (
     SESSION_CLOCK,
     Checkpoint,
     CheckpointNotFoundError,
     CheckpointStore,
 )
-from otel_replay.hooks import HookError, arun_restore_hook, run_restore_hook
-from otel_replay.record import AgentRun, agent_run
-from otel_replay.replay import (
+from otel_replay.model.steps import Step
+from otel_replay.replay.reexecution import (
     CancelToken,
     ReexecMode,
     Reexecution,
@@ -38,9 +38,9 @@ from otel_replay.replay import (
     replay_events,
     select_replay_steps,
 )
-from otel_replay.sources import StepSource, describe_source, source_for
-from otel_replay.steps import Step
-from otel_replay.tracking import REGISTRY, TrackedRun
+from otel_replay.restore.hooks import HookError, arun_restore_hook, run_restore_hook
+from otel_replay.restore.sources import StepSource, describe_source, source_for
+from otel_replay.restore.tracking import REGISTRY, TrackedRun
 
 __all__ = ["restore", "arestore", "RestoreResult", "RestoreError"]
 
@@ -112,7 +112,7 @@ class RestoreResult:
 
     @contextmanager
     def run(self, name: str, *, mode: str | None = None, **kwargs: Any) -> Iterator[AgentRun]:
-        """:func:`~otel_replay.record.agent_run` for the restored run (its session and
+        """:func:`~otel_replay.capture.spans.agent_run` for the restored run (its session and
         provenance attributes). ``mode`` defaults to the mode of the last
         :meth:`reexecute` (``live`` without one)."""
         if "session_id" in kwargs:
@@ -135,7 +135,7 @@ class RestoreResult:
     def reexecute(
         self, mode: ReexecMode = "hybrid", *, meter_provider: MeterProvider | None = None
     ) -> Reexecution:
-        """A :class:`~otel_replay.replay.Reexecution` of this restore's baseline."""
+        """A :class:`~otel_replay.replay.reexecution.Reexecution` of this restore's baseline."""
         if self.source is None:
             raise ValueError("re-execution needs the recorded steps: restore(..., source=...)")
         self.mode = mode
@@ -253,16 +253,16 @@ def restore(
 ) -> RestoreResult:
     """Restore ``checkpoint`` (a :class:`Checkpoint` or an id that ``source`` resolves).
 
-    ``source``: a :class:`~otel_replay.processor.ReplayProcessor`, a recording path or a
-    :class:`~otel_replay.sources.StepSource`; it supplies the checkpoint, the baseline and
+    ``source``: a :class:`~otel_replay.capture.processor.ReplayProcessor`, a recording path or a
+    :class:`~otel_replay.restore.sources.StepSource`; it supplies the checkpoint, the baseline and
     the checkpoint store (``store`` overrides it). A hook failure does not raise: it is in
     ``hook_errors`` and ``target`` is returned unchanged. With ``replay=True`` the baseline
-    is replayed as events (see :func:`~otel_replay.replay.replay_events`). With
+    is replayed as events (see :func:`~otel_replay.replay.reexecution.replay_events`). With
     ``track_drift=True`` the restored session is registered in
-    :data:`otel_replay.tracking.REGISTRY` (after the replay, so replayed spans are not
+    :data:`otel_replay.restore.tracking.REGISTRY` (after the replay, so replayed spans are not
     compared). Hook failures are counted in ``agent_replay.processor.errors`` of
     ``meter_provider`` (default: the global one). Raises
-    :class:`~otel_replay.checkpoints.CheckpointNotFoundError` for an
+    :class:`~otel_replay.model.checkpoints.CheckpointNotFoundError` for an
     unknown id and checkpoint state errors for a corrupt or oversize state.
     """
     prep = _prepare(

@@ -1,0 +1,454 @@
+"""Recording helpers for code without instrumentation.
+
+Context managers (and decorators) that produce spans following the OTel GenAI conventions
+plus the ``agent_replay.*`` namespace: :func:`agent_run`, :func:`llm_call`,
+:func:`tool_call`, :func:`decision`.
+"""
+
+from __future__ import annotations
+
+import contextvars
+import functools
+import inspect
+import json
+import uuid
+from collections.abc import Awaitable, Callable, Iterator, Sequence
+from contextlib import contextmanager
+from typing import Any, Protocol, TypeVar, cast
+
+from opentelemetry import trace
+from opentelemetry.trace import Span, Status, StatusCode
+
+from otel_replay.core import conventions as c
+
+__all__ = [
+    "agent_run",
+    "llm_call",
+    "tool_call",
+    "decision",
+    "traced_tool",
+    "traced_llm",
+    "CallInterceptor",
+    "current_call_interceptor",
+    "set_call_interceptor",
+    "reset_call_interceptor",
+    "current_session_id",
+    "session",
+    "to_attribute_json",
+    "LLMCall",
+    "ToolCall",
+    "AgentRun",
+    "Decision",
+]
+
+_SESSION: contextvars.ContextVar[str | None] = contextvars.ContextVar(
+    "otel_replay_session", default=None
+)
+_TRACER_NAME = "otel_replay"
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def current_session_id() -> str | None:
+    """The session set by the innermost :func:`agent_run` / :func:`session`, if any."""
+    return _SESSION.get()
+
+
+@contextmanager
+def session(session_id: str) -> Iterator[str]:
+    """Attribute spans created inside to ``session_id`` (without creating a span)."""
+    token = _SESSION.set(session_id)
+    try:
+        yield session_id
+    finally:
+        _SESSION.reset(token)
+
+
+def to_attribute_json(value: Any) -> str:
+    """JSON for an attribute value; strings pass through, unknown objects use ``str()``."""
+    if isinstance(value, str):
+        return value
+    return json.dumps(value, ensure_ascii=False, sort_keys=True, default=str)
+
+
+def _tracer(tracer: trace.Tracer | None) -> trace.Tracer:
+    return tracer or trace.get_tracer(_TRACER_NAME)
+
+
+def _base_attrs(kind: str, importance: float | None) -> dict[str, Any]:
+    attrs: dict[str, Any] = {c.STEP_KIND: kind}
+    sid = _SESSION.get()
+    if sid is not None:
+        attrs[c.SESSION_ID] = sid
+    if importance is not None:
+        if not 0.0 <= importance <= 1.0:
+            raise ValueError(f"importance must be within [0, 1], got {importance}")
+        attrs[c.STEP_IMPORTANCE] = float(importance)
+    return attrs
+
+
+class _Handle:
+    def __init__(self, span: Span) -> None:
+        self.span = span
+
+    def set_attribute(self, key: str, value: Any) -> None:
+        self.span.set_attribute(key, value)
+
+    @property
+    def span_context(self) -> trace.SpanContext:
+        return self.span.get_span_context()
+
+
+class AgentRun(_Handle):
+    """Handle for an :func:`agent_run` span."""
+
+    def __init__(self, span: Span, session_id: str) -> None:
+        super().__init__(span)
+        self.session_id = session_id
+
+
+class LLMCall(_Handle):
+    """Handle for an :func:`llm_call` span."""
+
+    def set_output(self, output: Any) -> None:
+        """Record the model's answer: message list, or a plain string (one assistant message)."""
+        if isinstance(output, str):
+            output = [{"role": "assistant", "parts": [{"type": "text", "content": output}]}]
+        self.span.set_attribute(c.GEN_AI_OUTPUT_MESSAGES, to_attribute_json(output))
+
+    def set_usage(self, input_tokens: int | None = None, output_tokens: int | None = None) -> None:
+        if input_tokens is not None:
+            self.span.set_attribute(c.GEN_AI_USAGE_INPUT_TOKENS, int(input_tokens))
+        if output_tokens is not None:
+            self.span.set_attribute(c.GEN_AI_USAGE_OUTPUT_TOKENS, int(output_tokens))
+
+    def set_response_model(self, model: str) -> None:
+        self.span.set_attribute(c.GEN_AI_RESPONSE_MODEL, model)
+
+
+class ToolCall(_Handle):
+    """Handle for a :func:`tool_call` span."""
+
+    def set_result(self, result: Any) -> None:
+        self.span.set_attribute(c.GEN_AI_TOOL_CALL_RESULT, to_attribute_json(result))
+
+
+class Decision(_Handle):
+    """Handle for a :func:`decision` span."""
+
+    def set_action(self, action: str, confidence: float | None = None) -> None:
+        self.span.set_attribute(c.DECISION_ACTION, action)
+        if confidence is not None:
+            self.span.set_attribute(c.DECISION_CONFIDENCE, float(confidence))
+
+
+@contextmanager
+def _span(name: str, attrs: dict[str, Any], tracer: trace.Tracer | None) -> Iterator[Span]:
+    with _tracer(tracer).start_as_current_span(
+        name, attributes=attrs, record_exception=True, set_status_on_exception=False
+    ) as span:
+        try:
+            yield span
+        except BaseException as exc:
+            span.set_status(Status(StatusCode.ERROR, f"{type(exc).__name__}: {exc}"))
+            span.set_attribute("error.type", type(exc).__qualname__)
+            raise
+
+
+@contextmanager
+def agent_run(
+    name: str,
+    *,
+    session_id: str | None = None,
+    agent_id: str | None = None,
+    importance: float | None = None,
+    attributes: dict[str, Any] | None = None,
+    tracer: trace.Tracer | None = None,
+) -> Iterator[AgentRun]:
+    """An agent run (``invoke_agent {name}``) that defines the session of its spans.
+
+    ``session_id`` becomes ``gen_ai.conversation.id``; a random one is made if omitted.
+    """
+    sid = session_id or uuid.uuid4().hex
+    token = _SESSION.set(sid)
+    try:
+        attrs = _base_attrs(c.KIND_AGENT, importance)
+        attrs.update(
+            {
+                c.GEN_AI_OPERATION_NAME: c.OP_INVOKE_AGENT,
+                c.GEN_AI_AGENT_NAME: name,
+                c.GEN_AI_CONVERSATION_ID: sid,
+            }
+        )
+        if agent_id:
+            attrs[c.GEN_AI_AGENT_ID] = agent_id
+        if attributes:
+            attrs.update(attributes)
+        with _span(f"{c.OP_INVOKE_AGENT} {name}", attrs, tracer) as span:
+            yield AgentRun(span, sid)
+    finally:
+        _SESSION.reset(token)
+
+
+@contextmanager
+def llm_call(
+    model: str,
+    *,
+    messages: Sequence[Any] | str | None = None,
+    provider: str | None = None,
+    operation: str = c.OP_CHAT,
+    importance: float | None = None,
+    attributes: dict[str, Any] | None = None,
+    tracer: trace.Tracer | None = None,
+) -> Iterator[LLMCall]:
+    """An LLM call (``chat {model}``); set the answer with :meth:`LLMCall.set_output`."""
+    attrs = _base_attrs(c.KIND_LLM, importance)
+    attrs.update({c.GEN_AI_OPERATION_NAME: operation, c.GEN_AI_REQUEST_MODEL: model})
+    if provider:
+        attrs[c.GEN_AI_PROVIDER_NAME] = provider
+    if messages is not None:
+        if isinstance(messages, str):
+            messages = [{"role": "user", "parts": [{"type": "text", "content": messages}]}]
+        attrs[c.GEN_AI_INPUT_MESSAGES] = to_attribute_json(list(messages))
+    if attributes:
+        attrs.update(attributes)
+    with _span(f"{operation} {model}", attrs, tracer) as span:
+        yield LLMCall(span)
+
+
+@contextmanager
+def tool_call(
+    name: str,
+    arguments: Any = None,
+    *,
+    call_id: str | None = None,
+    importance: float | None = None,
+    attributes: dict[str, Any] | None = None,
+    tracer: trace.Tracer | None = None,
+) -> Iterator[ToolCall]:
+    """A tool call (``execute_tool {name}``); set the result with :meth:`ToolCall.set_result`."""
+    attrs = _base_attrs(c.KIND_TOOL, importance)
+    attrs.update({c.GEN_AI_OPERATION_NAME: c.OP_EXECUTE_TOOL, c.GEN_AI_TOOL_NAME: name})
+    if arguments is not None:
+        attrs[c.GEN_AI_TOOL_CALL_ARGUMENTS] = to_attribute_json(arguments)
+    if call_id:
+        attrs[c.GEN_AI_TOOL_CALL_ID] = call_id
+    if attributes:
+        attrs.update(attributes)
+    with _span(f"{c.OP_EXECUTE_TOOL} {name}", attrs, tracer) as span:
+        yield ToolCall(span)
+
+
+@contextmanager
+def decision(
+    name: str,
+    *,
+    action: str | None = None,
+    confidence: float | None = None,
+    alternatives: Sequence[str] | None = None,
+    reasoning: str | None = None,
+    importance: float | None = None,
+    attributes: dict[str, Any] | None = None,
+    tracer: trace.Tracer | None = None,
+) -> Iterator[Decision]:
+    """A decision (``decision {name}``) with its chosen action and confidence."""
+    attrs = _base_attrs(c.KIND_DECISION, importance)
+    attrs[c.DECISION_NAME] = name
+    if action is not None:
+        attrs[c.DECISION_ACTION] = action
+    if confidence is not None:
+        attrs[c.DECISION_CONFIDENCE] = float(confidence)
+    if alternatives is not None:
+        attrs[c.DECISION_ALTERNATIVES] = [str(a) for a in alternatives]
+    if reasoning is not None:
+        attrs[c.DECISION_REASONING] = reasoning
+    if attributes:
+        attrs.update(attributes)
+    with _span(f"decision {name}", attrs, tracer) as span:
+        yield Decision(span)
+
+
+def _bound_arguments(fn: Callable[..., Any], args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
+    try:
+        bound = inspect.signature(fn).bind(*args, **kwargs)
+    except (TypeError, ValueError):
+        return {"args": list(args), "kwargs": kwargs}
+    return dict(bound.arguments)
+
+
+class CallInterceptor(Protocol):
+    """Answers decorated tool/LLM calls instead of running them (see :mod:`otel_replay.replay.reexecution`).
+
+    ``fn`` runs the real call (no arguments); the interceptor emits the call's span.
+    """
+
+    def call_tool(
+        self,
+        name: str,
+        arguments: Any,
+        fn: Callable[[], Any],
+        *,
+        importance: float | None = None,
+        tracer: trace.Tracer | None = None,
+    ) -> Any: ...
+
+    async def acall_tool(
+        self,
+        name: str,
+        arguments: Any,
+        fn: Callable[[], Awaitable[Any]],
+        *,
+        importance: float | None = None,
+        tracer: trace.Tracer | None = None,
+    ) -> Any: ...
+
+    def call_llm(
+        self,
+        model: str,
+        messages: Any,
+        fn: Callable[[], Any],
+        *,
+        importance: float | None = None,
+        tracer: trace.Tracer | None = None,
+    ) -> Any: ...
+
+    async def acall_llm(
+        self,
+        model: str,
+        messages: Any,
+        fn: Callable[[], Awaitable[Any]],
+        *,
+        importance: float | None = None,
+        tracer: trace.Tracer | None = None,
+    ) -> Any: ...
+
+
+_INTERCEPTOR: contextvars.ContextVar[CallInterceptor | None] = contextvars.ContextVar(
+    "otel_replay_interceptor", default=None
+)
+
+
+def current_call_interceptor() -> CallInterceptor | None:
+    """The interceptor active in this context, if any."""
+    return _INTERCEPTOR.get()
+
+
+def set_call_interceptor(
+    interceptor: CallInterceptor | None,
+) -> contextvars.Token[CallInterceptor | None]:
+    """Route decorated calls in this context through ``interceptor``; reset with the token."""
+    return _INTERCEPTOR.set(interceptor)
+
+
+def reset_call_interceptor(token: contextvars.Token[CallInterceptor | None]) -> None:
+    """Undo :func:`set_call_interceptor`."""
+    _INTERCEPTOR.reset(token)
+
+
+def traced_tool(
+    name: str | None = None,
+    *,
+    importance: float | None = None,
+    tracer: trace.Tracer | None = None,
+) -> Callable[[F], F]:
+    """Decorator: run the function inside :func:`tool_call`, recording arguments and result.
+
+    Works for sync and async functions. Inside a cached re-execution (see
+    :mod:`otel_replay.replay.reexecution`) the recorded result may be served instead of calling it.
+    """
+
+    def deco(fn: F) -> F:
+        tool_name = name or fn.__name__
+        if inspect.iscoroutinefunction(fn):
+
+            @functools.wraps(fn)
+            async def awrapper(*args: Any, **kwargs: Any) -> Any:
+                arguments = _bound_arguments(fn, args, kwargs)
+                interceptor = _INTERCEPTOR.get()
+                if interceptor is not None:
+                    return await interceptor.acall_tool(
+                        tool_name,
+                        arguments,
+                        lambda: fn(*args, **kwargs),
+                        importance=importance,
+                        tracer=tracer,
+                    )
+                with tool_call(tool_name, arguments, importance=importance, tracer=tracer) as call:
+                    result = await fn(*args, **kwargs)
+                    call.set_result(result)
+                    return result
+
+            return cast(F, awrapper)
+
+        @functools.wraps(fn)
+        def wrapper(*args: Any, **kwargs: Any) -> Any:
+            arguments = _bound_arguments(fn, args, kwargs)
+            interceptor = _INTERCEPTOR.get()
+            if interceptor is not None:
+                return interceptor.call_tool(
+                    tool_name,
+                    arguments,
+                    lambda: fn(*args, **kwargs),
+                    importance=importance,
+                    tracer=tracer,
+                )
+            with tool_call(tool_name, arguments, importance=importance, tracer=tracer) as call:
+                result = fn(*args, **kwargs)
+                call.set_result(result)
+                return result
+
+        return cast(F, wrapper)
+
+    return deco
+
+
+def traced_llm(
+    model: str, *, importance: float | None = None, tracer: trace.Tracer | None = None
+) -> Callable[[F], F]:
+    """Decorator for a function ``(messages, ...) -> answer`` calling a model.
+
+    Inside a cached re-execution the recorded answer may be served instead of calling it.
+    """
+
+    def deco(fn: F) -> F:
+        if inspect.iscoroutinefunction(fn):
+
+            @functools.wraps(fn)
+            async def awrapper(messages: Any, *args: Any, **kwargs: Any) -> Any:
+                interceptor = _INTERCEPTOR.get()
+                if interceptor is not None:
+                    return await interceptor.acall_llm(
+                        model,
+                        messages,
+                        lambda: fn(messages, *args, **kwargs),
+                        importance=importance,
+                        tracer=tracer,
+                    )
+                with llm_call(
+                    model, messages=messages, importance=importance, tracer=tracer
+                ) as call:
+                    result = await fn(messages, *args, **kwargs)
+                    call.set_output(result)
+                    return result
+
+            return cast(F, awrapper)
+
+        @functools.wraps(fn)
+        def wrapper(messages: Any, *args: Any, **kwargs: Any) -> Any:
+            interceptor = _INTERCEPTOR.get()
+            if interceptor is not None:
+                return interceptor.call_llm(
+                    model,
+                    messages,
+                    lambda: fn(messages, *args, **kwargs),
+                    importance=importance,
+                    tracer=tracer,
+                )
+            with llm_call(model, messages=messages, importance=importance, tracer=tracer) as call:
+                result = fn(messages, *args, **kwargs)
+                call.set_output(result)
+                return result
+
+        return cast(F, wrapper)
+
+    return deco

@@ -1,0 +1,216 @@
+"""``otel-replay demo``: record the example agent, restore it, replay it, re-execute it with a
+change and report the drift. Runs offline; exports over OTLP when an endpoint is set."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import time
+import uuid
+from pathlib import Path
+from typing import TextIO
+
+from opentelemetry import trace
+from opentelemetry.sdk.metrics import MeterProvider
+from opentelemetry.sdk.metrics.export import MetricReader, PeriodicExportingMetricReader
+from opentelemetry.sdk.resources import Resource
+from opentelemetry.sdk.trace import SpanProcessor, TracerProvider
+from opentelemetry.sdk.trace.export import BatchSpanProcessor, SpanExporter
+
+from otel_replay.capture.processor import ReplayProcessor
+from otel_replay.cli.demo_agent import AGENT_NAME, CHANGED_CORPUS, AgentState, ResearchAgent
+from otel_replay.cli.main import checkpoints_of, render_table
+from otel_replay.drift.processor import DriftProcessor
+from otel_replay.formats.recordings import RecordingExporter, RecordingFormat, load_recording
+from otel_replay.model.checkpoints import DirectoryCheckpointStore
+from otel_replay.model.steps import Step
+from otel_replay.restore.api import restore
+
+__all__ = ["run_demo", "QUESTION"]
+
+QUESTION = "What does OpenTelemetry do with traces?"
+
+
+def _otlp_exporters() -> tuple[SpanExporter, MetricReader | None]:
+    """OTLP exporters configured by the standard ``OTEL_EXPORTER_OTLP_*`` variables
+    (``OTEL_METRICS_EXPORTER=none`` turns metrics off, e.g. for a traces-only backend)."""
+    protocol = os.environ.get("OTEL_EXPORTER_OTLP_PROTOCOL", "grpc")
+    if protocol.startswith("http"):
+        from opentelemetry.exporter.otlp.proto.http.metric_exporter import OTLPMetricExporter
+        from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
+    else:
+        from opentelemetry.exporter.otlp.proto.grpc.metric_exporter import (  # type: ignore[assignment]
+            OTLPMetricExporter,
+        )
+        from opentelemetry.exporter.otlp.proto.grpc.trace_exporter import (  # type: ignore[assignment]
+            OTLPSpanExporter,
+        )
+    if os.environ.get("OTEL_METRICS_EXPORTER", "otlp") == "none":
+        return OTLPSpanExporter(), None
+    reader = PeriodicExportingMetricReader(OTLPMetricExporter(), export_interval_millis=1000)
+    return OTLPSpanExporter(), reader
+
+
+def _clear_previous(recording_dir: Path) -> None:
+    """Remove files an earlier demo run wrote (and nothing else)."""
+    if not recording_dir.is_dir():
+        return
+    for p in recording_dir.iterdir():
+        if p.is_file() and p.name.startswith("spans-") and p.suffix in (".jsonl", ".binpb"):
+            p.unlink()
+    ck = recording_dir / "checkpoints"
+    if ck.is_dir():
+        shutil.rmtree(ck)
+
+
+def _yes_no(value: bool | None) -> str:
+    return "not compared" if value is None else ("yes" if value else "no")
+
+
+def run_demo(
+    *,
+    out_dir: Path,
+    fmt: RecordingFormat = "jsonl",
+    otlp_endpoint: str | None = None,
+    out: TextIO,
+) -> int:
+    """Run every demo stage, printing a readable report to ``out``; returns the exit code."""
+    started = time.perf_counter()
+    recording_dir = out_dir / "recording"
+    recording_dir.mkdir(parents=True, exist_ok=True)
+    _clear_previous(recording_dir)
+
+    resource_attrs = {"service.name": "otel-replay-demo"}
+    if "service.instance.id" not in os.environ.get("OTEL_RESOURCE_ATTRIBUTES", ""):
+        resource_attrs["service.instance.id"] = uuid.uuid4().hex
+    resource = Resource.create(resource_attrs)
+    readers: list[MetricReader] = []
+    span_exporters: list[SpanExporter] = []
+    if otlp_endpoint:
+        span_exp, reader = _otlp_exporters()
+        span_exporters.append(span_exp)
+        if reader is not None:
+            readers.append(reader)
+    meter_provider = MeterProvider(resource=resource, metric_readers=readers)
+    provider = TracerProvider(resource=resource)
+    store = DirectoryCheckpointStore(recording_dir / "checkpoints")
+    replay_processor = ReplayProcessor(checkpoint_store=store, meter_provider=meter_provider)
+    provider.add_span_processor(replay_processor)
+    recorder = RecordingExporter(recording_dir, format=fmt)
+    exporters: list[SpanProcessor] = [BatchSpanProcessor(recorder)]
+    exporters += [BatchSpanProcessor(exp) for exp in span_exporters]
+    drift_processor = DriftProcessor(exporters, meter_provider=meter_provider)
+    provider.add_span_processor(drift_processor)
+    trace.set_tracer_provider(provider)
+    tracer = provider.get_tracer("otel_replay.cli.demo")
+
+    out.write(f"otel-replay demo: recording to {recording_dir}\n")
+    if otlp_endpoint:
+        out.write(f"exporting spans and metrics over OTLP to {otlp_endpoint}\n")
+
+    # 1. Record ------------------------------------------------------------------------------
+    agent = ResearchAgent(tracer=tracer)
+    session_id, answer = agent.run(QUESTION, session_id="demo-session")
+    out.write(f"\n== 1. Recorded a run of {AGENT_NAME} (session {session_id})\n")
+    out.write(f"answer: {answer}\n")
+    ckpts = replay_processor.checkpoints(session_id)
+    out.write(
+        render_table(
+            ["#", "checkpoint", "label", "at step", "state", "buffered steps after it"],
+            [
+                [
+                    ck.sequence,
+                    ck.id,
+                    ck.label,
+                    ck.step_sequence,
+                    f"{ck.state_size} B {ck.state_location}",
+                    len(replay_processor.steps_after(ck.id)),
+                ]
+                for ck in ckpts
+            ],
+        )
+        + "\n"
+    )
+    planned = ckpts[0]
+    provider.force_flush()  # the recording on disk is the source of the next stages
+
+    # 2. Restore + event replay ------------------------------------------------------------
+    out.write(
+        f"\n== 2. Restored checkpoint '{planned.label}' ({planned.id}) from the recording "
+        f"and replayed the steps after it\n"
+    )
+
+    def show(step: Step) -> None:
+        out.write(
+            f"  replay #{step.sequence:<3} {step.kind:<10} {step.name:<18} "
+            f"importance {step.importance:.1f}\n"
+        )
+
+    restored = restore(
+        planned.id,
+        target=AgentState(),
+        source=recording_dir,
+        replay=True,
+        on_replay_event=show,
+        tracer=tracer,
+    )
+    state = restored.target
+    out.write(
+        f"restored AgentState: step={state.step!r} query={state.query!r} "
+        f"question={state.question!r}; {restored.replayed} steps replayed "
+        f"(hook errors: {len(restored.hook_errors)})\n"
+    )
+
+    # 3. Cached re-execution, same world: everything served from the recording ------------
+    rerun = restore(
+        planned.id, target=AgentState(), source=recording_dir, track_drift=True, tracer=tracer
+    )
+    with rerun.run(AGENT_NAME), rerun.reexecute("hybrid", meter_provider=meter_provider) as rx:
+        agent.act(rerun.target)
+    out.write(
+        f"\n== 3. Re-executed from '{planned.label}' in hybrid mode (session {rerun.session_id}): "
+        f"tool calls served {rx.stats['served']}, live {rx.stats['live']}, "
+        f"miss {rx.stats['miss']}; drift detected: {_yes_no(rerun.drift_detected)}\n"
+    )
+
+    # 4. Re-execution with a change: the search index now ranks another document ---------
+    changed = restore(
+        planned.id, target=AgentState(), source=recording_dir, track_drift=True, tracer=tracer
+    )
+    changed_agent = ResearchAgent(corpus=CHANGED_CORPUS, tracer=tracer)
+    with changed.run(AGENT_NAME), changed.reexecute("live", meter_provider=meter_provider):
+        answer2 = changed_agent.act(changed.target)
+    report = changed.report
+    out.write(
+        f"\n== 4. Re-executed live against a changed search index (session "
+        f"{changed.session_id}, run {changed.run_id})\n"
+    )
+    out.write(f"answer: {answer2}\n")
+    if report is not None:
+        out.write(report.render_table() + "\n")
+    lineage = [ck for ck in replay_processor.checkpoints(changed.session_id) if ck.parent_id]
+    if lineage:
+        out.write(
+            f"lineage: checkpoint '{lineage[0].label}' of the restored run has parent "
+            f"{lineage[0].parent_id} (the restored-from checkpoint)\n"
+        )
+
+    provider.force_flush()
+    meter_provider.force_flush()
+    provider.shutdown()
+    meter_provider.shutdown()
+
+    rec = load_recording(recording_dir)
+    rec_ckpts = checkpoints_of(rec.steps())
+    out.write(
+        f"\nRecording {recording_dir}: {len(rec.spans)} spans, {len(rec.sessions())} session(s), "
+        f"{len(rec_ckpts)} checkpoints (inspect it with: otel-replay inspect {recording_dir})\n"
+    )
+    if otlp_endpoint:
+        out.write(
+            "\nDrift events are on the drifting spans of session "
+            f"{changed.session_id}: look it up in Jaeger/Phoenix; metrics are "
+            "agent_replay_drift_findings_total and friends in Prometheus.\n"
+        )
+    out.write(f"done in {time.perf_counter() - started:.2f}s\n")
+    return 0

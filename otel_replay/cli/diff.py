@@ -1,0 +1,151 @@
+"""``otel-replay diff BASELINE CANDIDATE``: compare two recordings, exit non-zero on drift."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from typing import Any, TextIO
+
+from otel_replay.core import conventions as c
+from otel_replay.drift.compare import (
+    DEFAULT_IGNORE_PATHS,
+    DriftPolicy,
+    DriftReport,
+    Severity,
+    compare,
+)
+from otel_replay.formats.recordings import Recording, load_recording
+from otel_replay.model.steps import Step
+
+__all__ = ["add_diff_parser", "select_steps", "cmd_diff"]
+
+_LARGE = 20_000  # spans: show progress above this
+
+
+class _Progress:
+    """Progress lines on stderr for long work (large inputs or ``--progress``)."""
+
+    def __init__(self, enabled: bool, stream: TextIO | None = None) -> None:
+        self.enabled = enabled
+        self.stream = stream or sys.stderr
+        self.t0 = time.perf_counter()
+        self.tty = bool(getattr(self.stream, "isatty", lambda: False)())
+
+    def step(self, done: int, total: int, what: str) -> None:
+        if not self.enabled:
+            return
+        width = 30
+        filled = int(width * done / total) if total else width
+        bar = "#" * filled + "." * (width - filled)
+        line = f"[{bar}] {done}/{total} {what} ({time.perf_counter() - self.t0:.1f}s)"
+        self.stream.write(("\r" + line) if self.tty else line + "\n")
+        if self.tty and done >= total:
+            self.stream.write("\n")
+        self.stream.flush()
+
+
+def _pick_session(rec: Recording, wanted: str | None, checkpoint_id: str | None, role: str) -> str:
+    sessions = rec.sessions()
+    if wanted:
+        if wanted not in sessions:
+            raise LookupError(f"{role}: session {wanted!r} not in {', '.join(rec.paths)}")
+        return wanted
+    if checkpoint_id:
+        for sid in sessions:
+            for st in rec.steps_for_session(sid):
+                if st.attributes.get(c.REPLAY_CHECKPOINT_ID) == checkpoint_id:
+                    return sid
+        for sid in sessions:
+            if any(st.checkpoint_id == checkpoint_id for st in rec.steps_for_session(sid)):
+                return sid
+    if not sessions:
+        raise LookupError(f"{role}: no sessions in {', '.join(rec.paths)}")
+    return sessions[0]
+
+
+def select_steps(rec: Recording, session_id: str, checkpoint_id: str | None) -> list[Step]:
+    """Steps of a session to compare: after ``checkpoint_id`` when it is in the session,
+    without the run's root agent span (which started before any checkpoint)."""
+    steps = rec.steps_for_session(session_id)
+    if checkpoint_id:
+        ck = next((s for s in steps if s.checkpoint_id == checkpoint_id), None)
+        if ck is not None and ck.sequence is not None:
+            after = ck.sequence
+            return [s for s in steps if s.sequence is not None and s.sequence > after]
+    return [s for s in steps if not (s.kind == c.KIND_AGENT and s.parent_span_id is None)]
+
+
+def cmd_diff(args: argparse.Namespace, out: TextIO) -> int:
+    progress = _Progress(bool(args.progress))
+    progress.step(0, 3, "loading baseline")
+    base_rec = load_recording(args.baseline)
+    progress.enabled = progress.enabled or len(base_rec.spans) > _LARGE
+    progress.step(1, 3, "loading candidate")
+    cand_rec = load_recording(args.candidate)
+    progress.enabled = progress.enabled or len(cand_rec.spans) > _LARGE
+    progress.step(2, 3, "comparing")
+    try:
+        b_sid = _pick_session(base_rec, args.session, args.checkpoint, "baseline")
+        c_sid = _pick_session(
+            cand_rec, args.candidate_session or args.session, args.checkpoint, "candidate"
+        )
+    except LookupError as exc:
+        print(f"otel-replay diff: error: {exc}", file=sys.stderr)
+        return 2
+    baseline = select_steps(base_rec, b_sid, args.checkpoint)
+    candidate = select_steps(cand_rec, c_sid, args.checkpoint)
+    policy = (
+        DriftPolicy(ignore_paths=DEFAULT_IGNORE_PATHS + tuple(args.ignore_path))
+        if args.ignore_path
+        else None
+    )
+    report = compare(baseline, candidate, policy, mode=args.mode)
+    progress.step(3, 3, "done")
+    _write(report, args.format, out, b_sid, c_sid)
+    return _exit_code(report, args.fail_on)
+
+
+def _write(report: DriftReport, fmt: str, out: TextIO, b_sid: str, c_sid: str) -> None:
+    if fmt == "json":
+        out.write(report.to_json(indent=2) + "\n")
+    elif fmt == "markdown":
+        out.write(report.to_markdown() + "\n")
+    else:
+        out.write(f"baseline session {b_sid} ({report.baseline_steps} steps) vs candidate ")
+        out.write(f"session {c_sid} ({report.candidate_steps} steps)\n")
+        out.write(report.render_table() + "\n")
+
+
+def _exit_code(report: DriftReport, fail_on: str) -> int:
+    if fail_on == "never" or report.max_severity is None:
+        return 0
+    threshold: Any = Severity(fail_on)
+    return 1 if report.max_severity.rank >= threshold.rank else 0
+
+
+def add_diff_parser(sub: Any) -> None:
+    p = sub.add_parser(
+        "diff",
+        help="compare two recordings and report drift",
+        description="Compare the steps of a candidate recording with a baseline recording "
+        "(aligned by step signatures). Exit code 1 when drift at or above --fail-on is found.",
+    )
+    p.add_argument("baseline", help="baseline recording (file or directory)")
+    p.add_argument("candidate", help="candidate recording (file or directory)")
+    p.add_argument("--session", help="session to compare (both sides unless --candidate-session)")
+    p.add_argument("--candidate-session", help="session of the candidate recording")
+    p.add_argument("--checkpoint", help="compare only the steps after this checkpoint id")
+    p.add_argument("--format", choices=["table", "json", "markdown"], default="table")
+    p.add_argument("--mode", choices=["align", "strict"], default="align")
+    p.add_argument(
+        "--fail-on",
+        choices=["info", "warning", "critical", "never"],
+        default="critical",
+        help="lowest severity that makes the exit code 1 (default: critical)",
+    )
+    p.add_argument(
+        "--ignore-path", action="append", default=[], help="JSON path to ignore (repeatable)"
+    )
+    p.add_argument("--progress", action="store_true", help="always show progress on stderr")
+    p.set_defaults(func=cmd_diff)

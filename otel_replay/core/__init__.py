@@ -1,0 +1,4 @@
+"""Foundation: attribute/metric names, environment settings, self-telemetry, SDK access.
+
+Imports nothing else of ``otel_replay``.
+"""

@@ -1,0 +1,38 @@
+"""Drift: alignment, structural JSON diff, policy, comparison, the report model and its
+renderings, and the :class:`~otel_replay.drift.processor.DriftProcessor` that emits drift
+as span events, log events and metrics.
+
+May import: ``core``, ``model``, ``restore`` (the tracking registry).
+"""
+
+from otel_replay.drift.compare import (
+    DEFAULT_IGNORE_PATHS,
+    DEFAULT_SEVERITIES,
+    DriftFinding,
+    DriftKind,
+    DriftPolicy,
+    DriftReport,
+    FirstDivergence,
+    PairComparison,
+    Severity,
+    StepRef,
+    compare,
+    compare_pair,
+    compare_steps,
+)
+
+__all__ = [
+    "Severity",
+    "DriftKind",
+    "DriftPolicy",
+    "StepRef",
+    "DriftFinding",
+    "FirstDivergence",
+    "PairComparison",
+    "DriftReport",
+    "compare",
+    "compare_steps",
+    "compare_pair",
+    "DEFAULT_IGNORE_PATHS",
+    "DEFAULT_SEVERITIES",
+]

@@ -1,0 +1,4 @@
+"""Framework integrations (LangChain, LangGraph), imported only when used.
+
+May import: everything but ``cli``.
+"""

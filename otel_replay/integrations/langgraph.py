@@ -1,0 +1,231 @@
+"""Restore hook for LangGraph checkpoints (framework ``langgraph``).
+
+A ``langgraph`` checkpoint state is ``{"values": {...}, "next": [...], "metadata": {...}}``.
+:func:`restore_langgraph` writes it into a thread of a compiled graph through the graph's
+own checkpointer (``bulk_update_state``) so that ``graph.invoke(None, config)`` runs the
+recorded ``next`` nodes and everything after them. :func:`langgraph_state` captures that
+shape from a graph.
+
+How the write is done: the values are written *as the node(s) that produced the recorded
+checkpoint* (recorded by :func:`langgraph_state` in ``metadata["otel_replay.last_nodes"]``;
+otherwise inferred from the graph's static edges), with ``Command(goto=next)`` so that exactly
+the recorded ``next`` nodes are triggered. Reducer channels receive ``Overwrite(value)`` so
+the restored values replace, rather than extend, what the thread held. After writing, the
+thread's ``next`` is checked against the recorded one; on a mismatch a fresh thread is
+deleted again and an error is raised.
+"""
+
+from __future__ import annotations
+
+import copy
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+try:
+    from langchain_core.messages import BaseMessage, message_to_dict
+    from langgraph.channels.binop import BinaryOperatorAggregate
+    from langgraph.types import Command, StateUpdate
+except ImportError as exc:  # pragma: no cover - exercised with langgraph hidden
+    raise ImportError(
+        "the LangGraph restore hook needs langgraph: pip install otel-replay[langgraph]"
+    ) from exc
+
+try:
+    from langgraph.types import Overwrite
+except ImportError:  # pragma: no cover - langgraph without Overwrite
+    Overwrite = None  # type: ignore[assignment,misc]
+
+from otel_replay.integrations.langchain import is_message_dict, message_from_json
+from otel_replay.model.checkpoints import to_jsonable
+
+__all__ = ["LangGraphTarget", "LangGraphRestoreError", "restore_langgraph", "langgraph_state"]
+
+LAST_NODES_KEY = "otel_replay.last_nodes"
+_START = "__start__"
+_END = "__end__"
+_INPUT = "__input__"
+
+
+class LangGraphRestoreError(RuntimeError):
+    """A LangGraph checkpoint could not be written into the target thread."""
+
+
+@dataclass
+class LangGraphTarget:
+    """A compiled graph and the config of the thread to restore into.
+
+    ``restored_config`` is set on the returned target: the config of the checkpoint written
+    by the restore. Copies share the graph (and so its checkpointer).
+    """
+
+    graph: Any
+    config: dict[str, Any]
+    restored_config: dict[str, Any] | None = None
+
+    def __deepcopy__(self, memo: dict[int, Any]) -> LangGraphTarget:
+        return LangGraphTarget(
+            self.graph, copy.deepcopy(self.config, memo), copy.deepcopy(self.restored_config, memo)
+        )
+
+
+def _messages_to_objects(value: Any) -> Any:
+    if is_message_dict(value):
+        return message_from_json(value)
+    if isinstance(value, list):
+        return [_messages_to_objects(v) for v in value]
+    if isinstance(value, Mapping):
+        return {k: _messages_to_objects(v) for k, v in value.items()}
+    return value
+
+
+def _messages_to_json(value: Any) -> Any:
+    if isinstance(value, BaseMessage):
+        return message_to_dict(value)
+    if isinstance(value, (list, tuple)):
+        return [_messages_to_json(v) for v in value]
+    if isinstance(value, Mapping):
+        return {k: _messages_to_json(v) for k, v in value.items()}
+    return value
+
+
+def langgraph_state(graph: Any, config: dict[str, Any]) -> dict[str, Any]:
+    """The ``langgraph`` checkpoint state of the thread (or checkpoint) ``config`` names.
+
+    Messages are converted with ``message_to_dict``; the result is plain JSON (other
+    values must be JSON-serializable, see :func:`otel_replay.model.checkpoints.to_jsonable`).
+    The nodes that produced the snapshot are kept in ``metadata["otel_replay.last_nodes"]``.
+    """
+    snap = graph.get_state(config)
+    if snap.created_at is None:
+        raise LookupError(f"thread {_thread_id(config)!r} has no checkpoint to capture")
+    last_nodes: list[str] = []
+    if snap.parent_config is not None:
+        last_nodes = list(graph.get_state(snap.parent_config).next)
+    metadata: dict[str, Any] = {}
+    for key, value in (snap.metadata or {}).items():
+        try:
+            metadata[key] = to_jsonable(value)
+        except (TypeError, ValueError):
+            continue  # checkpointer bookkeeping that is not JSON is not part of the state
+    metadata[LAST_NODES_KEY] = last_nodes
+    values = to_jsonable(_messages_to_json(snap.values), "$.values")
+    if not isinstance(values, dict):
+        raise TypeError(f"graph state values must be a mapping, got {type(values).__name__}")
+    return {
+        "values": values,
+        "next": list(snap.next),
+        "metadata": metadata,
+    }
+
+
+def _thread_id(config: Mapping[str, Any]) -> Any:
+    return (config.get("configurable") or {}).get("thread_id")
+
+
+def _static_successors(builder: Any, node: str) -> set[str]:
+    edges: Any = getattr(builder, "_all_edges", None) or getattr(builder, "edges", None) or ()
+    return {end for start, end in edges if start == node and end != _END}
+
+
+def _writer_nodes(graph: Any, next_nodes: list[str], metadata: Mapping[str, Any]) -> list[str]:
+    hint = metadata.get(LAST_NODES_KEY)
+    if isinstance(hint, list) and hint and all(isinstance(n, str) for n in hint):
+        missing = [n for n in hint if n not in graph.nodes]
+        if missing:
+            raise LangGraphRestoreError(
+                f"the checkpoint was written by nodes {missing} that the graph does not have "
+                f"(nodes: {sorted(graph.nodes)})"
+            )
+        return list(hint)
+    builder = getattr(graph, "builder", None)
+    if builder is None:
+        raise LangGraphRestoreError(
+            "cannot tell which node produced the checkpoint; capture it with langgraph_state()"
+        )
+    branches = getattr(builder, "branches", {})
+    wanted = set(next_nodes)
+    candidates = sorted(
+        (n for n in graph.nodes if n != _START and not branches.get(n)),
+        key=lambda n: (_static_successors(builder, n) != wanted, n),
+    )
+    for node in candidates:
+        if _static_successors(builder, node) <= wanted:
+            return [node]
+    raise LangGraphRestoreError(
+        f"cannot tell which node produced the checkpoint (next {next_nodes}); capture it "
+        f"with langgraph_state(graph, config)"
+    )
+
+
+def _payload(graph: Any, values: dict[str, Any], fresh: bool) -> dict[str, Any]:
+    channels = graph.channels
+    unknown = sorted(k for k in values if k not in channels)
+    if unknown:
+        raise LangGraphRestoreError(
+            f"state keys {unknown} are not channels of the graph (channels: "
+            f"{sorted(k for k in channels if not k.startswith(('branch:', 'join:', '__')))})"
+        )
+    out: dict[str, Any] = {}
+    for key, value in values.items():
+        if isinstance(channels[key], BinaryOperatorAggregate):
+            if Overwrite is not None:
+                value = Overwrite(value)
+            elif not fresh:
+                raise LangGraphRestoreError(
+                    "restoring into a thread that already has state needs langgraph with "
+                    "Overwrite; restore into a new thread_id"
+                )
+        out[key] = value
+    return out
+
+
+def restore_langgraph(state: Mapping[str, Any], target: Any) -> LangGraphTarget:
+    """Write a ``langgraph`` checkpoint state into ``target`` (a :class:`LangGraphTarget`).
+
+    Afterwards ``graph.invoke(None, target.config)`` continues with the recorded ``next``
+    nodes. Returns the target with ``restored_config`` set.
+    """
+    if not isinstance(target, LangGraphTarget):
+        raise TypeError(
+            "a langgraph checkpoint restores into LangGraphTarget(graph, config), got "
+            f"{type(target).__qualname__ if target is not None else 'no target'}"
+        )
+    values = state.get("values")
+    if not isinstance(values, Mapping):
+        raise LangGraphRestoreError('langgraph state has no "values" mapping')
+    next_nodes = [str(n) for n in state.get("next") or []]
+    metadata = state.get("metadata") or {}
+    graph, config = target.graph, target.config
+    if _thread_id(config) is None:
+        raise LangGraphRestoreError('config needs {"configurable": {"thread_id": ...}}')
+    unknown_next = [n for n in next_nodes if n not in graph.nodes]
+    if unknown_next:
+        raise LangGraphRestoreError(
+            f"recorded next nodes {unknown_next} are not in the graph (nodes: {sorted(graph.nodes)})"
+        )
+    fresh = graph.get_state(config).created_at is None
+    payload = _payload(graph, _messages_to_objects(dict(values)), fresh)
+    if next_nodes == [_START]:
+        supersteps = [[StateUpdate(payload, _INPUT)]]
+    else:
+        writers = _writer_nodes(graph, next_nodes, metadata)
+        first: Any = Command(update=payload, goto=next_nodes) if next_nodes else payload
+        supersteps = [
+            [StateUpdate(first, writers[0])] + [StateUpdate(None, n) for n in writers[1:]]
+        ]
+    restored_config = graph.bulk_update_state(config, supersteps)
+    actual = sorted(graph.get_state(restored_config).next)
+    if actual != sorted(next_nodes):
+        note = ""
+        if fresh:
+            try:
+                graph.checkpointer.delete_thread(str(_thread_id(config)))
+                note = "; the thread was deleted again"
+            except Exception as exc:  # report, never hide, a failed cleanup
+                note = f"; deleting the thread again failed: {type(exc).__name__}: {exc}"
+        raise LangGraphRestoreError(
+            f"after restoring, thread {_thread_id(config)!r} would run {actual} next, but the "
+            f"checkpoint recorded {sorted(next_nodes)}{note}"
+        )
+    return LangGraphTarget(graph, config, restored_config)

@@ -1,0 +1,193 @@
+"""Where restore finds checkpoints and the steps recorded after them.
+
+A :class:`StepSource` answers four questions: find a checkpoint by id, list the steps
+after a checkpoint (in step-sequence order, only from the checkpoint's session, never
+anything before it), list checkpoints, and name the store holding large checkpoint states.
+Implementations: :class:`ProcessorSource` (a live :class:`ReplayProcessor`),
+:class:`RecordingSource` (a recording file or directory); backends implement the same
+protocol. :func:`source_for` turns a processor, a path or a source into a source.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any, Protocol, runtime_checkable
+
+from otel_replay.capture.processor import ReplayProcessor, select_after
+from otel_replay.model.checkpoints import (
+    Checkpoint,
+    CheckpointNotFoundError,
+    CheckpointStore,
+    DirectoryCheckpointStore,
+    UnorderedHistoryError,
+)
+from otel_replay.model.steps import Step
+
+__all__ = [
+    "StepSource",
+    "ProcessorSource",
+    "RecordingSource",
+    "UnorderedHistoryError",
+    "source_for",
+    "describe_source",
+]
+
+
+@runtime_checkable
+class StepSource(Protocol):
+    """Checkpoints and post-checkpoint steps of recorded sessions.
+
+    Errors: a missing checkpoint raises :class:`~otel_replay.model.checkpoints.CheckpointNotFoundError`
+    whose message names the id and the source; transport or format errors propagate as they
+    are (never an empty answer in their place).
+    """
+
+    @property
+    def checkpoint_store(self) -> CheckpointStore | None:
+        """The store of checkpoint states too large to travel on their span (or ``None``)."""
+        ...
+
+    def find_checkpoint(self, checkpoint_id: str) -> Checkpoint:
+        """The checkpoint with ``checkpoint_id``."""
+        ...
+
+    def steps_after(
+        self, checkpoint: Checkpoint, min_importance: float | None = None
+    ) -> list[Step]:
+        """Steps of the checkpoint's session with a higher step sequence than the checkpoint's
+        span, with importance >= ``min_importance`` when given, in sequence order."""
+        ...
+
+    def checkpoints(self, session_id: str | None = None) -> list[Checkpoint]:
+        """Checkpoints of ``session_id`` (or of all sessions), in (session, sequence) order."""
+        ...
+
+
+def describe_source(source: object) -> str:
+    """A short description of a source for error messages."""
+    r = repr(source)
+    if r.startswith("<") and " object at 0x" in r:
+        return type(source).__qualname__
+    return r
+
+
+def _checkpoint_after(checkpoint: Checkpoint, where: str) -> int:
+    if checkpoint.step_sequence is None:
+        raise UnorderedHistoryError(
+            f"checkpoint {checkpoint.id} in {where} has no step sequence number "
+            f"(agent_replay.step.sequence): record with a ReplayProcessor installed"
+        )
+    return checkpoint.step_sequence
+
+
+class ProcessorSource:
+    """The live post-checkpoint buffer of a :class:`ReplayProcessor`.
+
+    ``steps_after`` raises :class:`~otel_replay.capture.processor.IncompleteHistoryError` when some
+    of the steps were evicted from the buffer.
+    """
+
+    def __init__(self, processor: ReplayProcessor) -> None:
+        self.processor = processor
+
+    def __repr__(self) -> str:
+        return f"ProcessorSource({self.processor.buffered_steps} buffered steps)"
+
+    @property
+    def checkpoint_store(self) -> CheckpointStore | None:
+        return self.processor.checkpoint_store
+
+    def find_checkpoint(self, checkpoint_id: str) -> Checkpoint:
+        return self.processor.get_checkpoint(checkpoint_id)
+
+    def steps_after(
+        self, checkpoint: Checkpoint, min_importance: float | None = None
+    ) -> list[Step]:
+        _checkpoint_after(checkpoint, repr(self))
+        return self.processor.steps_after(checkpoint.id, min_importance=min_importance)
+
+    def checkpoints(self, session_id: str | None = None) -> list[Checkpoint]:
+        return self.processor.checkpoints(session_id)
+
+
+class RecordingSource:
+    """A recording file or directory (read with :func:`otel_replay.formats.recordings.load_recording`).
+
+    The checkpoint store is ``checkpoint_store`` when given, else the ``checkpoints``
+    directory of the recording directory (or of the file's directory) when it exists.
+    """
+
+    def __init__(
+        self, path: str | os.PathLike[str], *, checkpoint_store: CheckpointStore | None = None
+    ) -> None:
+        from otel_replay.formats.recordings import load_recording
+
+        self.path = Path(path)
+        self.recording = load_recording(self.path)
+        if checkpoint_store is None:
+            base = self.path if self.path.is_dir() else self.path.parent
+            if (base / "checkpoints").is_dir():
+                checkpoint_store = DirectoryCheckpointStore(base / "checkpoints")
+        self._store = checkpoint_store
+        self._checkpoint_steps: dict[str, Step] = {}
+        for step in self.recording.steps():
+            if step.checkpoint_id is not None and step.kind == "checkpoint":
+                self._checkpoint_steps[step.checkpoint_id] = step
+
+    def __repr__(self) -> str:
+        return f"RecordingSource({str(self.path)!r})"
+
+    @property
+    def checkpoint_store(self) -> CheckpointStore | None:
+        return self._store
+
+    def find_checkpoint(self, checkpoint_id: str) -> Checkpoint:
+        step = self._checkpoint_steps.get(checkpoint_id)
+        if step is None:
+            raise CheckpointNotFoundError(
+                f"checkpoint {checkpoint_id} is not in the recording {self.path} "
+                f"({len(self._checkpoint_steps)} checkpoints recorded)"
+            )
+        return Checkpoint.from_step(step)
+
+    def steps_after(
+        self, checkpoint: Checkpoint, min_importance: float | None = None
+    ) -> list[Step]:
+        after = _checkpoint_after(checkpoint, repr(self))
+        steps = self.recording.steps_for_session(checkpoint.session_id)
+        unordered = sum(1 for s in steps if s.sequence is None)
+        if unordered:
+            raise UnorderedHistoryError(
+                f"{unordered} steps of session {checkpoint.session_id} in {self.path} have no "
+                f"step sequence number, so they cannot be placed before or after checkpoint "
+                f"{checkpoint.id}"
+            )
+        return select_after(steps, after, min_importance)
+
+    def checkpoints(self, session_id: str | None = None) -> list[Checkpoint]:
+        out = [
+            Checkpoint.from_step(step)
+            for step in self._checkpoint_steps.values()
+            if session_id is None or step.session_id == session_id
+        ]
+        return sorted(out, key=lambda ck: (ck.session_id, ck.sequence))
+
+
+def source_for(obj: Any) -> StepSource:
+    """A :class:`StepSource` for a ReplayProcessor, a recording path, a trace-backend URL
+    (``phoenix+http://host:port/?project=p``, ``jaeger+http://host:port/``) or a source."""
+    if isinstance(obj, ReplayProcessor):
+        return ProcessorSource(obj)
+    if isinstance(obj, str) and obj.startswith(("phoenix+", "jaeger+")):
+        from otel_replay.restore.backends import source_from_url
+
+        return source_from_url(obj)
+    if isinstance(obj, (str, os.PathLike)):
+        return RecordingSource(obj)
+    if isinstance(obj, StepSource):
+        return obj
+    raise TypeError(
+        "source must be a ReplayProcessor, a recording path or a StepSource, got "
+        f"{type(obj).__qualname__}"
+    )
