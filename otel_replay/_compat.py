@@ -2,7 +2,8 @@
 
 Each old module (``otel_replay.recordings``, ``otel_replay.hooks_langgraph``, ...) is a thin
 module whose ``__getattr__`` comes from :func:`moved`: reading a name returns it from where it
-lives now and warns once per name with a :class:`DeprecationWarning` that says where.
+lives now and warns with a :class:`DeprecationWarning` that says where (shown once per place by
+Python's default warning filters).
 They are removed in the next release.
 """
 
@@ -21,20 +22,17 @@ def moved(
 ) -> tuple[Callable[[str], Any], Callable[[], list[str]]]:
     """``(__getattr__, __dir__)`` for the deprecated module ``old``; ``names`` maps each
     name it had to the module that defines it now."""
-    warned: set[str] = set()
 
     def __getattr__(name: str) -> Any:
         new = names.get(name)
         if new is None:
             raise AttributeError(f"module {old!r} has no attribute {name!r}")
-        if name not in warned:
-            warned.add(name)
-            warnings.warn(
-                f"{old} is deprecated: import {name} from {new.__name__} (the old path is removed "
-                "in the next release)",
-                DeprecationWarning,
-                stacklevel=2,
-            )
+        warnings.warn(
+            f"{old} is deprecated: import {name} from {new.__name__} (the old path is removed "
+            "in the next release)",
+            DeprecationWarning,
+            stacklevel=2,
+        )
         return getattr(new, name)
 
     def __dir__() -> list[str]:
