@@ -38,7 +38,8 @@ from otel_replay.model.checkpoints import (
     set_checkpoint_store,
 )
 from otel_replay.model.steps import Step, normalize_span
-from otel_replay.replay.reexecution import CancelToken, DivergenceError, Reexecution
+from otel_replay.replay.events import CancelToken
+from otel_replay.replay.reexecution import DivergenceError, Reexecution
 from otel_replay.restore.api import RestoreResult, arestore, restore
 from otel_replay.restore.hooks import register_restore_hook, restore_hooks, unregister_restore_hook
 

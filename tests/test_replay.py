@@ -9,7 +9,7 @@ from opentelemetry.trace import StatusCode
 from otel_replay.capture.spans import agent_run, decision, llm_call, tool_call
 from otel_replay.core import conventions as c
 from otel_replay.model.checkpoints import checkpoint
-from otel_replay.replay.reexecution import CancelToken
+from otel_replay.replay.events import CancelToken
 from otel_replay.restore.api import arestore, restore
 
 

@@ -3,6 +3,7 @@
 May import: everything.
 """
 
-from otel_replay.cli.main import checkpoints_of, main, render_table
+from otel_replay.cli.main import main
+from otel_replay.cli.render import checkpoints_of, render_table
 
 __all__ = ["main", "render_table", "checkpoints_of"]

@@ -3,12 +3,13 @@ change and report the drift. Runs offline; exports over OTLP when an endpoint is
 
 from __future__ import annotations
 
+import argparse
 import os
 import shutil
 import time
 import uuid
 from pathlib import Path
-from typing import TextIO
+from typing import Any, TextIO
 
 from opentelemetry import trace
 from opentelemetry.sdk.metrics import MeterProvider
@@ -19,14 +20,14 @@ from opentelemetry.sdk.trace.export import BatchSpanProcessor, SpanExporter
 
 from otel_replay.capture.processor import ReplayProcessor
 from otel_replay.cli.demo_agent import AGENT_NAME, CHANGED_CORPUS, AgentState, ResearchAgent
-from otel_replay.cli.main import checkpoints_of, render_table
+from otel_replay.cli.render import checkpoints_of, render_table
 from otel_replay.drift.processor import DriftProcessor
 from otel_replay.formats.recordings import RecordingExporter, RecordingFormat, load_recording
 from otel_replay.model.checkpoints import DirectoryCheckpointStore
 from otel_replay.model.steps import Step
 from otel_replay.restore.api import restore
 
-__all__ = ["run_demo", "QUESTION"]
+__all__ = ["run_demo", "QUESTION", "add_demo_parser", "cmd_demo"]
 
 QUESTION = "What does OpenTelemetry do with traces?"
 
@@ -214,3 +215,25 @@ def run_demo(
         )
     out.write(f"done in {time.perf_counter() - started:.2f}s\n")
     return 0
+
+
+def cmd_demo(args: argparse.Namespace, out: TextIO) -> int:
+    return run_demo(
+        out_dir=Path(args.out),
+        fmt=args.format,
+        otlp_endpoint=os.environ.get("OTEL_EXPORTER_OTLP_ENDPOINT") or None,
+        out=out,
+    )
+
+
+def add_demo_parser(sub: Any) -> None:
+    demo = sub.add_parser(
+        "demo",
+        help="run the built-in example agent: record, restore, replay and detect drift",
+        description="Runs a deterministic example agent (no network, no keys) with the "
+        "otel-replay processors installed and records it to a local directory. If "
+        "OTEL_EXPORTER_OTLP_ENDPOINT is set, spans and metrics are exported there too.",
+    )
+    demo.add_argument("--out", default="otel-replay-demo", help="recording directory")
+    demo.add_argument("--format", choices=["jsonl", "protobuf"], default="jsonl")
+    demo.set_defaults(func=cmd_demo)

@@ -4,20 +4,21 @@ tool and LLM calls.
 May import: ``core``, ``model``, ``capture``.
 """
 
+from otel_replay.replay.events import (
+    CancelToken,
+    ReplayOutcome,
+    areplay_events,
+    replay_events,
+    select_replay_steps,
+)
+from otel_replay.replay.matching import argument_digest, step_key
 from otel_replay.replay.reexecution import (
     CallRecord,
-    CancelToken,
     DivergenceError,
     RecordedStepError,
     ReexecMode,
     Reexecution,
-    ReplayOutcome,
     WentLive,
-    areplay_events,
-    argument_digest,
-    replay_events,
-    select_replay_steps,
-    step_key,
 )
 
 __all__ = [

@@ -1,9 +1,4 @@
-"""Event replay and cached re-execution of recorded steps.
-
-**Event replay** (:func:`replay_events`) delivers recorded post-checkpoint steps, in step
-sequence order, to a callback and re-emits each as a span under one ``replay ...`` span.
-
-**Cached re-execution** (:class:`Reexecution`) answers tool and LLM calls from the recording
+"""Cached re-execution: :class:`Reexecution` answers tool and LLM calls from the recording
 instead of running them. Calls are matched by *step key* ``{kind}:{name}#{n}``: the n-th
 (1-based) recorded call of that kind and name after the checkpoint, e.g. ``tool:search#2``
 is the second ``search`` call. A call takes the lowest-numbered recorded occurrence not yet
@@ -14,19 +9,16 @@ own recorded results. Serving a recorded call also uses up the calls recorded in
 
 from __future__ import annotations
 
-import hashlib
-import inspect
 import json
 import threading
 from collections import defaultdict
-from collections.abc import Awaitable, Callable, Iterator, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any, Literal, NamedTuple
 
 from opentelemetry import trace
 from opentelemetry.metrics import MeterProvider
-from opentelemetry.trace import Span, Status, StatusCode
 
 from otel_replay.capture.spans import (
     llm_call,
@@ -36,202 +28,28 @@ from otel_replay.capture.spans import (
     tool_call,
 )
 from otel_replay.core import conventions as c
-from otel_replay.core.aio import run_awaitable as _run_awaitable
 from otel_replay.core.selfmetrics import get_meter
-from otel_replay.model.checkpoints import Checkpoint
 from otel_replay.model.steps import Step
+from otel_replay.replay.matching import (
+    _decode,
+    _live_llm_messages,
+    _live_tool_arguments,
+    _served_llm_value,
+    argument_digest,
+    step_key,
+)
 
 __all__ = [
-    "CancelToken",
-    "ReplayOutcome",
-    "replay_events",
-    "areplay_events",
-    "select_replay_steps",
     "Reexecution",
     "ReexecMode",
     "CallRecord",
     "WentLive",
     "DivergenceError",
     "RecordedStepError",
-    "argument_digest",
-    "step_key",
 ]
 
 ReexecMode = Literal["replay", "hybrid", "live"]
 _MODES = ("replay", "hybrid", "live")
-_TRACER_NAME = "otel_replay"
-# Attributes never copied onto replayed step spans: our own numbering/session, and checkpoint
-# identity (a replayed checkpoint span must not register as a second copy of the checkpoint).
-_DROPPED_ON_REPLAY = frozenset(
-    {
-        c.STEP_SEQUENCE,
-        c.SESSION_ID,
-        c.CHECKPOINT_ID,
-        c.CHECKPOINT_SEQUENCE,
-        c.CHECKPOINT_PARENT_ID,
-        c.CHECKPOINT_STATE,
-        c.CHECKPOINT_STATE_DIGEST,
-        c.CHECKPOINT_STATE_SIZE,
-        c.CHECKPOINT_STATE_LOCATION,
-        c.CHECKPOINT_CREATED_TIME,
-    }
-)
-
-
-# --------------------------------------------------------------------------------------------
-# Event replay
-
-
-class CancelToken:
-    """Thread-safe cancellation flag for a replay."""
-
-    def __init__(self) -> None:
-        self._event = threading.Event()
-
-    def cancel(self) -> None:
-        """Stop the replay before its next step."""
-        self._event.set()
-
-    @property
-    def cancelled(self) -> bool:
-        return self._event.is_set()
-
-
-@dataclass(frozen=True)
-class ReplayOutcome:
-    """How an event replay ended: steps delivered and whether it was cancelled."""
-
-    replayed: int
-    cancelled: bool
-    delivered: tuple[Step, ...] = ()
-
-
-def select_replay_steps(
-    steps: Sequence[Step], importance_threshold: float | None = None
-) -> list[Step]:
-    """Steps with importance >= ``importance_threshold`` (all when ``None``), by sequence.
-
-    Every step must carry a step sequence number (``ValueError`` otherwise).
-    """
-    if importance_threshold is not None and not 0.0 <= importance_threshold <= 1.0:
-        raise ValueError(f"importance_threshold must be within [0, 1], got {importance_threshold}")
-    unordered = [s.span_id for s in steps if s.sequence is None]
-    if unordered:
-        raise ValueError(f"{len(unordered)} steps have no step sequence number: {unordered[:5]}")
-    out = [s for s in steps if importance_threshold is None or s.importance >= importance_threshold]
-    out.sort(key=lambda s: s.sequence if s.sequence is not None else 0)
-    return out
-
-
-def _replay_span_name(checkpoint: Checkpoint) -> str:
-    return f"replay {checkpoint.label or checkpoint.id}"
-
-
-def _replayed_attributes(step: Step, session_id: str) -> dict[str, Any]:
-    attrs = {k: v for k, v in step.attributes.items() if k not in _DROPPED_ON_REPLAY}
-    attrs[c.SESSION_ID] = session_id
-    attrs[c.REPLAY_REPLAYED] = True
-    if step.sequence is not None:
-        attrs[c.REPLAY_ORIGINAL_SEQUENCE] = step.sequence
-    attrs[c.REPLAY_ORIGINAL_SPAN_ID] = step.span_id
-    return attrs
-
-
-@contextmanager
-def _step_span(tracer: trace.Tracer, step: Step, session_id: str) -> Iterator[Span]:
-    with tracer.start_as_current_span(
-        step.span_name, attributes=_replayed_attributes(step, session_id)
-    ) as span:
-        if step.status == "error":
-            span.set_status(Status(StatusCode.ERROR, step.status_message))
-        elif step.status == "ok":
-            span.set_status(Status(StatusCode.OK))
-        yield span
-
-
-@contextmanager
-def _replay_span(
-    tracer: trace.Tracer, checkpoint: Checkpoint, session_id: str, provenance: Mapping[str, Any]
-) -> Iterator[Span]:
-    attrs: dict[str, Any] = {c.STEP_KIND: c.KIND_REPLAY, c.SESSION_ID: session_id}
-    attrs.update(provenance)
-    attrs[c.REPLAY_MODE] = "events"
-    with tracer.start_as_current_span(_replay_span_name(checkpoint), attributes=attrs) as span:
-        yield span
-
-
-def replay_events(
-    steps: Sequence[Step],
-    *,
-    checkpoint: Checkpoint,
-    session_id: str,
-    provenance: Mapping[str, Any] | None = None,
-    on_event: Callable[[Step], Any] | None = None,
-    importance_threshold: float | None = None,
-    cancel: CancelToken | None = None,
-    tracer: trace.Tracer | None = None,
-) -> ReplayOutcome:
-    """Deliver ``steps`` (filtered by importance, in sequence order) to ``on_event``.
-
-    Each delivered step is re-emitted as a child span of a ``replay {label or id}`` span
-    (in session ``session_id``) and ``on_event`` runs inside it. The replay stops after a
-    step whose callback returned exactly ``False``, or before the next step once ``cancel``
-    is cancelled. Exceptions from ``on_event`` propagate.
-    """
-    selected = select_replay_steps(steps, importance_threshold)
-    tr = tracer or trace.get_tracer(_TRACER_NAME)
-    delivered: list[Step] = []
-    cancelled = False
-    with _replay_span(tr, checkpoint, session_id, provenance or {}):
-        for step in selected:
-            if cancel is not None and cancel.cancelled:
-                cancelled = True
-                break
-            with _step_span(tr, step, session_id):
-                answer = on_event(step) if on_event is not None else None
-                if inspect.isawaitable(answer):
-                    answer = _run_awaitable(answer, what="on_replay_event")
-            delivered.append(step)
-            if answer is False:
-                cancelled = True
-                break
-    return ReplayOutcome(len(delivered), cancelled, tuple(delivered))
-
-
-async def areplay_events(
-    steps: Sequence[Step],
-    *,
-    checkpoint: Checkpoint,
-    session_id: str,
-    provenance: Mapping[str, Any] | None = None,
-    on_event: Callable[[Step], Any] | None = None,
-    importance_threshold: float | None = None,
-    cancel: CancelToken | None = None,
-    tracer: trace.Tracer | None = None,
-) -> ReplayOutcome:
-    """Async :func:`replay_events`: an async ``on_event`` is awaited."""
-    selected = select_replay_steps(steps, importance_threshold)
-    tr = tracer or trace.get_tracer(_TRACER_NAME)
-    delivered: list[Step] = []
-    cancelled = False
-    with _replay_span(tr, checkpoint, session_id, provenance or {}):
-        for step in selected:
-            if cancel is not None and cancel.cancelled:
-                cancelled = True
-                break
-            with _step_span(tr, step, session_id):
-                answer = on_event(step) if on_event is not None else None
-                if inspect.isawaitable(answer):
-                    answer = await answer
-            delivered.append(step)
-            if answer is False:
-                cancelled = True
-                break
-    return ReplayOutcome(len(delivered), cancelled, tuple(delivered))
-
-
-# --------------------------------------------------------------------------------------------
-# Cached re-execution
 
 
 class DivergenceError(RuntimeError):
@@ -292,65 +110,6 @@ def _show(value: Any) -> str:
         return json.dumps(value, sort_keys=True, ensure_ascii=False, default=str)
     except ValueError:
         return repr(value)
-
-
-def _decode(raw: Any) -> Any:
-    """Attribute value -> JSON value (non-JSON strings are plain text)."""
-    if isinstance(raw, str):
-        try:
-            return json.loads(raw)
-        except ValueError:
-            return raw
-    if isinstance(raw, tuple):
-        return list(raw)
-    return raw
-
-
-def argument_digest(value: Any) -> str:
-    """``sha256:<hex>`` of the canonical JSON (sorted keys, compact) of a JSON value."""
-    data = json.dumps(
-        value, sort_keys=True, separators=(",", ":"), ensure_ascii=False, default=str
-    ).encode("utf-8")
-    return "sha256:" + hashlib.sha256(data).hexdigest()
-
-
-def step_key(kind: str, name: str, occurrence: int) -> str:
-    """``{kind}:{name}#{occurrence}`` (occurrence counts from 1)."""
-    return f"{kind}:{name}#{occurrence}"
-
-
-def _live_tool_arguments(arguments: Any) -> Any:
-    return None if arguments is None else _decode(to_attribute_json(arguments))
-
-
-def _live_llm_messages(messages: Any) -> Any:
-    if messages is None:
-        return None
-    if isinstance(messages, str):
-        messages = [{"role": "user", "parts": [{"type": "text", "content": messages}]}]
-    return _decode(to_attribute_json(list(messages)))
-
-
-def _served_llm_value(value: Any) -> Any:
-    """A single assistant text message (how ``set_output(str)`` records) becomes the str."""
-    if (
-        isinstance(value, list)
-        and len(value) == 1
-        and isinstance(value[0], dict)
-        and value[0].get("role") == "assistant"
-        and set(value[0]) <= {"role", "parts", "finish_reason"}
-    ):
-        parts = value[0].get("parts")
-        if (
-            isinstance(parts, list)
-            and len(parts) == 1
-            and isinstance(parts[0], dict)
-            and set(parts[0]) == {"type", "content"}
-            and parts[0]["type"] == "text"
-            and isinstance(parts[0]["content"], str)
-        ):
-            return parts[0]["content"]
-    return value
 
 
 @dataclass(frozen=True)

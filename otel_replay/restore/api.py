@@ -29,15 +29,14 @@ from otel_replay.model.checkpoints import (
     CheckpointStore,
 )
 from otel_replay.model.steps import Step
-from otel_replay.replay.reexecution import (
+from otel_replay.replay.events import (
     CancelToken,
-    ReexecMode,
-    Reexecution,
     ReplayOutcome,
     areplay_events,
     replay_events,
     select_replay_steps,
 )
+from otel_replay.replay.reexecution import ReexecMode, Reexecution
 from otel_replay.restore.hooks import HookError, arun_restore_hook, run_restore_hook
 from otel_replay.restore.sources import StepSource, describe_source, source_for
 from otel_replay.restore.tracking import REGISTRY, TrackedRun
@@ -257,7 +256,7 @@ def restore(
     :class:`~otel_replay.restore.sources.StepSource`; it supplies the checkpoint, the baseline and
     the checkpoint store (``store`` overrides it). A hook failure does not raise: it is in
     ``hook_errors`` and ``target`` is returned unchanged. With ``replay=True`` the baseline
-    is replayed as events (see :func:`~otel_replay.replay.reexecution.replay_events`). With
+    is replayed as events (see :func:`~otel_replay.replay.events.replay_events`). With
     ``track_drift=True`` the restored session is registered in
     :data:`otel_replay.restore.tracking.REGISTRY` (after the replay, so replayed spans are not
     compared). Hook failures are counted in ``agent_replay.processor.errors`` of
