@@ -13,15 +13,11 @@ from otel_replay.capture.spans import (
     traced_tool,
 )
 from otel_replay.core.version import __version__
-from otel_replay.drift.compare import (
-    DriftFinding,
-    DriftKind,
-    DriftPolicy,
-    DriftReport,
-    Severity,
-    compare,
-)
+from otel_replay.drift.compare import compare
+from otel_replay.drift.findings import DriftFinding
+from otel_replay.drift.policy import DriftKind, DriftPolicy, Severity
 from otel_replay.drift.processor import DriftProcessor
+from otel_replay.drift.report import DriftReport
 from otel_replay.formats.recordings import RecordingExporter, load_recording
 from otel_replay.model.checkpoints import (
     Checkpoint,

@@ -10,17 +10,10 @@ from hypothesis import strategies as st
 
 from otel_replay._proto.otel_replay.v1 import drift_pb2
 from otel_replay.core import conventions as c
-from otel_replay.drift.compare import (
-    DriftFinding,
-    DriftKind,
-    DriftPolicy,
-    DriftReport,
-    Severity,
-    StepRef,
-    compare,
-    compare_pair,
-    compare_steps,
-)
+from otel_replay.drift.compare import compare, compare_pair, compare_steps
+from otel_replay.drift.findings import DriftFinding, StepRef
+from otel_replay.drift.policy import DriftKind, DriftPolicy, Severity
+from otel_replay.drift.report import DriftReport
 from otel_replay.model.steps import Step
 from tests.spanfactory import SpanFactory
 

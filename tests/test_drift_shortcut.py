@@ -26,7 +26,9 @@ from opentelemetry.trace import Status, StatusCode
 from otel_replay.capture.processor import ReplayProcessor
 from otel_replay.core import conventions as c
 from otel_replay.drift import processor as dp_mod
-from otel_replay.drift.compare import DriftPolicy, compare, compare_pair, fingerprint
+from otel_replay.drift.compare import compare, compare_pair
+from otel_replay.drift.fingerprint import fingerprint
+from otel_replay.drift.policy import DriftPolicy
 from otel_replay.drift.processor import DriftProcessor
 from otel_replay.model.checkpoints import checkpoint
 from otel_replay.model.steps import normalize_span

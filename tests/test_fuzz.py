@@ -36,8 +36,10 @@ from opentelemetry.trace import Link, SpanContext, SpanKind, Status, StatusCode,
 from otel_replay.capture.processor import ReplayProcessor
 from otel_replay.capture.redaction import Redactor
 from otel_replay.core import conventions as c
-from otel_replay.drift.compare import DriftPolicy, DriftReport, compare
+from otel_replay.drift.compare import compare
 from otel_replay.drift.jsondiff import json_diff
+from otel_replay.drift.policy import DriftPolicy
+from otel_replay.drift.report import DriftReport
 from otel_replay.formats.recordings import (
     RecordingError,
     RecordingWarning,

@@ -8,13 +8,9 @@ import time
 from typing import Any, TextIO
 
 from otel_replay.core import conventions as c
-from otel_replay.drift.compare import (
-    DEFAULT_IGNORE_PATHS,
-    DriftPolicy,
-    DriftReport,
-    Severity,
-    compare,
-)
+from otel_replay.drift.compare import compare
+from otel_replay.drift.policy import DEFAULT_IGNORE_PATHS, DriftPolicy, Severity
+from otel_replay.drift.report import DriftReport
 from otel_replay.formats.recordings import Recording, load_recording
 from otel_replay.model.steps import Step
 

@@ -5,21 +5,16 @@ as span events, log events and metrics.
 May import: ``core``, ``model``, ``restore`` (the tracking registry).
 """
 
-from otel_replay.drift.compare import (
+from otel_replay.drift.compare import compare, compare_pair, compare_steps
+from otel_replay.drift.findings import DriftFinding, FirstDivergence, PairComparison, StepRef
+from otel_replay.drift.policy import (
     DEFAULT_IGNORE_PATHS,
     DEFAULT_SEVERITIES,
-    DriftFinding,
     DriftKind,
     DriftPolicy,
-    DriftReport,
-    FirstDivergence,
-    PairComparison,
     Severity,
-    StepRef,
-    compare,
-    compare_pair,
-    compare_steps,
 )
+from otel_replay.drift.report import DriftReport
 
 __all__ = [
     "Severity",

@@ -28,18 +28,11 @@ from opentelemetry.util.types import AttributeValue
 
 from otel_replay.core import conventions as c
 from otel_replay.core.selfmetrics import ErrorReporter, get_meter, logger
-from otel_replay.drift.compare import (
-    DriftFinding,
-    DriftPolicy,
-    DriftReport,
-    RunProfile,
-    Severity,
-    compare,
-    compare_profiled,
-    fingerprint,
-    no_drift_report,
-    profile,
-)
+from otel_replay.drift.compare import compare, compare_profiled, no_drift_report
+from otel_replay.drift.findings import DriftFinding
+from otel_replay.drift.fingerprint import RunProfile, fingerprint, profile
+from otel_replay.drift.policy import DriftPolicy, Severity
+from otel_replay.drift.report import DriftReport
 from otel_replay.model.steps import (
     Step,
     normalize_span,
@@ -536,7 +529,7 @@ def _seq_of_entry(entry: tuple[int, Any, Any, Any]) -> int:
 
 def _profile_entry(span: ReadableSpan, policy: DriftPolicy) -> Any:
     """``(sequence key, signature, fingerprint, span)`` of an ended span, exactly as
-    :func:`~otel_replay.drift.compare.profile` sees its normalized step; ``_SKIP`` for spans the
+    :func:`~otel_replay.drift.fingerprint.profile` sees its normalized step; ``_SKIP`` for spans the
     comparison leaves out, ``_SLOW`` for a step at or over the latency floor."""
     attrs = span_attributes(span)
     if attrs.get(c.REPLAY_REPLAYED):

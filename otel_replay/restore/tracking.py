@@ -29,11 +29,11 @@ class TrackedRun:
     source_session_id: str | None = None
     source_trace_id: str | None = None
     agent_name: str | None = None
-    policy: Any = None  # otel_replay.drift.compare.DriftPolicy | None
+    policy: Any = None  # otel_replay.drift.policy.DriftPolicy | None
     mode: str = "align"
     extra: dict[str, Any] = field(default_factory=dict)
     #: The drift report, set by the DriftProcessor when the run ends.
-    report: Any = None  # otel_replay.drift.compare.DriftReport | None
+    report: Any = None  # otel_replay.drift.report.DriftReport | None
     finished: threading.Event = field(default_factory=threading.Event)
 
     @property

@@ -1,0 +1,113 @@
+"""Fingerprints and run profiles: what the field comparison reads of a step, from its raw
+attribute values, so that agreeing runs are recognized without comparing them."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from otel_replay.core import conventions as c
+from otel_replay.drift.policy import DriftPolicy
+from otel_replay.model.steps import (
+    _OI_KIND_KEY,
+    _TL_KIND_KEY,
+    LLM_OUTPUT_KEYS,
+    TOOL_INPUT_KEYS,
+    TOOL_OUTPUT_KEYS,
+    Step,
+)
+
+__all__ = ["fingerprint", "RunProfile", "profile"]
+
+_ARGS = c.GEN_AI_TOOL_CALL_ARGUMENTS
+_RESULT = c.GEN_AI_TOOL_CALL_RESULT
+_OUTPUT = c.GEN_AI_OUTPUT_MESSAGES
+_IN_TOKENS = c.GEN_AI_USAGE_INPUT_TOKENS
+_OUT_TOKENS = c.GEN_AI_USAGE_OUTPUT_TOKENS
+_ACTION = c.DECISION_ACTION
+_CONFIDENCE = c.DECISION_CONFIDENCE
+
+
+def fingerprint(kind: str, attrs: Mapping[str, Any], status: str) -> tuple[Any, ...]:
+    """What :func:`~otel_replay.drift.fields._compare_same` compares of a step, from its raw
+    attribute values.
+
+    Two same-signature steps with equal fingerprints have no findings but possibly a latency
+    regression. A field that cannot be fingerprinted exactly (spans of other
+    instrumentations, whose inputs and outputs are assembled from several attributes, and
+    non-integer token counts) gets a fresh ``object()``, which never compares equal: those
+    steps are always compared field by field.
+    """
+    if kind == "tool":
+        if _TL_KIND_KEY in attrs or _OI_KIND_KEY in attrs:
+            return (object(),)
+        # the GenAI attribute's string itself when present (a str never equals the
+        # (key, type, value) tuple of another source), else the source the step reads
+        x = attrs.get(_ARGS)
+        y = attrs.get(_RESULT)
+        return (
+            x if type(x) is str else _source(attrs, TOOL_INPUT_KEYS),
+            y if type(y) is str else _source(attrs, TOOL_OUTPUT_KEYS),
+            status,
+        )
+    if kind == "llm":
+        x = attrs.get(_OUTPUT)
+        y = attrs.get(_IN_TOKENS)
+        z = attrs.get(_OUT_TOKENS)
+        return (
+            object()
+            if _OI_KIND_KEY in attrs
+            else (x if type(x) is str else _source(attrs, LLM_OUTPUT_KEYS)),
+            y if type(y) is int else object(),
+            z if type(z) is int else object(),
+            status,
+        )
+    if kind == "decision":
+        x = attrs.get(_ACTION)
+        y = attrs.get(_CONFIDENCE)
+        return (x, type(x), y, type(y), status)
+    return (status,)
+
+
+def _source(attrs: Mapping[str, Any], keys: tuple[str, ...]) -> Any:
+    """The attribute a step's inputs or outputs are decoded from (the first present of
+    ``keys``, the same key lists :func:`otel_replay.model.steps.normalize_span` reads), as
+    (key, type, value); ``None`` when there is none."""
+    for key in keys:
+        v = attrs.get(key)
+        if v is not None:
+            return (key, type(v), v)
+    return None
+
+
+@dataclass(frozen=True)
+class RunProfile:
+    """A run reduced to what decides "no drift": signatures and fingerprints in order.
+
+    Two runs whose profiles have equal ``signatures`` and ``prints`` and whose candidate has
+    no step at or over the latency floor compare without findings (in both modes), so
+    :func:`~otel_replay.drift.compare.compare` need not run. Built by :func:`profile` (steps)
+    or incrementally from spans by the drift processor. ``steps`` are the kept steps
+    themselves, in order.
+    """
+
+    signatures: list[tuple[str, str]]
+    prints: list[tuple[Any, ...]]
+    steps: list[Step]
+
+
+def profile(steps: Iterable[Step], policy: DriftPolicy) -> RunProfile:
+    """The :class:`RunProfile` of ``steps`` under ``policy`` (ignored kinds left out)."""
+    skip = policy.ignore_kinds
+    sigs: list[tuple[str, str]] = []
+    prints: list[tuple[Any, ...]] = []
+    kept: list[Step] = []
+    for s in steps:
+        kind = s.kind
+        if kind in skip:
+            continue
+        sigs.append((kind, s.name))
+        prints.append(fingerprint(kind, s.attributes, s.status))
+        kept.append(s)
+    return RunProfile(sigs, prints, kept)

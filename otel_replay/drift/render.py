@@ -1,0 +1,216 @@
+"""Renderings of a drift report: protobuf (``proto/otel_replay/v1/drift.proto``), the
+one-line summary, Markdown (PR comments) and a plain-text table."""
+
+from __future__ import annotations
+
+import json
+from typing import Any, Protocol
+
+from otel_replay.drift.findings import DriftFinding, FirstDivergence, StepRef
+from otel_replay.drift.policy import DriftKind, Severity
+
+__all__ = ["ReportView", "to_proto", "fields_from_proto", "summary", "markdown", "table"]
+
+
+class ReportView(Protocol):
+    """What the renderings read of a :class:`~otel_replay.drift.report.DriftReport`."""
+
+    findings: list[DriftFinding]
+    first_divergence: FirstDivergence | None
+    baseline_steps: int
+    candidate_steps: int
+    mode: str
+
+    @property
+    def max_severity(self) -> Severity | None: ...
+
+    @property
+    def counts_by_severity(self) -> dict[str, int]: ...
+
+
+# --- protobuf -------------------------------------------------------------------------------
+
+
+def to_proto(report: ReportView) -> Any:
+    """``otel_replay.v1.DriftReport`` message."""
+    from otel_replay._proto.otel_replay.v1 import drift_pb2
+
+    msg = drift_pb2.DriftReport(
+        baseline_steps=report.baseline_steps,
+        candidate_steps=report.candidate_steps,
+        mode=report.mode,
+    )
+    for f in report.findings:
+        fm = msg.findings.add(
+            kind=f.kind.value,
+            severity=f.severity.value,
+            description=f.description,
+            expected_json=_dump_optional(f.expected),
+            actual_json=_dump_optional(f.actual),
+            paths=list(f.paths),
+            position=f.position,
+        )
+        if f.baseline is not None:
+            _ref_to_proto(f.baseline, fm.baseline)
+        if f.candidate is not None:
+            _ref_to_proto(f.candidate, fm.candidate)
+    fd = report.first_divergence
+    if fd is not None:
+        pm = msg.first_divergence
+        pm.position = fd.position
+        if fd.baseline is not None:
+            _ref_to_proto(fd.baseline, pm.baseline)
+        if fd.candidate is not None:
+            _ref_to_proto(fd.candidate, pm.candidate)
+        pm.expected_signature.extend(fd.expected_signature or ())
+        pm.actual_signature.extend(fd.actual_signature or ())
+        pm.changes_json = json.dumps(fd.changes, ensure_ascii=False, allow_nan=False)
+    return msg
+
+
+def fields_from_proto(msg: Any) -> dict[str, Any]:
+    """The report's fields from a message (inverse of :func:`to_proto`); accepts a message or
+    its serialized bytes."""
+    from otel_replay._proto.otel_replay.v1 import drift_pb2
+
+    if isinstance(msg, (bytes, bytearray, memoryview)):
+        parsed = drift_pb2.DriftReport()
+        parsed.ParseFromString(bytes(msg))
+        msg = parsed
+    findings = [
+        DriftFinding(
+            kind=DriftKind(fm.kind),
+            severity=Severity(fm.severity),
+            description=fm.description,
+            expected=_load_optional(fm.expected_json),
+            actual=_load_optional(fm.actual_json),
+            paths=tuple(fm.paths),
+            position=fm.position,
+            baseline=_ref_from_proto(fm.baseline) if fm.HasField("baseline") else None,
+            candidate=_ref_from_proto(fm.candidate) if fm.HasField("candidate") else None,
+        )
+        for fm in msg.findings
+    ]
+    first = None
+    if msg.HasField("first_divergence"):
+        pm = msg.first_divergence
+        es, acs = list(pm.expected_signature), list(pm.actual_signature)
+        first = FirstDivergence(
+            position=pm.position,
+            baseline=_ref_from_proto(pm.baseline) if pm.HasField("baseline") else None,
+            candidate=_ref_from_proto(pm.candidate) if pm.HasField("candidate") else None,
+            expected_signature=(es[0], es[1]) if len(es) == 2 else None,
+            actual_signature=(acs[0], acs[1]) if len(acs) == 2 else None,
+            changes=json.loads(pm.changes_json) if pm.changes_json else [],
+        )
+    return {
+        "findings": findings,
+        "first_divergence": first,
+        "baseline_steps": msg.baseline_steps,
+        "candidate_steps": msg.candidate_steps,
+        "mode": msg.mode or "align",
+    }
+
+
+def _dump_optional(v: Any) -> str:
+    return "" if v is None else json.dumps(v, ensure_ascii=False, allow_nan=False)
+
+
+def _load_optional(text: str) -> Any:
+    return json.loads(text) if text else None
+
+
+def _ref_to_proto(ref: StepRef, msg: Any) -> None:
+    msg.span_id = ref.span_id
+    msg.trace_id = ref.trace_id
+    if ref.sequence is not None:
+        msg.sequence = ref.sequence
+    msg.kind = ref.kind
+    msg.name = ref.name
+
+
+def _ref_from_proto(msg: Any) -> StepRef:
+    return StepRef(
+        msg.span_id,
+        msg.trace_id,
+        msg.sequence if msg.HasField("sequence") else None,
+        msg.kind,
+        msg.name,
+    )
+
+
+# --- text -----------------------------------------------------------------------------------
+
+
+def summary(report: ReportView) -> str:
+    """One line: counts per severity, or that there is no drift."""
+    if not report.findings:
+        return (
+            f"no drift ({report.baseline_steps} baseline steps, "
+            f"{report.candidate_steps} candidate steps, mode {report.mode})"
+        )
+    cs = report.counts_by_severity
+    sev = report.max_severity
+    return (
+        f"{len(report.findings)} drift finding(s), max severity {sev.value if sev else '-'}: "
+        f"{cs['critical']} critical, {cs['warning']} warning, {cs['info']} info "
+        f"({report.baseline_steps} baseline steps, {report.candidate_steps} candidate steps, "
+        f"mode {report.mode})"
+    )
+
+
+def markdown(report: ReportView, max_rows: int = 200) -> str:
+    """Markdown for PR comments: a summary line and a table of findings."""
+    lines = ["### Drift report", "", _md_escape(summary(report))]
+    if report.first_divergence is not None:
+        lines += ["", _md_escape(report.first_divergence.describe())]
+    if report.findings:
+        lines += [
+            "",
+            "| # | Severity | Kind | Step | Baseline | Candidate | Description |",
+            "|---:|---|---|---:|---|---|---|",
+        ]
+        for i, f in enumerate(report.findings[:max_rows], 1):
+            cells = (
+                str(i),
+                f"**{f.severity.value}**" if f.severity is Severity.CRITICAL else f.severity.value,
+                f"`{f.kind.value}`",
+                str(f.position),
+                f.baseline.label() if f.baseline else "-",
+                f.candidate.label() if f.candidate else "-",
+                f.description,
+            )
+            lines.append("| " + " | ".join(_md_escape(x) for x in cells) + " |")
+        if len(report.findings) > max_rows:
+            lines += ["", f"... {len(report.findings) - max_rows} more finding(s) not shown"]
+    return "\n".join(lines) + "\n"
+
+
+def table(report: ReportView, max_rows: int = 200) -> str:
+    """Plain-text table for terminals."""
+    lines = [summary(report)]
+    if report.first_divergence is not None:
+        lines.append(report.first_divergence.describe())
+    if report.findings:
+        rows = [("SEVERITY", "KIND", "STEP", "BASELINE", "CANDIDATE", "DESCRIPTION")]
+        for f in report.findings[:max_rows]:
+            rows.append(
+                (
+                    f.severity.value,
+                    f.kind.value,
+                    str(f.position),
+                    f.baseline.label() if f.baseline else "-",
+                    f.candidate.label() if f.candidate else "-",
+                    f.description.replace("\n", " "),
+                )
+            )
+        widths = [max(len(r[i]) for r in rows) for i in range(5)]
+        for r in rows:
+            lines.append("  ".join(r[i].ljust(widths[i]) for i in range(5)) + "  " + r[5])
+        if len(report.findings) > max_rows:
+            lines.append(f"... {len(report.findings) - max_rows} more finding(s) not shown")
+    return "\n".join(lines) + "\n"
+
+
+def _md_escape(text: str) -> str:
+    return text.replace("\\", "\\\\").replace("|", "\\|").replace("\n", "<br>")
