@@ -13,7 +13,8 @@ from typing import Any, TextIO
 from otel_replay.cli.diff import add_diff_parser
 from otel_replay.core.version import __version__
 from otel_replay.formats.recordings import RecordingError, load_recording
-from otel_replay.model.checkpoints import Checkpoint, CheckpointError
+from otel_replay.model.checkpoint import Checkpoint
+from otel_replay.model.errors import CheckpointError
 from otel_replay.model.steps import Step
 
 __all__ = ["main", "render_table", "checkpoints_of"]

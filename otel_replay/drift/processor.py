@@ -40,6 +40,7 @@ from otel_replay.drift.compare import (
     no_drift_report,
     profile,
 )
+from otel_replay.model.span_shapes import _classify as classify
 from otel_replay.model.steps import (
     Step,
     normalize_span,
@@ -47,7 +48,6 @@ from otel_replay.model.steps import (
     span_parts,
     step_from_parts,
 )
-from otel_replay.model.steps import _classify as classify
 from otel_replay.restore.tracking import REGISTRY, TrackedRun, TrackingRegistry
 
 __all__ = ["DriftProcessor", "finding_event_attributes", "summary_event_attributes"]

@@ -38,7 +38,7 @@ from otel_replay.capture.spans import (
 from otel_replay.core import conventions as c
 from otel_replay.core.aio import run_awaitable as _run_awaitable
 from otel_replay.core.selfmetrics import get_meter
-from otel_replay.model.checkpoints import Checkpoint
+from otel_replay.model.checkpoint import Checkpoint
 from otel_replay.model.steps import Step
 
 __all__ = [

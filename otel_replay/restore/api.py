@@ -20,15 +20,13 @@ from opentelemetry import trace
 from opentelemetry.metrics import MeterProvider
 from opentelemetry.trace import Span
 
+from otel_replay.capture.checkpoint import SESSION_CLOCK
 from otel_replay.capture.spans import AgentRun, agent_run
 from otel_replay.core import conventions as c
-from otel_replay.model.checkpoints import (
-    SESSION_CLOCK,
-    Checkpoint,
-    CheckpointNotFoundError,
-    CheckpointStore,
-)
+from otel_replay.model.checkpoint import Checkpoint
+from otel_replay.model.errors import CheckpointNotFoundError
 from otel_replay.model.steps import Step
+from otel_replay.model.stores import CheckpointStore
 from otel_replay.replay.reexecution import (
     CancelToken,
     ReexecMode,
@@ -262,7 +260,7 @@ def restore(
     :data:`otel_replay.restore.tracking.REGISTRY` (after the replay, so replayed spans are not
     compared). Hook failures are counted in ``agent_replay.processor.errors`` of
     ``meter_provider`` (default: the global one). Raises
-    :class:`~otel_replay.model.checkpoints.CheckpointNotFoundError` for an
+    :class:`~otel_replay.model.errors.CheckpointNotFoundError` for an
     unknown id and checkpoint state errors for a corrupt or oversize state.
     """
     prep = _prepare(
