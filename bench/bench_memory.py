@@ -28,10 +28,10 @@ from opentelemetry.metrics import NoOpMeterProvider
 from opentelemetry.sdk.trace import ReadableSpan, TracerProvider
 from opentelemetry.sdk.trace.export import BatchSpanProcessor, SpanExporter, SpanExportResult
 
+from otel_replay.capture.checkpoint import checkpoint
 from otel_replay.capture.processor import ReplayProcessor
 from otel_replay.core import conventions as c
 from otel_replay.drift.processor import DriftProcessor
-from otel_replay.model.checkpoints import checkpoint
 from otel_replay.restore.tracking import TrackingRegistry
 
 

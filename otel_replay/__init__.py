@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from otel_replay.capture.checkpoint import checkpoint
 from otel_replay.capture.processor import IncompleteHistoryError, ReplayProcessor
 from otel_replay.capture.spans import (
     agent_run,
@@ -19,21 +20,22 @@ from otel_replay.drift.policy import DriftKind, DriftPolicy, Severity
 from otel_replay.drift.processor import DriftProcessor
 from otel_replay.drift.report import DriftReport
 from otel_replay.formats.recordings import RecordingExporter, load_recording
-from otel_replay.model.checkpoints import (
-    Checkpoint,
+from otel_replay.model.checkpoint import Checkpoint
+from otel_replay.model.errors import (
     CheckpointError,
     CheckpointNotFoundError,
     CheckpointRedactionError,
     CheckpointStateError,
     CheckpointStateTooLargeError,
-    CheckpointStore,
     CheckpointStoreError,
-    DirectoryCheckpointStore,
-    InMemoryCheckpointStore,
-    checkpoint,
-    set_checkpoint_store,
 )
 from otel_replay.model.steps import Step, normalize_span
+from otel_replay.model.stores import (
+    CheckpointStore,
+    DirectoryCheckpointStore,
+    InMemoryCheckpointStore,
+    set_checkpoint_store,
+)
 from otel_replay.replay.events import CancelToken
 from otel_replay.replay.reexecution import DivergenceError, Reexecution
 from otel_replay.restore.api import RestoreResult, arestore, restore

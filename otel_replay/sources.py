@@ -1,7 +1,7 @@
 """Deprecated: the names of ``otel_replay.sources`` moved (see docs/architecture.md)."""
 
 from otel_replay._compat import moved
-from otel_replay.model import checkpoints as _m0
+from otel_replay.model import errors as _m0
 from otel_replay.restore import sources as _m1
 
 __getattr__, __dir__ = moved(

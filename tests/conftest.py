@@ -13,8 +13,9 @@ from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 from opentelemetry.trace import Tracer
 
+from otel_replay.capture.checkpoint import SESSION_CLOCK
 from otel_replay.capture.processor import ReplayProcessor
-from otel_replay.model.checkpoints import SESSION_CLOCK, set_checkpoint_store
+from otel_replay.model.stores import set_checkpoint_store
 
 
 @dataclass

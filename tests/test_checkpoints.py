@@ -6,21 +6,23 @@ import json
 import pytest
 from pydantic import BaseModel
 
+from otel_replay.capture.checkpoint import checkpoint
 from otel_replay.capture.spans import agent_run
 from otel_replay.core import conventions as c
-from otel_replay.model.checkpoints import (
-    Checkpoint,
+from otel_replay.model.checkpoint import Checkpoint
+from otel_replay.model.errors import (
     CheckpointNotFoundError,
     CheckpointStateError,
     CheckpointStateTooLargeError,
     CheckpointStoreError,
+)
+from otel_replay.model.state import normalize_state
+from otel_replay.model.steps import normalize_span
+from otel_replay.model.stores import (
     DirectoryCheckpointStore,
     InMemoryCheckpointStore,
-    checkpoint,
-    normalize_state,
     set_checkpoint_store,
 )
-from otel_replay.model.steps import normalize_span
 
 
 def _checkpoint_spans(pipeline):
@@ -185,7 +187,7 @@ def test_inline_cap_env_var(pipeline, monkeypatch):
 
 
 def test_decode_state_rejects_non_json_constants():
-    from otel_replay.model.checkpoints import decode_state
+    from otel_replay.model.state import decode_state
 
     with pytest.raises(CheckpointStateError, match="not valid JSON"):
         decode_state(b'{"a": NaN}')

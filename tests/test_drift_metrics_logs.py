@@ -13,11 +13,11 @@ from prometheus_client import generate_latest
 from prometheus_client.core import REGISTRY as DEFAULT_REGISTRY
 from prometheus_client.parser import text_string_to_metric_families
 
+from otel_replay.capture.checkpoint import checkpoint
 from otel_replay.capture.processor import ReplayProcessor
 from otel_replay.capture.spans import agent_run, decision, tool_call
 from otel_replay.core import conventions as c
 from otel_replay.drift.processor import DriftProcessor
-from otel_replay.model.checkpoints import checkpoint
 from otel_replay.restore.tracking import TrackingRegistry
 
 

@@ -9,11 +9,11 @@ from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 
+from otel_replay.capture.checkpoint import checkpoint
 from otel_replay.capture.processor import ReplayProcessor
 from otel_replay.capture.spans import agent_run, decision, tool_call
 from otel_replay.core import conventions as c
 from otel_replay.drift.processor import DriftProcessor
-from otel_replay.model.checkpoints import checkpoint
 from otel_replay.restore.tracking import TrackingRegistry
 
 

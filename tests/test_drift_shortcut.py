@@ -23,6 +23,7 @@ from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 from opentelemetry.trace import Status, StatusCode
 
+from otel_replay.capture.checkpoint import checkpoint
 from otel_replay.capture.processor import ReplayProcessor
 from otel_replay.core import conventions as c
 from otel_replay.drift import processor as dp_mod
@@ -30,7 +31,6 @@ from otel_replay.drift.compare import compare, compare_pair
 from otel_replay.drift.fingerprint import fingerprint
 from otel_replay.drift.policy import DriftPolicy
 from otel_replay.drift.processor import DriftProcessor
-from otel_replay.model.checkpoints import checkpoint
 from otel_replay.model.steps import normalize_span
 from otel_replay.restore.tracking import TrackingRegistry
 

@@ -38,18 +38,15 @@ from opentelemetry.sdk.trace.export import (
 )
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 
+from otel_replay.capture.checkpoint import checkpoint
 from otel_replay.capture.processor import ReplayProcessor
 from otel_replay.capture.spans import agent_run, session, tool_call
 from otel_replay.core import conventions as c
 from otel_replay.drift.processor import DriftProcessor
 from otel_replay.formats.recordings import RecordingExporter, load_recording
-from otel_replay.model.checkpoints import (
-    CheckpointStoreError,
-    DirectoryCheckpointStore,
-    checkpoint,
-    set_checkpoint_store,
-)
+from otel_replay.model.errors import CheckpointStoreError
 from otel_replay.model.steps import Step, normalize_span
+from otel_replay.model.stores import DirectoryCheckpointStore, set_checkpoint_store
 from otel_replay.restore.api import restore
 from otel_replay.restore.hooks import restore_hooks
 from otel_replay.restore.tracking import TrackingRegistry
@@ -388,7 +385,9 @@ _FSIZE_SCRIPT = textwrap.dedent(
     from opentelemetry.sdk.trace import TracerProvider
     from opentelemetry.sdk.trace.export import SimpleSpanProcessor
     from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
-    from otel_replay.model.checkpoints import CheckpointStoreError, DirectoryCheckpointStore, checkpoint
+    from otel_replay.capture.checkpoint import checkpoint
+    from otel_replay.model.errors import CheckpointStoreError
+    from otel_replay.model.stores import DirectoryCheckpointStore
     from otel_replay.capture.processor import ReplayProcessor
     from otel_replay.capture.spans import agent_run, tool_call
     from otel_replay.formats.recordings import RecordingExporter

@@ -18,12 +18,13 @@ import pytest
 from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export import BatchSpanProcessor
 
+from otel_replay.capture.checkpoint import checkpoint
 from otel_replay.capture.processor import ReplayProcessor
 from otel_replay.capture.spans import agent_run, tool_call
 from otel_replay.core import conventions as c
 from otel_replay.drift.processor import DriftProcessor
 from otel_replay.formats.recordings import RecordingWarning, load_recording
-from otel_replay.model.checkpoints import checkpoint, set_checkpoint_store
+from otel_replay.model.stores import set_checkpoint_store
 from otel_replay.restore.tracking import TrackingRegistry
 
 pytestmark = [
@@ -154,8 +155,8 @@ _HELD_LOCK_SCRIPT = textwrap.dedent(
     """
     import os, sys, threading, time
     from opentelemetry.sdk.trace import TracerProvider
-    from otel_replay.model import checkpoints as checkpoints
-    from otel_replay.model.checkpoints import checkpoint
+    from otel_replay.capture import checkpoint as checkpoints
+    from otel_replay.capture.checkpoint import checkpoint
     from otel_replay.drift.processor import DriftProcessor
     from otel_replay.capture.processor import ReplayProcessor
     from otel_replay.capture.redaction import RedactionProcessor
@@ -246,7 +247,7 @@ _EXIT_SCRIPT = textwrap.dedent(
     import os, sys, time
     from opentelemetry.sdk.trace import TracerProvider
     from opentelemetry.sdk.trace.export import BatchSpanProcessor
-    from otel_replay.model.checkpoints import checkpoint
+    from otel_replay.capture.checkpoint import checkpoint
     from otel_replay.capture.processor import ReplayProcessor
     from otel_replay.capture.spans import agent_run, tool_call
     from otel_replay.formats.recordings import RecordingExporter

@@ -1,7 +1,7 @@
 """Property-based fuzzing of every parser and of the code fed by span attributes.
 
 Only documented errors may escape: :class:`~otel_replay.formats.recordings.RecordingError`
-subclasses from the recording readers, :class:`~otel_replay.model.checkpoints.CheckpointError`
+subclasses from the recording readers, :class:`~otel_replay.model.errors.CheckpointError`
 subclasses from checkpoint decoding, ``ValueError`` from ``traces_data_from_json`` and from
 malformed ignore patterns; nothing at all from ``normalize_span``, ``compare`` and
 ``json_diff``.
@@ -47,14 +47,11 @@ from otel_replay.formats.recordings import (
     traces_data_from_json,
     write_recording,
 )
-from otel_replay.model.checkpoints import (
-    Checkpoint,
-    CheckpointError,
-    DirectoryCheckpointStore,
-    decode_state,
-    state_digest,
-)
+from otel_replay.model.checkpoint import Checkpoint
+from otel_replay.model.errors import CheckpointError
+from otel_replay.model.state import decode_state, state_digest
 from otel_replay.model.steps import Step, normalize_span
+from otel_replay.model.stores import DirectoryCheckpointStore
 
 _HEALTH = [HealthCheck.too_slow, HealthCheck.data_too_large, HealthCheck.filter_too_much]
 settings.register_profile(

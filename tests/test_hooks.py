@@ -8,9 +8,9 @@ import threading
 import pytest
 from pydantic import BaseModel
 
+from otel_replay.capture.checkpoint import checkpoint
 from otel_replay.capture.spans import agent_run
 from otel_replay.core import conventions as c
-from otel_replay.model.checkpoints import checkpoint
 from otel_replay.restore import hooks as hooks
 from otel_replay.restore.api import RestoreError, arestore, restore
 from otel_replay.restore.hooks import (

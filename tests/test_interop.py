@@ -21,10 +21,10 @@ from langchain_core.language_models.fake_chat_models import GenericFakeChatModel
 from langchain_core.messages import AIMessage, ToolMessage  # noqa: E402
 from langchain_core.tools import tool  # noqa: E402
 
+from otel_replay.capture.checkpoint import checkpoint
 from otel_replay.capture.spans import agent_run  # noqa: E402
 from otel_replay.drift.compare import compare  # noqa: E402
 from otel_replay.drift.policy import DriftKind  # noqa: E402
-from otel_replay.model.checkpoints import checkpoint  # noqa: E402
 from otel_replay.model.steps import Step, normalize_span  # noqa: E402
 from tests.conftest import Pipeline, make_pipeline  # noqa: E402
 

@@ -13,9 +13,9 @@ from langchain_core.messages import (
     messages_to_dict,
 )
 
+from otel_replay.capture.checkpoint import checkpoint
 from otel_replay.capture.spans import agent_run
 from otel_replay.integrations.langchain import MESSAGE_TYPES, message_from_json, restore_langchain
-from otel_replay.model.checkpoints import checkpoint
 from otel_replay.restore.api import restore
 
 MESSAGES = [

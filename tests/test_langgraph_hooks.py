@@ -10,6 +10,7 @@ from langgraph.checkpoint.memory import InMemorySaver
 from langgraph.graph import END, START, StateGraph
 from langgraph.graph.message import add_messages
 
+from otel_replay.capture.checkpoint import checkpoint
 from otel_replay.capture.spans import agent_run
 from otel_replay.integrations.langgraph import (
     LAST_NODES_KEY,
@@ -18,7 +19,6 @@ from otel_replay.integrations.langgraph import (
     langgraph_state,
     restore_langgraph,
 )
-from otel_replay.model.checkpoints import checkpoint
 from otel_replay.restore.api import restore
 
 QUESTION = HumanMessage("Weather in Paris?", id="h-1")

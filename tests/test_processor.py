@@ -7,10 +7,11 @@ import threading
 import pytest
 from opentelemetry.trace import StatusCode
 
+from otel_replay.capture.checkpoint import checkpoint
 from otel_replay.capture.processor import IncompleteHistoryError
 from otel_replay.capture.spans import agent_run, decision, llm_call, session, tool_call
 from otel_replay.core import conventions as c
-from otel_replay.model.checkpoints import CheckpointNotFoundError, checkpoint
+from otel_replay.model.errors import CheckpointNotFoundError
 from tests.conftest import make_pipeline
 
 
@@ -284,7 +285,7 @@ def test_checkpoint_without_sequence_number_refuses_to_guess_the_history():
     a foreign instrumentation could) must not make ``steps_after`` return the whole history."""
     from opentelemetry.sdk.trace import SpanProcessor
 
-    from otel_replay.model.checkpoints import UnorderedHistoryError
+    from otel_replay.model.errors import UnorderedHistoryError
 
     class Overwrite(SpanProcessor):
         def on_start(self, span, parent_context=None):

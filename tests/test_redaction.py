@@ -18,6 +18,7 @@ from opentelemetry.sdk.trace.export import BatchSpanProcessor, SimpleSpanProcess
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 from opentelemetry.trace import Link, Status, StatusCode
 
+from otel_replay.capture.checkpoint import checkpoint
 from otel_replay.capture.processor import ReplayProcessor
 from otel_replay.capture.redaction import (
     ATTR_RULE,
@@ -31,7 +32,7 @@ from otel_replay.capture.redaction import (
 from otel_replay.capture.spans import agent_run, llm_call, tool_call
 from otel_replay.core import conventions as c
 from otel_replay.formats.recordings import RecordingExporter, load_recording
-from otel_replay.model.checkpoints import checkpoint, set_checkpoint_store
+from otel_replay.model.stores import set_checkpoint_store
 from tests.conftest import points_by_attributes
 
 OPENAI = "sk-proj-A1b2C3d4E5f6G7h8I9j0KlMn"

@@ -20,6 +20,7 @@ from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 from opentelemetry.sdk.trace.sampling import ALWAYS_OFF
 
+from otel_replay.capture.checkpoint import checkpoint
 from otel_replay.capture.processor import ReplayProcessor
 from otel_replay.capture.redaction import (
     ATTR_RULE,
@@ -31,15 +32,9 @@ from otel_replay.capture.redaction import (
 from otel_replay.capture.spans import agent_run
 from otel_replay.core import conventions as c
 from otel_replay.formats.recordings import RecordingExporter
-from otel_replay.model.checkpoints import (
-    CheckpointRedactionError,
-    CheckpointStateError,
-    DirectoryCheckpointStore,
-    checkpoint,
-    encode_state,
-    set_checkpoint_store,
-    state_digest,
-)
+from otel_replay.model.errors import CheckpointRedactionError, CheckpointStateError
+from otel_replay.model.state import encode_state, state_digest
+from otel_replay.model.stores import DirectoryCheckpointStore, set_checkpoint_store
 from otel_replay.restore.api import restore
 from tests.conftest import points_by_attributes
 

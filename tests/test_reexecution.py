@@ -8,9 +8,9 @@ from concurrent.futures import ThreadPoolExecutor
 import pytest
 from opentelemetry.trace import StatusCode
 
+from otel_replay.capture.checkpoint import checkpoint
 from otel_replay.capture.spans import agent_run, current_call_interceptor, traced_llm, traced_tool
 from otel_replay.core import conventions as c
-from otel_replay.model.checkpoints import checkpoint
 from otel_replay.replay.matching import argument_digest
 from otel_replay.replay.reexecution import (
     CallRecord,

@@ -6,9 +6,9 @@ import threading
 import pytest
 from opentelemetry.trace import StatusCode
 
+from otel_replay.capture.checkpoint import checkpoint
 from otel_replay.capture.spans import agent_run, decision, llm_call, tool_call
 from otel_replay.core import conventions as c
-from otel_replay.model.checkpoints import checkpoint
 from otel_replay.replay.events import CancelToken
 from otel_replay.restore.api import arestore, restore
 

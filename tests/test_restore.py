@@ -6,17 +6,17 @@ import os
 import pytest
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 
+from otel_replay.capture.checkpoint import checkpoint
 from otel_replay.capture.spans import agent_run, decision, llm_call, tool_call
 from otel_replay.core import conventions as c
 from otel_replay.formats.recordings import RecordingExporter
-from otel_replay.model.checkpoints import (
-    Checkpoint,
+from otel_replay.model.checkpoint import Checkpoint
+from otel_replay.model.errors import (
     CheckpointNotFoundError,
     CheckpointStateError,
     CheckpointStateTooLargeError,
-    DirectoryCheckpointStore,
-    checkpoint,
 )
+from otel_replay.model.stores import DirectoryCheckpointStore
 from otel_replay.restore.api import RestoreResult, arestore, restore
 from otel_replay.restore.sources import (
     ProcessorSource,

@@ -14,6 +14,7 @@ from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 
+from otel_replay.capture.checkpoint import checkpoint
 from otel_replay.core import conventions as c
 from otel_replay.formats.recordings import (
     RecordingError,
@@ -23,16 +24,10 @@ from otel_replay.formats.recordings import (
     load_recording,
     write_recording,
 )
-from otel_replay.model.checkpoints import (
-    Checkpoint,
-    CheckpointStateTooLargeError,
-    DirectoryCheckpointStore,
-    InMemoryCheckpointStore,
-    checkpoint,
-    decode_state,
-    encode_state,
-    state_digest,
-)
+from otel_replay.model.checkpoint import Checkpoint
+from otel_replay.model.errors import CheckpointStateTooLargeError
+from otel_replay.model.state import decode_state, encode_state, state_digest
+from otel_replay.model.stores import DirectoryCheckpointStore, InMemoryCheckpointStore
 
 ROOT = Path(__file__).resolve().parent.parent
 PACKAGE = ROOT / "otel_replay"
@@ -384,7 +379,7 @@ def test_recording_exporter_size_cap_fails_and_logs_once(tmp_path, caplog):
 
 
 def test_checkpoint_ids_cannot_escape_the_store_directory(tmp_path):
-    from otel_replay.model.checkpoints import CheckpointStoreError
+    from otel_replay.model.errors import CheckpointStoreError
 
     store = DirectoryCheckpointStore(tmp_path / "store")
     for bad in ("../etc/passwd", "a/b", "/abs", "", "x" * 200, "a\x00b", "a\\b"):
@@ -398,7 +393,8 @@ def test_state_is_json_only():
         def __reduce__(self):  # pragma: no cover - never called
             raise AssertionError("pickled")
 
-    from otel_replay.model.checkpoints import CheckpointStateError, normalize_state
+    from otel_replay.model.errors import CheckpointStateError
+    from otel_replay.model.state import normalize_state
 
     with pytest.raises(CheckpointStateError, match="not JSON-serializable"):
         normalize_state("custom", {"x": Evil()})

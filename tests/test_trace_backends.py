@@ -21,14 +21,10 @@ from typing import Any
 import pytest
 
 from otel_replay.core import conventions as c
-from otel_replay.model.checkpoints import (
-    CheckpointNotFoundError,
-    CheckpointStoreError,
-    InMemoryCheckpointStore,
-    encode_state,
-    set_checkpoint_store,
-)
+from otel_replay.model.errors import CheckpointNotFoundError, CheckpointStoreError
+from otel_replay.model.state import encode_state
 from otel_replay.model.steps import Step, normalize_span
+from otel_replay.model.stores import InMemoryCheckpointStore, set_checkpoint_store
 from otel_replay.restore.api import restore
 from otel_replay.restore.backends import (
     BackendAuthError,

@@ -18,15 +18,10 @@ from opentelemetry.trace import SpanContext
 from otel_replay.core import conventions as c
 from otel_replay.core.env import env_int
 from otel_replay.core.selfmetrics import ErrorReporter, get_meter, observable
-from otel_replay.model.checkpoints import (
-    Checkpoint,
-    CheckpointError,
-    CheckpointNotFoundError,
-    CheckpointStore,
-    UnorderedHistoryError,
-    set_checkpoint_store,
-)
+from otel_replay.model.checkpoint import Checkpoint
+from otel_replay.model.errors import CheckpointError, CheckpointNotFoundError, UnorderedHistoryError
 from otel_replay.model.steps import Step, _value_size, span_parts, step_from_parts
+from otel_replay.model.stores import CheckpointStore, set_checkpoint_store
 
 __all__ = ["ReplayProcessor", "IncompleteHistoryError"]
 
@@ -379,7 +374,7 @@ class ReplayProcessor(SpanProcessor):
         """Steps started after the checkpoint, in sequence order, optionally filtered.
 
         Raises :class:`IncompleteHistoryError` if some of them were evicted (unless
-        ``allow_partial``) and :class:`~otel_replay.model.checkpoints.UnorderedHistoryError` if the
+        ``allow_partial``) and :class:`~otel_replay.model.errors.UnorderedHistoryError` if the
         checkpoint span carries no step sequence number.
         """
         ckpt = self.get_checkpoint(checkpoint_id)

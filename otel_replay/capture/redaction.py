@@ -45,13 +45,13 @@ the error is logged once and counted in ``agent_replay.processor.errors``.
 
 When the inline checkpoint state is redacted, its digest and size attributes are recomputed
 so the redacted state still restores. State bound for a
-:class:`~otel_replay.model.checkpoints.CheckpointStore` never passes through a span processor:
+:class:`~otel_replay.model.stores.CheckpointStore` never passes through a span processor:
 ``checkpoint()`` finds the ``RedactionProcessor`` among the tracer provider's processors and
 calls :meth:`RedactionProcessor.redact_checkpoint_state` before the envelope is written, so it
 is redacted identically, counted in ``agent_replay.redactions``, and its digest is that of the
 redacted state. If that fails (a hook raises or returns something that is not a JSON object)
 the error is logged once and counted in ``agent_replay.processor.errors``, and
-``checkpoint()`` raises :class:`~otel_replay.model.checkpoints.CheckpointRedactionError` without
+``checkpoint()`` raises :class:`~otel_replay.model.errors.CheckpointRedactionError` without
 storing or exporting anything. (Inline state whose hook fails is replaced by ``[REDACTED]``,
 so restoring it fails loudly.)
 """
@@ -75,7 +75,7 @@ from opentelemetry.trace import Status
 
 from otel_replay.core import conventions as c
 from otel_replay.core.selfmetrics import ErrorReporter, get_meter
-from otel_replay.model.checkpoints import _reject_constant, canonical_json, state_digest
+from otel_replay.model.state import _reject_constant, canonical_json, state_digest
 
 __all__ = [
     "RedactionRule",

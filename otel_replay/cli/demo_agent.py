@@ -13,8 +13,8 @@ from typing import Any
 
 from opentelemetry import trace
 
+from otel_replay.capture.checkpoint import checkpoint
 from otel_replay.capture.spans import agent_run, decision, llm_call, traced_tool
-from otel_replay.model.checkpoints import checkpoint
 
 __all__ = ["AgentState", "ResearchAgent", "CORPUS", "CHANGED_CORPUS", "ScriptedModel"]
 

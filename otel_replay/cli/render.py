@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from otel_replay.model.checkpoints import Checkpoint
+from otel_replay.model.checkpoint import Checkpoint
 from otel_replay.model.steps import Step
 
 __all__ = ["render_table", "checkpoints_of"]

@@ -18,14 +18,14 @@ from otel_replay.drift.fingerprint import (
 )
 from otel_replay.drift.jsondiff import json_diff
 from otel_replay.drift.policy import DriftKind, DriftPolicy, Severity
-from otel_replay.model.steps import (
+from otel_replay.model.span_shapes import (
     _OI_KIND_KEY,
     _TL_KIND_KEY,
     LLM_OUTPUT_KEYS,
     TOOL_INPUT_KEYS,
     TOOL_OUTPUT_KEYS,
-    Step,
 )
+from otel_replay.model.steps import Step
 
 _EPS = 1e-9
 

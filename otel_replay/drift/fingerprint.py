@@ -9,14 +9,14 @@ from typing import Any
 
 from otel_replay.core import conventions as c
 from otel_replay.drift.policy import DriftPolicy
-from otel_replay.model.steps import (
+from otel_replay.model.span_shapes import (
     _OI_KIND_KEY,
     _TL_KIND_KEY,
     LLM_OUTPUT_KEYS,
     TOOL_INPUT_KEYS,
     TOOL_OUTPUT_KEYS,
-    Step,
 )
+from otel_replay.model.steps import Step
 
 __all__ = ["fingerprint", "RunProfile", "profile"]
 

@@ -19,7 +19,7 @@ from functools import lru_cache
 from numbers import Number
 from typing import Any, Literal
 
-from otel_replay.model.steps import decode_json_value
+from otel_replay.model.span_shapes import decode_json_value
 
 __all__ = ["JsonChange", "ChangeOp", "json_diff", "format_path", "type_name", "MAX_DEPTH"]
 
@@ -88,7 +88,7 @@ def json_diff(
 
 
 def _decode(v: Any) -> Any:
-    """:func:`otel_replay.model.steps.decode_json_value`, keeping the string if nesting is too deep."""
+    """:func:`otel_replay.model.span_shapes.decode_json_value`, keeping the string if nesting is too deep."""
     try:
         return decode_json_value(v)
     except RecursionError:

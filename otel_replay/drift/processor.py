@@ -33,6 +33,7 @@ from otel_replay.drift.findings import DriftFinding
 from otel_replay.drift.fingerprint import RunProfile, fingerprint, profile
 from otel_replay.drift.policy import DriftPolicy, Severity
 from otel_replay.drift.report import DriftReport
+from otel_replay.model.span_shapes import _classify as classify
 from otel_replay.model.steps import (
     Step,
     normalize_span,
@@ -40,7 +41,6 @@ from otel_replay.model.steps import (
     span_parts,
     step_from_parts,
 )
-from otel_replay.model.steps import _classify as classify
 from otel_replay.restore.tracking import REGISTRY, TrackedRun, TrackingRegistry
 
 __all__ = ["DriftProcessor", "finding_event_attributes", "summary_event_attributes"]

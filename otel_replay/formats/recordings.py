@@ -47,7 +47,8 @@ from opentelemetry.trace.span import TraceState
 from otel_replay.core import conventions as c
 from otel_replay.core.env import env_int
 from otel_replay.core.selfmetrics import ErrorReporter, get_meter
-from otel_replay.model.steps import Step, normalize_span, session_id_of
+from otel_replay.model.span_shapes import session_id_of
+from otel_replay.model.steps import Step, normalize_span
 
 _orjson: Any
 try:  # optional fast JSON codec; the stdlib is the fallback and the reference for messages

@@ -37,7 +37,7 @@ except ImportError:  # pragma: no cover - langgraph without Overwrite
     Overwrite = None  # type: ignore[assignment,misc]
 
 from otel_replay.integrations.langchain import is_message_dict, message_from_json
-from otel_replay.model.checkpoints import to_jsonable
+from otel_replay.model.state import to_jsonable
 
 __all__ = ["LangGraphTarget", "LangGraphRestoreError", "restore_langgraph", "langgraph_state"]
 
@@ -93,7 +93,7 @@ def langgraph_state(graph: Any, config: dict[str, Any]) -> dict[str, Any]:
     """The ``langgraph`` checkpoint state of the thread (or checkpoint) ``config`` names.
 
     Messages are converted with ``message_to_dict``; the result is plain JSON (other
-    values must be JSON-serializable, see :func:`otel_replay.model.checkpoints.to_jsonable`).
+    values must be JSON-serializable, see :func:`otel_replay.model.state.to_jsonable`).
     The nodes that produced the snapshot are kept in ``metadata["otel_replay.last_nodes"]``.
     """
     snap = graph.get_state(config)

@@ -15,7 +15,7 @@ from opentelemetry.trace import Span, Status, StatusCode
 
 from otel_replay.core import conventions as c
 from otel_replay.core.aio import run_awaitable as _run_awaitable
-from otel_replay.model.checkpoints import Checkpoint
+from otel_replay.model.checkpoint import Checkpoint
 from otel_replay.model.steps import Step
 
 __all__ = [

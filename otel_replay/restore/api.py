@@ -20,15 +20,13 @@ from opentelemetry import trace
 from opentelemetry.metrics import MeterProvider
 from opentelemetry.trace import Span
 
+from otel_replay.capture.checkpoint import SESSION_CLOCK
 from otel_replay.capture.spans import AgentRun, agent_run
 from otel_replay.core import conventions as c
-from otel_replay.model.checkpoints import (
-    SESSION_CLOCK,
-    Checkpoint,
-    CheckpointNotFoundError,
-    CheckpointStore,
-)
+from otel_replay.model.checkpoint import Checkpoint
+from otel_replay.model.errors import CheckpointNotFoundError
 from otel_replay.model.steps import Step
+from otel_replay.model.stores import CheckpointStore
 from otel_replay.replay.events import (
     CancelToken,
     ReplayOutcome,

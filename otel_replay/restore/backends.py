@@ -44,13 +44,10 @@ from opentelemetry.trace import SpanContext, SpanKind, Status, StatusCode, Trace
 
 from otel_replay.capture.processor import select_after
 from otel_replay.core import conventions as c
-from otel_replay.model.checkpoints import (
-    Checkpoint,
-    CheckpointError,
-    CheckpointNotFoundError,
-    CheckpointStore,
-)
+from otel_replay.model.checkpoint import Checkpoint
+from otel_replay.model.errors import CheckpointError, CheckpointNotFoundError
 from otel_replay.model.steps import Step, normalize_span
+from otel_replay.model.stores import CheckpointStore
 from otel_replay.restore.sources import UnorderedHistoryError
 
 __all__ = [

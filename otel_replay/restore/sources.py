@@ -15,14 +15,10 @@ from pathlib import Path
 from typing import Any, Protocol, runtime_checkable
 
 from otel_replay.capture.processor import ReplayProcessor, select_after
-from otel_replay.model.checkpoints import (
-    Checkpoint,
-    CheckpointNotFoundError,
-    CheckpointStore,
-    DirectoryCheckpointStore,
-    UnorderedHistoryError,
-)
+from otel_replay.model.checkpoint import Checkpoint
+from otel_replay.model.errors import CheckpointNotFoundError, UnorderedHistoryError
 from otel_replay.model.steps import Step
+from otel_replay.model.stores import CheckpointStore, DirectoryCheckpointStore
 
 __all__ = [
     "StepSource",
@@ -38,7 +34,7 @@ __all__ = [
 class StepSource(Protocol):
     """Checkpoints and post-checkpoint steps of recorded sessions.
 
-    Errors: a missing checkpoint raises :class:`~otel_replay.model.checkpoints.CheckpointNotFoundError`
+    Errors: a missing checkpoint raises :class:`~otel_replay.model.errors.CheckpointNotFoundError`
     whose message names the id and the source; transport or format errors propagate as they
     are (never an empty answer in their place).
     """

@@ -11,11 +11,11 @@ from opentelemetry.sdk.resources import Resource
 from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 
+from otel_replay.capture.checkpoint import SESSION_CLOCK
 from otel_replay.capture.processor import ReplayProcessor
 from otel_replay.cli.demo_agent import ResearchAgent
 from otel_replay.cli.render import checkpoints_of
 from otel_replay.formats.recordings import RecordingWarning, load_recording
-from otel_replay.model.checkpoints import SESSION_CLOCK
 
 from . import backends
 from .helpers import wait_for

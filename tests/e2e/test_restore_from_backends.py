@@ -40,19 +40,15 @@ from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor, SpanExporter
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 
+from otel_replay.capture.checkpoint import checkpoint
 from otel_replay.capture.processor import ReplayProcessor
 from otel_replay.capture.spans import agent_run, decision, tool_call, traced_tool
 from otel_replay.cli.demo_agent import ResearchAgent
 from otel_replay.core import conventions as c
-from otel_replay.model.checkpoints import (
-    Checkpoint,
-    CheckpointNotFoundError,
-    CheckpointStoreError,
-    DirectoryCheckpointStore,
-    checkpoint,
-    set_checkpoint_store,
-)
+from otel_replay.model.checkpoint import Checkpoint
+from otel_replay.model.errors import CheckpointNotFoundError, CheckpointStoreError
 from otel_replay.model.steps import Step
+from otel_replay.model.stores import DirectoryCheckpointStore, set_checkpoint_store
 from otel_replay.restore.api import restore
 from otel_replay.restore.backends import (
     BackendAuthError,
