@@ -18,11 +18,11 @@ from otel_replay.model.errors import (
 )
 from otel_replay.model.stores import DirectoryCheckpointStore
 from otel_replay.restore.api import RestoreResult, arestore, restore
+from otel_replay.restore.resolve import source_for
 from otel_replay.restore.sources import (
     ProcessorSource,
     RecordingSource,
     UnorderedHistoryError,
-    source_for,
 )
 from otel_replay.restore.tracking import REGISTRY
 

@@ -26,17 +26,16 @@ from otel_replay.model.state import encode_state
 from otel_replay.model.steps import Step, normalize_span
 from otel_replay.model.stores import InMemoryCheckpointStore, set_checkpoint_store
 from otel_replay.restore.api import restore
-from otel_replay.restore.backends import (
+from otel_replay.restore.http_client import (
     BackendAuthError,
     BackendNotFoundError,
     BackendResponseError,
     BackendUnreachableError,
-    JaegerSource,
-    PhoenixSource,
     TraceNotFoundError,
-    phoenix_span,
-    source_from_url,
 )
+from otel_replay.restore.jaeger import JaegerSource
+from otel_replay.restore.phoenix import PhoenixSource, phoenix_span
+from otel_replay.restore.resolve import source_from_url
 
 DATA = Path(__file__).parent / "data" / "backends"
 MANIFEST: dict[str, Any] = json.loads((DATA / "manifest.json").read_text())

@@ -36,7 +36,8 @@ from otel_replay.replay.events import (
 )
 from otel_replay.replay.reexecution import ReexecMode, Reexecution
 from otel_replay.restore.hooks import HookError, arun_restore_hook, run_restore_hook
-from otel_replay.restore.sources import StepSource, describe_source, source_for
+from otel_replay.restore.resolve import source_for
+from otel_replay.restore.sources import StepSource, describe_source
 from otel_replay.restore.tracking import REGISTRY, TrackedRun
 
 __all__ = ["restore", "arestore", "RestoreResult", "RestoreError"]

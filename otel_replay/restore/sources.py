@@ -3,18 +3,23 @@
 A :class:`StepSource` answers four questions: find a checkpoint by id, list the steps
 after a checkpoint (in step-sequence order, only from the checkpoint's session, never
 anything before it), list checkpoints, and name the store holding large checkpoint states.
-Implementations: :class:`ProcessorSource` (a live :class:`ReplayProcessor`),
-:class:`RecordingSource` (a recording file or directory); backends implement the same
-protocol. :func:`source_for` turns a processor, a path or a source into a source.
+Implementations here: :class:`ProcessorSource` (a live :class:`ReplayProcessor`),
+:class:`RecordingSource` (a recording file or directory); the trace backends
+(:mod:`~otel_replay.restore.phoenix`, :mod:`~otel_replay.restore.jaeger`) implement the same
+protocol and share the step-order checks defined here.
+:func:`~otel_replay.restore.resolve.source_for` turns a processor, a path, a URL or a source
+into a source.
 """
 
 from __future__ import annotations
 
 import os
+from collections.abc import Iterable
 from pathlib import Path
-from typing import Any, Protocol, runtime_checkable
+from typing import Protocol, runtime_checkable
 
 from otel_replay.capture.processor import ReplayProcessor, select_after
+from otel_replay.formats.recordings import load_recording
 from otel_replay.model.checkpoint import Checkpoint
 from otel_replay.model.errors import CheckpointNotFoundError, UnorderedHistoryError
 from otel_replay.model.steps import Step
@@ -25,7 +30,6 @@ __all__ = [
     "ProcessorSource",
     "RecordingSource",
     "UnorderedHistoryError",
-    "source_for",
     "describe_source",
 ]
 
@@ -34,7 +38,7 @@ __all__ = [
 class StepSource(Protocol):
     """Checkpoints and post-checkpoint steps of recorded sessions.
 
-    Errors: a missing checkpoint raises :class:`~otel_replay.model.errors.CheckpointNotFoundError`
+    Errors: a missing checkpoint raises :class:`~otel_replay.model.checkpoints.CheckpointNotFoundError`
     whose message names the id and the source; transport or format errors propagate as they
     are (never an empty answer in their place).
     """
@@ -69,12 +73,24 @@ def describe_source(source: object) -> str:
 
 
 def _checkpoint_after(checkpoint: Checkpoint, where: str) -> int:
+    """The checkpoint's step sequence; :class:`UnorderedHistoryError` if it has none."""
     if checkpoint.step_sequence is None:
         raise UnorderedHistoryError(
             f"checkpoint {checkpoint.id} in {where} has no step sequence number "
             f"(agent_replay.step.sequence): record with a ReplayProcessor installed"
         )
     return checkpoint.step_sequence
+
+
+def _require_sequences(steps: Iterable[Step], checkpoint: Checkpoint, where: str) -> None:
+    """:class:`UnorderedHistoryError` if some of ``steps`` have no step sequence."""
+    unordered = sum(1 for s in steps if s.sequence is None)
+    if unordered:
+        raise UnorderedHistoryError(
+            f"{unordered} steps of session {checkpoint.session_id} in {where} have no step "
+            f"sequence number, so they cannot be placed before or after checkpoint "
+            f"{checkpoint.id}"
+        )
 
 
 class ProcessorSource:
@@ -117,8 +133,6 @@ class RecordingSource:
     def __init__(
         self, path: str | os.PathLike[str], *, checkpoint_store: CheckpointStore | None = None
     ) -> None:
-        from otel_replay.formats.recordings import load_recording
-
         self.path = Path(path)
         self.recording = load_recording(self.path)
         if checkpoint_store is None:
@@ -152,13 +166,7 @@ class RecordingSource:
     ) -> list[Step]:
         after = _checkpoint_after(checkpoint, repr(self))
         steps = self.recording.steps_for_session(checkpoint.session_id)
-        unordered = sum(1 for s in steps if s.sequence is None)
-        if unordered:
-            raise UnorderedHistoryError(
-                f"{unordered} steps of session {checkpoint.session_id} in {self.path} have no "
-                f"step sequence number, so they cannot be placed before or after checkpoint "
-                f"{checkpoint.id}"
-            )
+        _require_sequences(steps, checkpoint, str(self.path))
         return select_after(steps, after, min_importance)
 
     def checkpoints(self, session_id: str | None = None) -> list[Checkpoint]:
@@ -168,22 +176,3 @@ class RecordingSource:
             if session_id is None or step.session_id == session_id
         ]
         return sorted(out, key=lambda ck: (ck.session_id, ck.sequence))
-
-
-def source_for(obj: Any) -> StepSource:
-    """A :class:`StepSource` for a ReplayProcessor, a recording path, a trace-backend URL
-    (``phoenix+http://host:port/?project=p``, ``jaeger+http://host:port/``) or a source."""
-    if isinstance(obj, ReplayProcessor):
-        return ProcessorSource(obj)
-    if isinstance(obj, str) and obj.startswith(("phoenix+", "jaeger+")):
-        from otel_replay.restore.backends import source_from_url
-
-        return source_from_url(obj)
-    if isinstance(obj, (str, os.PathLike)):
-        return RecordingSource(obj)
-    if isinstance(obj, StepSource):
-        return obj
-    raise TypeError(
-        "source must be a ReplayProcessor, a recording path or a StepSource, got "
-        f"{type(obj).__qualname__}"
-    )

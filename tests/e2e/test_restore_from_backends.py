@@ -50,13 +50,10 @@ from otel_replay.model.errors import CheckpointNotFoundError, CheckpointStoreErr
 from otel_replay.model.steps import Step
 from otel_replay.model.stores import DirectoryCheckpointStore, set_checkpoint_store
 from otel_replay.restore.api import restore
-from otel_replay.restore.backends import (
-    BackendAuthError,
-    JaegerSource,
-    PhoenixSource,
-    TraceNotFoundError,
-    source_from_url,
-)
+from otel_replay.restore.http_client import BackendAuthError, TraceNotFoundError
+from otel_replay.restore.jaeger import JaegerSource
+from otel_replay.restore.phoenix import PhoenixSource
+from otel_replay.restore.resolve import source_from_url
 
 from . import backends
 
