@@ -22,7 +22,8 @@ from otel_replay.drift.compare import (
     compare,
 )
 from otel_replay.drift.processor import DriftProcessor
-from otel_replay.formats.recordings import RecordingExporter, load_recording
+from otel_replay.formats.exporter import RecordingExporter
+from otel_replay.formats.files import load_recording
 from otel_replay.model.checkpoints import (
     Checkpoint,
     CheckpointError,

@@ -1,6 +1,6 @@
 """Property-based fuzzing of every parser and of the code fed by span attributes.
 
-Only documented errors may escape: :class:`~otel_replay.formats.recordings.RecordingError`
+Only documented errors may escape: :class:`~otel_replay.formats.errors.RecordingError`
 subclasses from the recording readers, :class:`~otel_replay.model.checkpoints.CheckpointError`
 subclasses from checkpoint decoding, ``ValueError`` from ``traces_data_from_json`` and from
 malformed ignore patterns; nothing at all from ``normalize_span``, ``compare`` and
@@ -38,13 +38,9 @@ from otel_replay.capture.redaction import Redactor
 from otel_replay.core import conventions as c
 from otel_replay.drift.compare import DriftPolicy, DriftReport, compare
 from otel_replay.drift.jsondiff import json_diff
-from otel_replay.formats.recordings import (
-    RecordingError,
-    RecordingWarning,
-    load_recording,
-    traces_data_from_json,
-    write_recording,
-)
+from otel_replay.formats.errors import RecordingError, RecordingWarning
+from otel_replay.formats.files import load_recording, write_recording
+from otel_replay.formats.otlp_json_decode import traces_data_from_json
 from otel_replay.model.checkpoints import (
     Checkpoint,
     CheckpointError,

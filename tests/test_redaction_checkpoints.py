@@ -30,7 +30,7 @@ from otel_replay.capture.redaction import (
 )
 from otel_replay.capture.spans import agent_run
 from otel_replay.core import conventions as c
-from otel_replay.formats.recordings import RecordingExporter
+from otel_replay.formats.exporter import RecordingExporter
 from otel_replay.model.checkpoints import (
     CheckpointRedactionError,
     CheckpointStateError,

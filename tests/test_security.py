@@ -15,14 +15,9 @@ from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 
 from otel_replay.core import conventions as c
-from otel_replay.formats.recordings import (
-    RecordingError,
-    RecordingExporter,
-    RecordingFormatError,
-    RecordingSizeError,
-    load_recording,
-    write_recording,
-)
+from otel_replay.formats.errors import RecordingError, RecordingFormatError, RecordingSizeError
+from otel_replay.formats.exporter import RecordingExporter
+from otel_replay.formats.files import load_recording, write_recording
 from otel_replay.model.checkpoints import (
     Checkpoint,
     CheckpointStateTooLargeError,

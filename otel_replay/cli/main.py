@@ -12,7 +12,8 @@ from typing import Any, TextIO
 
 from otel_replay.cli.diff import add_diff_parser
 from otel_replay.core.version import __version__
-from otel_replay.formats.recordings import RecordingError, load_recording
+from otel_replay.formats.errors import RecordingError
+from otel_replay.formats.files import load_recording
 from otel_replay.model.checkpoints import Checkpoint, CheckpointError
 from otel_replay.model.steps import Step
 

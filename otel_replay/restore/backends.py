@@ -707,7 +707,8 @@ class JaegerSource(_BackendSource):
         return f"JaegerSource({self._http.base!r}{extra})"
 
     def _spans_of(self, url: str, body: Any) -> list[ReadableSpan]:
-        from otel_replay.formats.recordings import spans_from_traces_data, traces_data_from_json
+        from otel_replay.formats.otlp_json_decode import traces_data_from_json
+        from otel_replay.formats.otlp_proto import spans_from_traces_data
 
         result = body.get("result") if isinstance(body, dict) else None
         if not isinstance(result, dict):

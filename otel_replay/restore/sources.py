@@ -112,7 +112,7 @@ class ProcessorSource:
 
 
 class RecordingSource:
-    """A recording file or directory (read with :func:`otel_replay.formats.recordings.load_recording`).
+    """A recording file or directory (read with :func:`otel_replay.formats.files.load_recording`).
 
     The checkpoint store is ``checkpoint_store`` when given, else the ``checkpoints``
     directory of the recording directory (or of the file's directory) when it exists.
@@ -121,7 +121,7 @@ class RecordingSource:
     def __init__(
         self, path: str | os.PathLike[str], *, checkpoint_store: CheckpointStore | None = None
     ) -> None:
-        from otel_replay.formats.recordings import load_recording
+        from otel_replay.formats.files import load_recording
 
         self.path = Path(path)
         self.recording = load_recording(self.path)

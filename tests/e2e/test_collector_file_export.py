@@ -14,7 +14,8 @@ from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from otel_replay.capture.processor import ReplayProcessor
 from otel_replay.cli.demo_agent import ResearchAgent
 from otel_replay.cli.main import checkpoints_of
-from otel_replay.formats.recordings import RecordingWarning, load_recording
+from otel_replay.formats.errors import RecordingWarning
+from otel_replay.formats.files import load_recording
 from otel_replay.model.checkpoints import SESSION_CLOCK
 
 from . import backends
