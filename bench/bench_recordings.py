@@ -16,7 +16,9 @@ from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 from opentelemetry.trace import Status, StatusCode
 
-from otel_replay.formats import recordings as recordings
+from otel_replay.formats import json_text
+from otel_replay.formats.exporter import RecordingExporter
+from otel_replay.formats.files import load_recording, write_recording
 
 
 def make_spans(n: int) -> list[ReadableSpan]:
@@ -76,13 +78,13 @@ def main() -> None:
     n = int(sys.argv[1]) if len(sys.argv) > 1 else 100_000
     print(f"generating {n} spans ...", flush=True)
     spans = make_spans(n)
-    print(f"JSON codec: {'orjson' if recordings._orjson is not None else 'stdlib json'}")
+    print(f"JSON codec: {'orjson' if json_text._orjson is not None else 'stdlib json'}")
     with tempfile.TemporaryDirectory() as tmp:
         for fmt in ("jsonl", "protobuf"):
             ext = ".jsonl" if fmt == "jsonl" else ".binpb"
             # 1 span per export, as with SimpleSpanProcessor (worst case: one record per span)
             path = os.path.join(tmp, "exporter" + ext)
-            exporter = recordings.RecordingExporter(path, format=fmt)
+            exporter = RecordingExporter(path, format=fmt)
             with Timer() as t:
                 for span in spans:
                     exporter.export([span])
@@ -90,18 +92,18 @@ def main() -> None:
             size = os.path.getsize(path)
             print(f"{fmt:8} export, 1 span/record    {t.rate(n)}  {size / n:.0f} B/span")
             with Timer() as t:
-                rec = recordings.load_recording(path)
+                rec = load_recording(path)
             assert len(rec.spans) == n
             print(f"{fmt:8} load,   1 span/record    {t.rate(n)}")
             del rec
             # batched (BatchSpanProcessor-like / write_recording: 1000 spans per record)
             path = os.path.join(tmp, "batched" + ext)
             with Timer() as t:
-                recordings.write_recording(path, spans, format=fmt)
+                write_recording(path, spans, format=fmt)
             size = os.path.getsize(path)
             print(f"{fmt:8} write,  1000 spans/record {t.rate(n)}  {size / n:.0f} B/span")
             with Timer() as t:
-                rec = recordings.load_recording(path)
+                rec = load_recording(path)
             assert len(rec.spans) == n
             print(f"{fmt:8} load,   1000 spans/record {t.rate(n)}")
             del rec

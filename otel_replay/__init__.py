@@ -19,7 +19,8 @@ from otel_replay.drift.findings import DriftFinding
 from otel_replay.drift.policy import DriftKind, DriftPolicy, Severity
 from otel_replay.drift.processor import DriftProcessor
 from otel_replay.drift.report import DriftReport
-from otel_replay.formats.recordings import RecordingExporter, load_recording
+from otel_replay.formats.exporter import RecordingExporter
+from otel_replay.formats.files import load_recording
 from otel_replay.model.checkpoint import Checkpoint
 from otel_replay.model.errors import (
     CheckpointError,

@@ -15,7 +15,7 @@ from otel_replay.capture.processor import ReplayProcessor
 from otel_replay.capture.spans import agent_run, decision, tool_call
 from otel_replay.cli.main import main
 from otel_replay.core import conventions as c
-from otel_replay.formats.recordings import RecordingExporter
+from otel_replay.formats.exporter import RecordingExporter
 
 
 def _record(path: Path, sid: str, tools, confidence=0.9) -> str:

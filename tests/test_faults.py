@@ -43,7 +43,8 @@ from otel_replay.capture.processor import ReplayProcessor
 from otel_replay.capture.spans import agent_run, session, tool_call
 from otel_replay.core import conventions as c
 from otel_replay.drift.processor import DriftProcessor
-from otel_replay.formats.recordings import RecordingExporter, load_recording
+from otel_replay.formats.exporter import RecordingExporter
+from otel_replay.formats.files import load_recording
 from otel_replay.model.errors import CheckpointStoreError
 from otel_replay.model.steps import Step, normalize_span
 from otel_replay.model.stores import DirectoryCheckpointStore, set_checkpoint_store
@@ -390,7 +391,7 @@ _FSIZE_SCRIPT = textwrap.dedent(
     from otel_replay.model.stores import DirectoryCheckpointStore
     from otel_replay.capture.processor import ReplayProcessor
     from otel_replay.capture.spans import agent_run, tool_call
-    from otel_replay.formats.recordings import RecordingExporter
+    from otel_replay.formats.exporter import RecordingExporter
 
     signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
     resource.setrlimit(resource.RLIMIT_FSIZE, (20_000, 20_000))
@@ -531,7 +532,7 @@ def test_missing_or_corrupt_baseline_is_reported_not_raised(baseline, caplog):
 
 
 def test_baseline_from_a_corrupt_recording_is_a_clear_error(tmp_path):
-    from otel_replay.formats.recordings import RecordingFormatError
+    from otel_replay.formats.errors import RecordingFormatError
 
     bad = tmp_path / "bad.jsonl"
     bad.write_text('{"resourceSpans": [{"scopeSpans": [{"spans": [{"traceId": 7}]}]}]}\n{}\n')

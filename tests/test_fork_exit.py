@@ -23,7 +23,8 @@ from otel_replay.capture.processor import ReplayProcessor
 from otel_replay.capture.spans import agent_run, tool_call
 from otel_replay.core import conventions as c
 from otel_replay.drift.processor import DriftProcessor
-from otel_replay.formats.recordings import RecordingWarning, load_recording
+from otel_replay.formats.errors import RecordingWarning
+from otel_replay.formats.files import load_recording
 from otel_replay.model.stores import set_checkpoint_store
 from otel_replay.restore.tracking import TrackingRegistry
 
@@ -55,7 +56,7 @@ def _wait_child(pid: int, timeout: float) -> int:
 
 
 def test_fork_with_processors_active(tmp_path):
-    from otel_replay.formats.recordings import RecordingExporter
+    from otel_replay.formats.exporter import RecordingExporter
 
     previous = set_checkpoint_store(None)
     rec_dir = tmp_path / "rec"
@@ -250,7 +251,7 @@ _EXIT_SCRIPT = textwrap.dedent(
     from otel_replay.capture.checkpoint import checkpoint
     from otel_replay.capture.processor import ReplayProcessor
     from otel_replay.capture.spans import agent_run, tool_call
-    from otel_replay.formats.recordings import RecordingExporter
+    from otel_replay.formats.exporter import RecordingExporter
 
     path, fmt, mode, n = sys.argv[1], sys.argv[2], sys.argv[3], int(sys.argv[4])
     provider = TracerProvider(shutdown_on_exit=(mode != "no-atexit"))

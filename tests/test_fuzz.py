@@ -1,6 +1,6 @@
 """Property-based fuzzing of every parser and of the code fed by span attributes.
 
-Only documented errors may escape: :class:`~otel_replay.formats.recordings.RecordingError`
+Only documented errors may escape: :class:`~otel_replay.formats.errors.RecordingError`
 subclasses from the recording readers, :class:`~otel_replay.model.errors.CheckpointError`
 subclasses from checkpoint decoding, ``ValueError`` from ``traces_data_from_json`` and from
 malformed ignore patterns; nothing at all from ``normalize_span``, ``compare`` and
@@ -40,13 +40,9 @@ from otel_replay.drift.compare import compare
 from otel_replay.drift.jsondiff import json_diff
 from otel_replay.drift.policy import DriftPolicy
 from otel_replay.drift.report import DriftReport
-from otel_replay.formats.recordings import (
-    RecordingError,
-    RecordingWarning,
-    load_recording,
-    traces_data_from_json,
-    write_recording,
-)
+from otel_replay.formats.errors import RecordingError, RecordingWarning
+from otel_replay.formats.files import load_recording, write_recording
+from otel_replay.formats.otlp_json_decode import traces_data_from_json
 from otel_replay.model.checkpoint import Checkpoint
 from otel_replay.model.errors import CheckpointError
 from otel_replay.model.state import decode_state, state_digest

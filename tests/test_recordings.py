@@ -36,21 +36,25 @@ from opentelemetry.trace import (
 )
 
 from otel_replay.core import conventions as c
-from otel_replay.formats import recordings as rec_mod
-from otel_replay.formats.recordings import (
-    Recording,
+from otel_replay.formats import errors as errors_mod
+from otel_replay.formats import files as files_mod
+from otel_replay.formats import json_text as json_text_mod
+from otel_replay.formats import otlp_json_encode as otlp_json_encode_mod
+from otel_replay.formats import otlp_json_fields as otlp_json_fields_mod
+from otel_replay.formats import otlp_proto as otlp_proto_mod
+from otel_replay.formats import sdk_spans as sdk_spans_mod
+from otel_replay.formats.errors import (
     RecordingError,
-    RecordingExporter,
     RecordingFormatError,
     RecordingSizeError,
     RecordingWarning,
-    encode_spans,
-    load_recording,
-    spans_from_traces_data,
-    traces_data_from_json,
-    traces_data_to_json,
-    write_recording,
 )
+from otel_replay.formats.exporter import RecordingExporter
+from otel_replay.formats.files import load_recording, write_recording
+from otel_replay.formats.otlp_json_decode import traces_data_from_json
+from otel_replay.formats.otlp_json_encode import traces_data_to_json
+from otel_replay.formats.otlp_proto import encode_spans, spans_from_traces_data
+from otel_replay.formats.recording import Recording
 
 DATA = Path(__file__).parent / "data" / "recordings"
 EXT = {"jsonl": ".jsonl", "protobuf": ".binpb"}
@@ -439,7 +443,7 @@ def test_unencodable_attribute_values_are_dropped_by_both_encoders() -> None:
     )
     td = encode_spans([span])
     assert [kv.key for kv in td.resource_spans[0].scope_spans[0].spans[0].attributes] == ["ok"]
-    line = rec_mod._dumps(rec_mod._JsonEncoder().traces_data([span])).decode()
+    line = json_text_mod._dumps(otlp_json_encode_mod._JsonEncoder().traces_data([span])).decode()
     assert line == traces_data_to_json(td)
 
 
@@ -863,7 +867,7 @@ def test_unwritable_path_fails_and_logs_once(
 def test_max_bytes_cap(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
     path = tmp_path / "capped.jsonl"
     spans = TracesDataFactory.spans(4)
-    one = len(rec_mod._dumps(rec_mod._JsonEncoder().traces_data(spans[:1]))) + 1
+    one = len(json_text_mod._dumps(otlp_json_encode_mod._JsonEncoder().traces_data(spans[:1]))) + 1
     exporter = RecordingExporter(path, max_bytes=2 * one + 10)
     caplog.set_level(logging.DEBUG, logger="otel_replay")
     results = [exporter.export([s]) for s in spans]
@@ -1047,9 +1051,9 @@ def test_attribute_values_round_trip(attrs: dict[str, Any]) -> None:
         instrumentation_scope=InstrumentationScope("s", ""),
     )
     td = encode_spans([span])
-    line = rec_mod._dumps(rec_mod._JsonEncoder().traces_data([span])).decode()
+    line = json_text_mod._dumps(otlp_json_encode_mod._JsonEncoder().traces_data([span])).decode()
     assert line == traces_data_to_json(td)
-    decoder = rec_mod._Decoder()
+    decoder = files_mod._Decoder()
     from_json: list[ReadableSpan] = []
     decoder.from_json(json.loads(line), from_json)
     from_pb = spans_from_traces_data(TracesData.FromString(td.SerializeToString()))
@@ -1063,7 +1067,7 @@ def test_orjson_and_stdlib_json_paths_agree(
 ) -> None:
     spans = TracesDataFactory.spans(3)
     fast = write_recording(tmp_path / "fast.jsonl", spans)
-    monkeypatch.setattr(rec_mod, "_orjson", None)
+    monkeypatch.setattr(json_text_mod, "_orjson", None)
     slow = write_recording(tmp_path / "slow.jsonl", spans)
     assert Path(fast).read_bytes() == Path(slow).read_bytes()
     assert [span_record(s) for s in load_recording(fast).spans] == [span_record(s) for s in spans]
@@ -1178,7 +1182,7 @@ def test_protobuf_load_of_all_attribute_shapes_matches_the_full_schema(tmp_path:
         _plain_span(
             dict(ALL_TYPES, i=i % 2),
             i,
-            events=[rec_mod._event("e", dict(ALL_TYPES), 5)],
+            events=[sdk_spans_mod._event("e", dict(ALL_TYPES), 5)],
             links=[Link(ctx, {"n": i % 2, "f": 0.5})],
         )
         for i in range(4)
@@ -1194,7 +1198,7 @@ def test_protobuf_load_of_all_attribute_shapes_matches_the_full_schema(tmp_path:
 def test_key_value_cache_restarts_when_full(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(rec_mod, "_KV_CACHE_SIZE", 3)
+    monkeypatch.setattr(otlp_proto_mod, "_KV_CACHE_SIZE", 3)
     spans = [_plain_span({f"k{j}": j + i for j in range(5)}, i) for i in range(6)]
     path = tmp_path / "many.binpb"
     write_recording(path, spans, format="protobuf")
@@ -1211,7 +1215,7 @@ def test_large_and_map_key_values_are_not_cached() -> None:
     kvl = KeyValueList(values=[KeyValue(key="a", value=AnyValue(int_value=1))])
     table = KeyValue(key="m", value=AnyValue(kvlist_value=kvl)).SerializeToString()
     small = KeyValue(key="s", value=AnyValue(double_value=1.0)).SerializeToString()
-    decoder = rec_mod._Decoder()
+    decoder = files_mod._Decoder()
     got = decoder.raw_attrs([big, table, small])
     assert _typed(got) == _typed({"big": "x" * 2000, "m": {"a": 1}, "s": 1.0})
     assert list(decoder.key_values) == [small]
@@ -1227,7 +1231,7 @@ def test_protobuf_invalid_nested_key_value_reports_the_full_schema_error(
     marker = {"MARK": "v"}
     span = _plain_span(
         marker if where == "span" else {"ok": 1},
-        events=[rec_mod._event("e", marker if where == "event" else {}, 1)],
+        events=[sdk_spans_mod._event("e", marker if where == "event" else {}, 1)],
         links=[Link(ctx, marker if where == "link" else {})],
     )
     good = encode_spans([span]).SerializeToString()
@@ -1259,13 +1263,13 @@ def test_fast_constructors_build_what_the_sdk_constructors_build() -> None:
         (2**128 - 1, 2**64 - 1),
     ):
         real = SpanContext(trace_id, span_id, True, TraceFlags(1), state)
-        fast = rec_mod._span_context(trace_id, span_id, True, TraceFlags(1), state)
+        fast = sdk_spans_mod._span_context(trace_id, span_id, True, TraceFlags(1), state)
         assert type(fast) is SpanContext
         assert tuple(fast) == tuple(real)
         assert fast.is_valid is real.is_valid
 
     event = Event("e", {"a": 1}, 5)
-    fast_event = rec_mod._event("e", {"a": 1}, 5)
+    fast_event = sdk_spans_mod._event("e", {"a": 1}, 5)
     assert type(fast_event) is Event
     assert list(vars(fast_event).items()) == list(vars(event).items())
 
@@ -1301,7 +1305,7 @@ def test_fast_constructors_build_what_the_sdk_constructors_build() -> None:
     }
     scope = InstrumentationScope("s", "1")
     real_span = ReadableSpan(**args, instrumentation_scope=scope)
-    fast_span = rec_mod._readable_span(*args.values(), scope)
+    fast_span = sdk_spans_mod._readable_span(*args.values(), scope)
     assert type(fast_span) is ReadableSpan
     assert list(vars(fast_span)) == list(vars(real_span))
     assert all(vars(fast_span)[k] is v for k, v in vars(real_span).items())
@@ -1356,7 +1360,7 @@ def test_json_attribute_shapes_decode_to_exact_types() -> None:
         "empty": None,
         "null_member": None,
     }
-    assert _typed(rec_mod._json_attrs(kvs)) == _typed(expected)
+    assert _typed(otlp_json_fields_mod._json_attrs(kvs)) == _typed(expected)
 
 
 @pytest.mark.parametrize(
@@ -1393,8 +1397,8 @@ def test_json_attribute_shapes_decode_to_exact_types() -> None:
     ],
 )
 def test_json_attribute_errors(kv: Any, message: str) -> None:
-    with pytest.raises(rec_mod._Invalid) as info:
-        rec_mod._json_attrs([{"key": "ok", "value": {"intValue": "1"}}, kv])
+    with pytest.raises(errors_mod._Invalid) as info:
+        otlp_json_fields_mod._json_attrs([{"key": "ok", "value": {"intValue": "1"}}, kv])
     assert str(info.value) == message
 
 

@@ -31,7 +31,8 @@ from otel_replay.capture.redaction import (
 )
 from otel_replay.capture.spans import agent_run, llm_call, tool_call
 from otel_replay.core import conventions as c
-from otel_replay.formats.recordings import RecordingExporter, load_recording
+from otel_replay.formats.exporter import RecordingExporter
+from otel_replay.formats.files import load_recording
 from otel_replay.model.stores import set_checkpoint_store
 from tests.conftest import points_by_attributes
 

@@ -31,7 +31,7 @@ from otel_replay.capture.redaction import (
 )
 from otel_replay.capture.spans import agent_run
 from otel_replay.core import conventions as c
-from otel_replay.formats.recordings import RecordingExporter
+from otel_replay.formats.exporter import RecordingExporter
 from otel_replay.model.errors import CheckpointRedactionError, CheckpointStateError
 from otel_replay.model.state import encode_state, state_digest
 from otel_replay.model.stores import DirectoryCheckpointStore, set_checkpoint_store

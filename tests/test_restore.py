@@ -9,7 +9,7 @@ from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from otel_replay.capture.checkpoint import checkpoint
 from otel_replay.capture.spans import agent_run, decision, llm_call, tool_call
 from otel_replay.core import conventions as c
-from otel_replay.formats.recordings import RecordingExporter
+from otel_replay.formats.exporter import RecordingExporter
 from otel_replay.model.checkpoint import Checkpoint
 from otel_replay.model.errors import (
     CheckpointNotFoundError,

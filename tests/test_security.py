@@ -16,14 +16,9 @@ from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanE
 
 from otel_replay.capture.checkpoint import checkpoint
 from otel_replay.core import conventions as c
-from otel_replay.formats.recordings import (
-    RecordingError,
-    RecordingExporter,
-    RecordingFormatError,
-    RecordingSizeError,
-    load_recording,
-    write_recording,
-)
+from otel_replay.formats.errors import RecordingError, RecordingFormatError, RecordingSizeError
+from otel_replay.formats.exporter import RecordingExporter
+from otel_replay.formats.files import load_recording, write_recording
 from otel_replay.model.checkpoint import Checkpoint
 from otel_replay.model.errors import CheckpointStateTooLargeError
 from otel_replay.model.state import decode_state, encode_state, state_digest

@@ -22,7 +22,8 @@ from otel_replay.capture.processor import ReplayProcessor
 from otel_replay.cli.demo_agent import AGENT_NAME, CHANGED_CORPUS, AgentState, ResearchAgent
 from otel_replay.cli.render import checkpoints_of, render_table
 from otel_replay.drift.processor import DriftProcessor
-from otel_replay.formats.recordings import RecordingExporter, RecordingFormat, load_recording
+from otel_replay.formats.exporter import RecordingExporter
+from otel_replay.formats.files import RecordingFormat, load_recording
 from otel_replay.model.steps import Step
 from otel_replay.model.stores import DirectoryCheckpointStore
 from otel_replay.restore.api import restore

@@ -11,7 +11,8 @@ from otel_replay.core import conventions as c
 from otel_replay.drift.compare import compare
 from otel_replay.drift.policy import DEFAULT_IGNORE_PATHS, DriftPolicy, Severity
 from otel_replay.drift.report import DriftReport
-from otel_replay.formats.recordings import Recording, load_recording
+from otel_replay.formats.files import load_recording
+from otel_replay.formats.recording import Recording
 from otel_replay.model.steps import Step
 
 __all__ = ["add_diff_parser", "select_steps", "cmd_diff"]

@@ -8,7 +8,7 @@ import sys
 from typing import Any, TextIO
 
 from otel_replay.cli.render import EXIT_OK, EXIT_USAGE, checkpoints_of, render_table
-from otel_replay.formats.recordings import load_recording
+from otel_replay.formats.files import load_recording
 from otel_replay.model.checkpoint import Checkpoint
 
 __all__ = ["add_inspect_parser", "cmd_inspect"]

@@ -13,7 +13,7 @@ from otel_replay.cli.diff import add_diff_parser
 from otel_replay.cli.inspect import add_inspect_parser
 from otel_replay.cli.render import EXIT_ERROR
 from otel_replay.core.version import __version__
-from otel_replay.formats.recordings import RecordingError
+from otel_replay.formats.errors import RecordingError
 from otel_replay.model.errors import CheckpointError
 
 __all__ = ["main"]

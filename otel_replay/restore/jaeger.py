@@ -1,7 +1,7 @@
 """Restore from Jaeger v2 through its ``/api/v3`` query API: :class:`JaegerSource`.
 
 ``GET /api/v3/traces/{trace_id}`` answers OTLP JSON, read with
-:func:`~otel_replay.formats.recordings.spans_from_traces_data`. ``/api/v3`` ignores attribute
+:func:`~otel_replay.formats.otlp_proto.spans_from_traces_data`. ``/api/v3`` ignores attribute
 filters, so a checkpoint without a ``trace_id`` hint is found by searching the traces of each
 service (``/api/v3/services``) started within ``lookback`` and matching the checkpoint id
 here. The steps after a checkpoint are read from the checkpoint's trace: for a session spread
@@ -19,7 +19,8 @@ from typing import Any
 
 from opentelemetry.sdk.trace import ReadableSpan
 
-from otel_replay.formats.recordings import spans_from_traces_data, traces_data_from_json
+from otel_replay.formats.otlp_json_decode import traces_data_from_json
+from otel_replay.formats.otlp_proto import spans_from_traces_data
 from otel_replay.model.checkpoint import Checkpoint
 from otel_replay.model.errors import CheckpointError, CheckpointNotFoundError
 from otel_replay.model.steps import Step, normalize_span

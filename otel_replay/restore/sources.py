@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Protocol, runtime_checkable
 
 from otel_replay.capture.processor import ReplayProcessor, select_after
-from otel_replay.formats.recordings import load_recording
+from otel_replay.formats.files import load_recording
 from otel_replay.model.checkpoint import Checkpoint
 from otel_replay.model.errors import CheckpointNotFoundError, UnorderedHistoryError
 from otel_replay.model.steps import Step
@@ -124,7 +124,7 @@ class ProcessorSource:
 
 
 class RecordingSource:
-    """A recording file or directory (read with :func:`otel_replay.formats.recordings.load_recording`).
+    """A recording file or directory (read with :func:`otel_replay.formats.files.load_recording`).
 
     The checkpoint store is ``checkpoint_store`` when given, else the ``checkpoints``
     directory of the recording directory (or of the file's directory) when it exists.

@@ -15,7 +15,8 @@ from otel_replay.capture.checkpoint import SESSION_CLOCK
 from otel_replay.capture.processor import ReplayProcessor
 from otel_replay.cli.demo_agent import ResearchAgent
 from otel_replay.cli.render import checkpoints_of
-from otel_replay.formats.recordings import RecordingWarning, load_recording
+from otel_replay.formats.errors import RecordingWarning
+from otel_replay.formats.files import load_recording
 
 from . import backends
 from .helpers import wait_for

@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 
 from otel_replay.core import conventions as c
-from otel_replay.formats.recordings import load_recording
+from otel_replay.formats.files import load_recording
 
 from .helpers import otlp_attrs, phoenix_spans, prom_query, wait_for, wait_for_jaeger_trace
 

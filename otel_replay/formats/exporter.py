@@ -1,0 +1,230 @@
+"""RecordingExporter: the span exporter that appends spans to an OTLP recording file."""
+
+from __future__ import annotations
+
+import logging
+import os
+import threading
+import time
+import weakref
+from collections.abc import Sequence
+from typing import IO
+
+from opentelemetry.metrics import MeterProvider
+from opentelemetry.sdk.trace import ReadableSpan
+from opentelemetry.sdk.trace.export import SpanExporter, SpanExportResult
+
+from otel_replay.core import conventions as c
+from otel_replay.core.selfmetrics import ErrorReporter, get_meter
+from otel_replay.formats.files import _SUFFIX, RecordingFormat
+from otel_replay.formats.json_text import _dumps
+from otel_replay.formats.otlp_json_encode import _JsonEncoder
+from otel_replay.formats.otlp_proto import encode_spans
+
+__all__ = ["RecordingExporter"]
+
+_logger = logging.getLogger("otel_replay")
+
+
+class RecordingExporter(SpanExporter):
+    """Span exporter that appends spans to an OTLP file (JSON lines or framed protobuf).
+
+    Each :meth:`export` writes one ``TracesData`` as one line (or one length-prefixed frame)
+    with a single unbuffered write, so a crash loses at most the record being written. Safe
+    to call from several threads; never raises into the caller (failures return
+    ``SpanExportResult.FAILURE``, are logged once per error type on the ``otel_replay``
+    logger and counted in :attr:`failures`). One exporter per file.
+    """
+
+    def __init__(
+        self,
+        path: str | os.PathLike[str],
+        *,
+        format: RecordingFormat = "jsonl",
+        max_bytes: int | None = None,
+        meter_provider: MeterProvider | None = None,
+    ) -> None:
+        if format not in _SUFFIX:
+            raise ValueError(
+                f"unknown recording format {format!r} (expected 'jsonl' or 'protobuf')"
+            )
+        if max_bytes is not None and max_bytes <= 0:
+            raise ValueError("max_bytes must be positive")
+        target = os.fspath(path)
+        seps = tuple(s for s in (os.sep, os.altsep) if s)
+        self._dir_mode = os.path.isdir(target) or target.endswith(seps)
+        self._target = target
+        self.format: RecordingFormat = format
+        self.max_bytes = max_bytes
+        #: Number of :meth:`export` calls that returned FAILURE.
+        self.failures = 0
+        self._errors = ErrorReporter("recording_exporter", get_meter(meter_provider))
+        self._file: IO[bytes] | None = None
+        self._path: str | None = None
+        self._size = 0
+        self._pid = os.getpid()
+        self._forked = False
+        self._shutdown = False
+        self._logged: set[str] = set()
+        self._lock = threading.Lock()
+        self._stats_lock = threading.Lock()
+        self._json = _JsonEncoder()
+        if hasattr(os, "register_at_fork"):
+            ref = weakref.ref(self)
+
+            def _after_fork_in_child() -> None:
+                exporter = ref()
+                if exporter is not None:
+                    exporter._reset_after_fork()
+
+            os.register_at_fork(after_in_child=_after_fork_in_child)
+
+    @property
+    def path(self) -> str | None:
+        """The file being written (``None`` until the first export in directory mode)."""
+        if self._path is None and not self._dir_mode:
+            return self._target
+        return self._path
+
+    def export(self, spans: Sequence[ReadableSpan]) -> SpanExportResult:
+        """Append ``spans`` as one record; FAILURE (never an exception) on any error."""
+        if self._shutdown:
+            return self._failed("shutdown", "recording exporter is shut down; dropping spans")
+        if not spans:
+            return SpanExportResult.SUCCESS
+        try:
+            record = self._encode(spans)
+        except Exception as exc:  # noqa: BLE001 - an exporter must not raise
+            return self._failed(
+                f"encode:{type(exc).__name__}", f"cannot encode spans for the recording: {exc!r}"
+            )
+        with self._lock:
+            if self._shutdown:
+                return self._failed("shutdown", "recording exporter is shut down; dropping spans")
+            if self._pid != os.getpid():
+                self._reset_after_fork()
+            try:
+                f = self._file if self._file is not None else self._open()
+            except Exception as exc:  # noqa: BLE001
+                return self._failed(
+                    f"open:{type(exc).__name__}",
+                    f"cannot open recording file {self._describe_target()}: {exc}",
+                )
+            if self.max_bytes is not None and self._size + len(record) > self.max_bytes:
+                return self._failed(
+                    "max_bytes",
+                    f"recording file {self._path} reached its size cap of {self.max_bytes} "
+                    "bytes; dropping further spans",
+                )
+            try:
+                _write_all(f, record)
+            except Exception as exc:  # noqa: BLE001
+                self._rollback(f)
+                return self._failed(
+                    f"write:{type(exc).__name__}",
+                    f"cannot write recording file {self._path}: {exc}",
+                )
+            self._size += len(record)
+        return SpanExportResult.SUCCESS
+
+    def shutdown(self) -> None:
+        """Close the file; later exports return FAILURE."""
+        with self._lock:
+            self._shutdown = True
+            f, self._file = self._file, None
+            if f is not None:
+                try:
+                    f.close()
+                except OSError:
+                    pass
+
+    def force_flush(self, timeout_millis: int = 30000) -> bool:
+        """Nothing is buffered: every export is written before it returns."""
+        return True
+
+    # -- internals -------------------------------------------------------------------------
+    def _encode(self, spans: Sequence[ReadableSpan]) -> bytes:
+        if self.format == "jsonl":
+            return _dumps(self._json.traces_data(spans)) + b"\n"
+        payload = encode_spans(spans).SerializeToString()
+        return len(payload).to_bytes(4, "big") + payload
+
+    def _describe_target(self) -> str:
+        return self._path or self._target
+
+    def _open(self) -> IO[bytes]:
+        pid = os.getpid()
+        suffix = _SUFFIX[self.format]
+        if self._dir_mode:
+            os.makedirs(self._target, exist_ok=True)
+            now = time.time()
+            stamp = time.strftime("%Y%m%dT%H%M%S", time.gmtime(now)) + f".{int(now % 1 * 1e6):06d}Z"
+            base = os.path.join(self._target, f"spans-{pid}-{stamp}")
+            for attempt in range(1000):
+                path = base + (f"-{attempt}" if attempt else "") + suffix
+                try:
+                    f = open(path, "xb", buffering=0)  # noqa: SIM115 - kept open
+                    break
+                except FileExistsError:
+                    continue
+            else:  # pragma: no cover - 1000 files created in the same microsecond
+                raise FileExistsError(base + suffix)
+        else:
+            path = self._target
+            if self._forked:
+                root, ext = os.path.splitext(path)
+                path = f"{root}-{pid}{ext}"
+            parent = os.path.dirname(path)
+            if parent:
+                os.makedirs(parent, exist_ok=True)
+            f = open(path, "ab", buffering=0)  # noqa: SIM115 - kept open
+        self._size = os.fstat(f.fileno()).st_size
+        self._file = f
+        self._path = path
+        self._pid = pid
+        return f
+
+    def _rollback(self, f: IO[bytes]) -> None:
+        """Remove a partially written record so the next one starts on a clean boundary."""
+        try:
+            if os.fstat(f.fileno()).st_size > self._size:
+                os.ftruncate(f.fileno(), self._size)
+        except OSError:
+            pass
+
+    def _reset_after_fork(self) -> None:
+        self._lock = threading.Lock()
+        self._stats_lock = threading.Lock()
+        f, self._file = self._file, None
+        if f is not None:
+            try:
+                f.close()
+            except OSError:
+                pass
+        self._path = None
+        self._size = 0
+        self._pid = os.getpid()
+        self._forked = True
+
+    def _failed(self, kind: str, message: str) -> SpanExportResult:
+        with self._stats_lock:
+            self.failures += 1
+            first = kind not in self._logged
+            self._logged.add(kind)
+        if first:
+            _logger.error(
+                "%s (further failures of this kind are counted in %s, not logged)",
+                message,
+                c.METRIC_PROCESSOR_ERRORS,
+            )
+        self._errors.add(kind.rpartition(":")[2])
+        return SpanExportResult.FAILURE
+
+
+def _write_all(f: IO[bytes], data: bytes) -> None:
+    view = memoryview(data)
+    while view:
+        n = f.write(view)
+        if n is None:  # pragma: no cover - non-blocking files only
+            raise BlockingIOError("write would block")
+        view = view[n:]

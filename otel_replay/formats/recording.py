@@ -1,0 +1,96 @@
+"""Recording: spans loaded from recording files, with their normalized steps and sessions."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from opentelemetry.sdk.trace import ReadableSpan
+
+from otel_replay.model.span_shapes import session_id_of
+from otel_replay.model.steps import Step, normalize_span
+
+__all__ = ["Recording"]
+
+
+class Recording:
+    """Spans loaded from one or more recording files, with normalized steps."""
+
+    def __init__(
+        self,
+        paths: Sequence[str],
+        spans: Sequence[ReadableSpan],
+        warnings: Sequence[str] = (),
+    ) -> None:
+        self.paths: list[str] = list(paths)
+        self.spans: list[ReadableSpan] = list(spans)
+        self.warnings: list[str] = list(warnings)
+        self._steps: list[Step] | None = None
+        self._by_session: dict[str, list[Step]] | None = None
+        self._sessions: list[str] | None = None
+
+    def __len__(self) -> int:
+        return len(self.spans)
+
+    def __repr__(self) -> str:
+        return f"Recording(paths={self.paths!r}, spans={len(self.spans)}, warnings={len(self.warnings)})"
+
+    def steps(self) -> list[Step]:
+        """All spans as steps, sorted by (session id, sequence, start time).
+
+        A span without a session attribute takes the session of its trace (from the first
+        span of the trace that names one), so child spans join their agent's session. Steps
+        without a sequence sort after the sequenced steps of their session.
+        """
+        if self._steps is None:
+            self._normalize()
+        assert self._steps is not None
+        return list(self._steps)
+
+    def sessions(self) -> list[str]:
+        """Session ids in first-seen (file) order."""
+        if self._sessions is None:
+            self._normalize()
+        assert self._sessions is not None
+        return list(self._sessions)
+
+    def steps_for_session(self, session_id: str) -> list[Step]:
+        """Steps of one session, in :meth:`steps` order (empty if unknown)."""
+        if self._by_session is None:
+            self._normalize()
+        assert self._by_session is not None
+        return list(self._by_session.get(session_id, ()))
+
+    # The lead adds ``checkpoints()`` here (decoding lives in otel_replay/checkpoints.py).
+
+    def _normalize(self) -> None:
+        trace_session: dict[int, str] = {}
+        for span in self.spans:
+            ctx = span.context
+            tid = ctx.trace_id if ctx is not None else 0
+            if tid in trace_session:
+                continue
+            sid = session_id_of(span.attributes, tid)
+            if sid != format(tid, "032x"):
+                trace_session[tid] = sid
+        unsorted: list[Step] = []
+        sessions: dict[str, None] = {}
+        for span in self.spans:
+            ctx = span.context
+            step = normalize_span(span, trace_session.get(ctx.trace_id if ctx is not None else 0))
+            sessions.setdefault(step.session_id)
+            unsorted.append(step)
+        steps = sorted(
+            unsorted,
+            key=lambda s: (
+                s.session_id,
+                s.sequence is None,
+                s.sequence if s.sequence is not None else 0,
+                s.start_time_unix_nano,
+            ),
+        )
+        by_session: dict[str, list[Step]] = {}
+        for step in steps:
+            by_session.setdefault(step.session_id, []).append(step)
+        self._steps = steps
+        self._by_session = by_session
+        self._sessions = list(sessions)
