@@ -36,13 +36,13 @@ from opentelemetry.trace import (
 )
 
 from otel_replay.core import conventions as c
+from otel_replay.core import sdkspan
 from otel_replay.formats import errors as errors_mod
 from otel_replay.formats import files as files_mod
 from otel_replay.formats import json_text as json_text_mod
 from otel_replay.formats import otlp_json_encode as otlp_json_encode_mod
 from otel_replay.formats import otlp_json_fields as otlp_json_fields_mod
 from otel_replay.formats import otlp_proto as otlp_proto_mod
-from otel_replay.formats import sdk_spans as sdk_spans_mod
 from otel_replay.formats.errors import (
     RecordingError,
     RecordingFormatError,
@@ -1182,7 +1182,7 @@ def test_protobuf_load_of_all_attribute_shapes_matches_the_full_schema(tmp_path:
         _plain_span(
             dict(ALL_TYPES, i=i % 2),
             i,
-            events=[sdk_spans_mod._event("e", dict(ALL_TYPES), 5)],
+            events=[sdkspan.new_event("e", dict(ALL_TYPES), 5)],
             links=[Link(ctx, {"n": i % 2, "f": 0.5})],
         )
         for i in range(4)
@@ -1231,7 +1231,7 @@ def test_protobuf_invalid_nested_key_value_reports_the_full_schema_error(
     marker = {"MARK": "v"}
     span = _plain_span(
         marker if where == "span" else {"ok": 1},
-        events=[sdk_spans_mod._event("e", marker if where == "event" else {}, 1)],
+        events=[sdkspan.new_event("e", marker if where == "event" else {}, 1)],
         links=[Link(ctx, marker if where == "link" else {})],
     )
     good = encode_spans([span]).SerializeToString()
@@ -1246,69 +1246,6 @@ def test_protobuf_invalid_nested_key_value_reports_the_full_schema_error(
     assert str(info.value) == (
         f"{path}: at byte offset {len(first)}: undecodable OTLP TracesData frame: {reference.value}"
     )
-
-
-def test_fast_constructors_build_what_the_sdk_constructors_build() -> None:
-    import inspect
-
-    from opentelemetry.sdk.trace import Event
-
-    state = TraceState([("a", "b")])
-    for trace_id, span_id in (
-        (1, 2),
-        (0, 2),
-        (1, 0),
-        (2**128, 2),
-        (1, 2**64),
-        (2**128 - 1, 2**64 - 1),
-    ):
-        real = SpanContext(trace_id, span_id, True, TraceFlags(1), state)
-        fast = sdk_spans_mod._span_context(trace_id, span_id, True, TraceFlags(1), state)
-        assert type(fast) is SpanContext
-        assert tuple(fast) == tuple(real)
-        assert fast.is_valid is real.is_valid
-
-    event = Event("e", {"a": 1}, 5)
-    fast_event = sdk_spans_mod._event("e", {"a": 1}, 5)
-    assert type(fast_event) is Event
-    assert list(vars(fast_event).items()) == list(vars(event).items())
-
-    # A new ReadableSpan field (or parameter) in an SDK upgrade must be added to _readable_span.
-    assert list(inspect.signature(ReadableSpan.__init__).parameters) == [
-        "self",
-        "name",
-        "context",
-        "parent",
-        "resource",
-        "attributes",
-        "events",
-        "links",
-        "kind",
-        "instrumentation_info",
-        "status",
-        "start_time",
-        "end_time",
-        "instrumentation_scope",
-    ]
-    args: dict[str, Any] = {
-        "name": "n",
-        "context": SpanContext(1, 2, False, TraceFlags(1), state),
-        "parent": SpanContext(1, 3, True, TraceFlags(1), state),
-        "resource": Resource({"r": 1}),
-        "attributes": {"a": 1},
-        "events": [event],
-        "links": [Link(SpanContext(4, 5, False))],
-        "kind": SpanKind.CLIENT,
-        "status": Status(StatusCode.ERROR, "bad"),
-        "start_time": 10,
-        "end_time": 20,
-    }
-    scope = InstrumentationScope("s", "1")
-    real_span = ReadableSpan(**args, instrumentation_scope=scope)
-    fast_span = sdk_spans_mod._readable_span(*args.values(), scope)
-    assert type(fast_span) is ReadableSpan
-    assert list(vars(fast_span)) == list(vars(real_span))
-    assert all(vars(fast_span)[k] is v for k, v in vars(real_span).items())
 
 
 def test_json_attribute_shapes_decode_to_exact_types() -> None:

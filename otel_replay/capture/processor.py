@@ -9,24 +9,21 @@ from collections import OrderedDict, deque
 from collections.abc import Iterable, Iterator, Mapping
 from typing import Any
 
-from opentelemetry.attributes import BoundedAttributes
 from opentelemetry.context import Context
 from opentelemetry.metrics import CallbackOptions, MeterProvider, Observation
 from opentelemetry.sdk.trace import ReadableSpan, Span, SpanProcessor
-from opentelemetry.trace import SpanContext
 
 from otel_replay.core import conventions as c
 from otel_replay.core.env import env_int
+from otel_replay.core.sdkspan import span_attributes, span_parts, started_attributes, write_started
 from otel_replay.core.selfmetrics import ErrorReporter, get_meter, observable
 from otel_replay.model.checkpoint import Checkpoint
 from otel_replay.model.errors import CheckpointError, CheckpointNotFoundError, UnorderedHistoryError
-from otel_replay.model.steps import Step, _value_size, span_parts, step_from_parts
+from otel_replay.model.steps import Step, _value_size, step_from_parts
 from otel_replay.model.stores import CheckpointStore, set_checkpoint_store
 
 __all__ = ["ReplayProcessor", "IncompleteHistoryError"]
 
-_BoundedAttributes = BoundedAttributes
-_SpanContext = SpanContext
 _SESSION_ID = c.SESSION_ID
 _CONVERSATION_ID = c.GEN_AI_CONVERSATION_ID
 _STEP_SEQUENCE = c.STEP_SEQUENCE
@@ -127,16 +124,11 @@ class ReplayProcessor(SpanProcessor):
         if self._shutdown:
             return
         try:
-            try:  # the SDK's Span: its attribute dict and context directly (the hot path)
-                bounded: Any = span._attributes
-                ctx = span._context
-                attrs = bounded._dict
-            except AttributeError:
-                bounded = ctx = None
-            if type(bounded) is not _BoundedAttributes or type(ctx) is not _SpanContext:
+            view = started_attributes(span)  # the SDK's Span: its own dict (the hot path)
+            if view is None:
                 self._on_start_public(span)
                 return
-            trace_id = ctx[0]  # SpanContext is a tuple: (trace id, span id, ...)
+            attrs, bounded, trace_id = view
             own = sid = attrs.get(_SESSION_ID)
             if type(sid) is not str or not sid:
                 if _CONVERSATION_ID in attrs or "session.id" in attrs:
@@ -152,18 +144,12 @@ class ReplayProcessor(SpanProcessor):
             seq = next(counter)
             if not seq & 63:
                 self._touch_counter(sid)
-            maxlen = bounded.maxlen
-            if maxlen is None or len(attrs) + 2 <= maxlen:
-                # Both values are valid attribute values already (a str and an int), and the
-                # span is not yet visible to other code: write them straight into its dict.
-                if own is not sid:
-                    limit = bounded.max_value_len
-                    attrs[_SESSION_ID] = sid if limit is None else sid[:limit]
-                attrs[_STEP_SEQUENCE] = seq
-            elif own != sid:
-                span.set_attributes({_SESSION_ID: sid, _STEP_SEQUENCE: seq})
+            # Both values are valid attribute values already (a str and an int), and the
+            # span is not yet visible to other code.
+            if own is not sid:
+                write_started(span, attrs, bounded, {_SESSION_ID: sid, _STEP_SEQUENCE: seq})
             else:
-                span.set_attribute(_STEP_SEQUENCE, seq)
+                write_started(span, attrs, bounded, {_STEP_SEQUENCE: seq})
         except Exception as exc:
             self.errors.report("on_start", exc)
 
@@ -228,10 +214,7 @@ class ReplayProcessor(SpanProcessor):
         if self._shutdown:
             return
         try:
-            try:
-                attrs: Any = span._attributes._dict  # type: ignore[union-attr]
-            except AttributeError:
-                attrs = span.attributes or {}
+            attrs = span_attributes(span)
             is_checkpoint = _CHECKPOINT_ID in attrs
             if not is_checkpoint and not self._buffers:
                 return  # no session has a checkpoint: nothing to keep

@@ -67,13 +67,21 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Final
 
-from opentelemetry.attributes import BoundedAttributes
 from opentelemetry.context import Context
 from opentelemetry.metrics import MeterProvider
 from opentelemetry.sdk.trace import ReadableSpan, Span, SpanProcessor
 from opentelemetry.trace import Status
 
 from otel_replay.core import conventions as c
+from otel_replay.core.sdkspan import (
+    own_attributes,
+    replace_attributes,
+    set_event_attributes,
+    set_link_attributes,
+    set_name,
+    set_status,
+    update_attributes,
+)
 from otel_replay.core.selfmetrics import ErrorReporter, get_meter
 from otel_replay.model.state import _reject_constant, canonical_json, state_digest
 
@@ -487,12 +495,12 @@ class RedactionProcessor(SpanProcessor):
 
     def _on_ending(self, span: Span) -> None:
         self._redact_in_place(span, "on_ending")
-        self._local.done = span._attributes  # noqa: SLF001 - shared with the ReadableSpan
+        self._local.done = own_attributes(span)  # shared with the ReadableSpan
 
     def on_end(self, span: ReadableSpan) -> None:
         if getattr(self._local, "done", None) is not None:
             done, self._local.done = self._local.done, None
-            if done is span._attributes:  # noqa: SLF001
+            if done is own_attributes(span):
                 return  # already redacted in _on_ending
         self._redact_in_place(span, "on_end")
 
@@ -533,27 +541,27 @@ class RedactionProcessor(SpanProcessor):
     def _redact_in_place(self, span: ReadableSpan, where: str) -> None:
         hits: list[str] = []
         try:
-            attrs = span._attributes  # noqa: SLF001
+            attrs = own_attributes(span)
             changes = self._changes(attrs, hits)
             if changes:
-                span._attributes = _rewrite(attrs, changes)  # noqa: SLF001
-            for event in span._events:  # noqa: SLF001
+                replace_attributes(span, update_attributes(attrs, changes))
+            for event in span.events:
                 ev_changes = self._changes(event.attributes, hits)
                 if ev_changes:
-                    event._attributes = _rewrite(event.attributes, ev_changes)  # noqa: SLF001
-            for link in span._links:  # noqa: SLF001
+                    set_event_attributes(event, update_attributes(event.attributes, ev_changes))
+            for link in span.links:
                 ln_changes = self._changes(link.attributes, hits)
                 if ln_changes:
-                    link._attributes = _rewrite(link.attributes, ln_changes)  # noqa: SLF001
-            status = span._status  # noqa: SLF001
+                    set_link_attributes(link, update_attributes(link.attributes, ln_changes))
+            status = span.status
             if status is not None and status.description:
                 desc = self.redactor.redact_text(status.description, hits)
                 if desc is not status.description:
-                    span._status = Status(status.status_code, desc)  # noqa: SLF001
-            if self.redact_names and span._name:  # noqa: SLF001
-                name = self.redactor.redact_text(span._name, hits)  # noqa: SLF001
-                if name is not span._name:  # noqa: SLF001
-                    span._name = name  # noqa: SLF001
+                    set_status(span, Status(status.status_code, desc))
+            if self.redact_names and span.name:
+                name = self.redactor.redact_text(span.name, hits)
+                if name is not span.name:
+                    set_name(span, name)
         except Exception as exc:
             self.errors.report(where, exc)
         self._count(hits)
@@ -571,17 +579,3 @@ class RedactionProcessor(SpanProcessor):
                 self._counter.add(n, {ATTR_RULE: name})
         except Exception as exc:  # pragma: no cover - metrics must never break spans
             self.errors.report("count", exc)
-
-
-def _rewrite(attributes: Any, changes: Mapping[str, Any]) -> Any:
-    """Apply ``changes`` to ``attributes`` in place when possible; return the mapping to keep."""
-    if isinstance(attributes, BoundedAttributes):
-        with attributes._lock:  # noqa: SLF001 - an ended span's attributes are immutable
-            attributes._dict.update(changes)  # noqa: SLF001
-        return attributes
-    if isinstance(attributes, dict):
-        attributes.update(changes)
-        return attributes
-    merged = dict(attributes or {})
-    merged.update(changes)
-    return merged

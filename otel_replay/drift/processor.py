@@ -27,6 +27,7 @@ from opentelemetry.trace import StatusCode
 from opentelemetry.util.types import AttributeValue
 
 from otel_replay.core import conventions as c
+from otel_replay.core.sdkspan import span_attributes, span_parts
 from otel_replay.core.selfmetrics import ErrorReporter, get_meter, logger
 from otel_replay.drift.compare import compare, compare_profiled, no_drift_report
 from otel_replay.drift.findings import DriftFinding
@@ -34,13 +35,7 @@ from otel_replay.drift.fingerprint import RunProfile, fingerprint, profile
 from otel_replay.drift.policy import DriftPolicy, Severity
 from otel_replay.drift.report import DriftReport
 from otel_replay.model.span_shapes import _classify as classify
-from otel_replay.model.steps import (
-    Step,
-    normalize_span,
-    span_attributes,
-    span_parts,
-    step_from_parts,
-)
+from otel_replay.model.steps import Step, normalize_span, step_from_parts
 from otel_replay.restore.tracking import REGISTRY, TrackedRun, TrackingRegistry
 
 __all__ = ["DriftProcessor", "finding_event_attributes", "summary_event_attributes"]
@@ -236,11 +231,7 @@ class DriftProcessor(SpanProcessor):
             if runs is not None and not runs:
                 tracked = False  # nothing is tracked: no need to look at the span
             else:
-                try:
-                    attrs: Any = span._attributes._dict  # type: ignore[union-attr]
-                except AttributeError:
-                    attrs = span.attributes or {}
-                sid = attrs.get(_SESSION_ID)
+                sid = span_attributes(span).get(_SESSION_ID)
                 tracked = sid is not None and (
                     sid in runs if runs is not None else sid in self.registry
                 )

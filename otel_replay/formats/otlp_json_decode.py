@@ -11,6 +11,7 @@ from opentelemetry.sdk.trace import Event, ReadableSpan
 from opentelemetry.sdk.util.instrumentation import InstrumentationScope
 from opentelemetry.trace import Link
 
+from otel_replay.core.sdkspan import new_event
 from otel_replay.formats.errors import _Invalid
 from otel_replay.formats.json_text import _json_error_text, _loads
 from otel_replay.formats.otlp_json_fields import (
@@ -32,7 +33,6 @@ from otel_replay.formats.sdk_spans import (
     _bounded_attributes,
     _bounded_list,
     _DecoderBase,
-    _event,
     _make_span,
 )
 
@@ -257,7 +257,7 @@ class _JsonDecoder(_DecoderBase):
         dropped = e.get("droppedAttributesCount")
         if dropped:
             attrs = _bounded_attributes(attrs, _json_int(dropped, "droppedAttributesCount"))
-        return _event(
+        return new_event(
             _json_str(e.get("name"), "name"),
             attrs,
             _json_int(e.get("timeUnixNano"), "timeUnixNano"),

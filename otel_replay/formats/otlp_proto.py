@@ -15,13 +15,13 @@ from opentelemetry.proto.trace.v1.trace_pb2 import TracesData
 from opentelemetry.sdk.trace import ReadableSpan
 from opentelemetry.trace import StatusCode
 
+from otel_replay.core.sdkspan import new_event
 from otel_replay.formats.sdk_spans import (
     _FLAG_HAS_IS_REMOTE,
     _FLAG_IS_REMOTE,
     _bounded_attributes,
     _bounded_list,
     _DecoderBase,
-    _event,
     _make_span,
 )
 
@@ -250,7 +250,7 @@ class _ProtoDecoder(_DecoderBase):
                     events: Any = ()
                     if s.events:
                         events = [
-                            _event(
+                            new_event(
                                 e.name,
                                 _bounded_attributes(
                                     attrs_of(e.attributes), e.dropped_attributes_count

@@ -1,7 +1,7 @@
 """SDK span objects from decoded OTLP parts, shared by the protobuf and JSON decoders.
 
-The tables between OTLP and SDK values (span kinds, status codes, span flags), the fast
-constructors of ``SpanContext``, ``ReadableSpan`` and ``Event``, and
+The tables between OTLP and SDK values (span kinds, status codes, span flags), span
+assembly (through the fast constructors in :mod:`otel_replay.core.sdkspan`) and
 :class:`_DecoderBase`, which caches resources, scopes and trace states across records.
 """
 
@@ -12,11 +12,13 @@ from typing import Any
 
 from opentelemetry.attributes import BoundedAttributes
 from opentelemetry.sdk.resources import Resource
-from opentelemetry.sdk.trace import Event, ReadableSpan
+from opentelemetry.sdk.trace import ReadableSpan
 from opentelemetry.sdk.util import BoundedList
 from opentelemetry.sdk.util.instrumentation import InstrumentationScope
-from opentelemetry.trace import Link, SpanContext, SpanKind, Status, StatusCode, TraceFlags
+from opentelemetry.trace import Link, SpanKind, Status, StatusCode, TraceFlags
 from opentelemetry.trace.span import TraceState
+
+from otel_replay.core.sdkspan import new_readable_span, new_span_context
 
 # SDK SpanKind value v <-> OTLP Span.SpanKind v + 1 (0 is SPAN_KIND_UNSPECIFIED).
 _SDK_KINDS: tuple[SpanKind, ...] = (
@@ -37,71 +39,6 @@ _EMPTY_TRACE_STATE = TraceState()
 
 def _remote(flags: int) -> bool:
     return bool(flags & _FLAG_HAS_IS_REMOTE and flags & _FLAG_IS_REMOTE)
-
-
-_TRACE_ID_MAX = 2**128 - 1
-_SPAN_ID_MAX = 2**64 - 1
-_new_object = object.__new__
-_new_tuple = tuple.__new__
-
-
-def _span_context(
-    trace_id: int, span_id: int, is_remote: bool, flags: TraceFlags, trace_state: TraceState
-) -> SpanContext:
-    """The tuple ``SpanContext(trace_id, span_id, is_remote, flags, trace_state)`` builds."""
-    return _new_tuple(  # type: ignore[no-any-return]
-        SpanContext,
-        (
-            trace_id,
-            span_id,
-            is_remote,
-            flags,
-            trace_state,
-            0 < trace_id <= _TRACE_ID_MAX and 0 < span_id <= _SPAN_ID_MAX,
-        ),
-    )
-
-
-def _readable_span(
-    name: str,
-    context: SpanContext,
-    parent: SpanContext | None,
-    resource: Resource,
-    attributes: Any,
-    events: Any,
-    links: Any,
-    kind: SpanKind,
-    status: Status,
-    start_time: int | None,
-    end_time: int | None,
-    scope: InstrumentationScope,
-) -> ReadableSpan:
-    """The span ``ReadableSpan(...)`` builds (same fields, set in the same order), without
-    the keyword-argument call overhead."""
-    span: ReadableSpan = _new_object(ReadableSpan)
-    span._name = name
-    span._context = context
-    span._kind = kind
-    span._instrumentation_info = None
-    span._instrumentation_scope = scope
-    span._parent = parent
-    span._start_time = start_time
-    span._end_time = end_time
-    span._attributes = attributes
-    span._events = events
-    span._links = links
-    span._resource = resource
-    span._status = status
-    return span
-
-
-def _event(name: str, attributes: Any, timestamp: int) -> Event:
-    """The event ``Event(name, attributes, timestamp)`` builds."""
-    event: Event = _new_object(Event)
-    event._name = name
-    event._timestamp = timestamp
-    event._attributes = attributes
-    return event
 
 
 def _make_span(
@@ -129,10 +66,10 @@ def _make_span(
         status = Status(StatusCode.ERROR, status_message or None)
     else:
         status = _STATUS_OK if status_code == 1 else _STATUS_UNSET
-    return _readable_span(
+    return new_readable_span(
         name,
-        _span_context(trace_id, span_id, False, tflags, trace_state),
-        _span_context(trace_id, parent_span_id, _remote(flags), tflags, trace_state)
+        new_span_context(trace_id, span_id, False, tflags, trace_state),
+        new_span_context(trace_id, parent_span_id, _remote(flags), tflags, trace_state)
         if parent_span_id
         else None,
         resource,
@@ -182,7 +119,7 @@ class _DecoderBase:
     def link(
         self, trace_id: int, span_id: int, trace_state: str, flags: int, attrs: Any, dropped: int
     ) -> Link:
-        ctx = _span_context(
+        ctx = new_span_context(
             trace_id,
             span_id,
             _remote(flags),

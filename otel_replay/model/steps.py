@@ -15,9 +15,10 @@ from dataclasses import dataclass, field, fields
 from typing import Any
 
 from opentelemetry.sdk.trace import ReadableSpan
-from opentelemetry.trace import SpanContext, Status, StatusCode
+from opentelemetry.trace import StatusCode
 
 from otel_replay.core import conventions as c
+from otel_replay.core.sdkspan import Parts, span_parts
 from otel_replay.model.span_shapes import (
     _classify,
     _io,
@@ -31,7 +32,6 @@ __all__ = [
     "normalize_span",
     "default_importance",
     "DEFAULT_IMPORTANCE",
-    "span_attributes",
 ]
 
 #: Default importance per kind; an error raises any step to ``DEFAULT_IMPORTANCE["error"]``.
@@ -260,18 +260,6 @@ def _jsonable(v: Any) -> Any:
     return v
 
 
-def span_attributes(span: ReadableSpan) -> Mapping[str, Any]:
-    """The span's attributes as a mapping, without copying.
-
-    For SDK spans this is the plain ``dict`` inside their ``BoundedAttributes`` (C-speed
-    lookups); anything else falls back to the public ``span.attributes``.
-    """
-    d = getattr(getattr(span, "_attributes", None), "_dict", None)
-    if type(d) is dict:
-        return d
-    return span.attributes or {}
-
-
 def normalize_span(
     span: ReadableSpan, session_id: str | None = None, *, lazy: bool = False
 ) -> Step:
@@ -286,13 +274,13 @@ def normalize_span(
     # object.__setattr__: ~10x slower); the fields are exactly Step's.
     step = _new_step(Step)
     if lazy:
-        step.__dict__[_LAZY] = (_parts(span), session_id)
+        step.__dict__[_LAZY] = (span_parts(span), session_id)
     else:
-        step.__dict__.update(_fields(_parts(span), session_id))
+        step.__dict__.update(_fields(span_parts(span), session_id))
     return step
 
 
-def step_from_parts(parts: _Parts, session_id: str | None) -> Step:
+def step_from_parts(parts: Parts, session_id: str | None) -> Step:
     """The lazily normalized step of the span ``parts`` were taken from; equal to
     ``normalize_span(span, session_id, lazy=True)``."""
     step = _new_step(Step)
@@ -300,70 +288,11 @@ def step_from_parts(parts: _Parts, session_id: str | None) -> Step:
     return step
 
 
-#: (attributes, trace id, span id, parent span id, name, status code value, status
-#: description, start, end): all atomic but the attribute dict, so a lazily normalized step
-#: adds few objects for the cyclic garbage collector to traverse.
-_Parts = tuple[Mapping[str, Any], int, "int | None", "int | None", str, int, "str | None", int, Any]
 _ERROR = StatusCode.ERROR.value
 _OK = StatusCode.OK.value
-_UNSET = StatusCode.UNSET.value
-_UNSET_CODE = StatusCode.UNSET
 
 
-def _parts(span: ReadableSpan) -> _Parts:
-    """The parts of a span that :func:`_fields` needs."""
-    if type(span) is ReadableSpan:
-        # What the SDK hands to on_end: its instance fields instead of seven properties
-        # (tests/test_steps.py checks this against the public API).
-        try:
-            sd = span.__dict__
-            bounded = sd["_attributes"]
-            ctx, parent, status = sd["_context"], sd["_parent"], sd["_status"]
-            if (
-                type(status) is Status
-                and type(ctx) is SpanContext
-                and (parent is None or type(parent) is SpanContext)
-            ):
-                attrs = getattr(bounded, "_dict", None)
-                # SpanContext is a tuple (trace id, span id, ...); Status keeps two fields
-                return (
-                    attrs if type(attrs) is dict else (bounded or {}),
-                    ctx[0],
-                    ctx[1],
-                    parent[1] if parent is not None else None,
-                    sd["_name"],
-                    # most spans are UNSET: an identity test (Enum.value runs Python code)
-                    _UNSET if status._status_code is _UNSET_CODE else status._status_code.value,
-                    status._description,
-                    sd["_start_time"] or 0,
-                    sd["_end_time"],
-                )
-        except (KeyError, AttributeError):
-            pass
-    return _public_parts(span)
-
-
-def _public_parts(span: ReadableSpan) -> _Parts:
-    """:func:`_parts` through the span's public API (any ``ReadableSpan``)."""
-    ctx, parent, status = span.context, span.parent, span.status
-    return (
-        span_attributes(span),
-        ctx.trace_id if ctx is not None else 0,
-        ctx.span_id if ctx is not None else None,
-        parent.span_id if parent is not None else None,
-        span.name,
-        status.status_code.value,
-        status.description,
-        span.start_time or 0,
-        span.end_time,
-    )
-
-
-#: What a lazily normalized step keeps of a span (see :func:`step_from_parts`).
-span_parts = _parts  # an alias, not a wrapper: one Python call less per buffered span
-
-
-def _fields(parts: _Parts, session_id: str | None) -> dict[str, Any]:
+def _fields(parts: Parts, session_id: str | None) -> dict[str, Any]:
     """The field values of :func:`normalize_span`'s step."""
     attrs, trace_id, span_id, parent_id, span_name, code, description, start, end = parts
     kind, name = _classify(attrs, span_name)
