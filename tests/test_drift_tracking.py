@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import weakref
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -19,6 +20,7 @@ from otel_replay import (
     DriftTrackingError,
     ReplayProcessor,
     agent_run,
+    arestore,
     checkpoint,
     restore,
     tool_call,
@@ -79,6 +81,21 @@ def test_no_drift_processor_is_a_clear_error_at_restore_time(rig, monkeypatch):
         " (from otel_replay import DriftProcessor)"
     )
     assert len(REGISTRY) == tracked_before
+
+
+def test_arestore_without_a_drift_processor_is_the_same_error(rig, monkeypatch):
+    cid = _record(rig.tracer)
+    monkeypatch.setattr(REGISTRY, "_comparers", weakref.WeakSet())
+    with pytest.raises(DriftTrackingError, match=r"^track_drift=True needs a DriftProcessor"):
+        asyncio.run(arestore(cid, source=rig.replay, track_drift=True, tracer=rig.tracer))
+
+
+def test_arestore_run_gets_its_report(rig):
+    cid = _record(rig.tracer)
+    result = asyncio.run(arestore(cid, source=rig.replay, track_drift=True, tracer=rig.tracer))
+    with result.run("support"):
+        _steps(rig.tracer, "A-17")
+    assert result.drift_detected is False
 
 
 def test_a_shut_down_drift_processor_is_not_active(monkeypatch):
