@@ -19,6 +19,12 @@ from otel_replay.drift.findings import DriftFinding
 from otel_replay.drift.policy import DriftKind, DriftPolicy, Severity
 from otel_replay.drift.processor import DriftProcessor
 from otel_replay.drift.report import DriftReport
+from otel_replay.formats.errors import (
+    RecordingError,
+    RecordingFormatError,
+    RecordingSizeError,
+    RecordingWarning,
+)
 from otel_replay.formats.exporter import RecordingExporter
 from otel_replay.formats.files import load_recording
 from otel_replay.model.checkpoint import Checkpoint
@@ -29,6 +35,8 @@ from otel_replay.model.errors import (
     CheckpointStateError,
     CheckpointStateTooLargeError,
     CheckpointStoreError,
+    LangGraphRestoreError,
+    UnorderedHistoryError,
 )
 from otel_replay.model.steps import Step, normalize_span
 from otel_replay.model.stores import (
@@ -38,9 +46,18 @@ from otel_replay.model.stores import (
     set_checkpoint_store,
 )
 from otel_replay.replay.events import CancelToken
-from otel_replay.replay.reexecution import DivergenceError, Reexecution
+from otel_replay.replay.reexecution import DivergenceError, RecordedStepError, Reexecution
 from otel_replay.restore.api import RestoreResult, arestore, restore
+from otel_replay.restore.errors import DriftTrackingError, RestoreError
 from otel_replay.restore.hooks import register_restore_hook, restore_hooks, unregister_restore_hook
+from otel_replay.restore.http_client import (
+    BackendAuthError,
+    BackendError,
+    BackendNotFoundError,
+    BackendResponseError,
+    BackendUnreachableError,
+    TraceNotFoundError,
+)
 
 __all__ = [
     "__version__",
@@ -73,6 +90,22 @@ __all__ = [
     "restore",
     "restore_hooks",
     "unregister_restore_hook",
+    # exceptions and warnings (docs/errors.md)
+    "BackendAuthError",
+    "BackendError",
+    "BackendNotFoundError",
+    "BackendResponseError",
+    "BackendUnreachableError",
+    "DriftTrackingError",
+    "LangGraphRestoreError",
+    "RecordedStepError",
+    "RecordingError",
+    "RecordingFormatError",
+    "RecordingSizeError",
+    "RecordingWarning",
+    "RestoreError",
+    "TraceNotFoundError",
+    "UnorderedHistoryError",
     "ReplayProcessor",
     "Step",
     "agent_run",

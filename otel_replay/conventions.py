@@ -97,7 +97,6 @@ __getattr__, __dir__ = moved(
         "METRIC_REPLAY_STEPS": _m0,
         "METRIC_RUNS_COMPARED": _m0,
         "METRIC_RUNS_CRITICAL": _m0,
-        "METRIC_SPANS_PROCESSED": _m0,
         "NAMESPACE": _m0,
         "OP_CHAT": _m0,
         "OP_CREATE_AGENT": _m0,

@@ -9,6 +9,7 @@ from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from otel_replay.capture.checkpoint import checkpoint
 from otel_replay.capture.spans import agent_run, decision, llm_call, tool_call
 from otel_replay.core import conventions as c
+from otel_replay.drift.processor import DriftProcessor
 from otel_replay.formats.exporter import RecordingExporter
 from otel_replay.model.checkpoint import Checkpoint
 from otel_replay.model.errors import (
@@ -247,6 +248,7 @@ def test_nested_restore_keeps_the_lineage_chain(pipeline):
 
 def test_track_drift_registers_the_restored_session(pipeline):
     cid = record_session(pipeline)
+    drift = DriftProcessor([])  # an active DriftProcessor: track_drift needs one
     result = restore(cid, source=pipeline.processor, track_drift=True, tracer=pipeline.tracer)
     try:
         tracked = REGISTRY.get(result.session_id)
@@ -261,6 +263,7 @@ def test_track_drift_registers_the_restored_session(pipeline):
         assert tracked.agent_name == "researcher"
     finally:
         result.untrack()
+        drift.shutdown()
     assert result.session_id not in REGISTRY
 
 

@@ -14,7 +14,7 @@ import json
 import uuid
 from collections.abc import Awaitable, Callable, Iterator, Sequence
 from contextlib import contextmanager
-from typing import Any, Protocol, TypeVar, cast
+from typing import Any, Protocol, TypeVar, cast, overload
 
 from opentelemetry import trace
 from opentelemetry.trace import Span, Status, StatusCode
@@ -345,20 +345,51 @@ def reset_call_interceptor(token: contextvars.Token[CallInterceptor | None]) -> 
     _INTERCEPTOR.reset(token)
 
 
+def _decorator(what: str, arg: Any, make: Callable[[F, str], F]) -> F | Callable[[F], F]:
+    """``@what`` (``arg`` is the function) or ``@what(label)`` (``arg`` a str or None)."""
+    if arg is not None and not isinstance(arg, str):
+        if not callable(arg):
+            raise TypeError(
+                f"{what}() takes a name (str) or the function to decorate, "
+                f"got {type(arg).__qualname__}"
+            )
+        return make(arg, _name_of(arg))
+
+    def deco(fn: F) -> F:
+        if not callable(fn):
+            raise TypeError(f"@{what}(...) decorates a function, got {type(fn).__qualname__}")
+        return make(fn, arg or _name_of(fn))
+
+    return deco
+
+
+def _name_of(fn: Any) -> str:
+    return str(getattr(fn, "__name__", None) or type(fn).__name__)
+
+
+@overload
+def traced_tool(name: F, /) -> F: ...
+@overload
 def traced_tool(
-    name: str | None = None,
+    name: str | None = None, *, importance: float | None = None, tracer: trace.Tracer | None = None
+) -> Callable[[F], F]: ...
+def traced_tool(
+    name: str | F | None = None,
     *,
     importance: float | None = None,
     tracer: trace.Tracer | None = None,
-) -> Callable[[F], F]:
+) -> F | Callable[[F], F]:
     """Decorator: run the function inside :func:`tool_call`, recording arguments and result.
 
-    Works for sync and async functions. Inside a cached re-execution (see
-    :mod:`otel_replay.replay.reexecution`) the recorded result may be served instead of calling it.
+    Use as ``@traced_tool`` (the tool is named after the function), ``@traced_tool()`` or
+    ``@traced_tool("name", importance=..., tracer=...)``. Works for sync and async
+    functions; the wrapper keeps the function's name, docstring and signature. Inside a
+    cached re-execution (see :mod:`otel_replay.replay.reexecution`) the recorded result may be
+    served instead of calling it. Raises :class:`TypeError` for anything but a str or a
+    function.
     """
 
-    def deco(fn: F) -> F:
-        tool_name = name or fn.__name__
+    def make(fn: F, tool_name: str) -> F:
         if inspect.iscoroutinefunction(fn):
 
             @functools.wraps(fn)
@@ -399,18 +430,31 @@ def traced_tool(
 
         return cast(F, wrapper)
 
-    return deco
+    return _decorator("traced_tool", name, make)
 
 
+@overload
+def traced_llm(model: F, /) -> F: ...
+@overload
 def traced_llm(
-    model: str, *, importance: float | None = None, tracer: trace.Tracer | None = None
-) -> Callable[[F], F]:
+    model: str | None = None, *, importance: float | None = None, tracer: trace.Tracer | None = None
+) -> Callable[[F], F]: ...
+def traced_llm(
+    model: str | F | None = None,
+    *,
+    importance: float | None = None,
+    tracer: trace.Tracer | None = None,
+) -> F | Callable[[F], F]:
     """Decorator for a function ``(messages, ...) -> answer`` calling a model.
 
-    Inside a cached re-execution the recorded answer may be served instead of calling it.
+    Use as ``@traced_llm("gpt-4o")``, ``@traced_llm(model=...)``, or bare ``@traced_llm`` /
+    ``@traced_llm()`` (the model is then named after the function). Sync and async; the
+    wrapper keeps the function's name, docstring and signature. Inside a cached re-execution
+    the recorded answer may be served instead of calling it. Raises :class:`TypeError` for
+    anything but a str or a function.
     """
 
-    def deco(fn: F) -> F:
+    def make(fn: F, model_name: str) -> F:
         if inspect.iscoroutinefunction(fn):
 
             @functools.wraps(fn)
@@ -418,14 +462,14 @@ def traced_llm(
                 interceptor = _INTERCEPTOR.get()
                 if interceptor is not None:
                     return await interceptor.acall_llm(
-                        model,
+                        model_name,
                         messages,
                         lambda: fn(messages, *args, **kwargs),
                         importance=importance,
                         tracer=tracer,
                     )
                 with llm_call(
-                    model, messages=messages, importance=importance, tracer=tracer
+                    model_name, messages=messages, importance=importance, tracer=tracer
                 ) as call:
                     result = await fn(messages, *args, **kwargs)
                     call.set_output(result)
@@ -438,17 +482,19 @@ def traced_llm(
             interceptor = _INTERCEPTOR.get()
             if interceptor is not None:
                 return interceptor.call_llm(
-                    model,
+                    model_name,
                     messages,
                     lambda: fn(messages, *args, **kwargs),
                     importance=importance,
                     tracer=tracer,
                 )
-            with llm_call(model, messages=messages, importance=importance, tracer=tracer) as call:
+            with llm_call(
+                model_name, messages=messages, importance=importance, tracer=tracer
+            ) as call:
                 result = fn(messages, *args, **kwargs)
                 call.set_output(result)
                 return result
 
         return cast(F, wrapper)
 
-    return deco
+    return _decorator("traced_llm", model, make)

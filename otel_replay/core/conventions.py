@@ -126,7 +126,6 @@ METRIC_BUFFER_BYTES: Final = "agent_replay.buffer.size"  # updown By
 METRIC_BUFFER_SESSIONS: Final = "agent_replay.buffer.sessions"  # updown {session}
 METRIC_BUFFER_EVICTIONS: Final = "agent_replay.buffer.evictions"  # counter {step}, attr reason
 METRIC_PROCESSOR_ERRORS: Final = "agent_replay.processor.errors"  # counter {error}, attr component
-METRIC_SPANS_PROCESSED: Final = "agent_replay.processor.spans"  # counter {span}
 
 # Metric attribute keys
 ATTR_KIND: Final = "agent_replay.drift.kind"

@@ -144,6 +144,7 @@ class DriftProcessor(SpanProcessor):
             p for p in self._downstream if type(p)._on_ending not in _NOOP_ON_ENDING
         )
         self.registry = registry if registry is not None else REGISTRY
+        self.registry.attach(self)
         # The registry's own dict: a C-level membership test per span (the hot path).
         runs = getattr(self.registry, "_runs", None)
         self._tracked: dict[str, TrackedRun] | None = (
@@ -300,6 +301,7 @@ class DriftProcessor(SpanProcessor):
             held = self._held.pop(session_id, None)
         if held is None:
             if run is not None:
+                run.error = f"no span of tracked session {session_id} reached the DriftProcessor"
                 run.finished.set()
             return None
         run = held.run
@@ -311,6 +313,8 @@ class DriftProcessor(SpanProcessor):
             self._record(run, spans, report)
         except Exception as exc:
             self.errors.report("finish", exc)
+            if report is None:
+                run.error = f"comparing the tracked run failed: {exc!r} (see the otel_replay log)"
         finally:
             for s in spans:
                 self._forward(s)
@@ -318,7 +322,12 @@ class DriftProcessor(SpanProcessor):
             run.finished.set()
         return report
 
+    def holds(self, session_id: str) -> bool:
+        """Whether spans of tracked session ``session_id`` are held here."""
+        return session_id in self._held
+
     def shutdown(self) -> None:
+        self.registry.detach(self)
         for sid in list(self._held):
             self.finish(sid)
         for p in self._downstream:
@@ -510,8 +519,10 @@ _NO_SEQUENCE = 1 << 62
 
 
 def _is_run_root(span: ReadableSpan) -> bool:
-    """The root of a run: no parent, or a parent in another process."""
-    return span.parent is None or span.parent.is_remote
+    """The root of a run: no parent, a parent in another process, or the span of
+    ``RestoreResult.run()`` (it carries the restored run's id) under a local parent."""
+    parent = span.parent
+    return parent is None or parent.is_remote or c.REPLAY_RUN_ID in span_attributes(span)
 
 
 def _seq_of_entry(entry: tuple[int, Any, Any, Any]) -> int:

@@ -6,6 +6,7 @@ import logging
 import os
 import threading
 import time
+import warnings
 import weakref
 from collections.abc import Sequence
 from typing import IO
@@ -16,7 +17,8 @@ from opentelemetry.sdk.trace.export import SpanExporter, SpanExportResult
 
 from otel_replay.core import conventions as c
 from otel_replay.core.selfmetrics import ErrorReporter, get_meter
-from otel_replay.formats.files import _SUFFIX, RecordingFormat
+from otel_replay.formats.errors import RecordingWarning
+from otel_replay.formats.files import _SUFFIX, JSONL_SUFFIXES, PROTOBUF_SUFFIX, RecordingFormat
 from otel_replay.formats.json_text import _dumps
 from otel_replay.formats.otlp_json_encode import _JsonEncoder
 from otel_replay.formats.otlp_proto import encode_spans
@@ -34,27 +36,39 @@ class RecordingExporter(SpanExporter):
     to call from several threads; never raises into the caller (failures return
     ``SpanExportResult.FAILURE``, are logged once per error type on the ``otel_replay``
     logger and counted in :attr:`failures`). One exporter per file.
+
+    ``path`` is a file or a directory by this rule:
+
+    * ends with a path separator, or is an existing directory: a **directory**; each
+      exporter (and each forked process) writes its own ``spans-<pid>-<time>.jsonl``
+      (or ``.binpb``) file in it;
+    * ends with ``.jsonl``, ``.json`` or ``.binpb``: a **file**, appended to;
+    * anything else is a **directory**, except an existing file (or device, such as
+      ``/dev/stdout``), which is appended to; for a regular file a :class:`RecordingWarning`
+      says so.
+
+    ``format`` defaults to the file's extension (``.binpb``: protobuf, else JSON lines);
+    a ``format`` that contradicts the extension is a :class:`ValueError`.
     """
 
     def __init__(
         self,
         path: str | os.PathLike[str],
         *,
-        format: RecordingFormat = "jsonl",
+        format: RecordingFormat | None = None,
         max_bytes: int | None = None,
         meter_provider: MeterProvider | None = None,
     ) -> None:
-        if format not in _SUFFIX:
+        if format is not None and format not in _SUFFIX:
             raise ValueError(
                 f"unknown recording format {format!r} (expected 'jsonl' or 'protobuf')"
             )
         if max_bytes is not None and max_bytes <= 0:
             raise ValueError("max_bytes must be positive")
         target = os.fspath(path)
-        seps = tuple(s for s in (os.sep, os.altsep) if s)
-        self._dir_mode = os.path.isdir(target) or target.endswith(seps)
+        self._dir_mode = _is_directory_target(target)
         self._target = target
-        self.format: RecordingFormat = format
+        self.format: RecordingFormat = _format_for(target, self._dir_mode, format)
         self.max_bytes = max_bytes
         #: Number of :meth:`export` calls that returned FAILURE.
         self.failures = 0
@@ -219,6 +233,49 @@ class RecordingExporter(SpanExporter):
             )
         self._errors.add(kind.rpartition(":")[2])
         return SpanExportResult.FAILURE
+
+
+_RECORDING_SUFFIXES = (*JSONL_SUFFIXES, PROTOBUF_SUFFIX)
+
+
+def _is_directory_target(target: str) -> bool:
+    """The file-or-directory rule of :class:`RecordingExporter` (see its docstring)."""
+    seps = tuple(s for s in (os.sep, os.altsep) if s)
+    if target.endswith(seps) or os.path.isdir(target):
+        return True
+    if target.endswith(_RECORDING_SUFFIXES):
+        return False
+    if not os.path.exists(target):
+        return True
+    if os.path.isfile(target):
+        warnings.warn(
+            RecordingWarning(
+                f"{target} exists as a file without a recording extension "
+                f"({', '.join(_RECORDING_SUFFIXES)}): RecordingExporter appends to it as one "
+                f"recording file (a new path without such an extension is a directory of "
+                f"recording files); rename it to {target}.jsonl to silence this warning"
+            ),
+            stacklevel=3,
+        )
+    return False
+
+
+def _format_for(target: str, dir_mode: bool, format: RecordingFormat | None) -> RecordingFormat:
+    """``format``, or the one the file's extension names; a contradiction is a ValueError."""
+    named: RecordingFormat | None = None
+    if not dir_mode:
+        if target.endswith(PROTOBUF_SUFFIX):
+            named = "protobuf"
+        elif target.endswith(JSONL_SUFFIXES):
+            named = "jsonl"
+    if format is None:
+        return named or "jsonl"
+    if named is not None and named != format:
+        raise ValueError(
+            f"recording file {target} has the extension of {named!r} recordings but "
+            f"format={format!r}: drop format= or name the file with {_SUFFIX[format]}"
+        )
+    return format
 
 
 def _write_all(f: IO[bytes], data: bytes) -> None:

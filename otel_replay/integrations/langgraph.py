@@ -37,6 +37,7 @@ except ImportError:  # pragma: no cover - langgraph without Overwrite
     Overwrite = None  # type: ignore[assignment,misc]
 
 from otel_replay.integrations.langchain import is_message_dict, message_from_json
+from otel_replay.model.errors import LangGraphRestoreError
 from otel_replay.model.state import to_jsonable
 
 __all__ = ["LangGraphTarget", "LangGraphRestoreError", "restore_langgraph", "langgraph_state"]
@@ -45,10 +46,6 @@ LAST_NODES_KEY = "otel_replay.last_nodes"
 _START = "__start__"
 _END = "__end__"
 _INPUT = "__input__"
-
-
-class LangGraphRestoreError(RuntimeError):
-    """A LangGraph checkpoint could not be written into the target thread."""
 
 
 @dataclass

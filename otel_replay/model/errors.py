@@ -1,4 +1,6 @@
-"""Checkpoint errors: :class:`CheckpointError` and its subclasses."""
+"""Checkpoint errors: :class:`CheckpointError` and its subclasses, and
+:class:`LangGraphRestoreError` (here rather than in the LangGraph integration, so that it can
+be imported and caught without importing LangGraph)."""
 
 from __future__ import annotations
 
@@ -10,6 +12,7 @@ __all__ = [
     "CheckpointNotFoundError",
     "CheckpointRedactionError",
     "UnorderedHistoryError",
+    "LangGraphRestoreError",
 ]
 
 
@@ -44,3 +47,7 @@ class CheckpointNotFoundError(CheckpointError, LookupError):
 
 class CheckpointRedactionError(CheckpointError, ValueError):
     """State bound for a checkpoint store could not be redacted; nothing was stored."""
+
+
+class LangGraphRestoreError(RuntimeError):
+    """A LangGraph checkpoint could not be written into the target thread."""

@@ -4,6 +4,12 @@ backends), restore hooks, :func:`restore`, and the registry of runs tracked for 
 May import: ``core``, ``model``, ``capture``, ``formats``, ``replay``.
 """
 
-from otel_replay.restore.api import RestoreError, RestoreResult, arestore, restore
+from otel_replay.restore.api import (
+    DriftTrackingError,
+    RestoreError,
+    RestoreResult,
+    arestore,
+    restore,
+)
 
-__all__ = ["restore", "arestore", "RestoreResult", "RestoreError"]
+__all__ = ["restore", "arestore", "RestoreResult", "RestoreError", "DriftTrackingError"]

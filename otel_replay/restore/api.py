@@ -35,20 +35,13 @@ from otel_replay.replay.events import (
     select_replay_steps,
 )
 from otel_replay.replay.reexecution import ReexecMode, Reexecution
+from otel_replay.restore.errors import DriftTrackingError, RestoreError
 from otel_replay.restore.hooks import HookError, arun_restore_hook, run_restore_hook
 from otel_replay.restore.resolve import source_for
 from otel_replay.restore.sources import StepSource, describe_source
 from otel_replay.restore.tracking import REGISTRY, TrackedRun
 
-__all__ = ["restore", "arestore", "RestoreResult", "RestoreError"]
-
-
-class RestoreError(RuntimeError):
-    """Raised by :meth:`RestoreResult.raise_for_hook_errors` when a restore hook failed."""
-
-    def __init__(self, errors: list[HookError]) -> None:
-        self.errors = errors
-        super().__init__("; ".join(str(e) for e in errors))
+__all__ = ["restore", "arestore", "RestoreResult", "RestoreError", "DriftTrackingError"]
 
 
 @dataclass
@@ -78,13 +71,23 @@ class RestoreResult:
 
     @property
     def report(self) -> Any:
-        """The drift report once the tracked run ended (``None`` before, or untracked)."""
-        return self.tracking.report if self.tracking is not None else None
+        """The :class:`~otel_replay.drift.report.DriftReport` once the tracked run ended
+        (:meth:`run` exited); ``None`` before that, or without ``track_drift=True``. Raises
+        :class:`DriftTrackingError` if the run ended without a report (no DriftProcessor saw
+        its spans, or the comparison failed): never ``None`` after the run."""
+        tracking = self.tracking
+        if tracking is None:
+            return None
+        if tracking.report is None and tracking.error is not None:
+            raise DriftTrackingError(tracking.error)
+        return tracking.report
 
     @property
     def drift_detected(self) -> bool | None:
-        """Whether the tracked run drifted; ``None`` until it has been compared."""
-        return self.tracking.drift_detected if self.tracking is not None else None
+        """Whether the tracked run drifted; ``None`` until it has been compared (raises like
+        :attr:`report`)."""
+        report = self.report
+        return None if report is None else bool(report.has_drift)
 
     @property
     def ok(self) -> bool:
@@ -129,6 +132,9 @@ class RestoreResult:
                 yield run
             finally:
                 self._run_span = previous
+        if previous is None and self.tracking is not None:
+            # the run is over: compared now even if its root span had a local parent
+            REGISTRY.end_run(self.session_id)
 
     def reexecute(
         self, mode: ReexecMode = "hybrid", *, meter_provider: MeterProvider | None = None
@@ -195,6 +201,13 @@ def _prepare(
         )
     if src is None and (replay or track_drift):
         raise ValueError("replay and track_drift need the recorded steps: pass source=...")
+    if track_drift and not REGISTRY.compared:
+        raise DriftTrackingError(
+            "track_drift=True needs a DriftProcessor to compare the restored run with its "
+            "baseline, and none is active: add one to the TracerProvider, wrapping your export "
+            "processor(s): provider.add_span_processor(DriftProcessor(BatchSpanProcessor(exporter)))"
+            " (from otel_replay import DriftProcessor)"
+        )
     state = ckpt.load_state(store if store is not None else (src.checkpoint_store if src else None))
     baseline = src.steps_after(ckpt) if src is not None else []
     return _Prepared(ckpt, state, baseline, src)
@@ -258,7 +271,9 @@ def restore(
     is replayed as events (see :func:`~otel_replay.replay.events.replay_events`). With
     ``track_drift=True`` the restored session is registered in
     :data:`otel_replay.restore.tracking.REGISTRY` (after the replay, so replayed spans are not
-    compared). Hook failures are counted in ``agent_replay.processor.errors`` of
+    compared) and a :class:`~otel_replay.drift.processor.DriftProcessor` compares it when
+    :meth:`RestoreResult.run` exits (:attr:`RestoreResult.report`); without an active
+    ``DriftProcessor`` this raises :class:`DriftTrackingError` before anything is restored. Hook failures are counted in ``agent_replay.processor.errors`` of
     ``meter_provider`` (default: the global one). Raises
     :class:`~otel_replay.model.checkpoints.CheckpointNotFoundError` for an
     unknown id and checkpoint state errors for a corrupt or oversize state.

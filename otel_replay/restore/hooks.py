@@ -19,13 +19,13 @@ import threading
 import weakref
 from collections.abc import Iterator, Mapping, MutableMapping
 from contextlib import contextmanager
-from dataclasses import dataclass
 from typing import Any, Protocol, runtime_checkable
 
 from opentelemetry.metrics import MeterProvider
 
 from otel_replay.core.aio import run_awaitable as _run_awaitable
 from otel_replay.core.selfmetrics import ErrorReporter, get_meter
+from otel_replay.restore.errors import HookError
 
 __all__ = [
     "RestoreHook",
@@ -53,21 +53,6 @@ class RestoreHook(Protocol):
     """
 
     def __call__(self, state: dict[str, Any], target: Any) -> Any: ...
-
-
-@dataclass(frozen=True)
-class HookError:
-    """A restore hook that raised: which framework, which hook, and the exception."""
-
-    framework: str
-    hook: str
-    exception: BaseException
-
-    def __str__(self) -> str:
-        return (
-            f"restore hook {self.hook} for framework {self.framework!r} failed: "
-            f"{type(self.exception).__name__}: {self.exception}"
-        )
 
 
 def hook_name(hook: Any) -> str:
