@@ -9,6 +9,7 @@ from __future__ import annotations
 import inspect
 from typing import Any
 
+import pytest
 from opentelemetry.attributes import BoundedAttributes
 from opentelemetry.sdk.resources import Resource
 from opentelemetry.sdk.trace import ReadableSpan, Span, SpanLimits, SpanProcessor, TracerProvider
@@ -146,18 +147,21 @@ def _start_with(fn: Any, limits: SpanLimits | None = None) -> ReadableSpan:
     return span
 
 
-def test_started_attributes_and_write_started_equal_set_attributes() -> None:
-    values = {c.SESSION_ID: "x" * 40, c.STEP_SEQUENCE: 7}
-    seen: list[Any] = []
+@pytest.mark.parametrize("with_session", [True, False])
+def test_started_attributes_and_stamp_started_equal_set_attributes(with_session: bool) -> None:
+    values: dict[str, Any] = {c.STEP_SEQUENCE: 7}
+    if with_session:
+        values[c.SESSION_ID] = "x" * 40
+    seen: list[int] = []
 
     def fast(span: Span) -> None:
         view = sdkspan.started_attributes(span)
         assert view is not None
         attrs, bounded, trace_id = view
-        assert attrs is bounded._dict  # type: ignore[attr-defined]
+        assert attrs is sdkspan.own_attributes(span)._dict
         assert trace_id == span.get_span_context().trace_id
         seen.append(trace_id)
-        sdkspan.write_started(span, attrs, bounded, values)
+        sdkspan.stamp_started(span, attrs, bounded, values.get(c.SESSION_ID), 7)
 
     for limits in (SpanLimits(), SpanLimits(max_attribute_length=8), SpanLimits(max_attributes=2)):
         written = _start_with(fast, limits)

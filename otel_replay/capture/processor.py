@@ -15,7 +15,7 @@ from opentelemetry.sdk.trace import ReadableSpan, Span, SpanProcessor
 
 from otel_replay.core import conventions as c
 from otel_replay.core.env import env_int
-from otel_replay.core.sdkspan import span_attributes, span_parts, started_attributes, write_started
+from otel_replay.core.sdkspan import span_attributes, span_parts, stamp_started, started_attributes
 from otel_replay.core.selfmetrics import ErrorReporter, get_meter, observable
 from otel_replay.model.checkpoint import Checkpoint
 from otel_replay.model.errors import CheckpointError, CheckpointNotFoundError, UnorderedHistoryError
@@ -146,10 +146,7 @@ class ReplayProcessor(SpanProcessor):
                 self._touch_counter(sid)
             # Both values are valid attribute values already (a str and an int), and the
             # span is not yet visible to other code.
-            if own is not sid:
-                write_started(span, attrs, bounded, {_SESSION_ID: sid, _STEP_SEQUENCE: seq})
-            else:
-                write_started(span, attrs, bounded, {_STEP_SEQUENCE: seq})
+            stamp_started(span, attrs, bounded, sid if own is not sid else None, seq)
         except Exception as exc:
             self.errors.report("on_start", exc)
 

@@ -18,13 +18,15 @@ from opentelemetry.sdk.util.instrumentation import InstrumentationScope
 from opentelemetry.trace import SpanContext, SpanKind, Status, StatusCode, TraceFlags
 from opentelemetry.trace.span import TraceState
 
+from otel_replay.core import conventions as c
+
 __all__ = [
     "Parts",
     "span_attributes",
     "span_parts",
     "public_parts",
     "started_attributes",
-    "write_started",
+    "stamp_started",
     "own_attributes",
     "replace_attributes",
     "update_attributes",
@@ -116,11 +118,13 @@ def public_parts(span: ReadableSpan) -> Parts:
 
 _BoundedAttributes = BoundedAttributes
 _SpanContext = SpanContext
+_SESSION_ID = c.SESSION_ID
+_STEP_SEQUENCE = c.STEP_SEQUENCE
 
 
 def started_attributes(span: Span) -> tuple[dict[str, Any], BoundedAttributes, int] | None:
     """``(attribute dict, its BoundedAttributes, trace id)`` of an SDK span in ``on_start``,
-    for :func:`write_started`; ``None`` for any other span (use the public API)."""
+    for :func:`stamp_started`; ``None`` for any other span (use the public API)."""
     try:
         bounded: Any = span._attributes
         ctx = span._context
@@ -132,20 +136,28 @@ def started_attributes(span: Span) -> tuple[dict[str, Any], BoundedAttributes, i
     return attrs, bounded, ctx[0]  # SpanContext is a tuple: (trace id, span id, ...)
 
 
-def write_started(
-    span: Span, attrs: dict[str, Any], bounded: BoundedAttributes, values: Mapping[str, Any]
+def stamp_started(
+    span: Span,
+    attrs: dict[str, Any],
+    bounded: BoundedAttributes,
+    session_id: str | None,
+    sequence: int,
 ) -> None:
-    """Set ``values`` (valid ``str``/``int`` attribute values) on a span that no other code
-    has seen yet: straight into its dict (``attrs``, ``bounded`` from
-    :func:`started_attributes`) while the span's attribute limit has room, else through
-    ``span.set_attributes``. Strings are truncated to the span's value length limit."""
+    """Set ``agent_replay.step.sequence`` (and ``agent_replay.session.id`` unless
+    ``session_id`` is None) on a span no other code has seen yet: straight into its dict
+    (``attrs``, ``bounded`` from :func:`started_attributes`) while the span's attribute limit
+    has room, else through the public API. The session id is truncated to the span's value
+    length limit, as ``set_attribute`` would."""
     maxlen = bounded.maxlen
-    if maxlen is not None and len(attrs) + len(values) > maxlen:
-        span.set_attributes(values)
-        return
-    limit = bounded.max_value_len
-    for key, value in values.items():
-        attrs[key] = value[:limit] if limit is not None and type(value) is str else value
+    if maxlen is None or len(attrs) + 2 <= maxlen:
+        if session_id is not None:
+            limit = bounded.max_value_len
+            attrs[_SESSION_ID] = session_id if limit is None else session_id[:limit]
+        attrs[_STEP_SEQUENCE] = sequence
+    elif session_id is not None:
+        span.set_attributes({_SESSION_ID: session_id, _STEP_SEQUENCE: sequence})
+    else:
+        span.set_attribute(_STEP_SEQUENCE, sequence)
 
 
 def own_attributes(span: ReadableSpan) -> Any:
