@@ -165,8 +165,20 @@ def test_diff_table_counts_steps_in_the_right_number(tmp_path: Path) -> None:
     code, text = run_cli("diff", one, one)
     assert code == 0
     assert text.splitlines()[0] == "baseline session s (1 step) vs candidate session s (1 step)"
+    assert text.splitlines()[1] == "no drift (1 baseline step, 1 candidate step, mode align)"
     code, text = run_cli("diff", one, two, "--fail-on", "never")
     assert text.splitlines()[0] == "baseline session s (1 step) vs candidate session t (2 steps)"
+
+
+def test_drift_summary_counts_findings_in_the_right_number(tmp_path: Path) -> None:
+    _record(tmp_path / "a.jsonl", "s", BASE, confidence=0.9)
+    _record(tmp_path / "b.jsonl", "s", BASE, confidence=0.3)
+    code, text = run_cli("diff", str(tmp_path / "a.jsonl"), str(tmp_path / "b.jsonl"))
+    assert code == 1
+    assert text.splitlines()[1] == (
+        "1 drift finding, max severity critical: 1 critical, 0 warning, 0 info "
+        "(3 baseline steps, 3 candidate steps, mode align)"
+    )
 
 
 def test_log_lines_carry_the_command_prefix(

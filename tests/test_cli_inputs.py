@@ -195,3 +195,13 @@ def test_inspect_of_an_input_without_spans_warns(
     assert code == 0
     assert json.loads(text) == {"paths": [str(spanless)], "warnings": [message], "sessions": []}
     assert capsys.readouterr().err == f"otel-replay inspect: warning: {message}\n"
+
+
+def test_inspect_of_the_collector_recording_prints_no_sdk_log_line(
+    capsys: pytest.CaptureFixture,
+) -> None:
+    data = ROOT / "tests" / "data" / "recordings" / "collector-ptrace.jsonl"
+    code, text = run_cli("inspect", str(data), "--no-steps")
+    assert code == 0
+    assert text.splitlines()[1] == "2 spans, 2 sessions, 0 checkpoints"
+    assert capsys.readouterr().err == ""
