@@ -48,7 +48,9 @@ def test_inspect_table_and_json(tmp_path):
     cid = _record(rec, "s1", BASE)
     code, text = run_cli("inspect", str(rec))
     assert code == 0
-    assert "1 sessions, 1 checkpoints" in text
+    lines = text.splitlines()
+    assert lines[1] == "5 spans, 1 session, 1 checkpoint"
+    assert lines[3] == "Session s1  (5 steps, 1 checkpoint)"
     assert f"1  {cid}  start" in text
     code, text = run_cli("inspect", str(rec), "--format", "json")
     doc = json.loads(text)

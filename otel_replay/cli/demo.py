@@ -7,20 +7,36 @@ import argparse
 import os
 import shutil
 import time
-import uuid
 from pathlib import Path
 from typing import Any, TextIO
 
 from opentelemetry import trace
 from opentelemetry.sdk.metrics import MeterProvider
-from opentelemetry.sdk.metrics.export import MetricReader, PeriodicExportingMetricReader
+from opentelemetry.sdk.metrics.export import MetricReader
 from opentelemetry.sdk.resources import Resource
 from opentelemetry.sdk.trace import SpanProcessor, TracerProvider
 from opentelemetry.sdk.trace.export import BatchSpanProcessor, SpanExporter
 
 from otel_replay.capture.processor import ReplayProcessor
 from otel_replay.cli.demo_agent import AGENT_NAME, CHANGED_CORPUS, AgentState, ResearchAgent
-from otel_replay.cli.render import checkpoints_of, render_table
+from otel_replay.cli.otlp import (
+    DEMO_SERVICE_NAME,
+    EXPORT_TIMEOUT_S,
+    PROBE_TIMEOUT_S,
+    Breaker,
+    ExporterLog,
+    demo_resource,
+    otlp_exporters,
+    unreachable,
+)
+from otel_replay.cli.render import (
+    checkpoints_of,
+    count,
+    exit_codes_epilog,
+    paragraphs,
+    render_table,
+    warning,
+)
 from otel_replay.drift.processor import DriftProcessor
 from otel_replay.formats.exporter import RecordingExporter
 from otel_replay.formats.files import RecordingFormat, load_recording
@@ -31,26 +47,6 @@ from otel_replay.restore.api import restore
 __all__ = ["run_demo", "QUESTION", "add_demo_parser", "cmd_demo"]
 
 QUESTION = "What does OpenTelemetry do with traces?"
-
-
-def _otlp_exporters() -> tuple[SpanExporter, MetricReader | None]:
-    """OTLP exporters configured by the standard ``OTEL_EXPORTER_OTLP_*`` variables
-    (``OTEL_METRICS_EXPORTER=none`` turns metrics off, e.g. for a traces-only backend)."""
-    protocol = os.environ.get("OTEL_EXPORTER_OTLP_PROTOCOL", "grpc")
-    if protocol.startswith("http"):
-        from opentelemetry.exporter.otlp.proto.http.metric_exporter import OTLPMetricExporter
-        from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
-    else:
-        from opentelemetry.exporter.otlp.proto.grpc.metric_exporter import (  # type: ignore[assignment]
-            OTLPMetricExporter,
-        )
-        from opentelemetry.exporter.otlp.proto.grpc.trace_exporter import (  # type: ignore[assignment]
-            OTLPSpanExporter,
-        )
-    if os.environ.get("OTEL_METRICS_EXPORTER", "otlp") == "none":
-        return OTLPSpanExporter(), None
-    reader = PeriodicExportingMetricReader(OTLPMetricExporter(), export_interval_millis=1000)
-    return OTLPSpanExporter(), reader
 
 
 def _clear_previous(recording_dir: Path) -> None:
@@ -82,17 +78,47 @@ def run_demo(
     recording_dir.mkdir(parents=True, exist_ok=True)
     _clear_previous(recording_dir)
 
-    resource_attrs = {"service.name": "otel-replay-demo"}
-    if "service.instance.id" not in os.environ.get("OTEL_RESOURCE_ATTRIBUTES", ""):
-        resource_attrs["service.instance.id"] = uuid.uuid4().hex
-    resource = Resource.create(resource_attrs)
+    resource = demo_resource()
     readers: list[MetricReader] = []
     span_exporters: list[SpanExporter] = []
     if otlp_endpoint:
-        span_exp, reader = _otlp_exporters()
-        span_exporters.append(span_exp)
-        if reader is not None:
-            readers.append(reader)
+        protocol = os.environ.get("OTEL_EXPORTER_OTLP_PROTOCOL", "grpc")
+        why = unreachable(otlp_endpoint, protocol)
+        if why is not None:
+            warning(
+                "demo",
+                f"OTLP endpoint {otlp_endpoint} is unreachable ({why}); recording locally "
+                "only, nothing is exported",
+            )
+            otlp_endpoint = None
+    exporter_log = ExporterLog()
+    breaker = Breaker()
+    with exporter_log.installed():
+        if otlp_endpoint:
+            span_exp, reader = otlp_exporters(breaker)
+            span_exporters.append(span_exp)
+            if reader is not None:
+                readers.append(reader)
+        code = _run(
+            recording_dir, fmt, resource, span_exporters, readers, otlp_endpoint, out, started
+        )
+    if otlp_endpoint:
+        summary = exporter_log.summary(otlp_endpoint, breaker.skipped)
+        if summary is not None:
+            warning("demo", summary)
+    return code
+
+
+def _run(
+    recording_dir: Path,
+    fmt: RecordingFormat,
+    resource: Resource,
+    span_exporters: list[SpanExporter],
+    readers: list[MetricReader],
+    otlp_endpoint: str | None,
+    out: TextIO,
+    started: float,
+) -> int:
     meter_provider = MeterProvider(resource=resource, metric_readers=readers)
     provider = TracerProvider(resource=resource)
     store = DirectoryCheckpointStore(recording_dir / "checkpoints")
@@ -159,8 +185,8 @@ def run_demo(
     state = restored.target
     out.write(
         f"restored AgentState: step={state.step!r} query={state.query!r} "
-        f"question={state.question!r}; {restored.replayed} steps replayed "
-        f"(hook errors: {len(restored.hook_errors)})\n"
+        f"question={state.question!r}; {count(restored.replayed, 'step')} replayed "
+        f"({count(len(restored.hook_errors), 'hook error')})\n"
     )
 
     # 3. Cached re-execution, same world: everything served from the recording ------------
@@ -205,8 +231,9 @@ def run_demo(
     rec = load_recording(recording_dir)
     rec_ckpts = checkpoints_of(rec.steps())
     out.write(
-        f"\nRecording {recording_dir}: {len(rec.spans)} spans, {len(rec.sessions())} session(s), "
-        f"{len(rec_ckpts)} checkpoints (inspect it with: otel-replay inspect {recording_dir})\n"
+        f"\nRecording {recording_dir}: {count(len(rec.spans), 'span')}, "
+        f"{count(len(rec.sessions()), 'session')}, {count(len(rec_ckpts), 'checkpoint')} "
+        f"(inspect it with: otel-replay inspect {recording_dir.parent})\n"
     )
     if otlp_endpoint:
         out.write(
@@ -231,10 +258,33 @@ def add_demo_parser(sub: Any) -> None:
     demo = sub.add_parser(
         "demo",
         help="run the built-in example agent: record, restore, replay and detect drift",
-        description="Runs a deterministic example agent (no network, no keys) with the "
-        "otel-replay processors installed and records it to a local directory. If "
-        "OTEL_EXPORTER_OTLP_ENDPOINT is set, spans and metrics are exported there too.",
+        description=paragraphs(
+            "Runs a deterministic example agent (no network, no keys) with the otel-replay "
+            "processors installed and records it to OUT/recording (read it back with "
+            "'otel-replay inspect OUT').",
+            "If OTEL_EXPORTER_OTLP_ENDPOINT is set, spans and metrics are exported there too "
+            "(OTEL_EXPORTER_OTLP_PROTOCOL grpc or http/protobuf; OTEL_METRICS_EXPORTER=none "
+            "for traces only). An endpoint that refuses the connection or does not answer "
+            f"within {PROBE_TIMEOUT_S:g} s is reported in one line and skipped; each export "
+            f"gives up after {EXPORT_TIMEOUT_S:g} s unless OTEL_EXPORTER_OTLP_TIMEOUT is set.",
+            "The resource is the SDK's (OTEL_SERVICE_NAME, OTEL_RESOURCE_ATTRIBUTES); "
+            f"service.name is {DEMO_SERVICE_NAME} when neither sets one.",
+        ),
+        epilog=exit_codes_epilog("demo"),
+        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    demo.add_argument("--out", default="otel-replay-demo", help="recording directory")
-    demo.add_argument("--format", choices=["jsonl", "protobuf"], default="jsonl")
+    demo.add_argument(
+        "--out",
+        default="otel-replay-demo",
+        metavar="OUT",
+        help="output directory; the recording goes to OUT/recording, replacing the files of "
+        "an earlier demo run there (default: otel-replay-demo)",
+    )
+    demo.add_argument(
+        "--format",
+        choices=["jsonl", "protobuf"],
+        default="jsonl",
+        help="recording format: OTLP JSON lines (.jsonl) or length-prefixed OTLP protobuf "
+        "(.binpb) (default: jsonl)",
+    )
     demo.set_defaults(func=cmd_demo)

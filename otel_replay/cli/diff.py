@@ -7,11 +7,22 @@ import sys
 import time
 from typing import Any, TextIO
 
+from otel_replay.cli.load import LOCATE_HELP, load_input
+from otel_replay.cli.render import (
+    EXIT_DRIFT,
+    EXIT_ERROR,
+    EXIT_OK,
+    EXIT_USAGE,
+    count,
+    error,
+    exit_codes_epilog,
+    paragraphs,
+    warning,
+)
 from otel_replay.core import conventions as c
 from otel_replay.drift.compare import compare
 from otel_replay.drift.policy import DEFAULT_IGNORE_PATHS, DriftPolicy, Severity
 from otel_replay.drift.report import DriftReport
-from otel_replay.formats.files import load_recording
 from otel_replay.formats.recording import Recording
 from otel_replay.model.steps import Step
 
@@ -56,6 +67,8 @@ def _pick_session(rec: Recording, wanted: str | None, checkpoint_id: str | None,
         for sid in sessions:
             if any(st.checkpoint_id == checkpoint_id for st in rec.steps_for_session(sid)):
                 return sid
+        if role == "baseline":
+            raise LookupError(f"{role}: checkpoint {checkpoint_id!r} not in {', '.join(rec.paths)}")
     if not sessions:
         raise LookupError(f"{role}: no sessions in {', '.join(rec.paths)}")
     return sessions[0]
@@ -76,10 +89,14 @@ def select_steps(rec: Recording, session_id: str, checkpoint_id: str | None) -> 
 def cmd_diff(args: argparse.Namespace, out: TextIO) -> int:
     progress = _Progress(bool(args.progress))
     progress.step(0, 3, "loading baseline")
-    base_rec = load_recording(args.baseline)
+    base_rec = _load(args.baseline, "baseline")
+    if base_rec is None:
+        return EXIT_ERROR
     progress.enabled = progress.enabled or len(base_rec.spans) > _LARGE
     progress.step(1, 3, "loading candidate")
-    cand_rec = load_recording(args.candidate)
+    cand_rec = _load(args.candidate, "candidate")
+    if cand_rec is None:
+        return EXIT_ERROR
     progress.enabled = progress.enabled or len(cand_rec.spans) > _LARGE
     progress.step(2, 3, "comparing")
     try:
@@ -88,8 +105,8 @@ def cmd_diff(args: argparse.Namespace, out: TextIO) -> int:
             cand_rec, args.candidate_session or args.session, args.checkpoint, "candidate"
         )
     except LookupError as exc:
-        print(f"otel-replay diff: error: {exc}", file=sys.stderr)
-        return 2
+        error("diff", str(exc))
+        return EXIT_USAGE
     baseline = select_steps(base_rec, b_sid, args.checkpoint)
     candidate = select_steps(cand_rec, c_sid, args.checkpoint)
     policy = (
@@ -103,38 +120,76 @@ def cmd_diff(args: argparse.Namespace, out: TextIO) -> int:
     return _exit_code(report, args.fail_on)
 
 
+def _load(path: str, role: str) -> Recording | None:
+    """The recording at ``path``; ``None`` (the error printed) when it holds no span."""
+    rec, no_spans = load_input(path)
+    for w in rec.warnings:
+        warning("diff", w)
+    if no_spans is not None:
+        error("diff", f"{role} {no_spans}; nothing to compare")
+        return None
+    return rec
+
+
 def _write(report: DriftReport, fmt: str, out: TextIO, b_sid: str, c_sid: str) -> None:
     if fmt == "json":
         out.write(report.to_json(indent=2) + "\n")
     elif fmt == "markdown":
         out.write(report.to_markdown() + "\n")
     else:
-        out.write(f"baseline session {b_sid} ({report.baseline_steps} steps) vs candidate ")
-        out.write(f"session {c_sid} ({report.candidate_steps} steps)\n")
+        out.write(f"baseline session {b_sid} ({count(report.baseline_steps, 'step')}) vs ")
+        out.write(f"candidate session {c_sid} ({count(report.candidate_steps, 'step')})\n")
         out.write(report.render_table() + "\n")
 
 
 def _exit_code(report: DriftReport, fail_on: str) -> int:
     if fail_on == "never" or report.max_severity is None:
-        return 0
+        return EXIT_OK
     threshold: Any = Severity(fail_on)
-    return 1 if report.max_severity.rank >= threshold.rank else 0
+    return EXIT_DRIFT if report.max_severity.rank >= threshold.rank else EXIT_OK
 
 
 def add_diff_parser(sub: Any) -> None:
     p = sub.add_parser(
         "diff",
         help="compare two recordings and report drift",
-        description="Compare the steps of a candidate recording with a baseline recording "
-        "(aligned by step signatures). Exit code 1 when drift at or above --fail-on is found.",
+        description=paragraphs(
+            "Compare the steps of a candidate recording with a baseline recording (aligned "
+            "by step signatures). Exit code 1 when drift at or above --fail-on is found. An "
+            "input without spans is an error (exit code 3), not 'no drift'.",
+            LOCATE_HELP,
+        ),
+        epilog=exit_codes_epilog("diff"),
+        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    p.add_argument("baseline", help="baseline recording (file or directory)")
-    p.add_argument("candidate", help="candidate recording (file or directory)")
-    p.add_argument("--session", help="session to compare (both sides unless --candidate-session)")
-    p.add_argument("--candidate-session", help="session of the candidate recording")
-    p.add_argument("--checkpoint", help="compare only the steps after this checkpoint id")
-    p.add_argument("--format", choices=["table", "json", "markdown"], default="table")
-    p.add_argument("--mode", choices=["align", "strict"], default="align")
+    p.add_argument("baseline", metavar="BASELINE", help="baseline recording (file or directory)")
+    p.add_argument("candidate", metavar="CANDIDATE", help="candidate recording (file or directory)")
+    p.add_argument(
+        "--session",
+        metavar="ID",
+        help="session to compare (both sides unless --candidate-session; default: the "
+        "session of --checkpoint, else the first session)",
+    )
+    p.add_argument("--candidate-session", metavar="ID", help="session of the candidate recording")
+    p.add_argument(
+        "--checkpoint",
+        metavar="ID",
+        help="compare only the steps after this checkpoint id (it must be in the baseline)",
+    )
+    p.add_argument(
+        "--format",
+        choices=["table", "json", "markdown"],
+        default="table",
+        help="report format: a readable table, a JSON document or a Markdown table for CI "
+        "comments (default: table)",
+    )
+    p.add_argument(
+        "--mode",
+        choices=["align", "strict"],
+        default="align",
+        help="align: pair steps by their signatures, so one inserted or removed step is one "
+        "finding; strict: pair steps by position (default: align)",
+    )
     p.add_argument(
         "--fail-on",
         choices=["info", "warning", "critical", "never"],
@@ -142,7 +197,11 @@ def add_diff_parser(sub: Any) -> None:
         help="lowest severity that makes the exit code 1 (default: critical)",
     )
     p.add_argument(
-        "--ignore-path", action="append", default=[], help="JSON path to ignore (repeatable)"
+        "--ignore-path",
+        action="append",
+        default=[],
+        metavar="PATH",
+        help="JSON path to ignore, e.g. '$.filters[*].op' (repeatable)",
     )
     p.add_argument("--progress", action="store_true", help="always show progress on stderr")
     p.set_defaults(func=cmd_diff)

@@ -4,11 +4,20 @@ from __future__ import annotations
 
 import argparse
 import json
-import sys
 from typing import Any, TextIO
 
-from otel_replay.cli.render import EXIT_OK, EXIT_USAGE, checkpoints_of, render_table
-from otel_replay.formats.files import load_recording
+from otel_replay.cli.load import LOCATE_HELP, load_input
+from otel_replay.cli.render import (
+    EXIT_OK,
+    EXIT_USAGE,
+    checkpoints_of,
+    count,
+    error,
+    exit_codes_epilog,
+    paragraphs,
+    render_table,
+    warning,
+)
 from otel_replay.model.checkpoint import Checkpoint
 
 __all__ = ["add_inspect_parser", "cmd_inspect"]
@@ -22,12 +31,20 @@ def _short(value: Any, width: int = 48) -> str:
 
 
 def cmd_inspect(args: argparse.Namespace, out: TextIO) -> int:
-    rec = load_recording(args.path)
+    rec, no_spans = load_input(args.path)
+    for w in rec.warnings:
+        warning("inspect", w)
+    if no_spans is not None:
+        warning("inspect", no_spans)
     steps = rec.steps()
     sessions = rec.sessions()
     if args.session:
         if args.session not in sessions:
-            print(f"error: session {args.session!r} is not in {args.path}", file=sys.stderr)
+            known = ", ".join(sessions) if sessions else "none"
+            error(
+                "inspect",
+                f"session {args.session!r} is not in {args.path} (sessions: {known})",
+            )
             return EXIT_USAGE
         sessions = [args.session]
         steps = [s for s in steps if s.session_id == args.session]
@@ -35,7 +52,7 @@ def cmd_inspect(args: argparse.Namespace, out: TextIO) -> int:
     if args.format == "json":
         doc = {
             "paths": rec.paths,
-            "warnings": rec.warnings,
+            "warnings": rec.warnings + ([no_spans] if no_spans else []),
             "sessions": [
                 {
                     "session_id": sid,
@@ -49,13 +66,17 @@ def cmd_inspect(args: argparse.Namespace, out: TextIO) -> int:
         out.write("\n")
         return EXIT_OK
     out.write(f"Recording: {', '.join(rec.paths)}\n")
-    out.write(f"{len(rec.spans)} spans, {len(sessions)} sessions, {len(ckpts)} checkpoints\n")
-    for w in rec.warnings:
-        out.write(f"warning: {w}\n")
+    out.write(
+        f"{count(len(rec.spans), 'span')}, {count(len(sessions), 'session')}, "
+        f"{count(len(ckpts), 'checkpoint')}\n"
+    )
     for sid in sessions:
         s_steps = [s for s in steps if s.session_id == sid]
         s_ckpts = [ck for ck in ckpts if ck.session_id == sid]
-        out.write(f"\nSession {sid}  ({len(s_steps)} steps, {len(s_ckpts)} checkpoints)\n")
+        out.write(
+            f"\nSession {sid}  ({count(len(s_steps), 'step')}, "
+            f"{count(len(s_ckpts), 'checkpoint')})\n"
+        )
         if s_ckpts:
             out.write(
                 render_table(
@@ -116,10 +137,25 @@ def _ckpt_dict(ck: Checkpoint) -> dict[str, Any]:
 
 def add_inspect_parser(sub: Any) -> None:
     insp = sub.add_parser(
-        "inspect", help="list sessions, checkpoints and steps of a recording (file or directory)"
+        "inspect",
+        help="list sessions, checkpoints and steps of a recording (file or directory)",
+        description=paragraphs(
+            "List the sessions, checkpoints and steps of a recording. A recording without "
+            "spans is listed with a warning on stderr.",
+            LOCATE_HELP,
+        ),
+        epilog=exit_codes_epilog("inspect"),
+        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    insp.add_argument("path")
-    insp.add_argument("--format", choices=["table", "json"], default="table")
-    insp.add_argument("--session", help="only this session")
+    insp.add_argument(
+        "path", metavar="PATH", help="recording file or directory (see above for directories)"
+    )
+    insp.add_argument(
+        "--format",
+        choices=["table", "json"],
+        default="table",
+        help="output format: readable tables, or one JSON document (default: table)",
+    )
+    insp.add_argument("--session", metavar="ID", help="only this session")
     insp.add_argument("--no-steps", action="store_true", help="list checkpoints only")
     insp.set_defaults(func=cmd_inspect)

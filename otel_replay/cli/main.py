@@ -4,47 +4,104 @@ command modules."""
 from __future__ import annotations
 
 import argparse
+import contextlib
+import logging
 import sys
-from collections.abc import Sequence
+import warnings
+from collections.abc import Iterator, Sequence
 from typing import TextIO
 
 from otel_replay.cli.demo import add_demo_parser
 from otel_replay.cli.diff import add_diff_parser
 from otel_replay.cli.inspect import add_inspect_parser
-from otel_replay.cli.render import EXIT_ERROR
+from otel_replay.cli.render import EXIT_ERROR, EXIT_OK, EXIT_USAGE, error, exit_codes_epilog
 from otel_replay.core.version import __version__
-from otel_replay.formats.errors import RecordingError
+from otel_replay.formats.errors import RecordingError, RecordingWarning
 from otel_replay.model.errors import CheckpointError
 
-__all__ = ["main"]
+__all__ = ["main", "build_parser"]
 
 
 def build_parser() -> argparse.ArgumentParser:
+    """The ``otel-replay`` parser with its ``demo``, ``inspect`` and ``diff`` subcommands."""
     parser = argparse.ArgumentParser(
         prog="otel-replay",
         description="Record, restore, replay and drift detection for AI agents on OpenTelemetry.",
+        epilog=exit_codes_epilog(),
+        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    parser.add_argument("--version", action="version", version=f"otel-replay {__version__}")
-    sub = parser.add_subparsers(dest="command", required=True)
+    parser.add_argument(
+        "--version",
+        action="version",
+        version=f"otel-replay {__version__}",
+        help="print the version and exit",
+    )
+    sub = parser.add_subparsers(
+        dest="command", required=True, metavar="COMMAND", help="the command to run"
+    )
     add_demo_parser(sub)
     add_inspect_parser(sub)
     add_diff_parser(sub)
     return parser
 
 
-def main(argv: Sequence[str] | None = None, out: TextIO | None = None) -> int:
-    """Entry point; returns the exit code."""
-    parser = build_parser()
-    args = parser.parse_args(argv)
-    stream = out or sys.stdout
+class _PrefixFormatter(logging.Formatter):
+    """Log records as ``otel-replay COMMAND: warning: message`` lines."""
+
+    def __init__(self, command: str) -> None:
+        super().__init__()
+        self.command = command
+
+    def format(self, record: logging.LogRecord) -> str:
+        level = record.levelname.lower()
+        return f"otel-replay {self.command}: {level}: {record.getMessage()}"
+
+
+@contextlib.contextmanager
+def _command_output(command: str) -> Iterator[None]:
+    """While a command runs: log records (ours and the SDK's) print with the command's prefix
+    on stderr, and recording warnings are left to the command, which prints each once."""
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setLevel(logging.WARNING)
+    handler.setFormatter(_PrefixFormatter(command))
+    root = logging.getLogger()
+    root.addHandler(handler)
     try:
-        code: int = args.func(args, stream)
-        return code
-    except (RecordingError, CheckpointError, OSError) as exc:
-        print(f"otel-replay {args.command}: error: {exc}", file=sys.stderr)
-        return EXIT_ERROR
-    except KeyboardInterrupt:  # pragma: no cover
-        return 130
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", RecordingWarning)
+            yield
+    finally:
+        root.removeHandler(handler)
+
+
+def _os_error_text(exc: OSError) -> str:
+    if exc.filename is not None and exc.strerror:
+        return f"{exc.filename}: {exc.strerror}"
+    return str(exc)
+
+
+def main(argv: Sequence[str] | None = None, out: TextIO | None = None) -> int:
+    """Entry point; returns the exit code (``--help`` for what each code means)."""
+    parser = build_parser()
+    try:
+        args = parser.parse_args(argv)
+    except SystemExit as exc:  # usage errors (2), --help and --version (0)
+        return (
+            exc.code if isinstance(exc.code, int) else (EXIT_OK if exc.code is None else EXIT_USAGE)
+        )
+    stream = out or sys.stdout
+    with _command_output(args.command):
+        try:
+            code: int = args.func(args, stream)
+            return code
+        except (RecordingError, CheckpointError) as exc:
+            error(args.command, str(exc))
+            return EXIT_ERROR
+        except OSError as exc:
+            error(args.command, _os_error_text(exc))
+            return EXIT_ERROR
+        except KeyboardInterrupt:  # pragma: no cover
+            return 130
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -1,20 +1,96 @@
-"""What the ``otel-replay`` commands share: exit codes, plain-text tables and the checkpoints
-recorded among a recording's steps."""
+"""What the ``otel-replay`` commands share: exit codes and their help text, error and warning
+lines, plain-text tables, counted nouns and the checkpoints recorded among a recording's steps."""
 
 from __future__ import annotations
 
+import sys
+import textwrap
 from collections.abc import Sequence
 from typing import Any
 
 from otel_replay.model.checkpoint import Checkpoint
 from otel_replay.model.steps import Step
 
-__all__ = ["render_table", "checkpoints_of"]
+__all__ = [
+    "render_table",
+    "checkpoints_of",
+    "count",
+    "error",
+    "warning",
+    "exit_codes_epilog",
+    "paragraphs",
+    "EXIT_OK",
+    "EXIT_DRIFT",
+    "EXIT_USAGE",
+    "EXIT_ERROR",
+]
 
 EXIT_OK = 0
 EXIT_DRIFT = 1
 EXIT_USAGE = 2
 EXIT_ERROR = 3
+
+_INPUT_ERROR = (
+    "input error: a recording that is missing, unreadable or corrupt, or a directory "
+    "without recordings (or with them in several subdirectories)"
+)
+#: What each exit code means for each command ("" is ``otel-replay`` itself).
+EXIT_CODES: dict[str, dict[int, str]] = {
+    "": {
+        EXIT_OK: "success",
+        EXIT_DRIFT: "diff: drift at or above --fail-on",
+        EXIT_USAGE: "usage error, or a session or checkpoint that is not in the recording",
+        EXIT_ERROR: _INPUT_ERROR + "; diff: an input without spans; demo: the output "
+        "directory cannot be written",
+    },
+    "demo": {
+        EXIT_OK: "the demo ran (an unreachable OTLP endpoint is a warning on stderr)",
+        EXIT_USAGE: "usage error",
+        EXIT_ERROR: "the output directory cannot be created or written",
+    },
+    "inspect": {
+        EXIT_OK: "the recording was listed (one without spans with a warning on stderr)",
+        EXIT_USAGE: "usage error, or --session names a session that is not in the recording",
+        EXIT_ERROR: _INPUT_ERROR,
+    },
+    "diff": {
+        EXIT_OK: "no drift at or above --fail-on",
+        EXIT_DRIFT: "drift at or above --fail-on",
+        EXIT_USAGE: "usage error, or --session, --candidate-session or --checkpoint names "
+        "what is not in the recording",
+        EXIT_ERROR: _INPUT_ERROR + ", or an input without spans",
+    },
+}
+
+
+def exit_codes_epilog(command: str = "") -> str:
+    """The "exit codes" section of the ``--help`` of ``command`` ("" for ``otel-replay``)."""
+    lines = ["exit codes:"]
+    for code, meaning in EXIT_CODES[command].items():
+        lines.append(
+            textwrap.fill(meaning, 79, initial_indent=f"  {code}  ", subsequent_indent=" " * 5)
+        )
+    return "\n".join(lines)
+
+
+def paragraphs(*texts: str) -> str:
+    """Help text: each of ``texts`` wrapped to 79 columns, separated by blank lines."""
+    return "\n\n".join(textwrap.fill(t, 79) for t in texts)
+
+
+def error(command: str, message: str) -> None:
+    """Print ``otel-replay COMMAND: error: MESSAGE`` on stderr."""
+    print(f"otel-replay {command}: error: {message}", file=sys.stderr)
+
+
+def warning(command: str, message: str) -> None:
+    """Print ``otel-replay COMMAND: warning: MESSAGE`` on stderr."""
+    print(f"otel-replay {command}: warning: {message}", file=sys.stderr)
+
+
+def count(n: int, noun: str, plural: str | None = None) -> str:
+    """``n`` and ``noun`` in the right number: ``1 session``, ``2 sessions``, ``0 sessions``."""
+    return f"{n} {noun if n == 1 else (plural or noun + 's')}"
 
 
 def render_table(headers: Sequence[str], rows: Sequence[Sequence[Any]]) -> str:

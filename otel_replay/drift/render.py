@@ -142,20 +142,25 @@ def _ref_from_proto(msg: Any) -> StepRef:
 # --- text -----------------------------------------------------------------------------------
 
 
+def _n(n: int, noun: str) -> str:
+    return f"{n} {noun}" if n == 1 else f"{n} {noun}s"
+
+
 def summary(report: ReportView) -> str:
     """One line: counts per severity, or that there is no drift."""
     if not report.findings:
         return (
-            f"no drift ({report.baseline_steps} baseline steps, "
-            f"{report.candidate_steps} candidate steps, mode {report.mode})"
+            f"no drift ({_n(report.baseline_steps, 'baseline step')}, "
+            f"{_n(report.candidate_steps, 'candidate step')}, mode {report.mode})"
         )
     cs = report.counts_by_severity
     sev = report.max_severity
     return (
-        f"{len(report.findings)} drift finding(s), max severity {sev.value if sev else '-'}: "
+        f"{_n(len(report.findings), 'drift finding')}, max severity "
+        f"{sev.value if sev else '-'}: "
         f"{cs['critical']} critical, {cs['warning']} warning, {cs['info']} info "
-        f"({report.baseline_steps} baseline steps, {report.candidate_steps} candidate steps, "
-        f"mode {report.mode})"
+        f"({_n(report.baseline_steps, 'baseline step')}, "
+        f"{_n(report.candidate_steps, 'candidate step')}, mode {report.mode})"
     )
 
 
@@ -182,7 +187,8 @@ def markdown(report: ReportView, max_rows: int = 200) -> str:
             )
             lines.append("| " + " | ".join(_md_escape(x) for x in cells) + " |")
         if len(report.findings) > max_rows:
-            lines += ["", f"... {len(report.findings) - max_rows} more finding(s) not shown"]
+            more = len(report.findings) - max_rows
+            lines += ["", f"... {_n(more, 'more finding')} not shown"]
     return "\n".join(lines) + "\n"
 
 
@@ -208,7 +214,8 @@ def table(report: ReportView, max_rows: int = 200) -> str:
         for r in rows:
             lines.append("  ".join(r[i].ljust(widths[i]) for i in range(5)) + "  " + r[5])
         if len(report.findings) > max_rows:
-            lines.append(f"... {len(report.findings) - max_rows} more finding(s) not shown")
+            more = len(report.findings) - max_rows
+            lines.append(f"... {_n(more, 'more finding')} not shown")
     return "\n".join(lines) + "\n"
 
 

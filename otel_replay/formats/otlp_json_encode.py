@@ -15,6 +15,7 @@ from opentelemetry.trace import StatusCode
 
 from otel_replay.formats.json_text import _dumps
 from otel_replay.formats.sdk_spans import _FLAG_HAS_IS_REMOTE, _FLAG_IS_REMOTE
+from otel_replay.formats.trace_state import RecordedTraceState, trace_state_header
 
 __all__ = ["traces_data_to_json"]
 
@@ -96,8 +97,8 @@ def _span_obj(span: ReadableSpan) -> dict[str, Any]:
             "traceId": format(ctx.trace_id, "032x"),
             "spanId": format(ctx.span_id, "016x"),
         }
-        if ctx.trace_state:
-            o["traceState"] = ctx.trace_state.to_header()
+        if ctx.trace_state or isinstance(ctx.trace_state, RecordedTraceState):
+            o["traceState"] = trace_state_header(ctx.trace_state)
         flags |= int(ctx.trace_flags) & 0xFF
     else:
         o = {"traceId": "", "spanId": ""}
@@ -140,8 +141,8 @@ def _span_obj(span: ReadableSpan) -> dict[str, Any]:
                 "traceId": format(lctx.trace_id, "032x"),
                 "spanId": format(lctx.span_id, "016x"),
             }
-            if lctx.trace_state:
-                lo["traceState"] = lctx.trace_state.to_header()
+            if lctx.trace_state or isinstance(lctx.trace_state, RecordedTraceState):
+                lo["traceState"] = trace_state_header(lctx.trace_state)
             if link.attributes:
                 encoded = _attrs_to_obj(link.attributes)
                 if encoded:

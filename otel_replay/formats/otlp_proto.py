@@ -24,6 +24,7 @@ from otel_replay.formats.sdk_spans import (
     _DecoderBase,
     _make_span,
 )
+from otel_replay.formats.trace_state import RecordedTraceState, trace_state_header
 
 __all__ = ["encode_spans", "spans_from_traces_data"]
 
@@ -72,8 +73,8 @@ def _encode_span(pb: Any, span: ReadableSpan) -> None:
     if ctx is not None:
         pb.trace_id = ctx.trace_id.to_bytes(16, "big")
         pb.span_id = ctx.span_id.to_bytes(8, "big")
-        if ctx.trace_state:
-            pb.trace_state = ctx.trace_state.to_header()
+        if ctx.trace_state or isinstance(ctx.trace_state, RecordedTraceState):
+            pb.trace_state = trace_state_header(ctx.trace_state)
         flags |= int(ctx.trace_flags) & 0xFF
     parent = span.parent
     if parent is not None:
@@ -108,8 +109,8 @@ def _encode_span(pb: Any, span: ReadableSpan) -> None:
         lctx = link.context
         lk.trace_id = lctx.trace_id.to_bytes(16, "big")
         lk.span_id = lctx.span_id.to_bytes(8, "big")
-        if lctx.trace_state:
-            lk.trace_state = lctx.trace_state.to_header()
+        if lctx.trace_state or isinstance(lctx.trace_state, RecordedTraceState):
+            lk.trace_state = trace_state_header(lctx.trace_state)
         lflags = _FLAG_HAS_IS_REMOTE | (int(lctx.trace_flags) & 0xFF)
         if lctx.is_remote:
             lflags |= _FLAG_IS_REMOTE

@@ -19,6 +19,7 @@ from opentelemetry.trace import Link, SpanKind, Status, StatusCode, TraceFlags
 from opentelemetry.trace.span import TraceState
 
 from otel_replay.core.sdkspan import new_readable_span, new_span_context
+from otel_replay.formats.trace_state import parse_trace_state
 
 # SDK SpanKind value v <-> OTLP Span.SpanKind v + 1 (0 is SPAN_KIND_UNSPECIFIED).
 _SDK_KINDS: tuple[SpanKind, ...] = (
@@ -95,7 +96,7 @@ class _DecoderBase:
     def trace_state(self, header: str) -> TraceState:
         ts = self.trace_states.get(header)
         if ts is None:
-            ts = TraceState.from_header([header])
+            ts = parse_trace_state(header)
             if len(self.trace_states) < 4096:
                 self.trace_states[header] = ts
         return ts
