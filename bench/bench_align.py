@@ -23,8 +23,8 @@ from collections.abc import Callable, Sequence
 from functools import partial
 from typing import Any
 
-from otel_replay.drift import align as align_mod
 from otel_replay.core import conventions as c
+from otel_replay.drift import align as align_mod
 from otel_replay.drift.align import align, available_backends, lcs_length
 from otel_replay.drift.compare import compare
 from otel_replay.model.steps import Step

@@ -23,9 +23,9 @@ from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 from opentelemetry.trace import Status, StatusCode
 
-from otel_replay.drift import processor as dp_mod
 from otel_replay.capture.processor import ReplayProcessor
 from otel_replay.core import conventions as c
+from otel_replay.drift import processor as dp_mod
 from otel_replay.drift.compare import DriftPolicy, compare, compare_pair, fingerprint
 from otel_replay.drift.processor import DriftProcessor
 from otel_replay.model.checkpoints import checkpoint

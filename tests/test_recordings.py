@@ -35,8 +35,8 @@ from opentelemetry.trace import (
     TraceState,
 )
 
-from otel_replay.formats import recordings as rec_mod
 from otel_replay.core import conventions as c
+from otel_replay.formats import recordings as rec_mod
 from otel_replay.formats.recordings import (
     Recording,
     RecordingError,
