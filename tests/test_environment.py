@@ -44,14 +44,14 @@ def _installed(name: str) -> str | None:
 
 @pytest.mark.skipif(CORE_ONLY, reason="the minimum-versions run installs no extra")
 def test_dev_and_test_extras_are_installed():
-    problems = []
+    problems = set()
     for extra in ("dev", "test"):
         for req in _requirements(extra):
             got = _installed(req.name)
             if got is None or not req.specifier.contains(got, prereleases=True):
-                problems.append(f"{req} ({got or 'not installed'})")
+                problems.add(f"{req} ({got or 'not installed'})")
     if problems:
-        message = "missing from the [dev,test] extras: " + ", ".join(problems)
+        message = "missing from the [dev,test] extras: " + ", ".join(sorted(problems))
         if os.environ.get("CI", "").lower() == "true":
             pytest.fail(message)
         pytest.skip(message + " (pip install -e '.[dev,test]')")
