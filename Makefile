@@ -1,5 +1,5 @@
 # Convenience targets; each one is a documented script.
-.PHONY: demo test test-fast bench fuzz proto stack stack-down
+.PHONY: demo test test-fast test-min-versions bench fuzz proto stack stack-down
 
 demo:
 	python3 -m venv .venv && .venv/bin/pip install -q -e . && .venv/bin/otel-replay demo
@@ -9,6 +9,9 @@ test:
 
 test-fast:
 	bash scripts/test.sh --fast
+
+test-min-versions:
+	bash scripts/test-min-versions.sh
 
 proto:
 	scripts/gen-proto.sh

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # The whole test suite: installs what it needs (venv, package, real backends), then runs
-# ruff, mypy and pytest (unit, end-to-end with real backends, short fuzzing).
+# ruff, mypy and pytest (unit tests on the minimum dependency versions, then unit, end-to-end
+# with real backends, short fuzzing).
 #   scripts/test.sh            everything (what CI runs)
 #   scripts/test.sh --fast     unit tests only (seconds), no backends
 # Extra arguments after the options go to pytest.
@@ -18,9 +19,9 @@ fi
 STAMP="$VENV/.otel-replay-installed"
 WANT="$(cat pyproject.toml | sha256sum | cut -d' ' -f1)"
 if [[ ! -f "$STAMP" || "$(cat "$STAMP")" != "$WANT" ]]; then
-  echo "==> installing otel-replay[test] into $VENV"
+  echo "==> installing otel-replay[dev,test] into $VENV"
   "$VENV/bin/python" -m pip install -q --upgrade pip
-  "$VENV/bin/python" -m pip install -q -e ".[test]"
+  "$VENV/bin/python" -m pip install -q -e ".[dev,test]"
   echo "$WANT" > "$STAMP"
 fi
 
@@ -34,6 +35,9 @@ if [[ "$FAST" == 1 ]]; then
   echo "==> pytest (fast: unit tests)"
   exec "$VENV/bin/python" -m pytest -m "not e2e and not slow" -q "$@"
 fi
+
+# the unit tests again on the oldest versions pyproject.toml allows (cached venv .venv-min)
+bash scripts/test-min-versions.sh
 
 if [[ -x scripts/backends/setup-all.sh ]]; then
   echo "==> real backends (cached under ${OTEL_REPLAY_CACHE:-$HOME/.cache/otel-replay})"

@@ -60,6 +60,7 @@ def test_instruction_count_grows_with_the_spans_emitted(bench_path):
 
 
 def test_summary_reads_compare_times_from_the_align_benchmark(bench_path, capsys):
+    pytest.importorskip("psutil")  # run_all imports the memory benchmark, which needs psutil
     import bench_align
     import run_all
 

@@ -4,7 +4,6 @@ import dataclasses
 import json
 
 import pytest
-from pydantic import BaseModel
 
 from otel_replay.capture.checkpoint import checkpoint
 from otel_replay.capture.spans import agent_run
@@ -76,7 +75,9 @@ def test_langchain_shape_and_unknown_framework_fallback():
 
 
 def test_langchain_messages_and_dataclass_and_pydantic_are_converted():
+    pytest.importorskip("langchain_core")  # the langchain extra; it brings pydantic
     from langchain_core.messages import AIMessage, HumanMessage
+    from pydantic import BaseModel
 
     @dataclasses.dataclass
     class Memory:

@@ -2,16 +2,13 @@
 
 from __future__ import annotations
 
-from opentelemetry.exporter.prometheus import PrometheusMetricReader
+import pytest
 from opentelemetry.sdk._logs import LoggerProvider
 from opentelemetry.sdk._logs.export import InMemoryLogRecordExporter, SimpleLogRecordProcessor
 from opentelemetry.sdk.metrics import MeterProvider
 from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
-from prometheus_client import generate_latest
-from prometheus_client.core import REGISTRY as DEFAULT_REGISTRY
-from prometheus_client.parser import text_string_to_metric_families
 
 from otel_replay.capture.checkpoint import checkpoint
 from otel_replay.capture.processor import ReplayProcessor
@@ -19,6 +16,13 @@ from otel_replay.capture.spans import agent_run, decision, tool_call
 from otel_replay.core import conventions as c
 from otel_replay.drift.processor import DriftProcessor
 from otel_replay.restore.tracking import TrackingRegistry
+
+pytest.importorskip("opentelemetry.exporter.prometheus")  # the prometheus extra
+
+from opentelemetry.exporter.prometheus import PrometheusMetricReader
+from prometheus_client import generate_latest
+from prometheus_client.core import REGISTRY as DEFAULT_REGISTRY
+from prometheus_client.parser import text_string_to_metric_families
 
 
 def _run(tracer, sid, tool, confidence):

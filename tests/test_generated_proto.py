@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -15,7 +16,9 @@ def test_generated_code_matches_proto_sources(tmp_path):
         ["bash", str(ROOT / "scripts" / "gen-proto.sh"), str(tmp_path)],
         check=True,
         cwd=ROOT,
-        env={"PYTHON": env_python, "PATH": "/usr/bin:/bin"},
+        # gen-proto.sh installs its pinned grpcio-tools under the cache on first use: it needs
+        # HOME (or OTEL_REPLAY_CACHE) and pip's settings from the environment
+        env={**os.environ, "PYTHON": env_python},
     )
     fresh = sorted(p.relative_to(tmp_path) for p in tmp_path.rglob("*_pb2.py*"))
     committed = sorted(

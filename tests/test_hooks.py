@@ -6,7 +6,6 @@ import logging
 import threading
 
 import pytest
-from pydantic import BaseModel
 
 from otel_replay.capture.checkpoint import checkpoint
 from otel_replay.capture.spans import agent_run
@@ -49,14 +48,20 @@ class Frozen:
     b: str
 
 
-class Settings(BaseModel):
-    temperature: float
-    name: str = "x"
+@pytest.fixture(scope="module")
+def pydantic_models() -> tuple[type, type]:
+    """(Settings, Config): pydantic models, one nested in the other."""
+    pydantic = pytest.importorskip("pydantic")  # not a dependency: the generic hook supports it
 
+    class Settings(pydantic.BaseModel):
+        temperature: float
+        name: str = "x"
 
-class Config(BaseModel):
-    settings: Settings
-    steps: list[str] = []
+    class Config(pydantic.BaseModel):
+        settings: Settings
+        steps: list[str] = []
+
+    return Settings, Config
 
 
 class Plain:
@@ -110,7 +115,8 @@ def test_generic_into_frozen_dataclass(pipeline):
     assert target == Frozen(a=1, b="keep")
 
 
-def test_generic_into_pydantic_validates_nested_models(pipeline):
+def test_generic_into_pydantic_validates_nested_models(pipeline, pydantic_models):
+    Settings, Config = pydantic_models
     cid = _checkpoint(
         pipeline, Config(settings=Settings(temperature=0.5, name="s"), steps=["plan"])
     )
@@ -132,9 +138,13 @@ def test_generic_into_plain_object_sets_attributes_on_a_copy(pipeline):
     assert vars(target) == {"facts": [], "untouched": "keep"}
 
 
-def test_generic_rejects_unknown_dataclass_and_pydantic_fields():
+def test_generic_rejects_unknown_dataclass_fields():
     with pytest.raises(TypeError, match=r"Frozen has no fields \['zzz'\]"):
         restore_generic({"data": {"zzz": 1}}, Frozen(a=1, b="b"))
+
+
+def test_generic_rejects_unknown_pydantic_fields(pydantic_models):
+    Settings, _ = pydantic_models
     with pytest.raises(TypeError, match=r"Settings has no fields \['zzz'\]"):
         restore_generic({"data": {"zzz": 1}}, Settings(temperature=1.0))
 

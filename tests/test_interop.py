@@ -13,9 +13,9 @@ from contextlib import contextmanager
 from typing import Any
 
 import pytest
-import wrapt
 
 pytest.importorskip("langchain_core")
+wrapt = pytest.importorskip("wrapt")  # the interop extra's instrumentations bring it
 
 from langchain_core.language_models.fake_chat_models import GenericFakeChatModel  # noqa: E402
 from langchain_core.messages import AIMessage, ToolMessage  # noqa: E402

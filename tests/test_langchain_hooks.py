@@ -4,6 +4,9 @@ import importlib
 import sys
 
 import pytest
+
+pytest.importorskip("langchain_core")  # the langchain extra
+
 from langchain_core.agents import AgentAction
 from langchain_core.messages import (
     AIMessage,

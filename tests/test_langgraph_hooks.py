@@ -4,6 +4,9 @@ import operator
 from typing import Annotated, TypedDict
 
 import pytest
+
+pytest.importorskip("langgraph")  # the langgraph extra
+
 from langchain_core.language_models.fake_chat_models import GenericFakeChatModel
 from langchain_core.messages import AIMessage, HumanMessage, ToolMessage
 from langgraph.checkpoint.memory import InMemorySaver
