@@ -196,6 +196,9 @@ def test_ended_span_writes_show_through_the_public_api() -> None:
     assert (span.status.status_code, span.status.description) == (StatusCode.ERROR, "redacted")
     sdkspan.set_name(span, "renamed")
     assert span.name == "renamed"
+    own_events, own_links = sdkspan.events_and_links(event_holder)
+    assert list(own_events) == list(event_holder.events)
+    assert list(own_links) == list(event_holder.links) == []
     [event] = event_holder.events
     sdkspan.set_event_attributes(event, {"k": "x"})
     assert dict(event_holder.events[0].attributes or {}) == {"k": "x"}

@@ -74,6 +74,7 @@ from opentelemetry.trace import Status
 
 from otel_replay.core import conventions as c
 from otel_replay.core.sdkspan import (
+    events_and_links,
     own_attributes,
     replace_attributes,
     set_event_attributes,
@@ -545,11 +546,12 @@ class RedactionProcessor(SpanProcessor):
             changes = self._changes(attrs, hits)
             if changes:
                 replace_attributes(span, update_attributes(attrs, changes))
-            for event in span.events:
+            events, links = events_and_links(span)
+            for event in events:
                 ev_changes = self._changes(event.attributes, hits)
                 if ev_changes:
                     set_event_attributes(event, update_attributes(event.attributes, ev_changes))
-            for link in span.links:
+            for link in links:
                 ln_changes = self._changes(link.attributes, hits)
                 if ln_changes:
                     set_link_attributes(link, update_attributes(link.attributes, ln_changes))

@@ -8,7 +8,7 @@ slower, never wrong; ``tests/test_sdkspan.py`` pins every fast path to its publi
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from opentelemetry.attributes import BoundedAttributes
@@ -28,6 +28,7 @@ __all__ = [
     "started_attributes",
     "stamp_started",
     "own_attributes",
+    "events_and_links",
     "replace_attributes",
     "update_attributes",
     "set_event_attributes",
@@ -168,6 +169,15 @@ def own_attributes(span: ReadableSpan) -> Any:
         return span._attributes
     except AttributeError:
         return span.attributes
+
+
+def events_and_links(span: ReadableSpan) -> tuple[Sequence[Event], Sequence[Any]]:
+    """The span's own event and link sequences (``span.events`` and ``span.links`` copy
+    them into new tuples on each call); any other span: its public ``events`` and ``links``."""
+    try:
+        return span._events, span._links
+    except AttributeError:
+        return span.events, span.links
 
 
 def replace_attributes(span: ReadableSpan, attributes: Any) -> None:
