@@ -15,6 +15,7 @@ from opentelemetry.proto.trace.v1.trace_pb2 import TracesData
 from opentelemetry.sdk.trace import ReadableSpan
 from opentelemetry.trace import StatusCode
 
+from otel_replay.formats.coercion import bad_str, big_int, dropped
 from otel_replay.formats.sdk_spans import (
     _FLAG_HAS_IS_REMOTE,
     _FLAG_IS_REMOTE,
@@ -28,6 +29,8 @@ from otel_replay.formats.sdk_spans import (
 __all__ = ["encode_spans", "spans_from_traces_data"]
 
 _logger = logging.getLogger("otel_replay")
+_INT64_MIN = -(2**63)
+_INT64_MAX = 2**63 - 1
 
 
 def encode_spans(spans: Sequence[ReadableSpan]) -> TracesData:
@@ -132,20 +135,29 @@ def _encode_span(pb: Any, span: ReadableSpan) -> None:
 def _encode_attributes(target: Any, attributes: Mapping[str, Any]) -> None:
     for key, value in attributes.items():
         kv = target.add()
-        kv.key = key
         try:
-            _set_any(kv.value, value)
+            kv.key = key
+        except (TypeError, ValueError):
+            kv.key = bad_str("(key)", key) if isinstance(key, str) else str(key)
+        try:
+            _set_any(kv.value, value, key)
         except (TypeError, ValueError, OverflowError) as exc:
             del target[-1]
-            _logger.debug("recording: dropped attribute %r: %s", key, exc)
+            dropped(key, exc)
 
 
-def _set_any(av: Any, value: Any) -> None:
+def _set_any(av: Any, value: Any, key: str = "") -> None:
     t = type(value)
     if t is str:
-        av.string_value = value
+        try:
+            av.string_value = value
+        except ValueError:  # not encodable as UTF-8 (a lone surrogate)
+            av.string_value = bad_str(key, value)
     elif t is int:
-        av.int_value = value
+        if _INT64_MIN <= value <= _INT64_MAX:
+            av.int_value = value
+        else:
+            av.string_value = big_int(key, value)
     elif t is bool:
         av.bool_value = value
     elif t is float:
@@ -155,11 +167,11 @@ def _set_any(av: Any, value: Any) -> None:
     elif isinstance(value, bool):
         av.bool_value = value
     elif isinstance(value, int):
-        av.int_value = int(value)
+        _set_any(av, int(value), key)
     elif isinstance(value, float):
         av.double_value = float(value)
     elif isinstance(value, str):
-        av.string_value = str(value)
+        _set_any(av, str(value), key)
     elif isinstance(value, (bytes, bytearray, memoryview)):
         av.bytes_value = bytes(value)
     elif isinstance(value, Mapping):
@@ -167,13 +179,16 @@ def _set_any(av: Any, value: Any) -> None:
         kvl.SetInParent()
         for k, v in value.items():
             kv = kvl.values.add()
-            kv.key = str(k)
-            _set_any(kv.value, v)
+            try:
+                kv.key = str(k)
+            except ValueError:
+                kv.key = bad_str(key, str(k))
+            _set_any(kv.value, v, key)
     elif isinstance(value, Sequence):
         arr = av.array_value
         arr.SetInParent()
         for v in value:
-            _set_any(arr.values.add(), v)
+            _set_any(arr.values.add(), v, key)
     else:
         raise TypeError(f"unsupported attribute value type {type(value).__name__}")
 

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 
 from opentelemetry.sdk.trace import ReadableSpan
 
+from otel_replay.formats.errors import RecordingError, SkippedRecord
 from otel_replay.model.span_shapes import session_id_of
 from otel_replay.model.steps import Step, normalize_span
 
@@ -13,17 +14,27 @@ __all__ = ["Recording"]
 
 
 class Recording:
-    """Spans loaded from one or more recording files, with normalized steps."""
+    """Spans loaded from one or more recording files, with normalized steps.
+
+    ``warnings`` are the messages of everything skipped while loading, ``skipped`` the
+    damaged records (:class:`SkippedRecord`), ``errors`` the files of a directory that could
+    not be loaded at all (path -> error); ``paths`` are the files loaded.
+    """
 
     def __init__(
         self,
         paths: Sequence[str],
         spans: Sequence[ReadableSpan],
         warnings: Sequence[str] = (),
+        *,
+        skipped: Sequence[SkippedRecord] = (),
+        errors: Mapping[str, RecordingError] | None = None,
     ) -> None:
         self.paths: list[str] = list(paths)
         self.spans: list[ReadableSpan] = list(spans)
         self.warnings: list[str] = list(warnings)
+        self.skipped: list[SkippedRecord] = list(skipped)
+        self.errors: dict[str, RecordingError] = dict(errors or {})
         self._steps: list[Step] | None = None
         self._by_session: dict[str, list[Step]] | None = None
         self._sessions: list[str] | None = None
