@@ -124,14 +124,19 @@ def load_recording(
     notes: list[str] = []
     skipped: list[SkippedRecord] = []
     errors: dict[str, RecordingError] = {}
+    origins: list[tuple[int, str, int | None, int | None]] = []
     decoder = _Decoder()
     with _gc_paused():
         for file in files:
             if not directory or strict:
-                _load_file(file, decoder, spans, notes, skipped, max_bytes, max_file_bytes, strict)
+                _load_file(
+                    file, decoder, spans, notes, skipped, origins, max_bytes, max_file_bytes, strict
+                )
                 continue
             try:
-                _load_file(file, decoder, spans, notes, skipped, max_bytes, max_file_bytes, strict)
+                _load_file(
+                    file, decoder, spans, notes, skipped, origins, max_bytes, max_file_bytes, strict
+                )
             except RecordingError as exc:
                 errors[file] = exc
                 message = f"skipped file: {exc}"
@@ -143,7 +148,7 @@ def load_recording(
             f"{root}: none of the {len(files)} recording files could be loaded; first: {first}"
         ) from first
     loaded = [f for f in files if f not in errors]
-    return Recording(loaded, spans, notes, skipped=skipped, errors=errors)
+    return Recording(loaded, spans, notes, skipped=skipped, errors=errors, origins=origins)
 
 
 @contextlib.contextmanager
@@ -165,6 +170,7 @@ def _load_file(
     spans: list[ReadableSpan],
     notes: list[str],
     skipped: list[SkippedRecord],
+    origins: list[tuple[int, str, int | None, int | None]],
     max_bytes: int,
     max_file_bytes: int | None,
     strict: bool,
@@ -206,7 +212,7 @@ def _load_file(
             load_jsonl(load, f)
         else:
             load_binpb(load, f, size)
-        load.finish(notes, skipped, stacklevel=4)
+        load.finish(notes, skipped, origins, stacklevel=4)
 
 
 def write_recording(

@@ -69,6 +69,8 @@ class FileLoad:
         self.max_bytes = max_bytes
         self.head = head
         self.records = 0
+        #: (index of the record's first span, line, byte offset) per record read
+        self.origins: list[tuple[int, int | None, int | None]] = []
         self.notes: list[str] = []
         self.skipped: list[SkippedRecord] = []
         self.first_error: RecordingError | None = None
@@ -106,12 +108,20 @@ class FileLoad:
         self.skipped.append(SkippedRecord(self.path, line, offset, size, spans, reason, message))
         self.notes.append(message)
 
-    def finish(self, notes: list[str], skipped: list[SkippedRecord], stacklevel: int) -> None:
+    def finish(
+        self,
+        notes: list[str],
+        skipped: list[SkippedRecord],
+        origins: list[tuple[int, str, int | None, int | None]],
+        stacklevel: int,
+    ) -> None:
         """Raise the first error if nothing was read; else publish the notes as warnings."""
         if self.records == 0 and self.first_error is not None:
             del self.spans[self._start :]
             raise self.first_error
         skipped.extend(self.skipped)
+        path = self.path
+        origins.extend((i, path, line, offset) for i, line, offset in self.origins)
         bad_ids = 0
         for span in self.spans[self._start :]:
             ctx = span.context
@@ -244,6 +254,7 @@ def load_jsonl(load: FileLoad, f: IO[bytes]) -> None:
         count = len(spans)
         try:
             decoder.from_json(obj, spans)
+            load.origins.append((count, line, None))
         except _Invalid as exc:
             del spans[count:]
             load.skip(
@@ -375,11 +386,13 @@ def load_binpb(load: FileLoad, f: IO[bytes], end: int) -> None:
             )
         else:
             body = read(size)
+            load.origins.append((len(spans), None, offset))
             problem = _decode_frame(decoder, body, spans)
             if problem is None:
                 load.records += 1
                 offset += 4 + size
                 continue
+            load.origins.pop()
         if offset == 0 and _looks_text(load.head):
             raise RecordingFormatError(
                 path,
@@ -404,6 +417,7 @@ def load_binpb(load: FileLoad, f: IO[bytes], end: int) -> None:
             count = len(spans)
             if _decode_frame(decoder, _pread(f, offset + 4, region), spans, full=True) is None:
                 recovered = len(spans) - count
+                load.origins.append((count, None, offset))
             else:
                 del spans[count:]
         if recovered:

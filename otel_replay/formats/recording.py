@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import bisect
 from collections.abc import Mapping, Sequence
 
 from opentelemetry.sdk.trace import ReadableSpan
@@ -29,12 +30,14 @@ class Recording:
         *,
         skipped: Sequence[SkippedRecord] = (),
         errors: Mapping[str, RecordingError] | None = None,
+        origins: Sequence[tuple[int, str, int | None, int | None]] = (),
     ) -> None:
         self.paths: list[str] = list(paths)
         self.spans: list[ReadableSpan] = list(spans)
         self.warnings: list[str] = list(warnings)
         self.skipped: list[SkippedRecord] = list(skipped)
         self.errors: dict[str, RecordingError] = dict(errors or {})
+        self._origins = list(origins)
         self._steps: list[Step] | None = None
         self._by_session: dict[str, list[Step]] | None = None
         self._sessions: list[str] | None = None
@@ -71,7 +74,23 @@ class Recording:
         assert self._by_session is not None
         return list(self._by_session.get(session_id, ()))
 
-    # The lead adds ``checkpoints()`` here (decoding lives in otel_replay/checkpoints.py).
+    def where(self, trace_id: str | None, span_id: str | None) -> str | None:
+        """Where the span with these hex ids was read: ``file:line`` (JSON lines) or
+        ``file: at byte offset N`` (protobuf); ``None`` if unknown."""
+        if not self._origins or span_id is None:
+            return None
+        starts = [o[0] for o in self._origins]
+        for i, span in enumerate(self.spans):
+            ctx = span.context
+            if ctx is None or format(ctx.span_id, "016x") != span_id:
+                continue
+            if trace_id is not None and format(ctx.trace_id, "032x") != trace_id:
+                continue
+            _, path, line, offset = self._origins[bisect.bisect_right(starts, i) - 1]
+            if line is not None:
+                return f"{path}:{line}"
+            return f"{path}: at byte offset {offset}"
+        return None
 
     def _normalize(self) -> None:
         trace_session: dict[int, str] = {}
