@@ -27,6 +27,7 @@ from opentelemetry.trace import StatusCode
 from opentelemetry.util.types import AttributeValue
 
 from otel_replay.core import conventions as c
+from otel_replay.core.bounded import run_bounded
 from otel_replay.core.selfmetrics import ErrorReporter, get_meter, logger
 from otel_replay.drift.compare import compare, compare_profiled, no_drift_report
 from otel_replay.drift.findings import DriftFinding
@@ -124,6 +125,11 @@ class DriftProcessor(SpanProcessor):
 
         provider.add_span_processor(ReplayProcessor())
         provider.add_span_processor(DriftProcessor(BatchSpanProcessor(OTLPSpanExporter())))
+
+    :meth:`shutdown` returns within ``shutdown_timeout_millis`` (default 30 s) even when a
+    downstream processor or exporter hangs: the rest runs on in a daemon thread, and the
+    timeout is logged once and counted in ``agent_replay.processor.errors``
+    (``TimeoutError``, where ``downstream.shutdown``).
     """
 
     def __init__(
@@ -136,6 +142,7 @@ class DriftProcessor(SpanProcessor):
         max_held_spans: int = 10_000,
         max_reports: int = 1_000,
         log_events: bool = False,
+        shutdown_timeout_millis: int = 30_000,
         logger_provider: Any = None,
     ) -> None:
         self._downstream: tuple[SpanProcessor, ...] = (
@@ -162,6 +169,11 @@ class DriftProcessor(SpanProcessor):
         self._pending_flush: dict[int, threading.Thread] = {}
         self.reports: OrderedDict[str, DriftReport] = OrderedDict()
         self._max_reports = max_reports
+        if not isinstance(shutdown_timeout_millis, int) or shutdown_timeout_millis < 0:
+            raise ValueError(
+                f"shutdown_timeout_millis must be an int >= 0: {shutdown_timeout_millis!r}"
+            )
+        self.shutdown_timeout_millis = shutdown_timeout_millis
         meter = get_meter(meter_provider)
         self.errors = ErrorReporter("drift_processor", meter)
         self._findings = meter.create_counter(
@@ -327,14 +339,31 @@ class DriftProcessor(SpanProcessor):
             run.finished.set()
         return report
 
-    def shutdown(self) -> None:
-        for sid in list(self._held):
-            self.finish(sid)
-        for p in self._downstream:
-            try:
-                p.shutdown()
-            except Exception as exc:
-                self.errors.report("downstream.shutdown", exc)
+    def shutdown(self, timeout_millis: int | None = None) -> None:
+        """Finish the tracked runs and shut the downstream processors down; returns within
+        ``timeout_millis`` (default :attr:`shutdown_timeout_millis`), see the class docs."""
+        timeout = (
+            self.shutdown_timeout_millis if timeout_millis is None else timeout_millis
+        ) / 1000
+
+        def run() -> None:
+            for sid in list(self._held):
+                self.finish(sid)
+            for p in self._downstream:
+                try:
+                    p.shutdown()
+                except Exception as exc:
+                    self.errors.report("downstream.shutdown", exc)
+
+        if not run_bounded(run, timeout, "otel-replay-shutdown"):
+            names = ", ".join(type(p).__name__ for p in self._downstream)
+            self.errors.report(
+                "downstream.shutdown",
+                TimeoutError(
+                    f"shutdown of the downstream processors ({names}) did not finish within "
+                    f"{timeout:.2f} s; left running in a daemon thread"
+                ),
+            )
 
     def force_flush(self, timeout_millis: int = 30000) -> bool:
         """Flush the downstream processors; returns within about ``timeout_millis``.
