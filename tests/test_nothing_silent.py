@@ -172,3 +172,34 @@ def test_checkpoint_span_without_state_is_named_with_file_and_line(
         assert [ck.id for ck in source.checkpoints()] == [good]
     assert [str(w.message) for w in record] == [f"skipped checkpoint: {info.value}"]
     assert json.loads(path.read_text().splitlines()[1])["resourceSpans"]
+
+
+def test_recording_checkpoints_name_a_malformed_span_with_file_and_line(
+    pipeline: Pipeline, tmp_path: Path
+) -> None:
+    from otel_replay.formats.files import load_recording
+
+    with pipeline.tracer.start_as_current_span("run", attributes={c.SESSION_ID: "s"}):
+        good = checkpoint({"a": 1}, tracer=pipeline.tracer)
+    with pipeline.tracer.start_as_current_span(
+        "checkpoint broken",
+        attributes={c.SESSION_ID: "s", c.CHECKPOINT_ID: "broken", c.STEP_KIND: "checkpoint"},
+    ):
+        pass
+    spans = pipeline.exporter.get_finished_spans()
+    path = tmp_path / "r.binpb"
+    write_recording(path, spans[:2], format="protobuf")
+    first = path.read_bytes()
+    write_recording(path, spans[2:], format="protobuf")
+    path.write_bytes(first + path.read_bytes())
+    recording = load_recording(path)
+    message = (
+        f"{path}: at byte offset {len(first)}: checkpoint broken: span carries neither state "
+        "nor digest"
+    )
+    with pytest.warns(RecordingWarning) as record:
+        assert [ck.id for ck in recording.checkpoints()] == [good]
+    assert [str(w.message) for w in record] == [f"skipped checkpoint: {message}"]
+    with pytest.raises(CheckpointError) as info:
+        recording.checkpoints(strict=True)
+    assert str(info.value) == message

@@ -9,8 +9,9 @@ Two on-disk formats, both written by the OpenTelemetry Collector's ``file`` expo
   length as a 4-byte big-endian unsigned integer (the Collector's ``format: proto`` framing,
   ``exportMessageAsBuffer`` in ``exporter/fileexporter/file_writer.go``).
 
-:func:`load_recording` reads files and directories (format by extension, else by content)
-back into real SDK :class:`~opentelemetry.sdk.trace.ReadableSpan` objects;
+:func:`load_recording` reads files and directories (compression by magic bytes, format by
+extension, else by content) back into real SDK :class:`~opentelemetry.sdk.trace.ReadableSpan`
+objects, recovering from damage (:mod:`~otel_replay.formats.readers`, docs/recordings.md);
 :func:`write_recording` and :class:`~otel_replay.formats.exporter.RecordingExporter` write them.
 """
 

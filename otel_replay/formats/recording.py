@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import bisect
+import warnings
 from collections.abc import Mapping, Sequence
 
 from opentelemetry.sdk.trace import ReadableSpan
 
-from otel_replay.formats.errors import RecordingError, SkippedRecord
+from otel_replay.formats.errors import RecordingError, RecordingWarning, SkippedRecord
+from otel_replay.model.checkpoint import Checkpoint
+from otel_replay.model.errors import CheckpointError
 from otel_replay.model.span_shapes import session_id_of
 from otel_replay.model.steps import Step, normalize_span
 
@@ -73,6 +76,28 @@ class Recording:
             self._normalize()
         assert self._by_session is not None
         return list(self._by_session.get(session_id, ()))
+
+    def checkpoints(
+        self, session_id: str | None = None, *, strict: bool = False
+    ) -> list[Checkpoint]:
+        """The checkpoints recorded (of one session), in (session, sequence) order.
+
+        A malformed checkpoint span (e.g. one with neither state nor digest) is skipped with
+        a :class:`RecordingWarning` naming its file and line; ``strict=True`` raises
+        :class:`~otel_replay.model.errors.CheckpointError` with the same message instead.
+        """
+        out: list[Checkpoint] = []
+        for step in self.steps() if session_id is None else self.steps_for_session(session_id):
+            if step.kind != "checkpoint" or not step.checkpoint_id:
+                continue
+            try:
+                out.append(Checkpoint.from_step(step))
+            except CheckpointError as exc:
+                where = self.where(step.trace_id, step.span_id) or ", ".join(self.paths)
+                if strict:
+                    raise CheckpointError(f"{where}: {exc}") from exc
+                warnings.warn(f"skipped checkpoint: {where}: {exc}", RecordingWarning, stacklevel=2)
+        return sorted(out, key=lambda ck: (ck.session_id, ck.sequence))
 
     def where(self, trace_id: str | None, span_id: str | None) -> str | None:
         """Where the span with these hex ids was read: ``file:line`` (JSON lines) or
