@@ -499,3 +499,16 @@ def test_big_ints_and_lone_surrogates_are_kept_counted_and_warned_once(
         ((c.ATTR_COMPONENT, "recording_exporter"), (c.ATTR_ERROR_TYPE, "coerced_value")): 3.0
         * kinds
     }
+
+
+def test_lone_surrogate_in_a_span_name_is_kept_in_protobuf(tmp_path: Path) -> None:
+    exporter = RecordingExporter(tmp_path / "r.binpb", format="protobuf")
+    provider = TracerProvider()
+    provider.add_span_processor(SimpleSpanProcessor(exporter))
+    with provider.get_tracer("t").start_as_current_span("a\udcffb"):
+        pass
+    provider.shutdown()
+    assert exporter.failures == 0
+    [span] = load_recording(tmp_path / "r.binpb").spans
+    assert span.name == STR_PREFIX + '"a\\udcffb"'
+    assert restore_value(span.name) == "a\udcffb"

@@ -91,6 +91,15 @@ def test_headers_dripped_one_byte_at_a_time_hit_the_total_deadline(drip: DripSer
     assert drip.sent < 40
 
 
+def test_restore_from_a_dripping_backend_ends_at_the_timeout(drip: DripServer) -> None:
+    from otel_replay.restore.api import restore
+
+    start = time.monotonic()
+    with pytest.raises(BackendUnreachableError, match=r"did not answer within the timeout of 0\.5s"):
+        restore("c" * 32, source=PhoenixSource(drip.url, timeout=0.5))
+    assert time.monotonic() - start < 3.0
+
+
 class PagingServer:
     """A Phoenix-like spans endpoint answering with ``page(n)`` for the n-th request."""
 

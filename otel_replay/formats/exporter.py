@@ -188,8 +188,8 @@ class RecordingExporter(SpanExporter):
         to disk. ``False`` if the sync failed."""
         with self._lock:
             f = self._file
-            if f is None:
-                return True
+            if f is None or not stat.S_ISREG(os.fstat(f.fileno()).st_mode):
+                return True  # nothing to sync on a pipe or device
             try:
                 os.fsync(f.fileno())
             except OSError as exc:

@@ -84,7 +84,7 @@ def _encode_span(pb: Any, span: ReadableSpan) -> None:
         if parent.is_remote:
             flags |= _FLAG_IS_REMOTE
     pb.flags = flags
-    pb.name = span.name
+    _set_text(pb, "name", span.name)
     pb.kind = span.kind.value + 1
     if span.start_time:
         pb.start_time_unix_nano = span.start_time
@@ -96,7 +96,7 @@ def _encode_span(pb: Any, span: ReadableSpan) -> None:
         pb.dropped_attributes_count = span.dropped_attributes
     for event in span.events:
         ev = pb.events.add()
-        ev.name = event.name
+        _set_text(ev, "name", event.name)
         if event.timestamp:
             ev.time_unix_nano = event.timestamp
         if event.attributes:
@@ -129,7 +129,15 @@ def _encode_span(pb: Any, span: ReadableSpan) -> None:
         if status.status_code is not StatusCode.UNSET:
             pb.status.code = status.status_code.value
         if status.description:
-            pb.status.message = status.description
+            _set_text(pb.status, "message", status.description)
+
+
+def _set_text(message: Any, field: str, text: str) -> None:
+    """Set a string field; text protobuf cannot encode (a lone surrogate) takes the fallback."""
+    try:
+        setattr(message, field, text)
+    except ValueError:
+        setattr(message, field, bad_str(field, text))
 
 
 def _encode_attributes(target: Any, attributes: Mapping[str, Any]) -> None:

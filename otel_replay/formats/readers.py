@@ -351,6 +351,10 @@ def load_binpb(load: FileLoad, f: IO[bytes], end: int) -> None:
     spans = load.spans
     offset = 0
     read = f.read
+    from_pb = decoder.from_pb
+    raw_attrs = decoder.raw_attrs
+    raw_class = _RawTracesData.FromString
+    origins = load.origins
     while True:
         header = read(4)
         if not header:
@@ -386,13 +390,18 @@ def load_binpb(load: FileLoad, f: IO[bytes], end: int) -> None:
             )
         else:
             body = read(size)
-            load.origins.append((len(spans), None, offset))
-            problem = _decode_frame(decoder, body, spans)
+            count = len(spans)
+            try:
+                from_pb(raw_class(body), spans, raw_attrs)
+            except (DecodeError, ValueError, TypeError, OverflowError):
+                # The frame is redone through the full TracesData schema, which names the error.
+                del spans[count:]
+                problem = _decode_frame(decoder, body, spans)
             if problem is None:
+                origins.append((count, None, offset))
                 load.records += 1
                 offset += 4 + size
                 continue
-            load.origins.pop()
         if offset == 0 and _looks_text(load.head):
             raise RecordingFormatError(
                 path,
@@ -447,15 +456,9 @@ def _span_count(body: bytes) -> int | None:
 def _decode_frame(
     decoder: Any, body: bytes, spans: list[ReadableSpan], full: bool = False
 ) -> str | None:
-    """Append the spans of one frame body; the reason it cannot be decoded otherwise."""
+    """Append the spans of one frame body decoded through the full ``TracesData`` schema;
+    the reason it cannot be decoded otherwise (``full``: also when it holds no spans)."""
     count = len(spans)
-    if not full:
-        try:
-            decoder.from_pb(_RawTracesData.FromString(body), spans, decoder.raw_attrs)
-            return None
-        except (DecodeError, ValueError, TypeError, OverflowError):
-            # The frame is redone through the full TracesData schema, which names the error.
-            del spans[count:]
     try:
         td = TracesData.FromString(body)
     except DecodeError as exc:
