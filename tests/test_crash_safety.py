@@ -512,3 +512,23 @@ def test_lone_surrogate_in_a_span_name_is_kept_in_protobuf(tmp_path: Path) -> No
     [span] = load_recording(tmp_path / "r.binpb").spans
     assert span.name == STR_PREFIX + '"a\\udcffb"'
     assert restore_value(span.name) == "a\udcffb"
+
+
+def test_write_recording_warns_once_per_fallback_kind(tmp_path: Path) -> None:
+    memory = InMemorySpanExporter()
+    provider = TracerProvider()
+    provider.add_span_processor(SimpleSpanProcessor(memory))
+    for _ in range(3):
+        with provider.get_tracer("t").start_as_current_span("s") as span:
+            span.set_attribute("big", -(2**64))
+    provider.shutdown()
+    path = tmp_path / "w.binpb"
+    with pytest.warns(RecordingWarning) as record:
+        write_recording(path, memory.get_finished_spans(), format="protobuf")
+    assert [str(w.message) for w in record] == [
+        f"{path}: recording: attribute 'big' holds the integer {-(2**64)}, outside the int64 "
+        f"range of OTLP; recorded losslessly as the string {INT_PREFIX!r} + its digits"
+    ]
+    assert [restore_value(s.attributes["big"]) for s in load_recording(path).spans] == [
+        -(2**64)
+    ] * 3

@@ -95,7 +95,9 @@ def test_restore_from_a_dripping_backend_ends_at_the_timeout(drip: DripServer) -
     from otel_replay.restore.api import restore
 
     start = time.monotonic()
-    with pytest.raises(BackendUnreachableError, match=r"did not answer within the timeout of 0\.5s"):
+    with pytest.raises(
+        BackendUnreachableError, match=r"did not answer within the timeout of 0\.5s"
+    ):
         restore("c" * 32, source=PhoenixSource(drip.url, timeout=0.5))
     assert time.monotonic() - start < 3.0
 

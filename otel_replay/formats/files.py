@@ -28,6 +28,7 @@ from opentelemetry.sdk.trace import ReadableSpan
 
 from otel_replay.core import conventions as c
 from otel_replay.core.env import env_int
+from otel_replay.formats.coercion import coercions_to
 from otel_replay.formats.compression import (
     compress_record,
     compression_of_name,
@@ -226,7 +227,8 @@ def write_recording(
 
     Spans are written in batches of 1000 per line (``jsonl``) or frame (``protobuf``). A
     path ending in ``.gz`` (``.zst``) is gzip- (zstd-) compressed, each batch as its own
-    member/frame.
+    member/frame. Values written in the lossless fallback (docs/recordings.md) or dropped are
+    reported with one :class:`RecordingWarning` per kind.
     """
     if format not in _SUFFIX:
         raise ValueError(f"unknown recording format {format!r} (expected 'jsonl' or 'protobuf')")
@@ -237,7 +239,14 @@ def write_recording(
     batch: list[ReadableSpan] = []
     encoder = _JsonEncoder()
     compression = compression_of_name(target)
-    with open(target, "wb") as f, _gc_paused():
+    reported: set[str] = set()
+
+    def coerced(kind: str, message: str) -> None:
+        if kind not in reported:
+            reported.add(kind)
+            warnings.warn(f"{target}: {message}", RecordingWarning, stacklevel=4)
+
+    with open(target, "wb") as f, _gc_paused(), coercions_to(coerced):
 
         def flush() -> None:
             if format == "jsonl":
