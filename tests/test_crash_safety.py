@@ -532,3 +532,38 @@ def test_write_recording_warns_once_per_fallback_kind(tmp_path: Path) -> None:
     assert [restore_value(s.attributes["big"]) for s in load_recording(path).spans] == [
         -(2**64)
     ] * 3
+
+
+def test_exporter_refuses_to_mix_compressed_and_plain_records(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    from opentelemetry.sdk.trace.export import SpanExportResult
+
+    plain = tmp_path / "plain.jsonl"
+    write_recording(plain, _spans(1))
+    before = plain.read_bytes()
+    exporter = RecordingExporter(plain, compression="gzip")
+    with caplog.at_level(logging.ERROR, logger="otel_replay"):
+        assert exporter.export(_spans(1)) is SpanExportResult.FAILURE
+    assert plain.read_bytes() == before
+    assert not Path(str(plain) + ".torn").exists()
+    assert (
+        caplog.records[0]
+        .getMessage()
+        .startswith(
+            f"cannot open recording file {plain}: {plain} exists with uncompressed content but this "
+            "exporter writes gzip records; appending would mix them (use another file)"
+        )
+    )
+
+
+def test_protobuf_exporter_on_a_jsonl_named_file_does_not_cut_its_frames(tmp_path: Path) -> None:
+    path = tmp_path / "odd.jsonl"
+    first = RecordingExporter(path, format="protobuf")
+    first.export(_spans(3))
+    first.shutdown()
+    again = RecordingExporter(path, format="protobuf")
+    again.export(_spans(1, "x"))
+    again.shutdown()
+    assert again.repairs == []
+    assert not Path(str(path) + ".torn").exists()

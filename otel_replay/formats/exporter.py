@@ -22,9 +22,9 @@ from otel_replay.formats.coercion import coercions_to
 from otel_replay.formats.compression import (
     compress_record,
     compression_of_name,
-    strip_compression_suffix,
+    sniff_compression,
 )
-from otel_replay.formats.files import _SUFFIX, JSONL_SUFFIXES, PROTOBUF_SUFFIX, RecordingFormat
+from otel_replay.formats.files import _SUFFIX, RecordingFormat
 from otel_replay.formats.json_text import _dumps
 from otel_replay.formats.otlp_json_encode import _JsonEncoder
 from otel_replay.formats.otlp_proto import encode_spans
@@ -263,14 +263,16 @@ class RecordingExporter(SpanExporter):
             return
         if not stat.S_ISREG(st.st_mode):
             return  # a device or pipe (/dev/stdout, a FIFO): nothing to repair
-        name = strip_compression_suffix(path) if self.compression else path
-        fmt = (
-            "jsonl"
-            if name.endswith(JSONL_SUFFIXES)
-            else "protobuf"
-            if name.endswith(PROTOBUF_SUFFIX)
-            else self.format
-        )
+        fmt = self.format  # what this exporter appends decides where a record ends
+        if st.st_size:
+            with open(path, "rb") as f:
+                found = sniff_compression(f.read(8), path)
+            if found != self.compression:
+                raise OSError(
+                    f"{path} exists with {found or 'uncompressed'} content but this exporter "
+                    f"writes {self.compression or 'uncompressed'} records; appending would mix "
+                    "them (use another file)"
+                )
         cap = env_int(c.ENV_RECORDING_MAX_LINE_BYTES, c.DEFAULT_RECORDING_MAX_LINE_BYTES)
         message = repair_tail(path, fmt, self.compression, cap)
         if message is not None:
