@@ -567,3 +567,23 @@ def test_protobuf_exporter_on_a_jsonl_named_file_does_not_cut_its_frames(tmp_pat
     again.shutdown()
     assert again.repairs == []
     assert not Path(str(path) + ".torn").exists()
+
+
+def test_resync_work_is_bounded_on_hostile_bytes(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from otel_replay.formats import readers
+
+    monkeypatch.setattr(readers, "MAX_RESYNC_CANDIDATES", 50)
+    frames = _frames(2)
+    hostile = b"\x00\x00\x00\x10\x0a" * 200  # 200 plausible headers, none a real frame
+    path = tmp_path / "hostile.binpb"
+    path.write_bytes(frames[0] + b"\xff\xff" + hostile + frames[1])
+    with pytest.warns(RecordingWarning) as record:
+        assert _names(path) == ["s0"]
+    assert str(record[0].message).endswith(
+        "; no valid frame follows (the rest of the file was skipped)"
+    )
+    monkeypatch.setattr(readers, "MAX_RESYNC_CANDIDATES", 100_000)
+    with pytest.warns(RecordingWarning):
+        assert _names(path) == ["s0", "s1"]

@@ -47,6 +47,9 @@ __all__: list[str] = []
 _JSONL_HINT = ".jsonl"
 _PROTOBUF_HINT = ".binpb"
 _SCAN_WINDOW = 1 << 20
+#: Candidate frames parsed per resynchronization before the rest of the file is given up
+#: (bounds the work a hostile file full of plausible-looking headers can cause).
+MAX_RESYNC_CANDIDATES = 100_000
 
 
 class FileLoad:
@@ -322,6 +325,7 @@ def _valid_frame_at(f: IO[bytes], at: int, length: int, end: int, max_bytes: int
 def find_frame(f: IO[bytes], start: int, end: int, max_bytes: int) -> int | None:
     """The offset of the next valid frame at or after ``start`` (see the module docs)."""
     pos = start
+    tried = 0
     while pos + 5 <= end:
         buf = _pread(f, pos, min(_SCAN_WINDOW + 4, end - pos))
         if len(buf) < 5:
@@ -333,12 +337,12 @@ def find_frame(f: IO[bytes], start: int, end: int, max_bytes: int) -> int | None
                 break
             at = pos + i - 4
             length = int.from_bytes(buf[i - 4 : i], "big")
-            if (
-                2 <= length <= max_bytes
-                and at + 4 + length <= end
-                and _valid_frame_at(f, at, length, end, max_bytes)
-            ):
-                return at
+            if 2 <= length <= max_bytes and at + 4 + length <= end:
+                tried += 1
+                if tried > MAX_RESYNC_CANDIDATES:
+                    return None
+                if _valid_frame_at(f, at, length, end, max_bytes):
+                    return at
             i += 1
         pos += len(buf) - 4
     return None
