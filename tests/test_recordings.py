@@ -434,7 +434,8 @@ def test_traces_data_from_json_is_lenient_as_proto3_json() -> None:
         traces_data_from_json("{")
 
 
-def test_unencodable_attribute_values_are_dropped_by_both_encoders() -> None:
+def test_unencodable_attribute_values_in_both_encoders() -> None:
+    # objects are dropped (and reported); out-of-range integers take the lossless fallback
     span = ReadableSpan(
         "p",
         context=SpanContext(1, 2, False),
@@ -442,7 +443,9 @@ def test_unencodable_attribute_values_are_dropped_by_both_encoders() -> None:
         attributes={"ok": 1, "huge": 2**64, "obj": object(), "arr": (1, object())},
     )
     td = encode_spans([span])
-    assert [kv.key for kv in td.resource_spans[0].scope_spans[0].spans[0].attributes] == ["ok"]
+    kvs = td.resource_spans[0].scope_spans[0].spans[0].attributes
+    assert [kv.key for kv in kvs] == ["ok", "huge"]
+    assert kvs[1].value.string_value == f"otel_replay.int:{2**64}"
     line = json_text_mod._dumps(otlp_json_encode_mod._JsonEncoder().traces_data([span])).decode()
     assert line == traces_data_to_json(td)
 
@@ -497,7 +500,7 @@ def test_corrupt_line_in_the_middle(tmp_path: Path) -> None:
     path = tmp_path / "trace.jsonl"
     path.write_bytes(lines[0] + b'{"resourceSpans": [} \n' + lines[2])
     with pytest.raises(RecordingFormatError) as info:
-        load_recording(path)
+        load_recording(path, strict=True)
     err = info.value
     assert (err.path, err.line, err.offset) == (str(path), 2, None)
     assert str(err) == f"{path}:2: invalid JSON: Expecting value (column 20)"
@@ -540,7 +543,7 @@ def test_line_that_is_not_traces_data(tmp_path: Path, line: bytes, message: str)
     path = tmp_path / "trace.jsonl"
     path.write_bytes(lines[0] + line + b"\n" + lines[1])
     with pytest.raises(RecordingFormatError) as info:
-        load_recording(path)
+        load_recording(path, strict=True)
     assert str(info.value) == f"{path}:2: {message}"
     assert info.value.line == 2
 
@@ -566,7 +569,7 @@ def test_truncated_line_with_newline_is_an_error(tmp_path: Path) -> None:
     path = tmp_path / "bad.jsonl"
     path.write_bytes(lines[0] + lines[1][:40] + b"\n")
     with pytest.raises(RecordingFormatError, match=re.escape(f"{path}:2: invalid JSON: ")):
-        load_recording(path)
+        load_recording(path, strict=True)
 
 
 def test_last_line_without_newline_but_complete_is_loaded(tmp_path: Path) -> None:
@@ -584,7 +587,7 @@ def test_oversize_line(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     path.write_bytes(lines[0] + b'{"resourceSpans": [], "pad": "' + b"x" * 500 + b'"}\n')
     cap = len(lines[0]) + 10
     with pytest.raises(RecordingSizeError) as info:
-        load_recording(path, max_bytes=cap)
+        load_recording(path, max_bytes=cap, strict=True)
     assert str(info.value) == (
         f"{path}:2: line is longer than the cap of {cap} bytes "
         "(max_bytes / OTEL_REPLAY_RECORDING_MAX_LINE_BYTES)"
@@ -592,7 +595,7 @@ def test_oversize_line(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     assert len(load_recording(path, max_bytes=600).spans) == 1
     monkeypatch.setenv(c.ENV_RECORDING_MAX_LINE_BYTES, str(cap))
     with pytest.raises(RecordingSizeError, match=re.escape(f"{path}:2: line is longer")):
-        load_recording(path)
+        load_recording(path, strict=True)
 
 
 def test_file_size_cap(tmp_path: Path) -> None:
@@ -683,7 +686,7 @@ def test_protobuf_frame_length_beyond_cap(tmp_path: Path) -> None:
     path = tmp_path / "corrupt.binpb"
     path.write_bytes(frames[0] + b"\x7f\xff\xff\xff" + frames[1][4:] + frames[2])
     with pytest.raises(RecordingFormatError) as info:
-        load_recording(path, max_bytes=1024)
+        load_recording(path, max_bytes=1024, strict=True)
     assert info.value.offset == len(frames[0])
     assert str(info.value) == (
         f"{path}: at byte offset {len(frames[0])}: frame length 2147483647 exceeds the cap "
@@ -697,7 +700,7 @@ def test_protobuf_undecodable_frame(tmp_path: Path) -> None:
     path = tmp_path / "corrupt.binpb"
     path.write_bytes(frames[0] + len(garbage).to_bytes(4, "big") + garbage + frames[1])
     with pytest.raises(RecordingFormatError) as info:
-        load_recording(path)
+        load_recording(path, strict=True)
     assert info.value.offset == len(frames[0])
     assert str(info.value).startswith(
         f"{path}: at byte offset {len(frames[0])}: undecodable OTLP TracesData frame"
@@ -749,8 +752,17 @@ def test_loads_collector_file_exporter_output() -> None:
     # open-telemetry/opentelemetry-collector pdata/ptrace/json_test.go: the exact bytes that
     # ptrace.JSONMarshaler writes; the contrib `file` exporter (marshaller.go) writes one such
     # object per line (file_writer.go: exportMessageAsLine).
-    loaded = load_recording(DATA / "collector-ptrace.jsonl")
-    assert loaded.warnings == []
+    with pytest.warns(RecordingWarning) as record:
+        loaded = load_recording(DATA / "collector-ptrace.jsonl")
+    # the fixture's second span has no ids at all: loaded, and said so
+    assert (
+        loaded.warnings
+        == [str(w.message) for w in record]
+        == [
+            f"{DATA / 'collector-ptrace.jsonl'}: 1 span with an absent or all-zero trace id or "
+            "span id (invalid in OTLP; such spans cannot be linked to their parents or children)"
+        ]
+    )
     assert [s.name for s in loaded.spans] == ["testSpan", "testSpan2"]
     span, empty = loaded.spans
     assert span.context.trace_id == 0x0102030405060708090A0B0C0D0E0F10
@@ -1242,7 +1254,7 @@ def test_protobuf_invalid_nested_key_value_reports_the_full_schema_error(
     first = len(good).to_bytes(4, "big") + good
     path.write_bytes(first + len(bad).to_bytes(4, "big") + bad)
     with pytest.raises(RecordingFormatError) as info:
-        load_recording(path)
+        load_recording(path, strict=True)
     assert str(info.value) == (
         f"{path}: at byte offset {len(first)}: undecodable OTLP TracesData frame: {reference.value}"
     )

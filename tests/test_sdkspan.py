@@ -194,6 +194,8 @@ def test_ended_span_writes_show_through_the_public_api() -> None:
     assert dict(span.attributes or {})["new"] == 1
     sdkspan.set_status(span, Status(StatusCode.ERROR, "redacted"))
     assert (span.status.status_code, span.status.description) == (StatusCode.ERROR, "redacted")
+    sdkspan.set_resource(span, Resource({"r": "x"}))
+    assert dict(span.resource.attributes) == {"r": "x"}
     sdkspan.set_name(span, "renamed")
     assert span.name == "renamed"
     own_events, own_links = sdkspan.events_and_links(event_holder)

@@ -24,11 +24,13 @@ from otel_replay.core import conventions as c
 from otel_replay.core.env import env_int
 from otel_replay.model.checkpoint import Checkpoint
 from otel_replay.model.errors import (
+    CheckpointError,
     CheckpointRedactionError,
+    CheckpointStateError,
     CheckpointStateTooLargeError,
     CheckpointStoreError,
 )
-from otel_replay.model.state import KNOWN_FRAMEWORKS, encode_state, normalize_state, state_digest
+from otel_replay.model.state import encode_state, normalize_state, state_digest
 from otel_replay.model.stores import CheckpointStore, get_checkpoint_store
 
 __all__ = ["checkpoint", "StateRedactor"]
@@ -46,6 +48,9 @@ class StateRedactor(Protocol):
 # Per-session checkpoint numbering
 
 
+_STRIPES = 64
+
+
 class _SessionClock:
     """Checkpoint sequence numbers and parent ids per session (bounded LRU)."""
 
@@ -53,6 +58,12 @@ class _SessionClock:
         self._lock = threading.Lock()
         self._sessions: OrderedDict[str, tuple[int, str | None]] = OrderedDict()
         self._max = max_sessions
+        self._stripes = [threading.RLock() for _ in range(_STRIPES)]
+
+    def session_lock(self, session_id: str) -> threading.RLock:
+        """The lock that orders the checkpoints of ``session_id`` (held from numbering to
+        commit, so concurrent checkpoints of one session get unique, chained numbers)."""
+        return self._stripes[hash(session_id) % _STRIPES]
 
     def peek(self, session_id: str) -> tuple[int, str | None]:
         with self._lock:
@@ -88,6 +99,7 @@ SESSION_CLOCK = _SessionClock()
 
 def _reinit_clock_lock() -> None:
     SESSION_CLOCK._lock = threading.Lock()
+    SESSION_CLOCK._stripes = [threading.RLock() for _ in range(_STRIPES)]
 
 
 if hasattr(os, "register_at_fork"):
@@ -113,18 +125,50 @@ def checkpoint(
 
     State is validated and serialized first; oversize or unserializable state raises
     (:class:`CheckpointStateTooLargeError`, :class:`~otel_replay.model.errors.CheckpointStateError`)
-    before anything is written. State above ``inline_max_bytes`` (default
+    before anything is written; every failure is a :class:`~otel_replay.model.errors.CheckpointError`
+    subclass. Concurrent checkpoints of one session get unique sequence numbers, each the
+    parent of the next. State above ``inline_max_bytes`` (default
     ``OTEL_REPLAY_INLINE_STATE_MAX_BYTES``, 16 KiB) goes to ``store`` (default:
     :func:`~otel_replay.model.stores.set_checkpoint_store`'s); without a store
     that is an error too. Store-bound state is redacted first by the provider's
     :class:`StateRedactor` processors; a redaction failure raises
     :class:`CheckpointRedactionError` and nothing is stored or exported.
     """
-    framework_eff, shaped = normalize_state(framework, state)
-    if framework_eff not in KNOWN_FRAMEWORKS:
-        # unknown frameworks keep their name but use the custom shape
-        pass
-    data = encode_state(shaped)
+    try:
+        framework_eff, shaped = normalize_state(framework, state)
+        data = encode_state(shaped)
+    except CheckpointError:
+        raise
+    except RecursionError as exc:
+        raise CheckpointStateError(
+            "checkpoint state nests too deeply to serialize (or contains itself)"
+        ) from exc
+    except Exception as exc:
+        raise CheckpointStateError(
+            f"checkpoint state cannot be serialized: {type(exc).__name__}: {exc}"
+        ) from exc
+    try:
+        return _record(
+            data, framework_eff, label, session_id, store, inline_max_bytes, max_bytes, tracer
+        )
+    except CheckpointError:
+        raise
+    except Exception as exc:
+        raise CheckpointError(
+            f"checkpoint could not be recorded: {type(exc).__name__}: {exc}"
+        ) from exc
+
+
+def _record(
+    data: bytes,
+    framework_eff: str,
+    label: str | None,
+    session_id: str | None,
+    store: CheckpointStore | None,
+    inline_max_bytes: int | None,
+    max_bytes: int | None,
+    tracer: trace.Tracer | None,
+) -> str:
     cap = (
         env_int(c.ENV_STATE_MAX_BYTES, c.DEFAULT_STATE_MAX_BYTES)
         if max_bytes is None
@@ -187,6 +231,35 @@ def checkpoint(
         if len(data) > cap:
             raise CheckpointStateTooLargeError(len(data), cap, "redacted checkpoint state")
     digest = state_digest(data)
+    with SESSION_CLOCK.session_lock(sid):
+        _number_and_commit(
+            span,
+            sid,
+            checkpoint_id,
+            created,
+            framework_eff,
+            label,
+            digest,
+            data,
+            inline,
+            target_store,
+        )
+    span.end()
+    return checkpoint_id
+
+
+def _number_and_commit(
+    span: Any,
+    sid: str,
+    checkpoint_id: str,
+    created: int,
+    framework_eff: str,
+    label: str | None,
+    digest: str,
+    data: bytes,
+    inline: bool,
+    target_store: CheckpointStore | None,
+) -> None:
     seq, parent = SESSION_CLOCK.peek(sid)
     ckpt = Checkpoint(
         id=checkpoint_id,
@@ -225,8 +298,6 @@ def checkpoint(
     if inline:
         span.set_attribute(c.CHECKPOINT_STATE, data.decode("utf-8"))
     SESSION_CLOCK.commit(sid, seq, checkpoint_id)
-    span.end()
-    return checkpoint_id
 
 
 def _redact_for_store(tracer: Any, span: Any, data: bytes, checkpoint_id: str) -> bytes:

@@ -83,6 +83,8 @@ class ReplayProcessor(SpanProcessor):
         self._trace_sessions: dict[int, str] = {}
         self._max_traces = 100_000
         self._buffers: OrderedDict[str, _Buffer] = OrderedDict()
+        # sessions evicted for max_sessions: their later steps are counted as evicted too
+        self._evicted_sessions: OrderedDict[str, None] = OrderedDict()
         self._checkpoint_index: dict[str, str] = {}
         self._shutdown = False
         meter = get_meter(meter_provider)
@@ -219,6 +221,9 @@ class ReplayProcessor(SpanProcessor):
             if not isinstance(sid, str):
                 return
             if not is_checkpoint and sid not in self._buffers:
+                if sid in self._evicted_sessions:  # a step the buffer would have kept
+                    with self._lock:
+                        self.evictions["max_sessions"] += 1
                 return  # no checkpoint in this session yet: nothing to keep
             # Only the parts of the (ended, immutable) span are kept; steps are made from
             # them when read, and most buffered steps are evicted without ever being read.
@@ -262,12 +267,17 @@ class ReplayProcessor(SpanProcessor):
     def _new_buffer(self, sid: str) -> _Buffer:
         buf = _Buffer()
         self._buffers[sid] = buf
+        evicted = self._evicted_sessions
+        evicted.pop(sid, None)
         while len(self._buffers) > self.max_sessions:
             old_sid, old = self._buffers.popitem(last=False)
             for cid in old.checkpoints:
                 self._checkpoint_index.pop(cid, None)
             if old.steps:
                 self.evictions["max_sessions"] += len(old.steps)
+            evicted[old_sid] = None
+            while len(evicted) > self._max_counters:
+                evicted.popitem(last=False)
         return buf
 
     def _trim(self, buf: _Buffer) -> None:

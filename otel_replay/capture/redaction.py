@@ -24,15 +24,20 @@ How it works with the OpenTelemetry Python SDK (checked against 1.45):
 
 What is redacted:
 
-* text rules (regular expressions, :data:`DEFAULT_RULES`) in every string value (and every
-  string in a sequence value): API keys (``sk-...``, ``AKIA...``, ``ghp_...``, ``AIza...``,
-  ``xox?-...``), ``api_key=...``-style pairs (also inside JSON), bearer and basic
-  credentials, passwords in URLs (``scheme://user:pass@host``), JWTs and PEM private keys;
+* text rules (regular expressions, :data:`DEFAULT_RULES`; the table in docs/redaction.md) in
+  every string value (and every string in a sequence value): API keys (``sk-...``,
+  ``AKIA...``, ``ghp_...``, ``AIza...``, ``xox?-...``, Stripe ``sk_live_``/``rk_live_``,
+  Hugging Face ``hf_``, GitLab ``glpat-``, npm ``npm_``), ``api_key=...``-style pairs (also
+  inside JSON), bearer and basic credentials, passwords in URLs (``scheme://user:pass@host``),
+  JWTs and PEM private keys;
 * key rules: the whole string value of an attribute whose key names a secret (a ``.``/``_``/
   ``-`` separated part such as ``password``, ``secret``, ``token``, ``api_key``,
   ``authorization``, ``cookie``; :data:`DEFAULT_SECRET_KEYS`). Numbers and booleans are kept
   (``llm.token_count.prompt`` stays a count);
-* a user ``hook(key, value) -> value`` applied last to every attribute value.
+* a user ``hook(key, value) -> value`` applied last to every attribute value;
+* the span's **resource** attributes (``deployment.api_key=...``), with the same rules: each
+  distinct resource is redacted once (its redactions counted once) and the redacted copy
+  replaces it on every span.
 
 Checkpoint state (``agent_replay.checkpoint.state``, a JSON object) is redacted as JSON
 (:meth:`Redactor.redact_state`): text rules run on every object key and string value, key
@@ -64,14 +69,20 @@ import re
 import threading
 import weakref
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass
 from typing import Any, Final
 
 from opentelemetry.context import Context
 from opentelemetry.metrics import MeterProvider
+from opentelemetry.sdk.resources import Resource
 from opentelemetry.sdk.trace import ReadableSpan, Span, SpanProcessor
 from opentelemetry.trace import Status
 
+from otel_replay.capture.redaction_rules import (
+    DEFAULT_RULES,
+    DEFAULT_SECRET_KEYS,
+    REDACTED,
+    RedactionRule,
+)
 from otel_replay.core import conventions as c
 from otel_replay.core.sdkspan import (
     events_and_links,
@@ -80,6 +91,7 @@ from otel_replay.core.sdkspan import (
     set_event_attributes,
     set_link_attributes,
     set_name,
+    set_resource,
     set_status,
     update_attributes,
 )
@@ -98,8 +110,6 @@ __all__ = [
     "ATTR_RULE",
 ]
 
-#: The replacement text of a redacted secret.
-REDACTED: Final = "[REDACTED]"
 #: Counter of redacted values ``{redaction}``, attribute :data:`ATTR_RULE`.
 METRIC_REDACTIONS: Final = "agent_replay.redactions"
 #: Metric attribute: the name of the rule that matched (``key`` for key rules, ``hook``).
@@ -108,100 +118,6 @@ ATTR_RULE: Final = "agent_replay.redaction.rule"
 #: ``hook(attribute key, value) -> value``: return the value unchanged or a redacted one.
 RedactionHook = Callable[[str, Any], Any]
 
-
-@dataclass(frozen=True)
-class RedactionRule:
-    """A named text rule: every match of ``pattern`` is replaced by ``replacement``.
-
-    ``replacement`` may refer to groups (``\\1``) to keep a prefix such as ``Bearer``.
-    ``anchors`` (lowercase literals) make the rule cheap: the regular expression only runs
-    on text whose lowercased form contains one of them, so every match must contain one.
-    ``None`` runs the expression on every value.
-    """
-
-    name: str
-    pattern: re.Pattern[str]
-    replacement: str = REDACTED
-    anchors: tuple[str, ...] | None = None
-
-    @classmethod
-    def of(
-        cls,
-        name: str,
-        pattern: str | re.Pattern[str],
-        replacement: str = REDACTED,
-        anchors: tuple[str, ...] | None = None,
-    ) -> RedactionRule:
-        """A rule from a pattern string (compiled) or a compiled pattern."""
-        compiled = re.compile(pattern) if isinstance(pattern, str) else pattern
-        return cls(name, compiled, replacement, anchors)
-
-
-_R = RedactionRule.of
-_KEY_NAMES = (
-    r"api[_-]?key|apikey|x[_-]api[_-]key|access[_-]?key|secret[_-]?key|access[_-]?token|"
-    r"auth[_-]?token|refresh[_-]?token|id[_-]?token|client[_-]?secret|secret|password|passwd|"
-    r"pwd|token|private[_-]?key"
-)
-#: Built-in text rules (order matters: earlier rules run first).
-DEFAULT_RULES: tuple[RedactionRule, ...] = (
-    _R(
-        "private_key",
-        r"-----BEGIN (?:[A-Z0-9]+ )*PRIVATE KEY-----[^\"]*?"
-        r"(?:-----END (?:[A-Z0-9]+ )*PRIVATE KEY-----|(?=\")|$)",
-        "[REDACTED PRIVATE KEY]",
-        ("-----begin",),
-    ),
-    _R("bearer", r"(?i)\b(bearer)\s+[A-Za-z0-9\-._~+/]{6,}=*", r"\1 " + REDACTED, ("bearer",)),
-    _R("basic_auth", r"(?i)\b(basic)\s+[A-Za-z0-9+/]{8,}={0,2}", r"\1 " + REDACTED, ("basic",)),
-    _R(
-        "url_password",
-        r"(?i)\b([a-z][a-z0-9+.\-]{0,31}://[^\s:/@\"'<>]{0,256}:)[^\s/@\"'<>]{1,256}(@)",
-        r"\1" + REDACTED + r"\2",
-        ("://",),
-    ),
-    _R(
-        "openai_key",
-        r"\bsk-(?:proj-|ant-|live-|test-|svcacct-)?[A-Za-z0-9_\-]{16,}",
-        anchors=("sk-",),
-    ),
-    _R(
-        "aws_access_key",
-        r"\b(?:AKIA|ASIA|ABIA|ACCA)[0-9A-Z]{16}\b",
-        anchors=("akia", "asia", "abia", "acca"),
-    ),
-    _R(
-        "github_token",
-        r"\b(?:gh[pousr]_[A-Za-z0-9]{30,}|github_pat_[A-Za-z0-9_]{30,})",
-        anchors=("ghp_", "gho_", "ghu_", "ghs_", "ghr_", "github_pat_"),
-    ),
-    _R("slack_token", r"\bxox[abposr]-[A-Za-z0-9\-]{10,}", anchors=("xox",)),
-    _R("google_api_key", r"\bAIza[0-9A-Za-z\-_]{35}", anchors=("aiza",)),
-    _R(
-        "jwt",
-        r"\beyJ[A-Za-z0-9_\-]{8,8192}\.eyJ[A-Za-z0-9_\-]{8,8192}\.[A-Za-z0-9_\-]{8,}",
-        anchors=("eyj",),
-    ),
-    _R(
-        "key_value",
-        r"(?i)\b((?:"
-        + _KEY_NAMES
-        + r")[\"']?\s{0,16}[:=]\s{0,16}[\"']?)(?!\[REDACTED)[^\s\"'&,;}\]]+",
-        r"\1" + REDACTED,
-        ("key", "token", "secret", "passw", "pwd"),
-    ),
-)
-del _R
-
-#: Attribute keys whose whole string value is a secret: one of these words as a
-#: ``.``/``_``/``-`` separated part of the key (``http.request.header.authorization``,
-#: ``db.password``, ``user_api_key``), case-insensitive.
-DEFAULT_SECRET_KEYS: Final = (
-    r"(?i)(?:^|[._\-])(?:password|passwd|pwd|secret|client[_-]?secret|token|access[_-]?token|"
-    r"refresh[_-]?token|id[_-]?token|auth[_-]?token|api[_-]?key|apikey|access[_-]?key|"
-    r"secret[_-]?key|private[_-]?key|authorization|proxy[_-]authorization|credentials?|"
-    r"cookie|set[_-]cookie)(?:$|[._\-])"
-)
 
 _STATE = c.CHECKPOINT_STATE
 _MAX_KEY_CACHE = 4096
@@ -466,6 +382,7 @@ class RedactionProcessor(SpanProcessor):
         )
         #: Total number of redacted values.
         self.count = 0
+        self._resources: dict[int, tuple[Resource, Resource]] = {}
         self._count_lock = threading.Lock()
         self._local = threading.local()
         if hasattr(os, "register_at_fork"):
@@ -536,6 +453,23 @@ class RedactionProcessor(SpanProcessor):
     def _changes(self, attributes: Mapping[str, Any] | None, hits: list[str]) -> dict[str, Any]:
         return self.redactor.redact_mapping(attributes, hits, self._hook_failed)
 
+    def _redacted_resource(self, resource: Resource, hits: list[str]) -> Resource:
+        """``resource`` with its secrets redacted (cached per distinct resource)."""
+        cache = self._resources
+        hit = cache.get(id(resource))
+        if hit is not None and hit[0] is resource:
+            return hit[1]
+        changes = self._changes(resource.attributes, hits)
+        out = resource
+        if changes:
+            merged = dict(resource.attributes)
+            merged.update(changes)
+            out = Resource(merged, resource.schema_url)
+        if len(cache) >= 64:
+            cache.clear()
+        cache[id(resource)] = (resource, out)
+        return out
+
     def _hook_failed(self, exc: Exception) -> None:
         self.errors.report("hook", exc)
 
@@ -555,6 +489,11 @@ class RedactionProcessor(SpanProcessor):
                 ln_changes = self._changes(link.attributes, hits)
                 if ln_changes:
                     set_link_attributes(link, update_attributes(link.attributes, ln_changes))
+            resource = span.resource
+            if resource is not None and resource.attributes:
+                redacted = self._redacted_resource(resource, hits)
+                if redacted is not resource:
+                    set_resource(span, redacted)
             status = span.status
             if status is not None and status.description:
                 desc = self.redactor.redact_text(status.description, hits)

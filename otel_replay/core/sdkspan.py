@@ -34,6 +34,7 @@ __all__ = [
     "set_event_attributes",
     "set_link_attributes",
     "set_status",
+    "set_resource",
     "set_name",
     "new_span_context",
     "new_readable_span",
@@ -213,6 +214,11 @@ def set_link_attributes(link: Any, attributes: Any) -> None:
 def set_status(span: ReadableSpan, status: Status) -> None:
     """Replace the status of the ended ``span``."""
     span._status = status
+
+
+def set_resource(span: ReadableSpan, resource: Resource) -> None:
+    """Replace the resource of the ended ``span``."""
+    span._resource = resource
 
 
 def set_name(span: ReadableSpan, name: str) -> None:

@@ -10,7 +10,6 @@ sessions pass straight through.
 
 from __future__ import annotations
 
-import json
 import os
 import threading
 import time
@@ -27,9 +26,11 @@ from opentelemetry.trace import StatusCode
 from opentelemetry.util.types import AttributeValue
 
 from otel_replay.core import conventions as c
+from otel_replay.core.bounded import run_bounded
 from otel_replay.core.sdkspan import span_attributes, span_parts
 from otel_replay.core.selfmetrics import ErrorReporter, get_meter, logger
 from otel_replay.drift.compare import compare, compare_profiled, no_drift_report
+from otel_replay.drift.event_attributes import finding_event_attributes, summary_event_attributes
 from otel_replay.drift.findings import DriftFinding
 from otel_replay.drift.fingerprint import RunProfile, fingerprint, profile
 from otel_replay.drift.policy import DriftPolicy, Severity
@@ -40,7 +41,6 @@ from otel_replay.restore.tracking import REGISTRY, TrackedRun, TrackingRegistry
 
 __all__ = ["DriftProcessor", "finding_event_attributes", "summary_event_attributes"]
 
-_MAX_VALUE_CHARS = 4096
 _SESSION_ID = c.SESSION_ID
 _NOOP_ON_START = frozenset(
     {SpanProcessor.on_start, BatchSpanProcessor.on_start, SimpleSpanProcessor.on_start}
@@ -48,49 +48,6 @@ _NOOP_ON_START = frozenset(
 _NOOP_ON_ENDING = frozenset(
     {SpanProcessor._on_ending, BatchSpanProcessor._on_ending, SimpleSpanProcessor._on_ending}
 )
-
-
-def _json_attr(value: Any) -> str:
-    text = value if isinstance(value, str) else json.dumps(value, ensure_ascii=False, default=str)
-    return text if len(text) <= _MAX_VALUE_CHARS else text[: _MAX_VALUE_CHARS - 1] + "…"
-
-
-def finding_event_attributes(f: DriftFinding) -> dict[str, AttributeValue]:
-    """Attributes of the ``agent_replay.drift`` span event for one finding."""
-    attrs: dict[str, AttributeValue] = {
-        c.DRIFT_KIND: f.kind.value,
-        c.DRIFT_SEVERITY: f.severity.value,
-        c.DRIFT_DESCRIPTION: f.description,
-        c.DRIFT_EXPECTED: _json_attr(f.expected),
-        c.DRIFT_ACTUAL: _json_attr(f.actual),
-        c.DRIFT_POSITION: f.position,
-    }
-    if f.paths:
-        attrs[c.DRIFT_PATHS] = list(f.paths)
-    if f.baseline is not None:
-        attrs[c.DRIFT_BASELINE_SPAN_ID] = f.baseline.span_id
-        if f.baseline.sequence is not None:
-            attrs[c.DRIFT_BASELINE_SEQUENCE] = f.baseline.sequence
-    if f.candidate is not None:
-        attrs[c.DRIFT_CANDIDATE_SPAN_ID] = f.candidate.span_id
-        if f.candidate.sequence is not None:
-            attrs[c.DRIFT_CANDIDATE_SEQUENCE] = f.candidate.sequence
-    return attrs
-
-
-def summary_event_attributes(report: DriftReport) -> dict[str, AttributeValue]:
-    """Attributes of the ``agent_replay.drift.summary`` event."""
-    sev = report.counts_by_severity
-    attrs: dict[str, AttributeValue] = {
-        c.DRIFT_HAS_DRIFT: report.has_drift,
-        c.DRIFT_FINDINGS_TOTAL: len(report.findings),
-        c.DRIFT_CRITICAL_TOTAL: sev.get("critical", 0),
-        c.DRIFT_WARNING_TOTAL: sev.get("warning", 0),
-        c.DRIFT_INFO_TOTAL: sev.get("info", 0),
-    }
-    if report.first_divergence is not None:
-        attrs[c.DRIFT_FIRST_DIVERGENCE] = _json_attr(report.first_divergence.to_dict())
-    return attrs
 
 
 class _Held:
@@ -119,6 +76,11 @@ class DriftProcessor(SpanProcessor):
 
         provider.add_span_processor(ReplayProcessor())
         provider.add_span_processor(DriftProcessor(BatchSpanProcessor(OTLPSpanExporter())))
+
+    :meth:`shutdown` returns within ``shutdown_timeout_millis`` (default 30 s) even when a
+    downstream processor or exporter hangs: the rest runs on in a daemon thread, and the
+    timeout is logged once and counted in ``agent_replay.processor.errors``
+    (``TimeoutError``, where ``downstream.shutdown``).
     """
 
     def __init__(
@@ -131,6 +93,7 @@ class DriftProcessor(SpanProcessor):
         max_held_spans: int = 10_000,
         max_reports: int = 1_000,
         log_events: bool = False,
+        shutdown_timeout_millis: int = 30_000,
         logger_provider: Any = None,
     ) -> None:
         self._downstream: tuple[SpanProcessor, ...] = (
@@ -158,6 +121,11 @@ class DriftProcessor(SpanProcessor):
         self._pending_flush: dict[int, threading.Thread] = {}
         self.reports: OrderedDict[str, DriftReport] = OrderedDict()
         self._max_reports = max_reports
+        if not isinstance(shutdown_timeout_millis, int) or shutdown_timeout_millis < 0:
+            raise ValueError(
+                f"shutdown_timeout_millis must be an int >= 0: {shutdown_timeout_millis!r}"
+            )
+        self.shutdown_timeout_millis = shutdown_timeout_millis
         meter = get_meter(meter_provider)
         self.errors = ErrorReporter("drift_processor", meter)
         self._findings = meter.create_counter(
@@ -326,15 +294,33 @@ class DriftProcessor(SpanProcessor):
         """Whether spans of tracked session ``session_id`` are held here."""
         return session_id in self._held
 
-    def shutdown(self) -> None:
+    def shutdown(self, timeout_millis: int | None = None) -> None:
+        """Finish the tracked runs and shut the downstream processors down; returns within
+        ``timeout_millis`` (default :attr:`shutdown_timeout_millis`), see the class docs."""
+        timeout = (
+            self.shutdown_timeout_millis if timeout_millis is None else timeout_millis
+        ) / 1000
+
         self.registry.detach(self)
-        for sid in list(self._held):
-            self.finish(sid)
-        for p in self._downstream:
-            try:
-                p.shutdown()
-            except Exception as exc:
-                self.errors.report("downstream.shutdown", exc)
+
+        def run() -> None:
+            for sid in list(self._held):
+                self.finish(sid)
+            for p in self._downstream:
+                try:
+                    p.shutdown()
+                except Exception as exc:
+                    self.errors.report("downstream.shutdown", exc)
+
+        if not run_bounded(run, timeout, "otel-replay-shutdown"):
+            names = ", ".join(type(p).__name__ for p in self._downstream)
+            self.errors.report(
+                "downstream.shutdown",
+                TimeoutError(
+                    f"shutdown of the downstream processors ({names}) did not finish within "
+                    f"{timeout:.2f} s; left running in a daemon thread"
+                ),
+            )
 
     def force_flush(self, timeout_millis: int = 30000) -> bool:
         """Flush the downstream processors; returns within about ``timeout_millis``.

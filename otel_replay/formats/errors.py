@@ -3,7 +3,15 @@
 
 from __future__ import annotations
 
-__all__ = ["RecordingError", "RecordingFormatError", "RecordingSizeError", "RecordingWarning"]
+from dataclasses import dataclass
+
+__all__ = [
+    "RecordingError",
+    "RecordingFormatError",
+    "RecordingSizeError",
+    "RecordingWarning",
+    "SkippedRecord",
+]
 
 
 class RecordingError(Exception):
@@ -29,6 +37,32 @@ class RecordingSizeError(RecordingError):
 
 class RecordingWarning(UserWarning):
     """A recording was loaded but part of it was skipped (e.g. a truncated last line)."""
+
+
+@dataclass(frozen=True)
+class SkippedRecord:
+    """A part of a recording file that :func:`~otel_replay.formats.files.load_recording`
+    skipped: ``line`` (JSON lines) or byte ``offset`` (protobuf; in the decompressed stream
+    of a compressed file), its ``size`` in bytes, the number of ``spans`` lost (``None`` when
+    the bytes are too damaged to count them) and the ``reason``; ``str()`` is the warning."""
+
+    path: str
+    line: int | None
+    offset: int | None
+    size: int
+    spans: int | None
+    reason: str
+    message: str
+
+    def __str__(self) -> str:
+        return self.message
+
+
+def spans_lost_text(spans: int | None, approximate: bool = False) -> str:
+    if spans is None:
+        return "number of spans lost unknown"
+    about = "about " if approximate and spans else ""
+    return f"{about}{spans} span{'' if spans == 1 else 's'} lost"
 
 
 def _where(path: str, line: int | None, offset: int | None) -> str:

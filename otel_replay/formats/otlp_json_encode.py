@@ -13,6 +13,7 @@ from opentelemetry.proto.trace.v1.trace_pb2 import TracesData
 from opentelemetry.sdk.trace import ReadableSpan
 from opentelemetry.trace import StatusCode
 
+from otel_replay.formats.coercion import big_int, dropped
 from otel_replay.formats.json_text import _dumps
 from otel_replay.formats.sdk_spans import _FLAG_HAS_IS_REMOTE, _FLAG_IS_REMOTE
 from otel_replay.formats.trace_state import RecordedTraceState, trace_state_header
@@ -179,13 +180,13 @@ def _attrs_to_obj(attributes: Mapping[str, Any]) -> list[dict[str, Any]]:
             out.append({"key": key, "value": {"stringValue": value}})
             continue
         try:
-            out.append({"key": key, "value": _value_obj(value)})
+            out.append({"key": key, "value": _value_obj(value, key)})
         except (TypeError, ValueError) as exc:
-            _logger.debug("recording: dropped attribute %r: %s", key, exc)
+            dropped(key, exc)
     return out
 
 
-def _value_obj(value: Any) -> dict[str, Any]:
+def _value_obj(value: Any, key: str = "") -> dict[str, Any]:
     t = type(value)
     if t is str:
         return {"stringValue": value}
@@ -193,7 +194,7 @@ def _value_obj(value: Any) -> dict[str, Any]:
         return {"boolValue": value}
     if t is int:
         if not _INT64_MIN <= value <= _INT64_MAX:
-            raise ValueError(f"integer {value} is out of the int64 range")
+            return {"stringValue": big_int(key, value)}
         return {"intValue": str(value)}
     if t is float:
         return {"doubleValue": _json_double_out(value)}
@@ -202,7 +203,7 @@ def _value_obj(value: Any) -> dict[str, Any]:
     if isinstance(value, bool):
         return {"boolValue": bool(value)}
     if isinstance(value, int):
-        return _value_obj(int(value))
+        return _value_obj(int(value), key)
     if isinstance(value, float):
         return {"doubleValue": _json_double_out(float(value))}
     if isinstance(value, str):
@@ -210,10 +211,10 @@ def _value_obj(value: Any) -> dict[str, Any]:
     if isinstance(value, (bytes, bytearray, memoryview)):
         return {"bytesValue": base64.b64encode(bytes(value)).decode("ascii")}
     if isinstance(value, Mapping):
-        kvs = [{"key": str(k), "value": _value_obj(v)} for k, v in value.items()]
+        kvs = [{"key": str(k), "value": _value_obj(v, key)} for k, v in value.items()]
         return {"kvlistValue": {"values": kvs} if kvs else {}}
     if isinstance(value, Sequence):
-        values = [_value_obj(v) for v in value]
+        values = [_value_obj(v, key) for v in value]
         return {"arrayValue": {"values": values} if values else {}}
     raise TypeError(f"unsupported attribute value type {type(value).__name__}")
 

@@ -16,6 +16,7 @@ from opentelemetry.sdk.trace import ReadableSpan
 from opentelemetry.trace import StatusCode
 
 from otel_replay.core.sdkspan import new_event
+from otel_replay.formats.coercion import bad_str, big_int, dropped
 from otel_replay.formats.sdk_spans import (
     _FLAG_HAS_IS_REMOTE,
     _FLAG_IS_REMOTE,
@@ -29,6 +30,8 @@ from otel_replay.formats.trace_state import RecordedTraceState, trace_state_head
 __all__ = ["encode_spans", "spans_from_traces_data"]
 
 _logger = logging.getLogger("otel_replay")
+_INT64_MIN = -(2**63)
+_INT64_MAX = 2**63 - 1
 
 
 def encode_spans(spans: Sequence[ReadableSpan]) -> TracesData:
@@ -82,7 +85,7 @@ def _encode_span(pb: Any, span: ReadableSpan) -> None:
         if parent.is_remote:
             flags |= _FLAG_IS_REMOTE
     pb.flags = flags
-    pb.name = span.name
+    _set_text(pb, "name", span.name)
     pb.kind = span.kind.value + 1
     if span.start_time:
         pb.start_time_unix_nano = span.start_time
@@ -94,7 +97,7 @@ def _encode_span(pb: Any, span: ReadableSpan) -> None:
         pb.dropped_attributes_count = span.dropped_attributes
     for event in span.events:
         ev = pb.events.add()
-        ev.name = event.name
+        _set_text(ev, "name", event.name)
         if event.timestamp:
             ev.time_unix_nano = event.timestamp
         if event.attributes:
@@ -127,26 +130,43 @@ def _encode_span(pb: Any, span: ReadableSpan) -> None:
         if status.status_code is not StatusCode.UNSET:
             pb.status.code = status.status_code.value
         if status.description:
-            pb.status.message = status.description
+            _set_text(pb.status, "message", status.description)
+
+
+def _set_text(message: Any, field: str, text: str) -> None:
+    """Set a string field; text protobuf cannot encode (a lone surrogate) takes the fallback."""
+    try:
+        setattr(message, field, text)
+    except ValueError:
+        setattr(message, field, bad_str(field, text))
 
 
 def _encode_attributes(target: Any, attributes: Mapping[str, Any]) -> None:
     for key, value in attributes.items():
         kv = target.add()
-        kv.key = key
         try:
-            _set_any(kv.value, value)
+            kv.key = key
+        except (TypeError, ValueError):
+            kv.key = bad_str("(key)", key) if isinstance(key, str) else str(key)
+        try:
+            _set_any(kv.value, value, key)
         except (TypeError, ValueError, OverflowError) as exc:
             del target[-1]
-            _logger.debug("recording: dropped attribute %r: %s", key, exc)
+            dropped(key, exc)
 
 
-def _set_any(av: Any, value: Any) -> None:
+def _set_any(av: Any, value: Any, key: str = "") -> None:
     t = type(value)
     if t is str:
-        av.string_value = value
+        try:
+            av.string_value = value
+        except ValueError:  # not encodable as UTF-8 (a lone surrogate)
+            av.string_value = bad_str(key, value)
     elif t is int:
-        av.int_value = value
+        if _INT64_MIN <= value <= _INT64_MAX:
+            av.int_value = value
+        else:
+            av.string_value = big_int(key, value)
     elif t is bool:
         av.bool_value = value
     elif t is float:
@@ -156,11 +176,11 @@ def _set_any(av: Any, value: Any) -> None:
     elif isinstance(value, bool):
         av.bool_value = value
     elif isinstance(value, int):
-        av.int_value = int(value)
+        _set_any(av, int(value), key)
     elif isinstance(value, float):
         av.double_value = float(value)
     elif isinstance(value, str):
-        av.string_value = str(value)
+        _set_any(av, str(value), key)
     elif isinstance(value, (bytes, bytearray, memoryview)):
         av.bytes_value = bytes(value)
     elif isinstance(value, Mapping):
@@ -168,13 +188,16 @@ def _set_any(av: Any, value: Any) -> None:
         kvl.SetInParent()
         for k, v in value.items():
             kv = kvl.values.add()
-            kv.key = str(k)
-            _set_any(kv.value, v)
+            try:
+                kv.key = str(k)
+            except ValueError:
+                kv.key = bad_str(key, str(k))
+            _set_any(kv.value, v, key)
     elif isinstance(value, Sequence):
         arr = av.array_value
         arr.SetInParent()
         for v in value:
-            _set_any(arr.values.add(), v)
+            _set_any(arr.values.add(), v, key)
     else:
         raise TypeError(f"unsupported attribute value type {type(value).__name__}")
 

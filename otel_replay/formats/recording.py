@@ -2,10 +2,15 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import bisect
+import warnings
+from collections.abc import Mapping, Sequence
 
 from opentelemetry.sdk.trace import ReadableSpan
 
+from otel_replay.formats.errors import RecordingError, RecordingWarning, SkippedRecord
+from otel_replay.model.checkpoint import Checkpoint
+from otel_replay.model.errors import CheckpointError
 from otel_replay.model.span_shapes import session_id_of
 from otel_replay.model.steps import Step, normalize_span
 
@@ -13,17 +18,29 @@ __all__ = ["Recording"]
 
 
 class Recording:
-    """Spans loaded from one or more recording files, with normalized steps."""
+    """Spans loaded from one or more recording files, with normalized steps.
+
+    ``warnings`` are the messages of everything skipped while loading, ``skipped`` the
+    damaged records (:class:`SkippedRecord`), ``errors`` the files of a directory that could
+    not be loaded at all (path -> error); ``paths`` are the files loaded.
+    """
 
     def __init__(
         self,
         paths: Sequence[str],
         spans: Sequence[ReadableSpan],
         warnings: Sequence[str] = (),
+        *,
+        skipped: Sequence[SkippedRecord] = (),
+        errors: Mapping[str, RecordingError] | None = None,
+        origins: Sequence[tuple[int, str, int | None, int | None]] = (),
     ) -> None:
         self.paths: list[str] = list(paths)
         self.spans: list[ReadableSpan] = list(spans)
         self.warnings: list[str] = list(warnings)
+        self.skipped: list[SkippedRecord] = list(skipped)
+        self.errors: dict[str, RecordingError] = dict(errors or {})
+        self._origins = list(origins)
         self._steps: list[Step] | None = None
         self._by_session: dict[str, list[Step]] | None = None
         self._sessions: list[str] | None = None
@@ -60,7 +77,45 @@ class Recording:
         assert self._by_session is not None
         return list(self._by_session.get(session_id, ()))
 
-    # The lead adds ``checkpoints()`` here (decoding lives in otel_replay/checkpoints.py).
+    def checkpoints(
+        self, session_id: str | None = None, *, strict: bool = False
+    ) -> list[Checkpoint]:
+        """The checkpoints recorded (of one session), in (session, sequence) order.
+
+        A malformed checkpoint span (e.g. one with neither state nor digest) is skipped with
+        a :class:`RecordingWarning` naming its file and line; ``strict=True`` raises
+        :class:`~otel_replay.model.errors.CheckpointError` with the same message instead.
+        """
+        out: list[Checkpoint] = []
+        for step in self.steps() if session_id is None else self.steps_for_session(session_id):
+            if step.kind != "checkpoint" or not step.checkpoint_id:
+                continue
+            try:
+                out.append(Checkpoint.from_step(step))
+            except CheckpointError as exc:
+                where = self.where(step.trace_id, step.span_id) or ", ".join(self.paths)
+                if strict:
+                    raise CheckpointError(f"{where}: {exc}") from exc
+                warnings.warn(f"skipped checkpoint: {where}: {exc}", RecordingWarning, stacklevel=2)
+        return sorted(out, key=lambda ck: (ck.session_id, ck.sequence))
+
+    def where(self, trace_id: str | None, span_id: str | None) -> str | None:
+        """Where the span with these hex ids was read: ``file:line`` (JSON lines) or
+        ``file: at byte offset N`` (protobuf); ``None`` if unknown."""
+        if not self._origins or span_id is None:
+            return None
+        starts = [o[0] for o in self._origins]
+        for i, span in enumerate(self.spans):
+            ctx = span.context
+            if ctx is None or format(ctx.span_id, "016x") != span_id:
+                continue
+            if trace_id is not None and format(ctx.trace_id, "032x") != trace_id:
+                continue
+            _, path, line, offset = self._origins[bisect.bisect_right(starts, i) - 1]
+            if line is not None:
+                return f"{path}:{line}"
+            return f"{path}: at byte offset {offset}"
+        return None
 
     def _normalize(self) -> None:
         trace_session: dict[int, str] = {}

@@ -33,11 +33,14 @@ LANGCHAIN_STATE_KEYS = ("messages", "intermediate_steps", "run_name", "run_id", 
 _MAX_DEPTH = 100
 
 
-def to_jsonable(value: Any, path: str = "$", _depth: int = 0) -> Any:
+def to_jsonable(
+    value: Any, path: str = "$", _depth: int = 0, _active: dict[int, str] | None = None
+) -> Any:
     """Convert ``value`` to plain JSON types or raise :class:`CheckpointStateError`.
 
     Accepts dict (str keys), list/tuple, str, int, finite float, bool, None, dataclasses,
-    pydantic models (``model_dump``) and LangChain messages (``{"type", "data"}`` form).
+    pydantic models (``model_dump``) and LangChain messages (``{"type", "data"}`` form). A
+    value that contains itself raises, naming both paths.
     """
     if _depth > _MAX_DEPTH:
         raise CheckpointStateError(f"state nests deeper than {_MAX_DEPTH} levels at {path}")
@@ -49,6 +52,20 @@ def to_jsonable(value: Any, path: str = "$", _depth: int = 0) -> Any:
         if not math.isfinite(value):
             raise CheckpointStateError(f"state has a non-finite number ({value}) at {path}")
         return value
+    active = {} if _active is None else _active
+    key = id(value)
+    if key in active:
+        raise CheckpointStateError(
+            f"state contains a reference cycle: {path} is the object already at {active[key]}"
+        )
+    active[key] = path
+    try:
+        return _container(value, path, _depth, active)
+    finally:
+        del active[key]
+
+
+def _container(value: Any, path: str, depth: int, active: dict[int, str]) -> Any:
     if isinstance(value, Mapping):
         out: dict[str, Any] = {}
         for k, v in value.items():
@@ -56,20 +73,38 @@ def to_jsonable(value: Any, path: str = "$", _depth: int = 0) -> Any:
                 raise CheckpointStateError(
                     f"state has a non-string key {k!r} ({type(k).__name__}) at {path}"
                 )
-            out[k] = to_jsonable(v, _child(path, k), _depth + 1)
+            out[k] = to_jsonable(v, _child(path, k), depth + 1, active)
         return out
     if isinstance(value, (list, tuple)):
-        return [to_jsonable(v, f"{path}[{i}]", _depth + 1) for i, v in enumerate(value)]
+        return [to_jsonable(v, f"{path}[{i}]", depth + 1, active) for i, v in enumerate(value)]
     if _is_langchain_message(value):
-        data = value.model_dump(mode="json")
-        return {"type": value.type, "data": to_jsonable(data, f"{path}.data", _depth + 1)}
+        data = _model_dump(value, path)
+        return {"type": value.type, "data": to_jsonable(data, f"{path}.data", depth + 1, active)}
     if hasattr(value, "model_dump") and callable(value.model_dump):
-        return to_jsonable(value.model_dump(mode="json"), path, _depth + 1)
+        return to_jsonable(_model_dump(value, path), path, depth + 1, active)
     if dataclasses.is_dataclass(value) and not isinstance(value, type):
-        return to_jsonable(dataclasses.asdict(value), path, _depth + 1)
+        return {
+            f.name: to_jsonable(getattr(value, f.name), _child(path, f.name), depth + 1, active)
+            for f in dataclasses.fields(value)
+        }
     raise CheckpointStateError(
         f"state is not JSON-serializable at {path}: object of type {type(value).__qualname__}"
     )
+
+
+def _model_dump(value: Any, path: str) -> Any:
+    try:
+        return value.model_dump(mode="json")
+    except RecursionError:
+        raise CheckpointStateError(
+            f"state at {path}: {type(value).__qualname__}.model_dump() recursed without end "
+            "(a reference cycle?)"
+        ) from None
+    except Exception as exc:
+        raise CheckpointStateError(
+            f"state at {path}: {type(value).__qualname__}.model_dump() failed: "
+            f"{type(exc).__name__}: {exc}"
+        ) from exc
 
 
 def _child(path: str, key: str) -> str:

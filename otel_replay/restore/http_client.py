@@ -2,12 +2,16 @@
 redirects, and maps every failure to a :class:`BackendError` subclass naming the URL.
 
 Only the standard library is used. The timeout is ``timeout=`` or ``$OTEL_REPLAY_HTTP_TIMEOUT``
-(seconds); bodies over ``max_response_bytes`` raise :class:`BackendResponseError`.
+(seconds) and is a **total deadline** for each request: connecting, the TLS handshake,
+sending, the response headers and the body together (every socket operation gets the time
+left, so a server that sends one byte at a time cannot keep a request alive). Bodies over
+``max_response_bytes`` raise :class:`BackendResponseError`.
 """
 
 from __future__ import annotations
 
 import http.client
+import io
 import json
 import math
 import os
@@ -92,6 +96,83 @@ class _NoRedirect(urllib.request.HTTPRedirectHandler):
         return None  # a 3xx then surfaces as an HTTPError
 
 
+class _DeadlineSocket:
+    """A connected socket whose every operation gets the time left before ``deadline``."""
+
+    def __init__(self, sock: socket.socket, deadline: float) -> None:
+        self._sock = sock
+        self._deadline = deadline
+
+    def _arm(self) -> None:
+        left = self._deadline - time.monotonic()
+        if left <= 0:
+            raise TimeoutError("the request deadline passed")
+        self._sock.settimeout(left)
+
+    def recv_into(self, buffer: Any, nbytes: int = 0, flags: int = 0) -> int:
+        self._arm()
+        return self._sock.recv_into(buffer, nbytes, flags)
+
+    def recv(self, bufsize: int, flags: int = 0) -> bytes:
+        self._arm()
+        return self._sock.recv(bufsize, flags)
+
+    def sendall(self, data: Any, flags: int = 0) -> None:
+        self._arm()
+        self._sock.sendall(data, flags)
+
+    def makefile(self, mode: str = "rb", buffering: int | None = None, **_: Any) -> Any:
+        # as socket.makefile: the file holds a reference, so the socket's fd stays open
+        # until the response is read (urllib closes the socket right after the headers)
+        self._sock._io_refs += 1  # type: ignore[attr-defined]
+        raw = socket.SocketIO(self, "rb")  # type: ignore[arg-type]
+        return io.BufferedReader(raw, buffering or io.DEFAULT_BUFFER_SIZE)
+
+    def _decref_socketios(self) -> None:
+        self._sock._decref_socketios()  # type: ignore[attr-defined]
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._sock, name)
+
+
+def _deadline_connection(base: type[http.client.HTTPConnection]) -> type[Any]:
+    class _Conn(base):  # type: ignore[misc, valid-type]
+        def __init__(self, *args: Any, deadline: float, **kwargs: Any) -> None:
+            super().__init__(*args, **kwargs)
+            self._deadline = deadline
+
+        def connect(self) -> None:
+            left = self._deadline - time.monotonic()
+            if left <= 0:
+                raise TimeoutError("the request deadline passed")
+            self.timeout = left
+            super().connect()
+            sock: Any = self.__dict__["sock"]
+            self.sock = _DeadlineSocket(sock, self._deadline)
+
+    _Conn.__name__ = f"_Deadline{base.__name__}"
+    return _Conn
+
+
+_DeadlineHTTPConnection: Any = _deadline_connection(http.client.HTTPConnection)
+_DeadlineHTTPSConnection: Any = _deadline_connection(http.client.HTTPSConnection)
+
+
+class _DeadlineHTTPHandler(urllib.request.HTTPHandler):
+    def http_open(self, req: Any) -> Any:
+        return self.do_open(_DeadlineHTTPConnection, req, deadline=req.otel_replay_deadline)
+
+
+class _DeadlineHTTPSHandler(urllib.request.HTTPSHandler):
+    def https_open(self, req: Any) -> Any:
+        return self.do_open(
+            _DeadlineHTTPSConnection,
+            req,
+            context=getattr(self, "_context", None),
+            deadline=req.otel_replay_deadline,
+        )
+
+
 def _timeout_seconds(timeout: float | None) -> float:
     if timeout is None:
         raw = os.environ.get(c.ENV_HTTP_TIMEOUT, "")
@@ -141,7 +222,9 @@ class _Http:
         self.max_bytes = max_response_bytes
         self.headers = {"Accept": "application/json", **dict(headers or {})}
         self.auth_hint = auth_hint
-        self._opener = urllib.request.build_opener(_NoRedirect)
+        self._opener = urllib.request.build_opener(
+            _NoRedirect, _DeadlineHTTPHandler, _DeadlineHTTPSHandler
+        )
 
     def url(self, segments: Sequence[str], query: Sequence[tuple[str, str]] = ()) -> str:
         """``base`` + the quoted path ``segments`` + the encoded ``query``."""
@@ -154,6 +237,7 @@ class _Http:
         (an :class:`urllib.error.HTTPError` is passed to :meth:`_status_error`)."""
         req = urllib.request.Request(url, headers=self.headers, method="GET")
         deadline = time.monotonic() + self.timeout
+        req.otel_replay_deadline = deadline  # type: ignore[attr-defined]
         try:
             with self._opener.open(req, timeout=self.timeout) as resp:
                 status = resp.status

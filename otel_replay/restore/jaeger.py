@@ -56,7 +56,8 @@ class JaegerSource(_BackendSource):
     Otherwise the traces of ``service`` (or of every service in ``/api/v3/services``)
     started within ``lookback`` (seconds or a ``timedelta``) are searched, at most
     ``search_limit`` traces per service, most recent first. :meth:`steps_after` reads the
-    checkpoint's trace.
+    checkpoint's trace. The service loop is bounded: more than ``max_services`` distinct
+    services (duplicates are searched once) raise :class:`BackendResponseError`.
     """
 
     def __init__(
@@ -68,6 +69,7 @@ class JaegerSource(_BackendSource):
         lookback: float | timedelta = 3600.0,
         trace_id: str | None = None,
         search_limit: int = 100,
+        max_services: int = 1000,
         max_response_bytes: int = DEFAULT_MAX_RESPONSE_BYTES,
         checkpoint_store: CheckpointStore | None = None,
         headers: Mapping[str, str] | None = None,
@@ -84,7 +86,10 @@ class JaegerSource(_BackendSource):
         self.service = service
         self.lookback = float(seconds)
         self.trace_id = trace_id.lower() if trace_id else None
+        if not isinstance(max_services, int) or max_services <= 0:
+            raise ValueError(f"max_services must be a positive int, got {max_services!r}")
         self.search_limit = search_limit
+        self.max_services = max_services
         self._store = checkpoint_store
         self._http = _Http(
             "Jaeger",
@@ -150,7 +155,16 @@ class JaegerSource(_BackendSource):
                 url=url,
                 status=200,
             )
-        return sorted(names)
+        unique = sorted(set(names))
+        if len(unique) > self.max_services:
+            raise BackendResponseError(
+                f"Jaeger at {self._http.base} lists {len(unique)} services, more than "
+                f"max_services={self.max_services} to search one by one; pass service= (or "
+                "trace_id=), or raise max_services",
+                url=url,
+                status=200,
+            )
+        return unique
 
     def trace(self, trace_id: str) -> list[ReadableSpan]:
         """Every span of one trace; :class:`TraceNotFoundError` if Jaeger has none."""

@@ -147,12 +147,19 @@ def phoenix_span(obj: Any) -> ReadableSpan:
     )
 
 
+#: Empty pages in a row (each with a new ``next_cursor``) after which paging is given up.
+MAX_EMPTY_PAGES = 3
+
+
 class PhoenixSource(_BackendSource):
     """Checkpoints and steps stored in an Arize Phoenix project (REST API ``/v1``).
 
     ``api_key`` is sent as ``Authorization: Bearer <api_key>``. ``page_size`` (1..1000)
     is the ``limit`` of each page; listing more than ``max_spans`` spans for one query
-    raises :class:`BackendResponseError`. ``checkpoint_store`` holds states recorded with
+    raises :class:`BackendResponseError`, and so does paging that does not progress: more
+    than ``max_pages`` pages (default: enough for ``max_spans`` full pages, plus 10), a
+    ``next_cursor`` seen before, or :data:`MAX_EMPTY_PAGES` empty pages in a row that still
+    name a next cursor. ``checkpoint_store`` holds states recorded with
     ``agent_replay.checkpoint.state.location=store``.
     """
 
@@ -165,6 +172,7 @@ class PhoenixSource(_BackendSource):
         timeout: float | None = None,
         page_size: int = 1000,
         max_spans: int = 100_000,
+        max_pages: int | None = None,
         max_response_bytes: int = DEFAULT_MAX_RESPONSE_BYTES,
         checkpoint_store: CheckpointStore | None = None,
         headers: Mapping[str, str] | None = None,
@@ -175,6 +183,11 @@ class PhoenixSource(_BackendSource):
             raise ValueError(f"page_size must be an int in 1..1000, got {page_size!r}")
         if not isinstance(max_spans, int) or max_spans <= 0:
             raise ValueError(f"max_spans must be a positive int, got {max_spans!r}")
+        if max_pages is None:
+            max_pages = -(-max_spans // page_size) + 10
+        if not isinstance(max_pages, int) or max_pages <= 0:
+            raise ValueError(f"max_pages must be a positive int, got {max_pages!r}")
+        self.max_pages = max_pages
         all_headers = dict(headers or {})
         if api_key:
             all_headers["Authorization"] = f"Bearer {api_key}"
@@ -213,8 +226,19 @@ class PhoenixSource(_BackendSource):
         seen_cursors: set[str] = set()
         cursor: str | None = None
         received = 0
+        pages = 0
+        empty_run = 0
         while True:
             url = self.page_url(attributes, cursor)
+            pages += 1
+            if pages > self.max_pages:
+                raise BackendResponseError(
+                    f"Phoenix paging for {dict(attributes)} in {self._where()} did not end "
+                    f"within max_pages={self.max_pages} pages ({received} spans so far); "
+                    "raise max_pages if the project really holds that many",
+                    url=url,
+                    status=200,
+                )
             body = self._http.get_json(url)
             data = body.get("data") if isinstance(body, dict) else None
             next_cursor = body.get("next_cursor") if isinstance(body, dict) else None
@@ -249,6 +273,14 @@ class PhoenixSource(_BackendSource):
                     out.append(span)
             if not next_cursor:
                 return out
+            empty_run = empty_run + 1 if not data else 0
+            if empty_run >= MAX_EMPTY_PAGES:
+                raise BackendResponseError(
+                    f"Phoenix answered {url} with the {empty_run}th empty page in a row that "
+                    f"still names a next_cursor ({next_cursor!r}): pagination does not progress",
+                    url=url,
+                    status=200,
+                )
             if next_cursor in seen_cursors:
                 raise BackendResponseError(
                     f"Phoenix answered {url} with a next_cursor it already returned "

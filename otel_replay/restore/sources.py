@@ -14,14 +14,20 @@ into a source.
 from __future__ import annotations
 
 import os
+import warnings
 from collections.abc import Iterable
 from pathlib import Path
 from typing import Protocol, runtime_checkable
 
 from otel_replay.capture.processor import ReplayProcessor, select_after
+from otel_replay.formats.errors import RecordingWarning
 from otel_replay.formats.files import load_recording
 from otel_replay.model.checkpoint import Checkpoint
-from otel_replay.model.errors import CheckpointNotFoundError, UnorderedHistoryError
+from otel_replay.model.errors import (
+    CheckpointError,
+    CheckpointNotFoundError,
+    UnorderedHistoryError,
+)
 from otel_replay.model.steps import Step
 from otel_replay.model.stores import CheckpointStore, DirectoryCheckpointStore
 
@@ -159,7 +165,15 @@ class RecordingSource:
                 f"checkpoint {checkpoint_id} is not in the recording {self.path} "
                 f"({len(self._checkpoint_steps)} checkpoints recorded)"
             )
-        return Checkpoint.from_step(step)
+        return self._checkpoint_of(step)
+
+    def _checkpoint_of(self, step: Step) -> Checkpoint:
+        """The checkpoint of a checkpoint span; a malformed one raises naming file and line."""
+        try:
+            return Checkpoint.from_step(step)
+        except CheckpointError as exc:
+            where = self.recording.where(step.trace_id, step.span_id) or str(self.path)
+            raise CheckpointError(f"{where}: {exc}") from exc
 
     def steps_after(
         self, checkpoint: Checkpoint, min_importance: float | None = None
@@ -170,9 +184,14 @@ class RecordingSource:
         return select_after(steps, after, min_importance)
 
     def checkpoints(self, session_id: str | None = None) -> list[Checkpoint]:
-        out = [
-            Checkpoint.from_step(step)
-            for step in self._checkpoint_steps.values()
-            if session_id is None or step.session_id == session_id
-        ]
+        """The well-formed checkpoints (a malformed checkpoint span is skipped with a
+        :class:`~otel_replay.formats.errors.RecordingWarning` naming file and line)."""
+        out = []
+        for step in self._checkpoint_steps.values():
+            if session_id is not None and step.session_id != session_id:
+                continue
+            try:
+                out.append(self._checkpoint_of(step))
+            except CheckpointError as exc:
+                warnings.warn(f"skipped checkpoint: {exc}", RecordingWarning, stacklevel=2)
         return sorted(out, key=lambda ck: (ck.session_id, ck.sequence))
