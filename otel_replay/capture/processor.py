@@ -164,8 +164,18 @@ class ReplayProcessor(SpanProcessor):
                 span.set_attributes({_SESSION_ID: sid, _STEP_SEQUENCE: seq})
             else:
                 span.set_attribute(_STEP_SEQUENCE, seq)
+            if _CHECKPOINT_ID in attrs:
+                self._open_buffer(sid)
         except Exception as exc:
             self.errors.report("on_start", exc)
+
+    def _open_buffer(self, sid: str) -> None:
+        """Keep the session's steps from a checkpoint span's *start* on: a checkpoint whose
+        state is written later (``PendingCheckpoint``) must not lose the steps that end
+        before it does."""
+        with self._lock:
+            if sid not in self._buffers:
+                self._new_buffer(sid)
 
     def _on_start_public(self, span: Span) -> None:
         """``on_start`` through the public span API (spans other than the SDK's)."""
@@ -181,6 +191,8 @@ class ReplayProcessor(SpanProcessor):
             span.set_attributes({_SESSION_ID: sid, _STEP_SEQUENCE: seq})
         else:
             span.set_attribute(_STEP_SEQUENCE, seq)
+        if _CHECKPOINT_ID in attrs:
+            self._open_buffer(sid)
 
     def _resolve(self, attrs: Mapping[str, Any], trace_id: int) -> str:
         """Session of a span without ``agent_replay.session.id``: a conversation or

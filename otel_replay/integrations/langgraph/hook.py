@@ -25,7 +25,7 @@ from typing import Any
 try:
     from langchain_core.messages import BaseMessage, message_to_dict
     from langgraph.channels.binop import BinaryOperatorAggregate
-    from langgraph.types import Command, StateUpdate
+    from langgraph.types import Command, Send, StateUpdate
 except ImportError as exc:  # pragma: no cover - exercised with langgraph hidden
     raise ImportError(
         "the LangGraph restore hook needs langgraph: pip install otel-replay[langgraph]"
@@ -42,6 +42,10 @@ from otel_replay.model.state import to_jsonable
 __all__ = ["LangGraphTarget", "LangGraphRestoreError", "restore_langgraph", "langgraph_state"]
 
 LAST_NODES_KEY = "otel_replay.last_nodes"
+#: metadata key: pending ``Send`` tasks, ``[{"node", "arg"}]``
+SENDS_KEY = "otel_replay.sends"
+#: metadata key: where LangGraph keeps the checkpoint, ``{"thread_id", "checkpoint_ns", "checkpoint_id"}``
+CONFIG_KEY = "otel_replay.langgraph"
 _START = "__start__"
 _END = "__end__"
 _INPUT = "__input__"
@@ -180,11 +184,66 @@ def _payload(graph: Any, values: dict[str, Any], fresh: bool) -> dict[str, Any]:
     return out
 
 
+def _fork_config(graph: Any, config: Mapping[str, Any], recorded: Any) -> dict[str, Any] | None:
+    """The config that resumes the recorded LangGraph checkpoint itself, when the graph's
+    saver still has it (``None`` otherwise): in its own thread, or in a copy of that thread
+    when ``config`` names another one."""
+    if not isinstance(recorded, Mapping) or not recorded.get("checkpoint_id"):
+        return None
+    saver = getattr(graph, "checkpointer", None)
+    if saver is None or not hasattr(saver, "get_tuple"):
+        return None
+    src_thread = recorded.get("thread_id")
+    conf = {
+        "thread_id": src_thread,
+        "checkpoint_ns": recorded.get("checkpoint_ns") or "",
+        "checkpoint_id": recorded["checkpoint_id"],
+    }
+    if saver.get_tuple({"configurable": conf}) is None:
+        return None
+    thread = _thread_id(config)
+    if thread is not None and str(thread) != str(src_thread):
+        if graph.get_state(config).created_at is not None:
+            return None  # never overwrite a thread that has state: write the state instead
+        try:
+            saver.copy_thread(str(src_thread), str(thread))
+        except NotImplementedError:
+            return None
+        conf = {**conf, "thread_id": thread}
+    out = dict(config)
+    out["configurable"] = {**(config.get("configurable") or {}), **conf}
+    return out
+
+
+def _check_next(
+    graph: Any, config: Mapping[str, Any], next_nodes: list[str], cleanup: str | None
+) -> None:
+    actual = sorted(graph.get_state(config).next)
+    if actual != sorted(next_nodes):
+        note = ""
+        if cleanup is not None:
+            try:
+                graph.checkpointer.delete_thread(cleanup)
+                note = "; the thread was deleted again"
+            except Exception as exc:  # report, never hide, a failed cleanup
+                note = f"; deleting the thread again failed: {type(exc).__name__}: {exc}"
+        raise LangGraphRestoreError(
+            f"after restoring, thread {_thread_id(config)!r} would run {actual} next, but the "
+            f"checkpoint recorded {sorted(next_nodes)}{note}"
+        )
+
+
 def restore_langgraph(state: Mapping[str, Any], target: Any) -> LangGraphTarget:
     """Write a ``langgraph`` checkpoint state into ``target`` (a :class:`LangGraphTarget`).
 
-    Afterwards ``graph.invoke(None, target.config)`` continues with the recorded ``next``
-    nodes. Returns the target with ``restored_config`` set.
+    When the graph's saver still has the recorded LangGraph checkpoint (recorded by
+    :class:`~otel_replay.integrations.langgraph.ReplayCheckpointer`), the thread is forked at
+    it with LangGraph's own time travel (``checkpoint_id``; into a copy of the thread when
+    ``target.config`` names another, empty, thread). Otherwise the recorded values are
+    written with ``bulk_update_state`` so that the recorded next tasks (``Send`` tasks
+    included) are pending. Either way the pending tasks are checked against the recorded
+    ones. The returned target's ``config`` is the config to resume with:
+    ``graph.invoke(None, result.target.config)``.
     """
     if not isinstance(target, LangGraphTarget):
         raise TypeError(
@@ -204,28 +263,30 @@ def restore_langgraph(state: Mapping[str, Any], target: Any) -> LangGraphTarget:
         raise LangGraphRestoreError(
             f"recorded next nodes {unknown_next} are not in the graph (nodes: {sorted(graph.nodes)})"
         )
+    fork = _fork_config(graph, config, metadata.get(CONFIG_KEY))
+    if fork is not None:
+        _check_next(graph, fork, next_nodes, None)
+        return LangGraphTarget(graph, fork, fork)
     fresh = graph.get_state(config).created_at is None
     payload = _payload(graph, _messages_to_objects(dict(values)), fresh)
+    sends = [
+        Send(str(s["node"]), _messages_to_objects(s.get("arg")))
+        for s in metadata.get(SENDS_KEY) or []
+        if isinstance(s, Mapping) and "node" in s
+    ]
+    pulled = list(next_nodes)
+    for s in sends:
+        if s.node in pulled:
+            pulled.remove(s.node)
     if next_nodes == [_START]:
         supersteps = [[StateUpdate(payload, _INPUT)]]
     else:
         writers = _writer_nodes(graph, next_nodes, metadata)
-        first: Any = Command(update=payload, goto=next_nodes) if next_nodes else payload
+        goto: list[Any] = [*pulled, *sends]
+        first: Any = Command(update=payload, goto=goto) if goto else payload
         supersteps = [
             [StateUpdate(first, writers[0])] + [StateUpdate(None, n) for n in writers[1:]]
         ]
     restored_config = graph.bulk_update_state(config, supersteps)
-    actual = sorted(graph.get_state(restored_config).next)
-    if actual != sorted(next_nodes):
-        note = ""
-        if fresh:
-            try:
-                graph.checkpointer.delete_thread(str(_thread_id(config)))
-                note = "; the thread was deleted again"
-            except Exception as exc:  # report, never hide, a failed cleanup
-                note = f"; deleting the thread again failed: {type(exc).__name__}: {exc}"
-        raise LangGraphRestoreError(
-            f"after restoring, thread {_thread_id(config)!r} would run {actual} next, but the "
-            f"checkpoint recorded {sorted(next_nodes)}{note}"
-        )
+    _check_next(graph, config, next_nodes, str(_thread_id(config)) if fresh else None)
     return LangGraphTarget(graph, config, restored_config)
