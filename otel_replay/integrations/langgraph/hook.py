@@ -282,7 +282,10 @@ def restore_langgraph(state: Mapping[str, Any], target: Any) -> LangGraphTarget:
         supersteps = [[StateUpdate(payload, _INPUT)]]
     else:
         writers = _writer_nodes(graph, next_nodes, metadata)
-        goto: list[Any] = [*pulled, *sends]
+        branches = getattr(getattr(graph, "builder", None), "branches", {}) or {}
+        # a writer with conditional edges routes the written state itself, exactly as in the
+        # recorded run (Send tasks included); otherwise the recorded next tasks are named
+        goto: list[Any] = [] if any(branches.get(w) for w in writers) else [*pulled, *sends]
         first: Any = Command(update=payload, goto=goto) if goto else payload
         supersteps = [
             [StateUpdate(first, writers[0])] + [StateUpdate(None, n) for n in writers[1:]]
