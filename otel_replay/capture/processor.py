@@ -15,6 +15,7 @@ from opentelemetry.metrics import CallbackOptions, MeterProvider, Observation
 from opentelemetry.sdk.trace import ReadableSpan, Span, SpanProcessor
 from opentelemetry.trace import SpanContext
 
+from otel_replay.capture.spans import _RESUME
 from otel_replay.core import conventions as c
 from otel_replay.core.env import env_int
 from otel_replay.core.selfmetrics import ErrorReporter, get_meter, observable
@@ -31,6 +32,28 @@ _SESSION_ID = c.SESSION_ID
 _CONVERSATION_ID = c.GEN_AI_CONVERSATION_ID
 _STEP_SEQUENCE = c.STEP_SEQUENCE
 _CHECKPOINT_ID = c.CHECKPOINT_ID
+
+
+def _base_name(name: str) -> str:
+    """``invoke_agent LangGraph`` and ``LangGraph.workflow`` -> ``LangGraph``."""
+    return name.rsplit(" ", 1)[-1].split(".", 1)[0]
+
+
+def _mark_resume_root(span: Any, attrs: Mapping[str, Any], resume: Any) -> None:
+    """Mark the first framework span directly under a resumed run's root, and a child of it
+    naming the same runnable (see :func:`~otel_replay.capture.spans.resumed_run`)."""
+    parent = span.parent
+    if parent is None or c.STEP_KIND in attrs:
+        return
+    if resume.pending:
+        if parent.span_id != resume.span_id:
+            return
+        resume.pending = False
+        resume.marked_name = _base_name(span.name)
+    elif parent.span_id != resume.marked_id or _base_name(span.name) != resume.marked_name:
+        return
+    resume.marked_id = span.get_span_context().span_id
+    span.set_attribute(c.REPLAY_RESUME_ROOT, True)
 
 
 class IncompleteHistoryError(LookupError):
@@ -166,6 +189,9 @@ class ReplayProcessor(SpanProcessor):
                 span.set_attribute(_STEP_SEQUENCE, seq)
             if _CHECKPOINT_ID in attrs:
                 self._open_buffer(sid)
+            resume = _RESUME.get()
+            if resume is not None:
+                _mark_resume_root(span, attrs, resume)
         except Exception as exc:
             self.errors.report("on_start", exc)
 
@@ -193,6 +219,9 @@ class ReplayProcessor(SpanProcessor):
             span.set_attribute(_STEP_SEQUENCE, seq)
         if _CHECKPOINT_ID in attrs:
             self._open_buffer(sid)
+        resume = _RESUME.get()
+        if resume is not None:
+            _mark_resume_root(span, attrs, resume)
 
     def _resolve(self, attrs: Mapping[str, Any], trace_id: int) -> str:
         """Session of a span without ``agent_replay.session.id``: a conversation or
