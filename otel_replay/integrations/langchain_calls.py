@@ -36,8 +36,6 @@ from opentelemetry import trace
 
 from otel_replay.capture.spans import current_call_interceptor, llm_call, tool_call
 from otel_replay.core import conventions as c
-from otel_replay.replay.matching import _decode
-from otel_replay.replay.reexecution import OpenCall, Reexecution
 
 __all__ = ["serving", "tracing", "genai_messages"]
 
@@ -53,6 +51,16 @@ _ROLES = {"human": "user", "ai": "assistant", "system": "system", "tool": "tool"
 
 
 # ---------------------------------------------------------------------------- shapes
+
+
+def _decode(raw: Any) -> Any:
+    """A recorded attribute value as JSON (text that is not JSON stays text)."""
+    if isinstance(raw, str):
+        try:
+            return json.loads(raw)
+        except ValueError:
+            return raw
+    return raw
 
 
 def genai_messages(messages: list[BaseMessage]) -> list[dict[str, Any]]:
@@ -80,7 +88,7 @@ def genai_messages(messages: list[BaseMessage]) -> list[dict[str, Any]]:
     return out
 
 
-def _served_message(call: OpenCall, chunk: bool = False) -> Any:
+def _served_message(call: Any, chunk: bool = False) -> Any:
     """The recorded answer as an ``AIMessage`` (``AIMessageChunk``): text, tool calls, usage."""
     value = _decode(call.recorded_output)
     messages = value if isinstance(value, list) else [value]
@@ -135,7 +143,7 @@ def _served_message(call: OpenCall, chunk: bool = False) -> Any:
     return AIMessage(content=content, tool_calls=calls, usage_metadata=usage)  # type: ignore[arg-type]
 
 
-def _served_tool_value(call: OpenCall, tool_call_id: Any) -> Any:
+def _served_tool_value(call: Any, tool_call_id: Any) -> Any:
     """The recorded result: text stays text (a ``ToolMessage``'s content always is); a tool
     called without a tool call gets a recorded JSON object or array back decoded."""
     raw = call.recorded_output
@@ -170,21 +178,22 @@ def _instrumentation_span(run_manager: Any) -> tuple[bool, Any]:
     return instrumented, None
 
 
-def _mark(span: Any, call: OpenCall | None) -> None:
+def _mark(span: Any, call: Any) -> None:
     if call is not None and span is not None and span.is_recording():
         span.set_attributes(call.attributes)
 
 
-def _tracer(rx: Reexecution | None) -> trace.Tracer | None:
+def _tracer(rx: Any) -> trace.Tracer | None:
     if rx is not None:
         return rx.tracer
     traced = _TRACING.get()
     return traced[0] if traced is not None else None
 
 
-def _active() -> Reexecution | None:
+def _active() -> Any:
+    """The active re-execution (a ``Reexecution``: anything with ``open_call``), if any."""
     rx = current_call_interceptor()
-    return rx if isinstance(rx, Reexecution) else None
+    return rx if callable(getattr(rx, "open_call", None)) else None
 
 
 # ---------------------------------------------------------------------------- tools
@@ -198,8 +207,8 @@ def _tool_args(tool_input: Any) -> Any:
 
 def _tool_clone(
     tool: BaseTool,
-    rx: Reexecution | None,
-    call: OpenCall | None,
+    rx: Any,
+    call: Any,
     args: Any,
     tool_call_id: Any,
     is_async: bool,
@@ -265,7 +274,7 @@ def _tool_clone(
     return clone
 
 
-def _open(rx: Reexecution | None, kind: str, name: str, arguments: Any) -> OpenCall | None:
+def _open(rx: Any, kind: str, name: str, arguments: Any) -> Any:
     return rx.open_call(kind, name, arguments) if rx is not None else None
 
 
@@ -310,9 +319,7 @@ def _model_name(model: BaseChatModel, stop: Any, kwargs: dict[str, Any]) -> str:
     return str(name or getattr(model, "model_name", None) or type(model).__name__)
 
 
-def _emit_llm(
-    rx: Reexecution | None, name: str, inputs: Any, call: OpenCall | None, message: Any
-) -> None:
+def _emit_llm(rx: Any, name: str, inputs: Any, call: Any, message: Any) -> None:
     with llm_call(
         name, messages=inputs, attributes=call.attributes if call else None, tracer=_tracer(rx)
     ) as handle:
