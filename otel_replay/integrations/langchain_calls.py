@@ -20,6 +20,7 @@ record a baseline that a later re-execution can be served from.
 from __future__ import annotations
 
 import contextvars
+import inspect
 import json
 import threading
 import uuid
@@ -205,6 +206,16 @@ def _tool_args(tool_input: Any) -> Any:
     return tool_input
 
 
+def _run_template(
+    *args: Any, config: RunnableConfig, run_manager: Any = None, **kwargs: Any
+) -> Any:
+    """The signature LangChain inspects on a served or live tool's ``_run``/``_arun``."""
+
+
+_RUN_ANNOTATIONS = {"config": RunnableConfig, "run_manager": Any}
+_RUN_SIGNATURE = inspect.signature(_run_template)
+
+
 def _tool_clone(
     tool: BaseTool,
     rx: Any,
@@ -268,7 +279,10 @@ def _tool_clone(
             return result
 
     for fn in (_run, _arun):
-        fn.__annotations__ = {"config": RunnableConfig, "run_manager": Any}
+        fn.__annotations__ = _RUN_ANNOTATIONS
+        setattr(fn, "__signature__", _RUN_SIGNATURE)  # noqa: B010
+    # computed once on the tool, so that copies do not compute it again on every call
+    getattr(tool, "_injected_args_keys", None)
     clone = tool.model_copy()
     object.__setattr__(clone, "_arun" if is_async else "_run", _arun if is_async else _run)
     return clone
