@@ -256,3 +256,19 @@ def test_model_call_outside_the_recording_is_a_divergence_in_replay() -> None:
     assert err.value.actual_arguments == [
         {"role": "user", "parts": [{"type": "text", "content": "Something else"}]}
     ]
+
+
+def test_graph_streamed_by_messages_is_served() -> None:
+    with drift_pipeline() as p:
+        cp, _ = record_react(p, "none")
+        graph, model = react_graph(script=[])
+        result = restored(p, cp.recorded[1], graph)
+        with result.reexecute("hybrid") as rx, result.run("agent"):
+            out = list(graph.stream(None, result.target.config, stream_mode="messages"))
+    assert rx.stats == {"served": 3, "live": 0, "miss": 0}
+    assert [(type(m).__name__, m.content, md["langgraph_node"]) for m, md in out] == [
+        ("AIMessage", "", "agent"),
+        ("ToolMessage", "sunny in Paris", "tools"),
+        ("AIMessage", "It is sunny in Paris.", "agent"),
+    ]
+    assert model.calls == 0

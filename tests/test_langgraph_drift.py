@@ -37,9 +37,15 @@ def rig(
 
 
 def resume(
-    p: DriftPipeline, which: str, cid: str, script: list[Any], weather: str, mode: str | None
+    p: DriftPipeline,
+    which: str,
+    cid: str,
+    script: list[Any],
+    weather: str,
+    mode: str | None,
+    version: str = "v2",
 ) -> Any:
-    graph, _ = react_graph(script=script, weather=weather)
+    graph, _ = react_graph(script=script, weather=weather, version=version)
     result = restore(
         cid,
         target=LangGraphTarget(graph, {"configurable": {"thread_id": "r"}}),
@@ -59,10 +65,15 @@ def resume(
     return result
 
 
-def test_unchanged_resumed_run_has_no_findings(rig: tuple[str, DriftPipeline]) -> None:
+@pytest.mark.parametrize("version", ["v1", "v2"])
+def test_unchanged_resumed_run_has_no_findings(
+    rig: tuple[str, DriftPipeline], version: str
+) -> None:
     which, p = rig
-    cp, _ = record_react(p, which)
-    result = resume(p, which, cp.recorded[2], [("It is sunny in Paris.", [])], "sunny", None)
+    cp, _ = record_react(p, which, version=version)
+    result = resume(
+        p, which, cp.recorded[2], [("It is sunny in Paris.", [])], "sunny", None, version
+    )
     report = result.report
     assert report.findings == []
     assert report.baseline_steps == report.candidate_steps == COMPARED_AFTER_TOOLS[which]
