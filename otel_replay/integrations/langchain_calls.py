@@ -23,13 +23,12 @@ import contextvars
 import inspect
 import json
 import threading
-import uuid
 from collections.abc import AsyncIterator, Iterator
 from contextlib import contextmanager
 from typing import Any
 
 from langchain_core.language_models.chat_models import BaseChatModel
-from langchain_core.messages import AIMessage, AIMessageChunk, BaseMessage
+from langchain_core.messages import BaseMessage
 from langchain_core.outputs import ChatGeneration, ChatGenerationChunk, ChatResult
 from langchain_core.runnables import RunnableConfig
 from langchain_core.tools import BaseTool
@@ -37,6 +36,12 @@ from opentelemetry import trace
 
 from otel_replay.capture.spans import current_call_interceptor, llm_call, tool_call
 from otel_replay.core import conventions as c
+from otel_replay.core.selfmetrics import ErrorReporter, get_meter
+from otel_replay.integrations.langchain_answers import (
+    genai_messages,
+    served_message,
+    served_tool_value,
+)
 
 __all__ = ["serving", "tracing", "genai_messages"]
 
@@ -48,111 +53,6 @@ _TRACING: contextvars.ContextVar[tuple[trace.Tracer | None] | None] = contextvar
     "otel_replay_langchain_tracing", default=None
 )
 _INSTRUMENTATION_MODULES = ("openinference.", "opentelemetry.")
-_ROLES = {"human": "user", "ai": "assistant", "system": "system", "tool": "tool"}
-
-
-# ---------------------------------------------------------------------------- shapes
-
-
-def _decode(raw: Any) -> Any:
-    """A recorded attribute value as JSON (text that is not JSON stays text)."""
-    if isinstance(raw, str):
-        try:
-            return json.loads(raw)
-        except ValueError:
-            return raw
-    return raw
-
-
-def genai_messages(messages: list[BaseMessage]) -> list[dict[str, Any]]:
-    """LangChain messages in GenAI form (``{"role", "parts"}``), as the spans record them."""
-    out: list[dict[str, Any]] = []
-    for m in messages:
-        parts: list[dict[str, Any]] = []
-        text = m.content if isinstance(m.content, str) else m.text
-        if text:
-            parts.append({"type": "text", "content": text})
-        for call in getattr(m, "tool_calls", None) or ():
-            parts.append(
-                {
-                    "type": "tool_call",
-                    "id": call.get("id"),
-                    "name": call["name"],
-                    "arguments": call["args"],
-                }
-            )
-        msg: dict[str, Any] = {"role": _ROLES.get(m.type, m.type), "parts": parts}
-        call_id = getattr(m, "tool_call_id", None)
-        if call_id:
-            msg["tool_call_id"] = call_id
-        out.append(msg)
-    return out
-
-
-def _served_message(call: Any, chunk: bool = False) -> Any:
-    """The recorded answer as an ``AIMessage`` (``AIMessageChunk``): text, tool calls, usage."""
-    value = _decode(call.recorded_output)
-    messages = value if isinstance(value, list) else [value]
-    text: list[str] = []
-    calls: list[dict[str, Any]] = []
-    for m in messages:
-        if isinstance(m, str):
-            text.append(m)
-            continue
-        if not isinstance(m, dict):
-            continue
-        if isinstance(m.get("content"), str):
-            text.append(m["content"])
-        for part in m.get("parts") or ():
-            if not isinstance(part, dict):
-                continue
-            if part.get("type") == "text" and isinstance(part.get("content"), str):
-                text.append(part["content"])
-            elif part.get("type") == "tool_call":
-                args = part.get("arguments")
-                if isinstance(args, str):
-                    args = _decode(args)
-                calls.append(
-                    {
-                        "name": str(part.get("name")),
-                        "args": args if isinstance(args, dict) else {},
-                        "id": part.get("id") or f"call_{uuid.uuid4().hex[:24]}",
-                        "type": "tool_call",
-                    }
-                )
-    step = call.recorded
-    usage = None
-    if step is not None and (step.input_tokens is not None or step.output_tokens is not None):
-        i, o = step.input_tokens or 0, step.output_tokens or 0
-        usage = {"input_tokens": i, "output_tokens": o, "total_tokens": i + o}
-    content = "".join(text)
-    if chunk:
-        return AIMessageChunk(
-            content=content,
-            tool_call_chunks=[
-                {
-                    "name": t["name"],
-                    "args": json.dumps(t["args"]),
-                    "id": t["id"],
-                    "index": n,
-                    "type": "tool_call_chunk",
-                }
-                for n, t in enumerate(calls)
-            ],
-            usage_metadata=usage,  # type: ignore[arg-type]
-        )
-    return AIMessage(content=content, tool_calls=calls, usage_metadata=usage)  # type: ignore[arg-type]
-
-
-def _served_tool_value(call: Any, tool_call_id: Any) -> Any:
-    """The recorded result: text stays text (a ``ToolMessage``'s content always is); a tool
-    called without a tool call gets a recorded JSON object or array back decoded."""
-    raw = call.recorded_output
-    if isinstance(raw, str) and tool_call_id is None:
-        value = _decode(raw)
-        if isinstance(value, (dict, list)):
-            return value
-    return raw
 
 
 # ---------------------------------------------------------------------------- spans
@@ -179,8 +79,27 @@ def _instrumentation_span(run_manager: Any) -> tuple[bool, Any]:
     return instrumented, None
 
 
+_errors: ErrorReporter | None = None
+
+
 def _mark(span: Any, call: Any) -> None:
-    if call is not None and span is not None and span.is_recording():
+    """Put the call's ``agent_replay.replay.*`` attributes on the instrumentation's span; an
+    instrumentation whose span cannot be found is logged once and counted."""
+    global _errors
+    if call is None:
+        return
+    if span is None:
+        if _errors is None:
+            _errors = ErrorReporter("langchain_serving", get_meter())
+        _errors.report(
+            "mark",
+            LookupError(
+                f"the instrumentation's span of {call.step_key} was not found: "
+                f"the call is served but its span is not marked"
+            ),
+        )
+        return
+    if span.is_recording():
         span.set_attributes(call.attributes)
 
 
@@ -253,7 +172,7 @@ def _tool_clone(
 
     def served() -> Any:
         assert call is not None
-        return _served_tool_value(call, tool_call_id)
+        return served_tool_value(call, tool_call_id)
 
     def _run(*a: Any, config: RunnableConfig, run_manager: Any = None, **kw: Any) -> Any:
         if call is not None and call.served:
@@ -382,7 +301,7 @@ def _generate(orig: Any, is_async: bool) -> Any:
                 return await orig(self, messages, stop, run_manager, **kwargs)  # type: ignore[no-any-return]
             rx, name, inputs, call, inst = prepare(self, messages, stop, run_manager, kwargs)
             if call is not None and call.served:
-                result = ChatResult(generations=[ChatGeneration(message=_served_message(call))])
+                result = ChatResult(generations=[ChatGeneration(message=served_message(call))])
             else:
                 result = await orig(self, messages, stop, run_manager, **kwargs)
             return finish(result, rx, name, inputs, call, inst)
@@ -400,7 +319,7 @@ def _generate(orig: Any, is_async: bool) -> Any:
             return orig(self, messages, stop, run_manager, **kwargs)  # type: ignore[no-any-return]
         rx, name, inputs, call, inst = prepare(self, messages, stop, run_manager, kwargs)
         if call is not None and call.served:
-            result = ChatResult(generations=[ChatGeneration(message=_served_message(call))])
+            result = ChatResult(generations=[ChatGeneration(message=served_message(call))])
         else:
             result = orig(self, messages, stop, run_manager, **kwargs)
         return finish(result, rx, name, inputs, call, inst)
@@ -431,7 +350,7 @@ def _stream_clone(
     def _stream(*a: Any, run_manager: Any = None, **kw: Any) -> Iterator[ChatGenerationChunk]:
         chunks: list[Any] = []
         if call is not None and call.served:
-            chunks = [ChatGenerationChunk(message=_served_message(call, chunk=True))]
+            chunks = [ChatGenerationChunk(message=served_message(call, chunk=True))]
             collect(chunks, run_manager)
             yield from chunks
             return
@@ -445,7 +364,7 @@ def _stream_clone(
     ) -> AsyncIterator[ChatGenerationChunk]:
         chunks: list[Any] = []
         if call is not None and call.served:
-            chunks = [ChatGenerationChunk(message=_served_message(call, chunk=True))]
+            chunks = [ChatGenerationChunk(message=served_message(call, chunk=True))]
             collect(chunks, run_manager)
             for ch in chunks:
                 yield ch
