@@ -25,7 +25,7 @@ from otel_replay.integrations.langgraph import (
 )
 from otel_replay.restore.api import arestore, restore
 from tests.conftest import Pipeline
-from tests.lgagent import ScriptedChatModel, make_tools
+from tests.lgagent import INSTRUMENTATIONS, ScriptedChatModel, instrumentation, make_tools
 from tests.test_langgraph_checkpointer import subgraph_parent
 
 with warnings.catch_warnings():
@@ -142,9 +142,15 @@ def test_async_graph_resumes(pipeline: Pipeline) -> None:
     assert chunks[-1]["agent"]["messages"][-1].content == "Async answer."
 
 
-def test_subgraph_resumes_at_the_parent_checkpoint(pipeline: Pipeline) -> None:
+@pytest.mark.parametrize("which", INSTRUMENTATIONS)
+def test_subgraph_resumes_at_the_parent_checkpoint(
+    pipeline: Pipeline, monkeypatch: pytest.MonkeyPatch, which: str
+) -> None:
     cp = ReplayCheckpointer(InMemorySaver(), tracer=pipeline.tracer)
-    with agent_run("agent", session_id="rec", tracer=pipeline.tracer):
+    with (
+        instrumentation(which, pipeline, monkeypatch),
+        agent_run("agent", session_id="rec", tracer=pipeline.tracer),
+    ):
         subgraph_parent(cp).invoke({"items": []}, {"configurable": {"thread_id": "t"}})
     spans = {
         (
@@ -183,10 +189,16 @@ def interrupting(saver: Any, asked: list[str]) -> Any:
     return g.compile(checkpointer=saver)
 
 
-def test_interrupt_is_pending_again_after_restore(pipeline: Pipeline) -> None:
+@pytest.mark.parametrize("which", INSTRUMENTATIONS)
+def test_interrupt_is_pending_again_after_restore(
+    pipeline: Pipeline, monkeypatch: pytest.MonkeyPatch, which: str
+) -> None:
     asked: list[str] = []
     cp = ReplayCheckpointer(InMemorySaver(), nodes={"human"}, tracer=pipeline.tracer)
-    with agent_run("agent", session_id="rec", tracer=pipeline.tracer):
+    with (
+        instrumentation(which, pipeline, monkeypatch),
+        agent_run("agent", session_id="rec", tracer=pipeline.tracer),
+    ):
         out = interrupting(cp, asked).invoke(
             {"question": "Go", "answer": ""}, {"configurable": {"thread_id": "t"}}
         )
