@@ -283,3 +283,25 @@ def test_unrecordable_state_is_skipped_and_counted(pipeline: Pipeline) -> None:
 def test_wraps_only_savers() -> None:
     with pytest.raises(TypeError, match="wraps a LangGraph BaseCheckpointSaver, got dict"):
         ReplayCheckpointer({})  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize(
+    ("durability", "nexts"),
+    [
+        ("sync", [("__start__",), ("agent",), ("tools",), ("agent",), ()]),
+        ("exit", [()]),
+    ],
+)
+def test_durability_modes(
+    pipeline: Pipeline, durability: str, nexts: list[tuple[str, ...]]
+) -> None:
+    graph, cp = react(InMemorySaver(), tracer=pipeline.tracer)
+    with agent_run("agent", session_id="s1", tracer=pipeline.tracer):
+        graph.invoke(
+            {"messages": [HumanMessage("hi")]},
+            {"configurable": {"thread_id": "d"}},
+            durability=durability,
+        )
+    got = [tuple(s.attributes[c.CHECKPOINT_LANGGRAPH_NEXT]) for s in checkpoint_spans(pipeline)]
+    assert got == nexts
+    assert len(cp.recorded) == len(nexts)

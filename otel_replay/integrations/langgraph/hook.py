@@ -1,5 +1,9 @@
 """Restore hook for LangGraph checkpoints (framework ``langgraph``).
 
+When the state names a LangGraph checkpoint the graph's saver still has (recorded by
+``ReplayCheckpointer``), the thread is forked there with LangGraph's own ``checkpoint_id``
+(see :func:`restore_langgraph`); otherwise the state is written as below.
+
 A ``langgraph`` checkpoint state is ``{"values": {...}, "next": [...], "metadata": {...}}``.
 :func:`restore_langgraph` writes it into a thread of a compiled graph through the graph's
 own checkpointer (``bulk_update_state``) so that ``graph.invoke(None, config)`` runs the
@@ -59,8 +63,10 @@ class LangGraphRestoreError(RuntimeError):
 class LangGraphTarget:
     """A compiled graph and the config of the thread to restore into.
 
-    ``restored_config`` is set on the returned target: the config of the checkpoint written
-    by the restore. Copies share the graph (and so its checkpointer).
+    On the target returned by a restore, ``config`` is the config to resume with
+    (``graph.invoke(None, target.config)``: it names the recorded LangGraph checkpoint when
+    the thread was forked there) and ``restored_config`` the config of the checkpoint the
+    restore wrote or forked at. Copies share the graph (and so its checkpointer).
     """
 
     graph: Any
