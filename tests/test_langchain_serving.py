@@ -272,3 +272,23 @@ def test_graph_streamed_by_messages_is_served() -> None:
         ("AIMessage", "It is sunny in Paris.", "agent"),
     ]
     assert model.calls == 0
+
+
+def test_async_graph_is_served(rig: tuple[str, DriftPipeline]) -> None:
+    which, p = rig
+    cp, _ = record_react(p, which)
+    log: list[str] = []
+    graph, model = react_graph(script=[], log=log)
+    result = restored(p, cp.recorded[1], graph)
+
+    async def main() -> Any:
+        async with result.reexecute("hybrid") as rx:
+            with result.run("agent"):
+                out = await graph.ainvoke(None, result.target.config)
+        return rx, out
+
+    rx, out = asyncio.run(main())
+    assert rx.stats == {"served": 3, "live": 0, "miss": 0}
+    assert (model.calls, log) == (0, [])
+    assert out["messages"][2].content == "sunny in Paris"
+    assert out["messages"][3].usage_metadata == USAGE
