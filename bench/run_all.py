@@ -6,7 +6,8 @@
 
 Parts: per-span processor cost in CPU time (``bench_spans.py``) and in instructions counted
 by valgrind (``bench_instructions.py``, skipped without valgrind), alignment (``bench_align.py``),
-recordings write/load (``bench_recordings.py``) and the memory soak (``bench_memory.py``;
+recordings write/load (``bench_recordings.py``), serving recorded LangChain calls
+(``bench_serve.py``) and the memory soak (``bench_memory.py``;
 the full 1M-span soak is ``bench/bench_memory.py --spans 1000000``). Exit status 0 when
 every target is met, 1 otherwise (the numbers are printed either way).
 """
@@ -30,6 +31,7 @@ sys.path.insert(0, HERE)
 
 import bench_instructions  # noqa: E402
 import bench_memory  # noqa: E402
+import bench_serve  # noqa: E402
 import bench_spans  # noqa: E402
 
 RECORDING_TARGETS = {"protobuf": 50_000.0, "jsonl": 20_000.0}  # load, spans/s
@@ -138,6 +140,11 @@ def main(argv: list[str] | None = None) -> int:
     print("\n== memory ==")
     mem = bench_memory.main(["--spans", "40000" if quick else "100000"])
 
+    print("\n== serving recorded LangChain calls ==")
+    serve_rows = bench_serve.main(
+        ["--calls", "50", "--rounds", "5"] if quick else ["--calls", "200", "--rounds", "15"]
+    )
+
     rows: list[tuple[str, str, str, bool | None]] = []
     rows += _per_span_rows("CPU", span_rows, lambda r: f"{r['median_ns_per_span'] / 1000:.1f} us")
     rows += _per_span_rows(
@@ -179,6 +186,15 @@ def main(argv: list[str] | None = None) -> int:
             bool(mem["ok"]),
         )
     )
+    for r in serve_rows:
+        rows.append(
+            (
+                f"served {r['kind']} call (live: {r['live_ms']:.2f} ms)",
+                f"{r['served_ms']:.3f} ms",
+                f"< {r['target_ms']:.0f} ms",
+                bool(r["met"]),
+            )
+        )
     print(f"\n== summary ({time.perf_counter() - t0:.0f} s) ==")
     w = max(len(r[0]) for r in rows)
     print(f"{'measure':<{w}}  {'result':<34} {'target':<20} met")
@@ -195,6 +211,7 @@ def main(argv: list[str] | None = None) -> int:
                     "compare_ms": compare_ms,
                     "recordings": rates,
                     "memory": mem,
+                    "serve": serve_rows,
                 },
                 fh,
                 indent=2,

@@ -69,3 +69,13 @@ def test_summary_reads_compare_times_from_the_align_benchmark(bench_path, capsys
     times = run_all._compare_times(out)
     assert sorted(times) == [100, 200]
     assert all(ms > 0 for ms in times.values())
+
+
+def test_serve_benchmark_measures_served_and_live_calls(bench_path, capsys):
+    import bench_serve
+
+    rows = bench_serve.main(["--calls", "5", "--rounds", "1"])
+    assert [r["kind"] for r in rows] == ["tool", "llm"]
+    assert all(r["served_ms"] > 0 and r["live_ms"] > 0 for r in rows)
+    assert {r["target_ms"] for r in rows} == {1.0}
+    assert "served ms/call" in capsys.readouterr().out

@@ -33,7 +33,7 @@ from otel_replay.model.errors import (
 from otel_replay.model.state import encode_state, normalize_state, state_digest
 from otel_replay.model.stores import CheckpointStore, get_checkpoint_store
 
-__all__ = ["checkpoint", "StateRedactor"]
+__all__ = ["checkpoint", "PendingCheckpoint", "StateRedactor"]
 
 
 @runtime_checkable
@@ -134,170 +134,219 @@ def checkpoint(
     :class:`StateRedactor` processors; a redaction failure raises
     :class:`CheckpointRedactionError` and nothing is stored or exported.
     """
+    prepared = _Prepared(framework, state, store, inline_max_bytes, max_bytes)
     try:
-        framework_eff, shaped = normalize_state(framework, state)
-        data = encode_state(shaped)
-    except CheckpointError:
-        raise
-    except RecursionError as exc:
-        raise CheckpointStateError(
-            "checkpoint state nests too deeply to serialize (or contains itself)"
-        ) from exc
-    except Exception as exc:
-        raise CheckpointStateError(
-            f"checkpoint state cannot be serialized: {type(exc).__name__}: {exc}"
-        ) from exc
-    try:
-        return _record(
-            data, framework_eff, label, session_id, store, inline_max_bytes, max_bytes, tracer
+        pending = PendingCheckpoint(
+            framework=prepared.framework, session_id=session_id, tracer=tracer
         )
-    except CheckpointError:
-        raise
     except Exception as exc:
         raise CheckpointError(
             f"checkpoint could not be recorded: {type(exc).__name__}: {exc}"
         ) from exc
+    return pending._commit(prepared, label, None)
 
 
-def _record(
-    data: bytes,
-    framework_eff: str,
-    label: str | None,
-    session_id: str | None,
-    store: CheckpointStore | None,
-    inline_max_bytes: int | None,
-    max_bytes: int | None,
-    tracer: trace.Tracer | None,
-) -> str:
-    cap = (
-        env_int(c.ENV_STATE_MAX_BYTES, c.DEFAULT_STATE_MAX_BYTES)
-        if max_bytes is None
-        else max_bytes
-    )
-    if len(data) > cap:
-        raise CheckpointStateTooLargeError(len(data), cap)
-    inline_cap = (
-        env_int(c.ENV_INLINE_STATE_MAX_BYTES, c.DEFAULT_INLINE_STATE_MAX_BYTES)
-        if inline_max_bytes is None
-        else inline_max_bytes
-    )
-    inline = len(data) <= inline_cap
-    target_store = store if store is not None else get_checkpoint_store()
-    if not inline and target_store is None:
-        raise CheckpointStateTooLargeError(
-            len(data),
-            inline_cap,
-            "checkpoint state (inline cap; configure a CheckpointStore via "
-            "set_checkpoint_store() or ReplayProcessor(checkpoint_store=...) for larger state)",
+class _Prepared:
+    """Validated, serialized state and where it goes (raises before any span exists)."""
+
+    def __init__(
+        self,
+        framework: str,
+        state: Any,
+        store: CheckpointStore | None,
+        inline_max_bytes: int | None,
+        max_bytes: int | None,
+    ) -> None:
+        try:
+            self.framework, shaped = normalize_state(framework, state)
+            data = encode_state(shaped)
+        except CheckpointError:
+            raise
+        except RecursionError as exc:
+            raise CheckpointStateError(
+                "checkpoint state nests too deeply to serialize (or contains itself)"
+            ) from exc
+        except Exception as exc:
+            raise CheckpointStateError(
+                f"checkpoint state cannot be serialized: {type(exc).__name__}: {exc}"
+            ) from exc
+        self.cap = (
+            env_int(c.ENV_STATE_MAX_BYTES, c.DEFAULT_STATE_MAX_BYTES)
+            if max_bytes is None
+            else max_bytes
         )
+        if len(data) > self.cap:
+            raise CheckpointStateTooLargeError(len(data), self.cap)
+        inline_cap = (
+            env_int(c.ENV_INLINE_STATE_MAX_BYTES, c.DEFAULT_INLINE_STATE_MAX_BYTES)
+            if inline_max_bytes is None
+            else inline_max_bytes
+        )
+        self.inline = len(data) <= inline_cap
+        self.store = store if store is not None else get_checkpoint_store()
+        if not self.inline and self.store is None:
+            raise CheckpointStateTooLargeError(
+                len(data),
+                inline_cap,
+                "checkpoint state (inline cap; configure a CheckpointStore via "
+                "set_checkpoint_store() or ReplayProcessor(checkpoint_store=...) for larger state)",
+            )
+        self.data = data
 
+
+def _session_of_current_span(session_id: str | None) -> str | None:
+    if session_id is not None:
+        return session_id
+    sid = current_session_id()
     current = trace.get_current_span()
     cur_ctx = current.get_span_context()
-    sid = session_id or current_session_id()
     if sid is None and cur_ctx.is_valid:
         attrs = getattr(current, "attributes", None)
         if isinstance(attrs, Mapping):
             for key in (c.SESSION_ID, c.GEN_AI_CONVERSATION_ID, "session.id"):
                 v = attrs.get(key)
                 if isinstance(v, str) and v:
-                    sid = v
-                    break
+                    return v
+        sid = format(cur_ctx.trace_id, "032x")
+    return sid
+
+
+class PendingCheckpoint:
+    """A checkpoint span started now (so its step sequence is *this* point of the run) whose
+    state is written later with :meth:`commit`, or dropped with :meth:`discard`.
+
+    Used where the state of a point of the run only becomes available after the run moved
+    on (LangGraph saves checkpoints in the background). Until committed, the span is not
+    ended and so never exported.
+    """
+
+    def __init__(
+        self,
+        *,
+        framework: str = "custom",
+        session_id: str | None = None,
+        tracer: trace.Tracer | None = None,
+        attributes: Mapping[str, Any] | None = None,
+    ) -> None:
+        sid = _session_of_current_span(session_id)
+        self.id = uuid.uuid4().hex
+        self.created = time.time_ns()
+        self.tracer = tracer or trace.get_tracer("otel_replay")
+        start_attrs: dict[str, Any] = {
+            c.STEP_KIND: c.KIND_CHECKPOINT,
+            c.CHECKPOINT_ID: self.id,
+            c.CHECKPOINT_FRAMEWORK: framework,
+            c.CHECKPOINT_CREATED_TIME: self.created,
+        }
+        if attributes:
+            start_attrs.update(attributes)
+        if sid is not None:
+            start_attrs[c.SESSION_ID] = sid
+        self.span = self.tracer.start_span("checkpoint", attributes=start_attrs)
         if sid is None:
-            sid = format(cur_ctx.trace_id, "032x")
+            sid = format(self.span.get_span_context().trace_id, "032x")
+            self.span.set_attribute(c.SESSION_ID, sid)
+        self.session_id = sid
+        self.framework = framework
+        self.done = False
 
-    checkpoint_id = uuid.uuid4().hex
-    created = time.time_ns()
-    tracer = tracer or trace.get_tracer("otel_replay")
-    start_attrs: dict[str, Any] = {
-        c.STEP_KIND: c.KIND_CHECKPOINT,
-        c.CHECKPOINT_ID: checkpoint_id,
-        c.CHECKPOINT_FRAMEWORK: framework_eff,
-        c.CHECKPOINT_CREATED_TIME: created,
-    }
-    if label:
-        start_attrs[c.CHECKPOINT_LABEL] = label
-    if sid is not None:
-        start_attrs[c.SESSION_ID] = sid
-    span = tracer.start_span(
-        f"checkpoint {label}" if label else "checkpoint", attributes=start_attrs
-    )
-    # From here on, failures must not export a half-written checkpoint: the span is only
-    # ended (and so exported) once everything succeeded.
-    if sid is None:
-        sid = format(span.get_span_context().trace_id, "032x")
-        span.set_attribute(c.SESSION_ID, sid)
-    if not inline:
-        data = _redact_for_store(tracer, span, data, checkpoint_id)
-        if len(data) > cap:
-            raise CheckpointStateTooLargeError(len(data), cap, "redacted checkpoint state")
-    digest = state_digest(data)
-    with SESSION_CLOCK.session_lock(sid):
-        _number_and_commit(
-            span,
-            sid,
-            checkpoint_id,
-            created,
-            framework_eff,
-            label,
-            digest,
-            data,
-            inline,
-            target_store,
-        )
-    span.end()
-    return checkpoint_id
+    def commit(
+        self,
+        state: Any,
+        *,
+        label: str | None = None,
+        attributes: Mapping[str, Any] | None = None,
+        store: CheckpointStore | None = None,
+        inline_max_bytes: int | None = None,
+        max_bytes: int | None = None,
+    ) -> str:
+        """Write ``state`` (as :func:`checkpoint` does), end the span, return the id.
 
+        On an error nothing is exported and the checkpoint stays uncommitted."""
+        if self.done:
+            raise RuntimeError(f"checkpoint {self.id} was already committed or discarded")
+        prepared = _Prepared(self.framework, state, store, inline_max_bytes, max_bytes)
+        return self._commit(prepared, label, attributes)
 
-def _number_and_commit(
-    span: Any,
-    sid: str,
-    checkpoint_id: str,
-    created: int,
-    framework_eff: str,
-    label: str | None,
-    digest: str,
-    data: bytes,
-    inline: bool,
-    target_store: CheckpointStore | None,
-) -> None:
-    seq, parent = SESSION_CLOCK.peek(sid)
-    ckpt = Checkpoint(
-        id=checkpoint_id,
-        session_id=sid,
-        sequence=seq,
-        framework=framework_eff,
-        label=label,
-        created_time_unix_nano=created,
-        parent_id=parent,
-        state_digest=digest,
-        state_size=len(data),
-        trace_id=format(span.get_span_context().trace_id, "032x"),
-        span_id=format(span.get_span_context().span_id, "016x"),
-        state_json=data if inline else None,
-    )
-    if not inline:
-        assert target_store is not None
+    def discard(self) -> None:
+        """Drop the checkpoint: its span is never ended, so never exported."""
+        self.done = True
+
+    def _commit(
+        self, prepared: _Prepared, label: str | None, attributes: Mapping[str, Any] | None
+    ) -> str:
         try:
-            target_store.put(ckpt.to_envelope(state_json=data))
-        except CheckpointStoreError:
+            # numbering to commit under the session's lock: concurrent checkpoints of one
+            # session get unique numbers, each the parent of the next
+            with SESSION_CLOCK.session_lock(self.session_id):
+                self._write(prepared, label, attributes)
+        except CheckpointError:
             raise
         except Exception as exc:
-            raise CheckpointStoreError(
-                f"could not store checkpoint {checkpoint_id}: {type(exc).__name__}: {exc}"
+            raise CheckpointError(
+                f"checkpoint could not be recorded: {type(exc).__name__}: {exc}"
             ) from exc
-    span.set_attributes(
-        {
-            c.CHECKPOINT_SEQUENCE: seq,
-            c.CHECKPOINT_STATE_DIGEST: digest,
-            c.CHECKPOINT_STATE_SIZE: len(data),
-            c.CHECKPOINT_STATE_LOCATION: "inline" if inline else "store",
-        }
-    )
-    if parent:
-        span.set_attribute(c.CHECKPOINT_PARENT_ID, parent)
-    if inline:
-        span.set_attribute(c.CHECKPOINT_STATE, data.decode("utf-8"))
-    SESSION_CLOCK.commit(sid, seq, checkpoint_id)
+        self.done = True
+        self.span.end()
+        return self.id
+
+    def _write(
+        self, prepared: _Prepared, label: str | None, attributes: Mapping[str, Any] | None
+    ) -> None:
+        span, checkpoint_id, sid = self.span, self.id, self.session_id
+        # From here on, failures must not export a half-written checkpoint: the span is only
+        # ended (and so exported) once everything succeeded.
+        data = prepared.data
+        if label:
+            span.update_name(f"checkpoint {label}")
+            span.set_attribute(c.CHECKPOINT_LABEL, label)
+        if attributes:
+            span.set_attributes(dict(attributes))
+        if not prepared.inline:
+            data = _redact_for_store(self.tracer, span, data, checkpoint_id)
+            if len(data) > prepared.cap:
+                raise CheckpointStateTooLargeError(
+                    len(data), prepared.cap, "redacted checkpoint state"
+                )
+        digest = state_digest(data)
+        seq, parent = SESSION_CLOCK.peek(sid)
+        ckpt = Checkpoint(
+            id=checkpoint_id,
+            session_id=sid,
+            sequence=seq,
+            framework=prepared.framework,
+            label=label,
+            created_time_unix_nano=self.created,
+            parent_id=parent,
+            state_digest=digest,
+            state_size=len(data),
+            trace_id=format(span.get_span_context().trace_id, "032x"),
+            span_id=format(span.get_span_context().span_id, "016x"),
+            state_json=data if prepared.inline else None,
+        )
+        if not prepared.inline:
+            assert prepared.store is not None
+            try:
+                prepared.store.put(ckpt.to_envelope(state_json=data))
+            except CheckpointStoreError:
+                raise
+            except Exception as exc:
+                raise CheckpointStoreError(
+                    f"could not store checkpoint {checkpoint_id}: {type(exc).__name__}: {exc}"
+                ) from exc
+        span.set_attributes(
+            {
+                c.CHECKPOINT_SEQUENCE: seq,
+                c.CHECKPOINT_STATE_DIGEST: digest,
+                c.CHECKPOINT_STATE_SIZE: len(data),
+                c.CHECKPOINT_STATE_LOCATION: "inline" if prepared.inline else "store",
+            }
+        )
+        if parent:
+            span.set_attribute(c.CHECKPOINT_PARENT_ID, parent)
+        if prepared.inline:
+            span.set_attribute(c.CHECKPOINT_STATE, data.decode("utf-8"))
+        SESSION_CLOCK.commit(sid, seq, checkpoint_id)
 
 
 def _redact_for_store(tracer: Any, span: Any, data: bytes, checkpoint_id: str) -> bytes:

@@ -13,6 +13,7 @@ from opentelemetry.context import Context
 from opentelemetry.metrics import CallbackOptions, MeterProvider, Observation
 from opentelemetry.sdk.trace import ReadableSpan, Span, SpanProcessor
 
+from otel_replay.capture.spans import _RESUME
 from otel_replay.core import conventions as c
 from otel_replay.core.env import env_int
 from otel_replay.core.sdkspan import span_attributes, span_parts, stamp_started, started_attributes
@@ -28,6 +29,28 @@ _SESSION_ID = c.SESSION_ID
 _CONVERSATION_ID = c.GEN_AI_CONVERSATION_ID
 _STEP_SEQUENCE = c.STEP_SEQUENCE
 _CHECKPOINT_ID = c.CHECKPOINT_ID
+
+
+def _base_name(name: str) -> str:
+    """``invoke_agent LangGraph`` and ``LangGraph.workflow`` -> ``LangGraph``."""
+    return name.rsplit(" ", 1)[-1].split(".", 1)[0]
+
+
+def _mark_resume_root(span: Any, attrs: Mapping[str, Any], resume: Any) -> None:
+    """Mark the first framework span directly under a resumed run's root, and a child of it
+    naming the same runnable (see :func:`~otel_replay.capture.spans.resumed_run`)."""
+    parent = span.parent
+    if parent is None or c.STEP_KIND in attrs:
+        return
+    if resume.pending:
+        if parent.span_id != resume.span_id:
+            return
+        resume.pending = False
+        resume.marked_name = _base_name(span.name)
+    elif parent.span_id != resume.marked_id or _base_name(span.name) != resume.marked_name:
+        return
+    resume.marked_id = span.get_span_context().span_id
+    span.set_attribute(c.REPLAY_RESUME_ROOT, True)
 
 
 class IncompleteHistoryError(LookupError):
@@ -149,8 +172,21 @@ class ReplayProcessor(SpanProcessor):
             # Both values are valid attribute values already (a str and an int), and the
             # span is not yet visible to other code.
             stamp_started(span, attrs, bounded, sid if own is not sid else None, seq)
+            if _CHECKPOINT_ID in attrs:
+                self._open_buffer(sid)
+            resume = _RESUME.get()
+            if resume is not None:
+                _mark_resume_root(span, attrs, resume)
         except Exception as exc:
             self.errors.report("on_start", exc)
+
+    def _open_buffer(self, sid: str) -> None:
+        """Keep the session's steps from a checkpoint span's *start* on: a checkpoint whose
+        state is written later (``PendingCheckpoint``) must not lose the steps that end
+        before it does."""
+        with self._lock:
+            if sid not in self._buffers:
+                self._new_buffer(sid)
 
     def _on_start_public(self, span: Span) -> None:
         """``on_start`` through the public span API (spans other than the SDK's)."""
@@ -166,6 +202,11 @@ class ReplayProcessor(SpanProcessor):
             span.set_attributes({_SESSION_ID: sid, _STEP_SEQUENCE: seq})
         else:
             span.set_attribute(_STEP_SEQUENCE, seq)
+        if _CHECKPOINT_ID in attrs:
+            self._open_buffer(sid)
+        resume = _RESUME.get()
+        if resume is not None:
+            _mark_resume_root(span, attrs, resume)
 
     def _resolve(self, attrs: Mapping[str, Any], trace_id: int) -> str:
         """Session of a span without ``agent_replay.session.id``: a conversation or

@@ -34,6 +34,7 @@ __all__ = [
     "reset_call_interceptor",
     "current_session_id",
     "session",
+    "resumed_run",
     "to_attribute_json",
     "LLMCall",
     "ToolCall",
@@ -62,6 +63,42 @@ def session(session_id: str) -> Iterator[str]:
         yield session_id
     finally:
         _SESSION.reset(token)
+
+
+class _Resume:
+    """The root span of a resumed run whose first framework child is still to be marked."""
+
+    __slots__ = ("span_id", "pending", "marked_id", "marked_name")
+
+    def __init__(self, span_id: int) -> None:
+        self.span_id = span_id
+        self.pending = True
+        self.marked_id: int | None = None
+        self.marked_name: str | None = None
+
+
+_RESUME: contextvars.ContextVar[_Resume | None] = contextvars.ContextVar(
+    "otel_replay_resume", default=None
+)
+
+
+@contextmanager
+def resumed_run(root: Span) -> Iterator[None]:
+    """Inside, the first span started directly under ``root`` that is not one of ours (the
+    resumed framework's own root, e.g. a re-invoked graph's span) gets
+    ``agent_replay.replay.resume_root`` from the ``ReplayProcessor``: it encloses the
+    resumed steps and was never part of the recorded ones, so drift leaves it out. A child
+    of it that names the same step (an instrumentation reporting the graph twice, as
+    OpenLLMetry's ``invoke_agent LangGraph`` > ``LangGraph.workflow``) is marked too."""
+    token = _RESUME.set(_Resume(root.get_span_context().span_id))
+    try:
+        yield
+    finally:
+        _RESUME.reset(token)
+
+
+def _resume_marker() -> _Resume | None:
+    return _RESUME.get()
 
 
 def to_attribute_json(value: Any) -> str:

@@ -63,6 +63,12 @@ CHECKPOINT_STATE_DIGEST: Final = "agent_replay.checkpoint.state.digest"  # "sha2
 CHECKPOINT_STATE_SIZE: Final = "agent_replay.checkpoint.state.size"  # bytes of the JSON
 CHECKPOINT_STATE_LOCATION: Final = "agent_replay.checkpoint.state.location"  # inline | store
 CHECKPOINT_CREATED_TIME: Final = "agent_replay.checkpoint.created_time_unix_nano"
+# LangGraph checkpoints recorded by ReplayCheckpointer: where LangGraph keeps them
+CHECKPOINT_LANGGRAPH_THREAD_ID: Final = "agent_replay.checkpoint.langgraph.thread_id"
+CHECKPOINT_LANGGRAPH_CHECKPOINT_NS: Final = "agent_replay.checkpoint.langgraph.checkpoint_ns"
+CHECKPOINT_LANGGRAPH_CHECKPOINT_ID: Final = "agent_replay.checkpoint.langgraph.checkpoint_id"
+CHECKPOINT_LANGGRAPH_NEXT: Final = "agent_replay.checkpoint.langgraph.next"  # string[]
+CHECKPOINT_LANGGRAPH_STEP: Final = "agent_replay.checkpoint.langgraph.step"
 
 # Decisions
 DECISION_NAME: Final = "agent_replay.decision.name"
@@ -82,6 +88,8 @@ REPLAY_SERVED_FROM_RECORDING: Final = "agent_replay.replay.served_from_recording
 REPLAY_STEP_KEY: Final = "agent_replay.replay.step_key"
 REPLAY_ORIGINAL_SEQUENCE: Final = "agent_replay.replay.original_sequence"
 REPLAY_ORIGINAL_SPAN_ID: Final = "agent_replay.replay.original_span_id"
+# a framework span that encloses a resumed run (e.g. the resumed graph's root): not a step
+REPLAY_RESUME_ROOT: Final = "agent_replay.replay.resume_root"
 
 # Drift (span events)
 DRIFT_EVENT: Final = "agent_replay.drift"

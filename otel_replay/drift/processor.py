@@ -417,8 +417,9 @@ class DriftProcessor(SpanProcessor):
         sid = run.session_id
         candidate = []
         for s in spans:
-            if span_attributes(s).get(c.REPLAY_REPLAYED):
-                continue
+            a = span_attributes(s)
+            if a.get(c.REPLAY_REPLAYED) or a.get(c.REPLAY_RESUME_ROOT):
+                continue  # re-emitted steps, and the resumed framework's own root
             step = normalize_span(s, sid)
             if _is_run_root(s) and step.kind == c.KIND_AGENT:
                 continue  # the run's own root (ours or an instrumentation's invoke_agent)
@@ -520,7 +521,7 @@ def _profile_entry(span: ReadableSpan, policy: DriftPolicy) -> Any:
     :func:`~otel_replay.drift.fingerprint.profile` sees its normalized step; ``_SKIP`` for spans the
     comparison leaves out, ``_SLOW`` for a step at or over the latency floor."""
     attrs = span_attributes(span)
-    if attrs.get(c.REPLAY_REPLAYED):
+    if attrs.get(c.REPLAY_REPLAYED) or attrs.get(c.REPLAY_RESUME_ROOT):
         return _SKIP
     kind, name = classify(attrs, span.name)
     if kind == c.KIND_AGENT and _is_run_root(span):

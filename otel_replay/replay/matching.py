@@ -9,7 +9,7 @@ from typing import Any
 
 from otel_replay.capture.spans import to_attribute_json
 
-__all__ = ["argument_digest", "step_key"]
+__all__ = ["argument_digest", "step_key", "stable_arguments"]
 
 
 def _decode(raw: Any) -> Any:
@@ -68,4 +68,55 @@ def _served_llm_value(value: Any) -> Any:
             and isinstance(parts[0]["content"], str)
         ):
             return parts[0]["content"]
+    return value
+
+
+def _message_texts(message: dict[str, Any]) -> tuple[str, list[Any]]:
+    texts: list[str] = []
+    calls: list[Any] = []
+    content = message.get("content")
+    if isinstance(content, str):
+        texts.append(content)
+    for part in message.get("parts") or ():
+        if not isinstance(part, dict):
+            continue
+        kind = part.get("type")
+        if kind == "text" and isinstance(part.get("content"), str):
+            texts.append(part["content"])
+        elif kind == "tool_call":
+            calls.append([part.get("name"), _stable_value(part.get("arguments"))])
+        elif kind == "tool_call_response":
+            response = part.get("response")
+            texts.append(response if isinstance(response, str) else to_attribute_json(response))
+    return "".join(texts), calls
+
+
+def _stable_value(value: Any) -> Any:
+    if isinstance(value, str):
+        decoded = _decode(value)
+        return decoded if isinstance(decoded, (dict, list)) else value
+    return value
+
+
+def stable_arguments(kind: str, value: Any) -> Any:
+    """What a call is matched on: its arguments without volatile values.
+
+    LLM messages keep only role, text (tool results included) and tool calls (name and
+    arguments): message and tool-call ids, which change on every run, and the way an
+    instrumentation spells a tool result are left out. Tool arguments given as a one-key
+    mapping match the bare value (some instrumentations record only the value).
+    """
+    if kind == "llm" and isinstance(value, list):
+        out = []
+        for message in value:
+            if not isinstance(message, dict):
+                out.append(message)
+                continue
+            text, calls = _message_texts(message)
+            out.append({"role": message.get("role"), "text": text, "tool_calls": calls})
+        return out
+    if kind == "tool":
+        value = _stable_value(value)
+        if isinstance(value, dict) and len(value) == 1:
+            return next(iter(value.values()))
     return value

@@ -10,6 +10,7 @@ own recorded results. Serving a recorded call also uses up the calls recorded in
 from __future__ import annotations
 
 import json
+import sys
 import threading
 from collections import defaultdict
 from collections.abc import Awaitable, Callable, Iterator, Sequence
@@ -36,6 +37,7 @@ from otel_replay.replay.matching import (
     _live_tool_arguments,
     _served_llm_value,
     argument_digest,
+    stable_arguments,
     step_key,
 )
 
@@ -46,6 +48,7 @@ __all__ = [
     "WentLive",
     "DivergenceError",
     "RecordedStepError",
+    "OpenCall",
 ]
 
 ReexecMode = Literal["replay", "hybrid", "live"]
@@ -103,6 +106,32 @@ class CallRecord:
     kind: str
     name: str
     outcome: str
+
+
+@dataclass(frozen=True)
+class OpenCall:
+    """A call decided by :meth:`Reexecution.open_call`: serve ``recorded_output`` (the
+    recorded step's output attribute, undecoded) when ``served``, else run the call live.
+    ``attributes`` are the ``agent_replay.replay.*`` attributes for the call's span."""
+
+    step_key: str
+    outcome: str
+    recorded: Step | None
+    recorded_output: Any
+    attributes: dict[str, Any]
+
+    @property
+    def served(self) -> bool:
+        return self.outcome == "served"
+
+
+def _framework_patches() -> Any:
+    """LangChain's tools and chat models served in this scope, when LangChain is in use."""
+    if "langchain_core" not in sys.modules:
+        return None
+    from otel_replay.integrations.langchain_calls import serving
+
+    return serving()
 
 
 def _show(value: Any) -> str:
@@ -188,8 +217,9 @@ class Reexecution:
                 raw_out = step.attributes.get(c.GEN_AI_OUTPUT_MESSAGES)
             else:
                 continue
-            arguments = _decode(raw_in) if raw_in is not None else step.inputs
-            if raw_out is None and step.outputs is not None:
+            # the normalized step (any instrumentation's shape) first, raw attributes else
+            arguments = step.inputs if step.inputs is not None else _decode(raw_in)
+            if step.outputs is not None:
                 raw_out = to_attribute_json(step.outputs)
             sig = (step.kind, step.name)
             index = len(self._by_sig[sig]) + 1
@@ -200,7 +230,7 @@ class Reexecution:
                 index=index,
                 step=step,
                 arguments=arguments,
-                digest=argument_digest(arguments),
+                digest=argument_digest(stable_arguments(step.kind, arguments)),
                 raw_output=raw_out,
             )
             self._by_sig[sig].append(rec)
@@ -237,13 +267,19 @@ class Reexecution:
     # ------------------------------------------------------------------ context
 
     def __enter__(self) -> Reexecution:
-        self._tokens.append(set_call_interceptor(self))
+        patches = _framework_patches()
+        if patches is not None:
+            patches.__enter__()
+        self._tokens.append((set_call_interceptor(self), patches))
         if self._on_mode is not None:
             self._on_mode(self.mode)
         return self
 
     def __exit__(self, *exc: object) -> None:
-        reset_call_interceptor(self._tokens.pop())
+        token, patches = self._tokens.pop()
+        reset_call_interceptor(token)
+        if patches is not None:
+            patches.__exit__(None, None, None)
 
     async def __aenter__(self) -> Reexecution:
         return self.__enter__()
@@ -264,7 +300,7 @@ class Reexecution:
             stack.extend(self._children.get(span_id, ()))
 
     def _decide(self, kind: str, name: str, arguments: Any) -> _Decision:
-        digest = argument_digest(arguments)
+        digest = argument_digest(stable_arguments(kind, arguments))
         with self._lock:
             recorded = self._by_sig.get((kind, name), [])
             pending = [r for r in recorded if r.key not in self._consumed]
@@ -318,6 +354,27 @@ class Reexecution:
             raise RecordedStepError(d.key, step.status_message)
         value = _decode(d.recorded.raw_output)
         return _served_llm_value(value) if d.recorded.kind == c.KIND_LLM else value
+
+    def open_call(self, kind: str, name: str, arguments: Any) -> OpenCall:
+        """Decide a call made by framework code (LangChain tools and chat models).
+
+        ``arguments`` are JSON (tool arguments, or LLM messages in GenAI form). Raises
+        :class:`DivergenceError` on a miss in ``replay`` mode and :class:`RecordedStepError`
+        when the served step had failed; the caller emits or marks the call's span.
+        """
+        d = self._decide(kind, name, arguments)
+        if d.outcome == "miss" and self.mode == "replay":
+            raise self._divergence(d, arguments)
+        rec = d.recorded
+        if rec is not None and rec.step.status == "error":
+            raise RecordedStepError(d.key, rec.step.status_message)
+        return OpenCall(
+            d.key,
+            d.outcome,
+            rec.step if rec else None,
+            rec.raw_output if rec else None,
+            self._attrs(d),
+        )
 
     # ------------------------------------------------------------------ calls
 

@@ -21,7 +21,7 @@ from opentelemetry.metrics import MeterProvider
 from opentelemetry.trace import Span
 
 from otel_replay.capture.checkpoint import SESSION_CLOCK
-from otel_replay.capture.spans import AgentRun, agent_run
+from otel_replay.capture.spans import AgentRun, agent_run, resumed_run
 from otel_replay.core import conventions as c
 from otel_replay.model.checkpoint import Checkpoint
 from otel_replay.model.errors import CheckpointNotFoundError
@@ -129,7 +129,8 @@ class RestoreResult:
         with agent_run(name, session_id=self.session_id, attributes=attributes, **kwargs) as run:
             previous, self._run_span = self._run_span, run.span
             try:
-                yield run
+                with resumed_run(run.span):
+                    yield run
             finally:
                 self._run_span = previous
         if previous is None and self.tracking is not None:

@@ -1,5 +1,9 @@
 """Restore hook for LangGraph checkpoints (framework ``langgraph``).
 
+When the state names a LangGraph checkpoint the graph's saver still has (recorded by
+``ReplayCheckpointer``), the thread is forked there with LangGraph's own ``checkpoint_id``
+(see :func:`restore_langgraph`); otherwise the state is written as below.
+
 A ``langgraph`` checkpoint state is ``{"values": {...}, "next": [...], "metadata": {...}}``.
 :func:`restore_langgraph` writes it into a thread of a compiled graph through the graph's
 own checkpointer (``bulk_update_state``) so that ``graph.invoke(None, config)`` runs the
@@ -25,7 +29,7 @@ from typing import Any
 try:
     from langchain_core.messages import BaseMessage, message_to_dict
     from langgraph.channels.binop import BinaryOperatorAggregate
-    from langgraph.types import Command, StateUpdate
+    from langgraph.types import Command, Send, StateUpdate
 except ImportError as exc:  # pragma: no cover - exercised with langgraph hidden
     raise ImportError(
         "the LangGraph restore hook needs langgraph: pip install otel-replay[langgraph]"
@@ -43,6 +47,10 @@ from otel_replay.model.state import to_jsonable
 __all__ = ["LangGraphTarget", "LangGraphRestoreError", "restore_langgraph", "langgraph_state"]
 
 LAST_NODES_KEY = "otel_replay.last_nodes"
+#: metadata key: pending ``Send`` tasks, ``[{"node", "arg"}]``
+SENDS_KEY = "otel_replay.sends"
+#: metadata key: where LangGraph keeps the checkpoint, ``{"thread_id", "checkpoint_ns", "checkpoint_id"}``
+CONFIG_KEY = "otel_replay.langgraph"
 _START = "__start__"
 _END = "__end__"
 _INPUT = "__input__"
@@ -52,8 +60,10 @@ _INPUT = "__input__"
 class LangGraphTarget:
     """A compiled graph and the config of the thread to restore into.
 
-    ``restored_config`` is set on the returned target: the config of the checkpoint written
-    by the restore. Copies share the graph (and so its checkpointer).
+    On the target returned by a restore, ``config`` is the config to resume with
+    (``graph.invoke(None, target.config)``: it names the recorded LangGraph checkpoint when
+    the thread was forked there) and ``restored_config`` the config of the checkpoint the
+    restore wrote or forked at. Copies share the graph (and so its checkpointer).
     """
 
     graph: Any
@@ -177,11 +187,66 @@ def _payload(graph: Any, values: dict[str, Any], fresh: bool) -> dict[str, Any]:
     return out
 
 
+def _fork_config(graph: Any, config: Mapping[str, Any], recorded: Any) -> dict[str, Any] | None:
+    """The config that resumes the recorded LangGraph checkpoint itself, when the graph's
+    saver still has it (``None`` otherwise): in its own thread, or in a copy of that thread
+    when ``config`` names another one."""
+    if not isinstance(recorded, Mapping) or not recorded.get("checkpoint_id"):
+        return None
+    saver = getattr(graph, "checkpointer", None)
+    if saver is None or not hasattr(saver, "get_tuple"):
+        return None
+    src_thread = recorded.get("thread_id")
+    conf = {
+        "thread_id": src_thread,
+        "checkpoint_ns": recorded.get("checkpoint_ns") or "",
+        "checkpoint_id": recorded["checkpoint_id"],
+    }
+    if saver.get_tuple({"configurable": conf}) is None:
+        return None
+    thread = _thread_id(config)
+    if thread is not None and str(thread) != str(src_thread):
+        if graph.get_state(config).created_at is not None:
+            return None  # never overwrite a thread that has state: write the state instead
+        try:
+            saver.copy_thread(str(src_thread), str(thread))
+        except NotImplementedError:
+            return None
+        conf = {**conf, "thread_id": thread}
+    out = dict(config)
+    out["configurable"] = {**(config.get("configurable") or {}), **conf}
+    return out
+
+
+def _check_next(
+    graph: Any, config: Mapping[str, Any], next_nodes: list[str], cleanup: str | None
+) -> None:
+    actual = sorted(graph.get_state(config).next)
+    if actual != sorted(next_nodes):
+        note = ""
+        if cleanup is not None:
+            try:
+                graph.checkpointer.delete_thread(cleanup)
+                note = "; the thread was deleted again"
+            except Exception as exc:  # report, never hide, a failed cleanup
+                note = f"; deleting the thread again failed: {type(exc).__name__}: {exc}"
+        raise LangGraphRestoreError(
+            f"after restoring, thread {_thread_id(config)!r} would run {actual} next, but the "
+            f"checkpoint recorded {sorted(next_nodes)}{note}"
+        )
+
+
 def restore_langgraph(state: Mapping[str, Any], target: Any) -> LangGraphTarget:
     """Write a ``langgraph`` checkpoint state into ``target`` (a :class:`LangGraphTarget`).
 
-    Afterwards ``graph.invoke(None, target.config)`` continues with the recorded ``next``
-    nodes. Returns the target with ``restored_config`` set.
+    When the graph's saver still has the recorded LangGraph checkpoint (recorded by
+    :class:`~otel_replay.integrations.langgraph.ReplayCheckpointer`), the thread is forked at
+    it with LangGraph's own time travel (``checkpoint_id``; into a copy of the thread when
+    ``target.config`` names another, empty, thread). Otherwise the recorded values are
+    written with ``bulk_update_state`` so that the recorded next tasks (``Send`` tasks
+    included) are pending. Either way the pending tasks are checked against the recorded
+    ones. The returned target's ``config`` is the config to resume with:
+    ``graph.invoke(None, result.target.config)``.
     """
     if not isinstance(target, LangGraphTarget):
         raise TypeError(
@@ -201,28 +266,33 @@ def restore_langgraph(state: Mapping[str, Any], target: Any) -> LangGraphTarget:
         raise LangGraphRestoreError(
             f"recorded next nodes {unknown_next} are not in the graph (nodes: {sorted(graph.nodes)})"
         )
+    fork = _fork_config(graph, config, metadata.get(CONFIG_KEY))
+    if fork is not None:
+        _check_next(graph, fork, next_nodes, None)
+        return LangGraphTarget(graph, fork, fork)
     fresh = graph.get_state(config).created_at is None
     payload = _payload(graph, _messages_to_objects(dict(values)), fresh)
+    sends = [
+        Send(str(s["node"]), _messages_to_objects(s.get("arg")))
+        for s in metadata.get(SENDS_KEY) or []
+        if isinstance(s, Mapping) and "node" in s
+    ]
+    pulled = list(next_nodes)
+    for s in sends:
+        if s.node in pulled:
+            pulled.remove(s.node)
     if next_nodes == [_START]:
         supersteps = [[StateUpdate(payload, _INPUT)]]
     else:
         writers = _writer_nodes(graph, next_nodes, metadata)
-        first: Any = Command(update=payload, goto=next_nodes) if next_nodes else payload
+        branches = getattr(getattr(graph, "builder", None), "branches", {}) or {}
+        # a writer with conditional edges routes the written state itself, exactly as in the
+        # recorded run (Send tasks included); otherwise the recorded next tasks are named
+        goto: list[Any] = [] if any(branches.get(w) for w in writers) else [*pulled, *sends]
+        first: Any = Command(update=payload, goto=goto) if goto else payload
         supersteps = [
             [StateUpdate(first, writers[0])] + [StateUpdate(None, n) for n in writers[1:]]
         ]
     restored_config = graph.bulk_update_state(config, supersteps)
-    actual = sorted(graph.get_state(restored_config).next)
-    if actual != sorted(next_nodes):
-        note = ""
-        if fresh:
-            try:
-                graph.checkpointer.delete_thread(str(_thread_id(config)))
-                note = "; the thread was deleted again"
-            except Exception as exc:  # report, never hide, a failed cleanup
-                note = f"; deleting the thread again failed: {type(exc).__name__}: {exc}"
-        raise LangGraphRestoreError(
-            f"after restoring, thread {_thread_id(config)!r} would run {actual} next, but the "
-            f"checkpoint recorded {sorted(next_nodes)}{note}"
-        )
+    _check_next(graph, config, next_nodes, str(_thread_id(config)) if fresh else None)
     return LangGraphTarget(graph, config, restored_config)
