@@ -41,6 +41,7 @@ from otel_replay.replay.events import CancelToken
 from otel_replay.replay.reexecution import DivergenceError, Reexecution
 from otel_replay.restore.api import RestoreResult, arestore, restore
 from otel_replay.restore.hooks import register_restore_hook, restore_hooks, unregister_restore_hook
+from otel_replay.setup.configuration import Configuration, ConfigurationError, configure
 
 __all__ = [
     "__version__",
@@ -56,6 +57,8 @@ __all__ = [
     "InMemoryCheckpointStore",
     "IncompleteHistoryError",
     "CancelToken",
+    "Configuration",
+    "ConfigurationError",
     "DivergenceError",
     "DriftFinding",
     "DriftKind",
@@ -68,6 +71,7 @@ __all__ = [
     "Severity",
     "arestore",
     "compare",
+    "configure",
     "load_recording",
     "register_restore_hook",
     "restore",

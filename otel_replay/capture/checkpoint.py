@@ -21,7 +21,7 @@ from opentelemetry import trace
 
 from otel_replay.capture.spans import current_session_id
 from otel_replay.core import conventions as c
-from otel_replay.core.env import env_int
+from otel_replay.core.env import env_int, sdk_disabled, warn_sdk_disabled
 from otel_replay.model.checkpoint import Checkpoint
 from otel_replay.model.errors import (
     CheckpointRedactionError,
@@ -119,7 +119,13 @@ def checkpoint(
     that is an error too. Store-bound state is redacted first by the provider's
     :class:`StateRedactor` processors; a redaction failure raises
     :class:`CheckpointRedactionError` and nothing is stored or exported.
+
+    With ``OTEL_SDK_DISABLED=true`` nothing is validated or recorded: a fresh id is returned
+    and one warning is logged per process.
     """
+    if sdk_disabled():
+        warn_sdk_disabled()
+        return uuid.uuid4().hex
     framework_eff, shaped = normalize_state(framework, state)
     if framework_eff not in KNOWN_FRAMEWORKS:
         # unknown frameworks keep their name but use the custom shape

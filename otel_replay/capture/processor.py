@@ -16,7 +16,7 @@ from opentelemetry.sdk.trace import ReadableSpan, Span, SpanProcessor
 from opentelemetry.trace import SpanContext
 
 from otel_replay.core import conventions as c
-from otel_replay.core.env import env_int
+from otel_replay.core.env import env_int, sdk_disabled, warn_sdk_disabled
 from otel_replay.core.selfmetrics import ErrorReporter, get_meter, observable
 from otel_replay.model.checkpoint import Checkpoint
 from otel_replay.model.errors import CheckpointError, CheckpointNotFoundError, UnorderedHistoryError
@@ -120,6 +120,9 @@ class ReplayProcessor(SpanProcessor):
         )
         if hasattr(os, "register_at_fork"):
             os.register_at_fork(after_in_child=self._after_fork)
+        if sdk_disabled():  # the SDK hands us no spans: say so once, do nothing
+            warn_sdk_disabled()
+            self._shutdown = True
 
     # ---------------------------------------------------------------- SpanProcessor contract
 

@@ -21,6 +21,8 @@ from opentelemetry.sdk.trace.export import BatchSpanProcessor, SpanExporter
 from otel_replay.capture.processor import ReplayProcessor
 from otel_replay.cli.demo_agent import AGENT_NAME, CHANGED_CORPUS, AgentState, ResearchAgent
 from otel_replay.cli.render import checkpoints_of, render_table
+from otel_replay.core import conventions as c
+from otel_replay.core.env import sdk_disabled
 from otel_replay.drift.processor import DriftProcessor
 from otel_replay.formats.exporter import RecordingExporter
 from otel_replay.formats.files import RecordingFormat, load_recording
@@ -76,7 +78,17 @@ def run_demo(
     otlp_endpoint: str | None = None,
     out: TextIO,
 ) -> int:
-    """Run every demo stage, printing a readable report to ``out``; returns the exit code."""
+    """Run every demo stage, printing a readable report to ``out``; returns the exit code.
+
+    With ``OTEL_SDK_DISABLED=true`` nothing can be recorded: it says so and returns 0.
+    """
+    if sdk_disabled():
+        out.write(
+            f"otel-replay demo: the OpenTelemetry SDK is disabled ({c.ENV_SDK_DISABLED}=true), "
+            "so nothing can be recorded, restored or compared.\n"
+            f"Unset {c.ENV_SDK_DISABLED} (or set it to false) to run the demo.\n"
+        )
+        return 0
     started = time.perf_counter()
     recording_dir = out_dir / "recording"
     recording_dir.mkdir(parents=True, exist_ok=True)

@@ -151,3 +151,32 @@ ENV_RECORDING_MAX_LINE_BYTES: Final = "OTEL_REPLAY_RECORDING_MAX_LINE_BYTES"
 DEFAULT_RECORDING_MAX_LINE_BYTES: Final = 64 * 1024 * 1024
 ENV_HTTP_TIMEOUT: Final = "OTEL_REPLAY_HTTP_TIMEOUT"
 DEFAULT_HTTP_TIMEOUT_SECONDS: Final = 10.0
+ENV_RECORDING_DIR: Final = "OTEL_REPLAY_RECORDING_DIR"
+ENV_RECORDING_FORMAT: Final = "OTEL_REPLAY_RECORDING_FORMAT"
+DEFAULT_RECORDING_FORMAT: Final = "jsonl"
+ENV_CHECKPOINT_DIR: Final = "OTEL_REPLAY_CHECKPOINT_DIR"
+ENV_REDACT: Final = "OTEL_REPLAY_REDACT"
+DEFAULT_REDACT: Final = True
+ENV_DRIFT_SPAN_EVENTS: Final = "OTEL_REPLAY_DRIFT_SPAN_EVENTS"
+DEFAULT_DRIFT_SPAN_EVENTS: Final = True
+ENV_DRIFT_LOG_EVENTS: Final = "OTEL_REPLAY_DRIFT_LOG_EVENTS"
+DEFAULT_DRIFT_LOG_EVENTS: Final = "auto"  # auto: whenever a LoggerProvider is configured
+ENV_DRIFT_EVALUATION_EVENTS: Final = "OTEL_REPLAY_DRIFT_EVALUATION_EVENTS"
+DEFAULT_DRIFT_EVALUATION_EVENTS: Final = True
+ENV_DRIFT_MAX_HELD_SPANS: Final = "OTEL_REPLAY_DRIFT_MAX_HELD_SPANS"
+DEFAULT_DRIFT_MAX_HELD_SPANS: Final = 10_000
+ENV_DRIFT_MAX_REPORTS: Final = "OTEL_REPLAY_DRIFT_MAX_REPORTS"
+DEFAULT_DRIFT_MAX_REPORTS: Final = 1_000
+# The OpenTelemetry SDK's own switch (read, never set, by otel-replay)
+ENV_SDK_DISABLED: Final = "OTEL_SDK_DISABLED"
+
+# --- OTel GenAI evaluation event (gen_ai.evaluation.result) ---------------------------------
+GEN_AI_EVALUATION_RESULT_EVENT: Final = "gen_ai.evaluation.result"
+GEN_AI_EVALUATION_NAME: Final = "gen_ai.evaluation.name"
+GEN_AI_EVALUATION_SCORE_LABEL: Final = "gen_ai.evaluation.score.label"
+GEN_AI_EVALUATION_SCORE_VALUE: Final = "gen_ai.evaluation.score.value"
+GEN_AI_EVALUATION_EXPLANATION: Final = "gen_ai.evaluation.explanation"
+GEN_AI_RESPONSE_ID: Final = "gen_ai.response.id"
+EVALUATION_NAME: Final = "agent_replay.drift"  # our value of gen_ai.evaluation.name
+EVALUATION_LABEL_NO_DRIFT: Final = "no_drift"
+EVALUATION_LABEL_DRIFT: Final = "drift"

@@ -1,5 +1,6 @@
 """``DriftProcessor``: compares tracked runs with their baseline and reports drift in the
-exported data (span events on the drifting spans) and as OTel metrics.
+exported data (span events on the drifting spans), as log-based events (``drift.events``) and
+as OTel metrics.
 
 The SDK's ``ReadableSpan`` is immutable at ``on_end``, so the processor wraps the export
 processor(s) and hands them an *enriched copy* of each span of a tracked session. Spans of a
@@ -10,7 +11,6 @@ sessions pass straight through.
 
 from __future__ import annotations
 
-import json
 import os
 import threading
 import time
@@ -27,8 +27,22 @@ from opentelemetry.trace import StatusCode
 from opentelemetry.util.types import AttributeValue
 
 from otel_replay.core import conventions as c
+from otel_replay.core.env import (
+    env_bool,
+    env_choice,
+    env_int,
+    sdk_disabled,
+    warn_sdk_disabled,
+)
 from otel_replay.core.selfmetrics import ErrorReporter, get_meter, logger
 from otel_replay.drift.compare import compare, compare_profiled, no_drift_report
+from otel_replay.drift.events import (
+    LogEventEmitter,
+    LogMode,
+    evaluation_attributes,
+    finding_event_attributes,
+    summary_event_attributes,
+)
 from otel_replay.drift.findings import DriftFinding
 from otel_replay.drift.fingerprint import RunProfile, fingerprint, profile
 from otel_replay.drift.policy import DriftPolicy, Severity
@@ -45,7 +59,6 @@ from otel_replay.restore.tracking import REGISTRY, TrackedRun, TrackingRegistry
 
 __all__ = ["DriftProcessor", "finding_event_attributes", "summary_event_attributes"]
 
-_MAX_VALUE_CHARS = 4096
 _SESSION_ID = c.SESSION_ID
 _NOOP_ON_START = frozenset(
     {SpanProcessor.on_start, BatchSpanProcessor.on_start, SimpleSpanProcessor.on_start}
@@ -53,49 +66,6 @@ _NOOP_ON_START = frozenset(
 _NOOP_ON_ENDING = frozenset(
     {SpanProcessor._on_ending, BatchSpanProcessor._on_ending, SimpleSpanProcessor._on_ending}
 )
-
-
-def _json_attr(value: Any) -> str:
-    text = value if isinstance(value, str) else json.dumps(value, ensure_ascii=False, default=str)
-    return text if len(text) <= _MAX_VALUE_CHARS else text[: _MAX_VALUE_CHARS - 1] + "…"
-
-
-def finding_event_attributes(f: DriftFinding) -> dict[str, AttributeValue]:
-    """Attributes of the ``agent_replay.drift`` span event for one finding."""
-    attrs: dict[str, AttributeValue] = {
-        c.DRIFT_KIND: f.kind.value,
-        c.DRIFT_SEVERITY: f.severity.value,
-        c.DRIFT_DESCRIPTION: f.description,
-        c.DRIFT_EXPECTED: _json_attr(f.expected),
-        c.DRIFT_ACTUAL: _json_attr(f.actual),
-        c.DRIFT_POSITION: f.position,
-    }
-    if f.paths:
-        attrs[c.DRIFT_PATHS] = list(f.paths)
-    if f.baseline is not None:
-        attrs[c.DRIFT_BASELINE_SPAN_ID] = f.baseline.span_id
-        if f.baseline.sequence is not None:
-            attrs[c.DRIFT_BASELINE_SEQUENCE] = f.baseline.sequence
-    if f.candidate is not None:
-        attrs[c.DRIFT_CANDIDATE_SPAN_ID] = f.candidate.span_id
-        if f.candidate.sequence is not None:
-            attrs[c.DRIFT_CANDIDATE_SEQUENCE] = f.candidate.sequence
-    return attrs
-
-
-def summary_event_attributes(report: DriftReport) -> dict[str, AttributeValue]:
-    """Attributes of the ``agent_replay.drift.summary`` event."""
-    sev = report.counts_by_severity
-    attrs: dict[str, AttributeValue] = {
-        c.DRIFT_HAS_DRIFT: report.has_drift,
-        c.DRIFT_FINDINGS_TOTAL: len(report.findings),
-        c.DRIFT_CRITICAL_TOTAL: sev.get("critical", 0),
-        c.DRIFT_WARNING_TOTAL: sev.get("warning", 0),
-        c.DRIFT_INFO_TOTAL: sev.get("info", 0),
-    }
-    if report.first_divergence is not None:
-        attrs[c.DRIFT_FIRST_DIVERGENCE] = _json_attr(report.first_divergence.to_dict())
-    return attrs
 
 
 class _Held:
@@ -117,7 +87,15 @@ class _Held:
 
 
 class DriftProcessor(SpanProcessor):
-    """Wraps export processor(s); enriches spans of tracked runs with drift span events.
+    """Wraps export processor(s); reports drift of tracked runs as span events, log events
+    and metrics.
+
+    ``span_events`` (default ``$OTEL_REPLAY_DRIFT_SPAN_EVENTS``, true) adds ``agent_replay.drift``
+    events to the drifting spans; ``log_events`` (default ``$OTEL_REPLAY_DRIFT_LOG_EVENTS``,
+    ``"auto"``: whenever ``logger_provider`` is given or an SDK LoggerProvider is set globally)
+    emits them as log-based events correlated with those spans; ``evaluation_events`` (default
+    ``$OTEL_REPLAY_DRIFT_EVALUATION_EVENTS``, true) adds each run's verdict as a
+    ``gen_ai.evaluation.result`` event on the enabled channels.
 
     Add it to the ``TracerProvider`` *after* :class:`~otel_replay.capture.processor.ReplayProcessor`
     (which stamps session and step numbers) and *instead of* the export processors it wraps::
@@ -133,9 +111,11 @@ class DriftProcessor(SpanProcessor):
         registry: TrackingRegistry | None = None,
         policy: DriftPolicy | None = None,
         meter_provider: MeterProvider | None = None,
-        max_held_spans: int = 10_000,
-        max_reports: int = 1_000,
-        log_events: bool = False,
+        max_held_spans: int | None = None,
+        max_reports: int | None = None,
+        span_events: bool | None = None,
+        log_events: bool | Literal["auto"] | None = None,
+        evaluation_events: bool | None = None,
         logger_provider: Any = None,
     ) -> None:
         self._downstream: tuple[SpanProcessor, ...] = (
@@ -156,12 +136,16 @@ class DriftProcessor(SpanProcessor):
         )
         self.policy = policy
         self._default_policy: DriftPolicy | None = None
-        self.max_held_spans = max_held_spans
+        self.max_held_spans = max_held_spans or env_int(
+            c.ENV_DRIFT_MAX_HELD_SPANS, c.DEFAULT_DRIFT_MAX_HELD_SPANS
+        )
         self._held: dict[str, _Held] = {}
         self._lock = threading.Lock()
         self._pending_flush: dict[int, threading.Thread] = {}
         self.reports: OrderedDict[str, DriftReport] = OrderedDict()
-        self._max_reports = max_reports
+        self._max_reports = max_reports or env_int(
+            c.ENV_DRIFT_MAX_REPORTS, c.DEFAULT_DRIFT_MAX_REPORTS
+        )
         meter = get_meter(meter_provider)
         self.errors = ErrorReporter("drift_processor", meter)
         self._findings = meter.create_counter(
@@ -182,15 +166,26 @@ class DriftProcessor(SpanProcessor):
                     proc._after_fork()
 
             os.register_at_fork(after_in_child=_after_fork_in_child)
-        self._event_logger = None
-        if log_events:
-            from opentelemetry._logs import get_logger
-
-            self._event_logger = (
-                logger_provider.get_logger(c.METER_NAME)
-                if logger_provider is not None
-                else get_logger(c.METER_NAME)
+        self.span_events = (
+            env_bool(c.ENV_DRIFT_SPAN_EVENTS, c.DEFAULT_DRIFT_SPAN_EVENTS)
+            if span_events is None
+            else bool(span_events)
+        )
+        self.evaluation_events = (
+            env_bool(c.ENV_DRIFT_EVALUATION_EVENTS, c.DEFAULT_DRIFT_EVALUATION_EVENTS)
+            if evaluation_events is None
+            else bool(evaluation_events)
+        )
+        mode: LogMode
+        if log_events is None:
+            mode = env_choice(  # type: ignore[assignment]
+                c.ENV_DRIFT_LOG_EVENTS, c.DEFAULT_DRIFT_LOG_EVENTS, ("auto", "true", "false")
             )
+        else:
+            mode = "auto" if log_events == "auto" else ("true" if log_events else "false")
+        self.log_events = LogEventEmitter(mode, logger_provider, self.evaluation_events)
+        if sdk_disabled():  # the SDK hands us no spans: say so once, do nothing
+            warn_sdk_disabled()
 
     # ------------------------------------------------------------------ registration
 
@@ -450,6 +445,8 @@ class DriftProcessor(SpanProcessor):
 
     def _enrich(self, spans: list[ReadableSpan], report: DriftReport) -> list[ReadableSpan]:
         root = next((s for s in spans if _is_run_root(s)), None)
+        if not self.span_events:
+            return spans
         out: list[ReadableSpan] = []
         unplaced = [f for f in report.findings if f.candidate is None]
         placed: dict[int, list[DriftFinding]] = {}
@@ -469,6 +466,10 @@ class DriftProcessor(SpanProcessor):
                 for f in unplaced:
                     extra.append(Event(c.DRIFT_EVENT, finding_event_attributes(f), ts))
                 extra.append(Event(c.DRIFT_SUMMARY_EVENT, summary_event_attributes(report), ts))
+                if self.evaluation_events:
+                    extra.append(
+                        Event(c.GEN_AI_EVALUATION_RESULT_EVENT, evaluation_attributes(report), ts)
+                    )
             out.append(_with_events(s, extra) if extra else s)
         if root is None and (unplaced or report.findings):
             logger.info(
@@ -494,21 +495,15 @@ class DriftProcessor(SpanProcessor):
         self._runs.add(1, base)
         if report.max_severity is Severity.CRITICAL:
             self._critical_runs.add(1, base)
-        if self._event_logger is not None:
-            self._emit_logs(report, base)
-
-    def _emit_logs(self, report: DriftReport, base: dict[str, AttributeValue]) -> None:
-        from opentelemetry._logs import LogRecord
-
-        assert self._event_logger is not None
-        for f in report.findings:
-            self._event_logger.emit(
-                LogRecord(
-                    event_name=c.DRIFT_EVENT,
-                    body=f.description,
-                    attributes={**base, **finding_event_attributes(f)},
-                )
-            )
+        root = next((s for s in spans if _is_run_root(s) and s.context is not None), None)
+        where = None
+        if root is not None and root.context is not None:
+            where = (root.context.trace_id, root.context.span_id, root.end_time or 0)
+        logs_base = {**base, _SESSION_ID: run.session_id}
+        try:
+            self.log_events.emit(report, logs_base, where, finding_event_attributes)
+        except Exception as exc:
+            self.errors.report("log_events", exc)
 
 
 _SKIP: Any = object()  # a span the comparison leaves out
