@@ -120,7 +120,8 @@ class ReplayProcessor(SpanProcessor):
         )
         if hasattr(os, "register_at_fork"):
             os.register_at_fork(after_in_child=self._after_fork)
-        if sdk_disabled():  # the SDK hands us no spans: say so once, do nothing
+        self.disabled = sdk_disabled()
+        if self.disabled:  # the SDK hands us no spans: say so once, do nothing
             warn_sdk_disabled()
             self._shutdown = True
 
@@ -378,8 +379,11 @@ class ReplayProcessor(SpanProcessor):
 
         Raises :class:`IncompleteHistoryError` if some of them were evicted (unless
         ``allow_partial``) and :class:`~otel_replay.model.errors.UnorderedHistoryError` if the
-        checkpoint span carries no step sequence number.
+        checkpoint span carries no step sequence number. With ``OTEL_SDK_DISABLED=true``
+        nothing was recorded: an empty list.
         """
+        if self.disabled:
+            return []
         ckpt = self.get_checkpoint(checkpoint_id)
         with self._lock:
             buf = self._buffers[ckpt.session_id]
