@@ -141,6 +141,7 @@ def test_configure_adopts_a_provider_wired_by_hand():
 def test_configure_reads_environment_variables(monkeypatch, tmp_path):
     monkeypatch.setenv(c.ENV_RECORDING_DIR, str(tmp_path / "rec") + "/")
     monkeypatch.setenv(c.ENV_RECORDING_FORMAT, "protobuf")
+    monkeypatch.setenv(c.ENV_RECORDING_MAX_BYTES, "1000000")
     monkeypatch.setenv(c.ENV_REDACT, "false")
     monkeypatch.setenv(c.ENV_DRIFT_SPAN_EVENTS, "false")
     monkeypatch.setenv(c.ENV_DRIFT_LOG_EVENTS, "true")
@@ -150,9 +151,18 @@ def test_configure_reads_environment_variables(monkeypatch, tmp_path):
     conf = configure()
     assert conf.redaction is None
     assert conf.recording is not None and conf.recording.format == "protobuf"
+    assert conf.recording.max_bytes == 1_000_000
     assert (conf.drift.span_events, conf.drift.evaluation_events) == (False, False)
     assert conf.drift.log_events.mode == "true"
     assert (conf.drift.max_held_spans, conf.drift._max_reports) == (77, 5)
     _agent("shipped")
     conf.tracer_provider.force_flush()
     assert [p.suffix for p in (tmp_path / "rec").iterdir()] == [".binpb"]
+
+
+def test_bad_arguments_install_nothing(tmp_path):
+    with pytest.raises(ValueError, match="unknown recording format 'xml'"):
+        configure(recording_dir=tmp_path, recording_format="xml")  # type: ignore[arg-type]
+    assert isinstance(trace.get_tracer_provider(), trace.ProxyTracerProvider)
+    assert otel_replay.setup.current_configuration() is None
+    assert configure(redact=False).redaction is None  # a later call still works

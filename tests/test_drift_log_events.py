@@ -124,3 +124,38 @@ def test_log_events_and_span_events_switch_off():
     assert [e for s in spans.get_finished_spans() for e in s.events] == []
     provider.shutdown()
     lp.shutdown()
+
+
+def test_verdict_carries_the_runs_last_response_id():
+    lp, logs = _logger_provider()
+    provider, tracer, replay, drift, spans = _rig(logger_provider=lp)
+
+    def run(sid, response_ids):
+        with agent_run("agent", session_id=sid, tracer=tracer):
+            cid = checkpoint({"q": 1}, tracer=tracer)
+            for rid in response_ids:
+                attrs = {
+                    c.GEN_AI_OPERATION_NAME: "chat",
+                    c.GEN_AI_REQUEST_MODEL: "m",
+                    c.GEN_AI_RESPONSE_ID: rid,
+                }
+                with tracer.start_as_current_span("chat m", attributes=attrs):
+                    pass
+        return cid
+
+    cid = run("base", ["resp-b1", "resp-b2"])
+    drift.track("cand", replay.steps_after(cid))
+    run("cand", ["resp-c1", "resp-c2"])
+    assert drift.reports["cand"].findings == []
+    (verdict,) = [r.log_record for r in logs.get_finished_logs()]
+    assert verdict.attributes[c.GEN_AI_RESPONSE_ID] == "resp-c2"
+    assert verdict.attributes[c.GEN_AI_EVALUATION_SCORE_LABEL] == "no_drift"
+    root = next(
+        s
+        for s in spans.get_finished_spans()
+        if s.name == "invoke_agent agent" and s.attributes[c.SESSION_ID] == "cand"
+    )
+    (event,) = [e for e in root.events if e.name == c.GEN_AI_EVALUATION_RESULT_EVENT]
+    assert event.attributes[c.GEN_AI_RESPONSE_ID] == "resp-c2"
+    provider.shutdown()
+    lp.shutdown()

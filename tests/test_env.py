@@ -63,3 +63,16 @@ def test_bool_and_choice_variables_warn_once_on_invalid_values(monkeypatch, capl
         "OTEL_REPLAY_DRIFT_LOG_EVENTS='always' is not one of auto, true, false; using the "
         "default auto",
     ]
+
+
+def test_optional_limit_warns_once_and_means_no_limit(monkeypatch, caplog):
+    from otel_replay.core import env
+
+    monkeypatch.setattr(env, "_warned", set())
+    monkeypatch.setenv(c.ENV_RECORDING_MAX_BYTES, "0")
+    with caplog.at_level(logging.WARNING, logger="otel_replay"):
+        assert env.env_int_or_none(c.ENV_RECORDING_MAX_BYTES) is None
+        assert env.env_int_or_none(c.ENV_RECORDING_MAX_BYTES) is None
+    assert _warnings(caplog) == [
+        "OTEL_REPLAY_RECORDING_MAX_BYTES='0' is not a positive integer; using no limit"
+    ]

@@ -51,6 +51,21 @@ def env_int(name: str, default: int) -> int:
     return default
 
 
+def env_int_or_none(name: str) -> int | None:
+    """The positive integer in ``$name``, else ``None`` (no limit)."""
+    raw = _raw(name)
+    if not raw:
+        return None
+    try:
+        value = int(raw)
+    except ValueError:
+        value = 0
+    if value > 0:
+        return value
+    warn_once((name, raw), "%s=%r is not a positive integer; using no limit", name, raw)
+    return None
+
+
 def env_float(name: str, default: float) -> float:
     """The positive finite number in ``$name``, else ``default``."""
     raw = _raw(name)
@@ -163,6 +178,11 @@ SETTINGS: tuple[Setting, ...] = (
         c.ENV_RECORDING_FORMAT,
         c.DEFAULT_RECORDING_FORMAT,
         "format of that recording: `jsonl` (OTLP JSON lines) or `protobuf`",
+    ),
+    Setting(
+        c.ENV_RECORDING_MAX_BYTES,
+        "no limit",
+        "size cap of each file of that recording (exports over it fail and are counted)",
     ),
     Setting(
         c.ENV_CHECKPOINT_DIR,

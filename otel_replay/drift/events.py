@@ -90,12 +90,18 @@ def summary_event_attributes(report: DriftReport) -> dict[str, AttributeValue]:
 
 
 def evaluation_attributes(
-    report: DriftReport, base: Mapping[str, AttributeValue] | None = None
+    report: DriftReport,
+    base: Mapping[str, AttributeValue] | None = None,
+    *,
+    response_id: str | None = None,
 ) -> dict[str, AttributeValue]:
-    """Attributes of the ``gen_ai.evaluation.result`` event for ``report``."""
+    """Attributes of the ``gen_ai.evaluation.result`` event for ``report`` (``response_id``:
+    the run's last ``gen_ai.response.id``, when it has one)."""
     compared = max(report.baseline_steps, report.candidate_steps)
     attrs: dict[str, AttributeValue] = dict(base or {})
     attrs[c.GEN_AI_EVALUATION_NAME] = c.EVALUATION_NAME
+    if response_id:
+        attrs[c.GEN_AI_RESPONSE_ID] = response_id
     attrs[c.GEN_AI_EVALUATION_EXPLANATION] = report.summary()
     if report.findings:
         drifting = {_step_key(f) for f in report.findings}
@@ -168,6 +174,7 @@ class LogEventEmitter:
         base: Mapping[str, AttributeValue],
         root: tuple[int, int, int] | None,
         finding_attributes: Callable[[DriftFinding], dict[str, AttributeValue]],
+        response_id: str | None = None,
     ) -> None:
         """Emit the findings and the verdict; ``root`` is ``(trace_id, span_id, end time)``
         of the run's root span (``None`` when it was not seen)."""
@@ -193,6 +200,6 @@ class LogEventEmitter:
                 timestamp=ts,
                 context=root_ctx,
                 severity_number=SeverityNumber.INFO,
-                attributes=evaluation_attributes(report, base),
+                attributes=evaluation_attributes(report, base, response_id=response_id),
                 event_name=c.GEN_AI_EVALUATION_RESULT_EVENT,
             )

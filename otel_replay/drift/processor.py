@@ -468,7 +468,11 @@ class DriftProcessor(SpanProcessor):
                 extra.append(Event(c.DRIFT_SUMMARY_EVENT, summary_event_attributes(report), ts))
                 if self.evaluation_events:
                     extra.append(
-                        Event(c.GEN_AI_EVALUATION_RESULT_EVENT, evaluation_attributes(report), ts)
+                        Event(
+                            c.GEN_AI_EVALUATION_RESULT_EVENT,
+                            evaluation_attributes(report, response_id=_response_id(spans)),
+                            ts,
+                        )
                     )
             out.append(_with_events(s, extra) if extra else s)
         if root is None and (unplaced or report.findings):
@@ -501,7 +505,9 @@ class DriftProcessor(SpanProcessor):
             where = (root.context.trace_id, root.context.span_id, root.end_time or 0)
         logs_base = {**base, _SESSION_ID: run.session_id}
         try:
-            self.log_events.emit(report, logs_base, where, finding_event_attributes)
+            self.log_events.emit(
+                report, logs_base, where, finding_event_attributes, _response_id(spans)
+            )
         except Exception as exc:
             self.errors.report("log_events", exc)
 
@@ -516,6 +522,16 @@ _NO_SEQUENCE = 1 << 62
 def _is_run_root(span: ReadableSpan) -> bool:
     """The root of a run: no parent, or a parent in another process."""
     return span.parent is None or span.parent.is_remote
+
+
+def _response_id(spans: list[ReadableSpan]) -> str | None:
+    """``gen_ai.response.id`` of the run's last response (the latest-ending span with one)."""
+    best: tuple[int, str] | None = None
+    for s in spans:
+        rid = (s.attributes or {}).get(c.GEN_AI_RESPONSE_ID)
+        if isinstance(rid, str) and rid and (best is None or (s.end_time or 0) >= best[0]):
+            best = (s.end_time or 0, rid)
+    return best[1] if best else None
 
 
 def _seq_of_entry(entry: tuple[int, Any, Any, Any]) -> int:

@@ -32,7 +32,7 @@ from opentelemetry.sdk.trace.export import BatchSpanProcessor, SpanExporter
 from otel_replay.capture.processor import ReplayProcessor
 from otel_replay.capture.redaction import RedactionProcessor
 from otel_replay.core import conventions as c
-from otel_replay.core.env import env_bool, env_choice, env_str, warn_once
+from otel_replay.core.env import env_bool, env_choice, env_int_or_none, env_str, warn_once
 from otel_replay.drift.policy import DriftPolicy
 from otel_replay.drift.processor import DriftProcessor
 from otel_replay.formats.exporter import RecordingExporter
@@ -90,6 +90,7 @@ def configure(
     *,
     recording_dir: str | os.PathLike[str] | None = None,
     recording_format: Literal["jsonl", "protobuf"] | None = None,
+    recording_max_bytes: int | None = None,
     checkpoint_dir: str | os.PathLike[str] | None = None,
     redact: bool | None = None,
     policy: DriftPolicy | None = None,
@@ -117,6 +118,7 @@ def configure(
     args = {
         "recording_dir": recording_dir,
         "recording_format": recording_format,
+        "recording_max_bytes": recording_max_bytes,
         "checkpoint_dir": checkpoint_dir,
         "redact": redact,
         "policy": policy,
@@ -184,7 +186,13 @@ def _install(args: dict[str, Any], sdk_options: dict[str, Any]) -> Configuration
     ckpt_dir = args["checkpoint_dir"] or env_str(c.ENV_CHECKPOINT_DIR)
     redact = env_bool(c.ENV_REDACT, c.DEFAULT_REDACT) if args["redact"] is None else args["redact"]
 
+    # Everything that can fail on bad arguments is built before the SDK is installed, so a
+    # failure leaves no global state behind.
     store = DirectoryCheckpointStore(ckpt_dir) if ckpt_dir else None
+    rec_max = args["recording_max_bytes"] or env_int_or_none(c.ENV_RECORDING_MAX_BYTES)
+    recording = (
+        RecordingExporter(rec_dir, format=rec_format, max_bytes=rec_max) if rec_dir else None
+    )
     redaction = RedactionProcessor() if redact else None
     replay = ReplayProcessor(checkpoint_store=store)
     ours: list[SpanProcessor] = [p for p in (redaction, replay) if p is not None]
@@ -202,24 +210,27 @@ def _install(args: dict[str, Any], sdk_options: dict[str, Any]) -> Configuration
         export_span_processor=behind_drift,  # type: ignore[arg-type]
         **sdk_options,
     )
-    recording = None
-    if rec_dir:
-        recording = RecordingExporter(rec_dir, format=rec_format)
+    if recording is not None:
         downstream.append(BatchSpanProcessor(recording))
     downstream += [BatchSpanProcessor(e) for e in args["span_exporters"]]
     downstream += list(args["export_processors"])
-    drift = DriftProcessor(
-        downstream,
-        policy=args["policy"],
-        span_events=args["span_events"],
-        log_events=args["log_events"],
-        evaluation_events=args["evaluation_events"],
-    )
     provider = trace.get_tracer_provider()
     if not isinstance(provider, SdkTracerProvider):  # pragma: no cover - SDK contract
         raise ConfigurationError(
             f"the SDK's configuration left {type(provider).__qualname__} as the global "
             "TracerProvider, not the SDK's"
         )
+    try:
+        drift = DriftProcessor(
+            downstream,
+            policy=args["policy"],
+            span_events=args["span_events"],
+            log_events=args["log_events"],
+            evaluation_events=args["evaluation_events"],
+        )
+    except Exception:
+        for p in downstream:  # the spans are still exported, without drift
+            provider.add_span_processor(p)
+        raise
     provider.add_span_processor(drift)
     return Configuration(provider, replay, drift, recording, redaction, store)
