@@ -1,5 +1,6 @@
 """``otel-replay demo``: record the example agent, restore it, replay it, re-execute it with a
-change and report the drift. Runs offline; exports over OTLP when an endpoint is set."""
+change and report the drift. Runs offline; exports spans, metrics and drift log events over OTLP
+when an endpoint is set."""
 
 from __future__ import annotations
 
@@ -55,6 +56,25 @@ def _otlp_exporters() -> tuple[SpanExporter, MetricReader | None]:
     return OTLPSpanExporter(), reader
 
 
+def _otlp_logger_provider(resource: Resource) -> Any:
+    """A LoggerProvider exporting over OTLP (drift log events and verdicts), or ``None`` with
+    ``OTEL_LOGS_EXPORTER=none``."""
+    if os.environ.get("OTEL_LOGS_EXPORTER", "otlp") == "none":
+        return None
+    from opentelemetry.sdk._logs import LoggerProvider
+    from opentelemetry.sdk._logs.export import BatchLogRecordProcessor
+
+    if os.environ.get("OTEL_EXPORTER_OTLP_PROTOCOL", "grpc").startswith("http"):
+        from opentelemetry.exporter.otlp.proto.http._log_exporter import OTLPLogExporter
+    else:
+        from opentelemetry.exporter.otlp.proto.grpc._log_exporter import (  # type: ignore[assignment]
+            OTLPLogExporter,
+        )
+    provider = LoggerProvider(resource=resource)
+    provider.add_log_record_processor(BatchLogRecordProcessor(OTLPLogExporter()))
+    return provider
+
+
 def _clear_previous(recording_dir: Path) -> None:
     """Remove files an earlier demo run wrote (and nothing else)."""
     if not recording_dir.is_dir():
@@ -100,11 +120,13 @@ def run_demo(
     resource = Resource.create(resource_attrs)
     readers: list[MetricReader] = []
     span_exporters: list[SpanExporter] = []
+    logger_provider = None
     if otlp_endpoint:
         span_exp, reader = _otlp_exporters()
         span_exporters.append(span_exp)
         if reader is not None:
             readers.append(reader)
+        logger_provider = _otlp_logger_provider(resource)
     meter_provider = MeterProvider(resource=resource, metric_readers=readers)
     provider = TracerProvider(resource=resource)
     store = DirectoryCheckpointStore(recording_dir / "checkpoints")
@@ -113,7 +135,9 @@ def run_demo(
     recorder = RecordingExporter(recording_dir, format=fmt)
     exporters: list[SpanProcessor] = [BatchSpanProcessor(recorder)]
     exporters += [BatchSpanProcessor(exp) for exp in span_exporters]
-    drift_processor = DriftProcessor(exporters, meter_provider=meter_provider)
+    drift_processor = DriftProcessor(
+        exporters, meter_provider=meter_provider, logger_provider=logger_provider
+    )
     provider.add_span_processor(drift_processor)
     trace.set_tracer_provider(provider)
     tracer = provider.get_tracer("otel_replay.cli.demo")
@@ -213,6 +237,8 @@ def run_demo(
     meter_provider.force_flush()
     provider.shutdown()
     meter_provider.shutdown()
+    if logger_provider is not None:
+        logger_provider.shutdown()
 
     rec = load_recording(recording_dir)
     rec_ckpts = checkpoints_of(rec.steps())
@@ -224,7 +250,8 @@ def run_demo(
         out.write(
             "\nDrift events are on the drifting spans of session "
             f"{changed.session_id}: look it up in Jaeger/Phoenix; metrics are "
-            "agent_replay_drift_findings_total and friends in Prometheus.\n"
+            "agent_replay_drift_findings_total and friends in Prometheus; drift log events "
+            "and verdicts went to the OTLP logs endpoint.\n"
         )
     out.write(f"done in {time.perf_counter() - started:.2f}s\n")
     return 0

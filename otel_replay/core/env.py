@@ -269,7 +269,7 @@ STANDARD_SETTINGS: tuple[Setting, ...] = (
     Setting(
         "OTEL_EXPORTER_OTLP_ENDPOINT",
         "unset",
-        "`otel-replay demo` also exports spans and metrics here",
+        "`otel-replay demo` also exports spans, metrics and drift log events here",
     ),
     Setting(
         "OTEL_EXPORTER_OTLP_PROTOCOL",
@@ -280,6 +280,11 @@ STANDARD_SETTINGS: tuple[Setting, ...] = (
         "OTEL_METRICS_EXPORTER",
         "otlp",
         "`none`: `otel-replay demo` exports no metrics (e.g. for a traces-only backend)",
+    ),
+    Setting(
+        "OTEL_LOGS_EXPORTER",
+        "otlp",
+        "`none`: `otel-replay demo` exports no drift log events",
     ),
     Setting(
         "OTEL_RESOURCE_ATTRIBUTES",
