@@ -3,6 +3,7 @@ call, with real SDK providers (global state restored after each test)."""
 
 from __future__ import annotations
 
+import importlib.util
 import logging
 
 import pytest
@@ -166,3 +167,31 @@ def test_bad_arguments_install_nothing(tmp_path):
     assert isinstance(trace.get_tracer_provider(), trace.ProxyTracerProvider)
     assert otel_replay.setup.current_configuration() is None
     assert configure(redact=False).redaction is None  # a later call still works
+
+
+def test_configurator_entry_point_class_configures_like_the_sdk(monkeypatch):
+    from otel_replay.setup.configurator import OtelReplayConfigurator
+
+    OtelReplayConfigurator().configure(auto_instrumentation_version="9.9")
+    conf = otel_replay.setup.current_configuration()
+    assert conf is not None and trace.get_tracer_provider() is conf.tracer_provider
+    assert conf.tracer_provider.resource.attributes["telemetry.auto.version"] == "9.9"
+
+
+def test_configurator_with_otel_config_file_defers_to_the_sdk_and_warns(monkeypatch, caplog):
+    from otel_replay.core import env
+    from otel_replay.setup.configurator import OtelReplayConfigurator
+
+    if importlib.util.find_spec("opentelemetry.configuration") is not None:
+        pytest.skip("opentelemetry-configuration is installed: the SDK would read the file")
+    monkeypatch.setattr(env, "_warned", set())
+    monkeypatch.setenv("OTEL_CONFIG_FILE", "otel.yaml")
+    with caplog.at_level(logging.WARNING, logger="otel_replay"):
+        # the SDK's own path: it needs opentelemetry-configuration, which is not installed here
+        with pytest.raises(RuntimeError, match="opentelemetry-configuration is not installed"):
+            OtelReplayConfigurator().configure()
+    assert [r.getMessage() for r in caplog.records if r.name == "otel_replay"] == [
+        "OTEL_CONFIG_FILE is set: the SDK is configured from that file and otel-replay's "
+        "processors are not added; add them in code (docs/configuration.md)"
+    ]
+    assert otel_replay.setup.current_configuration() is None

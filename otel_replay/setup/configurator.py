@@ -30,7 +30,7 @@ class OtelReplayConfigurator(_OTelSDKConfigurator):
             warn_once(
                 (_CONFIG_FILE, "configurator"),
                 "%s is set: the SDK is configured from that file and otel-replay's "
-                "processors are not added; add them in code (docs/zero-code.md)",
+                "processors are not added; add them in code (docs/configuration.md)",
                 _CONFIG_FILE,
             )
             super()._configure(**kwargs)
