@@ -36,6 +36,24 @@ def _fake_agent(status: str):
     return continue_agent
 
 
+def _traced_agent(status: str):
+    """The same agent with its tool as a ``@traced_tool`` (what the README's comment says)."""
+    from otel_replay import traced_tool
+
+    calls: list[str] = []
+
+    @traced_tool("lookup_order")
+    def lookup_order(order: str) -> dict:
+        calls.append(order)
+        return {"status": status}
+
+    def continue_agent(state):
+        lookup_order(order=state["order"])
+
+    continue_agent.calls = calls  # type: ignore[attr-defined]
+    return continue_agent
+
+
 def _run(blocks: list[str], namespace: dict, tmp_path: Path, monkeypatch) -> str:
     monkeypatch.chdir(tmp_path)
     for name in ("OTEL_TRACES_EXPORTER", "OTEL_EXPORTER_OTLP_ENDPOINT"):
@@ -85,3 +103,12 @@ def test_readme_quickstart_under_sdk_disabled(tmp_path, monkeypatch, caplog):
         printed = _run(snippets()[:1], {}, tmp_path, monkeypatch)
     assert printed == ""  # no step was recorded, and nothing raised
     assert [r.getMessage() for r in caplog.records if r.name == "otel_replay"] == [WARNING]
+
+
+def test_readme_hybrid_reexecution_serves_traced_tools_from_the_recording(tmp_path, monkeypatch):
+    agent = _traced_agent("lost")  # the live tool would now answer differently
+    ns: dict = {"continue_agent": agent}
+    _run(snippets(), ns, tmp_path, monkeypatch)
+    assert agent.calls == []  # served from the recording, not called
+    assert ns["result"].report.findings == []
+    assert ns["result"].drift_detected is False
