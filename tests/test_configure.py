@@ -195,3 +195,31 @@ def test_configurator_with_otel_config_file_defers_to_the_sdk_and_warns(monkeypa
         "processors are not added; add them in code (docs/configuration.md)"
     ]
     assert otel_replay.setup.current_configuration() is None
+
+
+def test_ignore_paths_from_the_environment(monkeypatch, tmp_path, caplog):
+    from otel_replay.core import env
+    from otel_replay.drift.policy import DEFAULT_IGNORE_PATHS
+
+    monkeypatch.setattr(env, "_warned", set())
+    monkeypatch.setenv(c.ENV_DRIFT_IGNORE_PATHS, " $.eta , eta2 ")
+    with caplog.at_level(logging.WARNING, logger="otel_replay"):
+        conf = configure(recording_dir=tmp_path / "rec", redact=False)
+    assert conf.drift.policy.ignore_paths == DEFAULT_IGNORE_PATHS + ("$.eta",)
+    assert [r.getMessage() for r in caplog.records if r.name == "otel_replay"] == [
+        "OTEL_REPLAY_DRIFT_IGNORE_PATHS: 'eta2' not a JSON path (they start with $); ignoring it"
+    ]
+
+    def run(sid, eta):
+        with agent_run("agent", session_id=sid):
+            cid = checkpoint({"q": 1})
+            with tool_call("lookup_order", {"order": "A-17"}) as call:
+                call.set_result({"status": "shipped", "eta": eta})
+        return cid
+
+    cid = run("base", "monday")
+    result = restore(cid, source=conf.replay, track_drift=True)
+    with result.run("agent"), tool_call("lookup_order", {"order": "A-17"}) as call:
+        call.set_result({"status": "shipped", "eta": "tuesday"})
+    assert result.report.findings == []
+    assert result.report.candidate_steps == 1

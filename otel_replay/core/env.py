@@ -212,6 +212,12 @@ SETTINGS: tuple[Setting, ...] = (
         "channels)",
     ),
     Setting(
+        c.ENV_DRIFT_IGNORE_PATHS,
+        "unset",
+        "`configure()` / the configurator: comma-separated JSON paths (`$.eta,$..trace`) the "
+        "drift comparison ignores, besides the default ones",
+    ),
+    Setting(
         c.ENV_DRIFT_MAX_HELD_SPANS,
         str(c.DEFAULT_DRIFT_MAX_HELD_SPANS),
         "spans of one tracked run held by the `DriftProcessor` before it compares early",

@@ -33,7 +33,7 @@ from otel_replay.capture.processor import ReplayProcessor
 from otel_replay.capture.redaction import RedactionProcessor
 from otel_replay.core import conventions as c
 from otel_replay.core.env import env_bool, env_choice, env_int_or_none, env_str, warn_once
-from otel_replay.drift.policy import DriftPolicy
+from otel_replay.drift.policy import DEFAULT_IGNORE_PATHS, DriftPolicy
 from otel_replay.drift.processor import DriftProcessor
 from otel_replay.formats.exporter import RecordingExporter
 from otel_replay.model.stores import CheckpointStore, DirectoryCheckpointStore
@@ -176,6 +176,25 @@ def _processors_of(provider: Any) -> list[SpanProcessor]:
     return list(getattr(multi, "_span_processors", ()) or ())
 
 
+def _policy_from_env() -> DriftPolicy | None:
+    """A policy ignoring ``$OTEL_REPLAY_DRIFT_IGNORE_PATHS`` besides the defaults, if set."""
+    raw = env_str(c.ENV_DRIFT_IGNORE_PATHS)
+    if raw is None:
+        return None
+    paths = [p.strip() for p in raw.split(",") if p.strip()]
+    bad = [p for p in paths if not p.startswith("$")]
+    if bad:
+        warn_once(
+            (c.ENV_DRIFT_IGNORE_PATHS, raw),
+            "%s: %s not a JSON path (they start with $); ignoring %s",
+            c.ENV_DRIFT_IGNORE_PATHS,
+            ", ".join(repr(p) for p in bad),
+            "it" if len(bad) == 1 else "them",
+        )
+    good = tuple(p for p in paths if p.startswith("$"))
+    return DriftPolicy(ignore_paths=DEFAULT_IGNORE_PATHS + good) if good else None
+
+
 def _install(args: dict[str, Any], sdk_options: dict[str, Any]) -> Configuration:
     from opentelemetry.sdk._configuration import _initialize_components
 
@@ -223,7 +242,7 @@ def _install(args: dict[str, Any], sdk_options: dict[str, Any]) -> Configuration
     try:
         drift = DriftProcessor(
             downstream,
-            policy=args["policy"],
+            policy=args["policy"] or _policy_from_env(),
             span_events=args["span_events"],
             log_events=args["log_events"],
             evaluation_events=args["evaluation_events"],
