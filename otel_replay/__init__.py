@@ -58,6 +58,7 @@ from otel_replay.restore.http_client import (
     BackendUnreachableError,
     TraceNotFoundError,
 )
+from otel_replay.setup.configuration import Configuration, ConfigurationError, configure
 
 __all__ = [
     "__version__",
@@ -73,6 +74,8 @@ __all__ = [
     "InMemoryCheckpointStore",
     "IncompleteHistoryError",
     "CancelToken",
+    "Configuration",
+    "ConfigurationError",
     "DivergenceError",
     "DriftFinding",
     "DriftKind",
@@ -85,6 +88,7 @@ __all__ = [
     "Severity",
     "arestore",
     "compare",
+    "configure",
     "load_recording",
     "register_restore_hook",
     "restore",

@@ -37,8 +37,19 @@ LAYERS: dict[str, frozenset[str]] = {
     "integrations": frozenset(
         {"core", "model", "capture", "formats", "replay", "restore", "drift"}
     ),
+    "setup": frozenset({"core", "model", "capture", "formats", "replay", "restore", "drift"}),
     "cli": frozenset(
-        {"core", "model", "capture", "formats", "replay", "restore", "drift", "integrations"}
+        {
+            "core",
+            "model",
+            "capture",
+            "formats",
+            "replay",
+            "restore",
+            "drift",
+            "integrations",
+            "setup",
+        }
     ),
 }
 #: Imported only where used: from inside a function, or by the layers listed here.

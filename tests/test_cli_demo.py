@@ -16,6 +16,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
+from opentelemetry.proto.collector.logs.v1.logs_service_pb2 import ExportLogsServiceRequest
 from opentelemetry.proto.collector.metrics.v1.metrics_service_pb2 import (
     ExportMetricsServiceRequest,
 )
@@ -131,7 +132,7 @@ def test_unreachable_tells_why_and_skips_what_it_cannot_probe() -> None:
 
 # --- a reachable OTLP/HTTP endpoint --------------------------------------------------------
 class _OtlpHttp(BaseHTTPRequestHandler):
-    """Accepts OTLP/HTTP protobuf POSTs on /v1/traces and /v1/metrics."""
+    """Accepts OTLP/HTTP protobuf POSTs on /v1/traces, /v1/metrics and /v1/logs."""
 
     timeout = 10  # seconds per connection: a stuck client cannot hold the server
     status = 200
@@ -140,7 +141,9 @@ class _OtlpHttp(BaseHTTPRequestHandler):
     def do_POST(self) -> None:
         body = self.rfile.read(int(self.headers.get("Content-Length", "0")))
         self.received.append((self.path, body))
-        self.send_response(self.status if self.path in ("/v1/traces", "/v1/metrics") else 404)
+        self.send_response(
+            self.status if self.path in ("/v1/traces", "/v1/metrics", "/v1/logs") else 404
+        )
         self.send_header("Content-Type", "application/x-protobuf")
         self.send_header("Content-Length", "0")
         self.end_headers()
@@ -179,10 +182,11 @@ def test_spans_and_metrics_arrive_at_a_reachable_endpoint(
     assert proc.returncode == 0, proc.stderr
     assert proc.stderr == ""
     assert f"exporting spans and metrics over OTLP to {endpoint}\n" in proc.stdout
-    assert {path for path, _ in received} == {"/v1/traces", "/v1/metrics"}
+    assert {path for path, _ in received} == {"/v1/traces", "/v1/metrics", "/v1/logs"}
     exported: list[tuple[int, str]] = []
     services: set[str] = set()
     metric_names: set[str] = set()
+    event_names: set[str] = set()
     for path, body in received:
         if path == "/v1/traces":
             for rs in ExportTraceServiceRequest.FromString(body).resource_spans:
@@ -194,14 +198,18 @@ def test_spans_and_metrics_arrive_at_a_reachable_endpoint(
                     for ss in rs.scope_spans
                     for s in ss.spans
                 ]
-        else:
+        elif path == "/v1/metrics":
             for rm in ExportMetricsServiceRequest.FromString(body).resource_metrics:
                 metric_names |= {m.name for sm in rm.scope_metrics for m in sm.metrics}
+        else:
+            for rl in ExportLogsServiceRequest.FromString(body).resource_logs:
+                event_names |= {r.event_name for sl in rl.scope_logs for r in sl.log_records}
     recorded = load_recording(tmp_path / "out" / "recording").spans
     assert sorted(exported) == sorted((s.context.span_id, s.name) for s in recorded)
     assert len(exported) == 30
     assert services == {DEMO_SERVICE_NAME}
     assert {c.METRIC_DRIFT_FINDINGS, c.METRIC_RUNS_COMPARED} <= metric_names
+    assert event_names == {c.DRIFT_EVENT, c.GEN_AI_EVALUATION_RESULT_EVENT}
 
 
 @pytest.mark.timeout(120)

@@ -91,8 +91,11 @@ def test_prometheus_reader_exposes_documented_names_and_logs_carry_findings():
     assert samples[("agent_replay_buffer_sessions", ())] == 2.0
     assert ("agent_replay_buffer_size_bytes", ()) in samples
     logs = [r.log_record for r in log_exporter.get_finished_logs()]
-    assert sorted((lr.event_name, lr.attributes[c.DRIFT_KIND]) for lr in logs) == [
-        (c.DRIFT_EVENT, "confidence_changed"),
-        (c.DRIFT_EVENT, "tool_changed"),
+    drift_logs = [lr for lr in logs if lr.event_name == c.DRIFT_EVENT]
+    assert sorted(lr.attributes[c.DRIFT_KIND] for lr in drift_logs) == [
+        "confidence_changed",
+        "tool_changed",
     ]
+    assert [lr.event_name for lr in logs].count(c.GEN_AI_EVALUATION_RESULT_EVENT) == 1
+    assert len(logs) == 3
     assert {lr.attributes[c.GEN_AI_AGENT_NAME] for lr in logs} == {"agent"}

@@ -126,9 +126,15 @@ def test_identical_run_has_summary_without_drift_and_untracked_pass_through(rig)
     _agent(tracer, "cand", BASE)
     spans = [s for s in exporter.get_finished_spans() if s.attributes[c.SESSION_ID] == "cand"]
     events = [(s.name, e.name) for s in spans for e in s.events]
-    assert events == [("invoke_agent agent", c.DRIFT_SUMMARY_EVENT)]
+    assert events == [
+        ("invoke_agent agent", c.DRIFT_SUMMARY_EVENT),
+        ("invoke_agent agent", c.GEN_AI_EVALUATION_RESULT_EVENT),
+    ]
     root = next(s for s in spans if s.parent is None)
     assert root.events[0].attributes[c.DRIFT_HAS_DRIFT] is False
+    verdict = dict(root.events[1].attributes)
+    assert verdict[c.GEN_AI_EVALUATION_SCORE_LABEL] == c.EVALUATION_LABEL_NO_DRIFT
+    assert verdict[c.GEN_AI_EVALUATION_SCORE_VALUE] == 1.0
     assert drift.reports["cand"].findings == []
 
 

@@ -21,7 +21,7 @@ from opentelemetry import trace
 
 from otel_replay.capture.spans import current_session_id
 from otel_replay.core import conventions as c
-from otel_replay.core.env import env_int
+from otel_replay.core.env import env_int, sdk_disabled, warn_sdk_disabled
 from otel_replay.model.checkpoint import Checkpoint
 from otel_replay.model.errors import (
     CheckpointError,
@@ -133,7 +133,13 @@ def checkpoint(
     that is an error too. Store-bound state is redacted first by the provider's
     :class:`StateRedactor` processors; a redaction failure raises
     :class:`CheckpointRedactionError` and nothing is stored or exported.
+
+    With ``OTEL_SDK_DISABLED=true`` nothing is validated or recorded: a fresh id is returned
+    and one warning is logged per process.
     """
+    if sdk_disabled():
+        warn_sdk_disabled()
+        return uuid.uuid4().hex
     prepared = _Prepared(framework, state, store, inline_max_bytes, max_bytes)
     try:
         pending = PendingCheckpoint(

@@ -15,7 +15,7 @@ from opentelemetry.sdk.trace import ReadableSpan, Span, SpanProcessor
 
 from otel_replay.capture.spans import _RESUME
 from otel_replay.core import conventions as c
-from otel_replay.core.env import env_int
+from otel_replay.core.env import env_int, sdk_disabled, warn_sdk_disabled
 from otel_replay.core.sdkspan import span_attributes, span_parts, stamp_started, started_attributes
 from otel_replay.core.selfmetrics import ErrorReporter, get_meter, observable
 from otel_replay.model.checkpoint import Checkpoint
@@ -142,6 +142,10 @@ class ReplayProcessor(SpanProcessor):
         )
         if hasattr(os, "register_at_fork"):
             os.register_at_fork(after_in_child=self._after_fork)
+        self.disabled = sdk_disabled()
+        if self.disabled:  # the SDK hands us no spans: say so once, do nothing
+            warn_sdk_disabled()
+            self._shutdown = True
 
     # ---------------------------------------------------------------- SpanProcessor contract
 
@@ -406,8 +410,11 @@ class ReplayProcessor(SpanProcessor):
 
         Raises :class:`IncompleteHistoryError` if some of them were evicted (unless
         ``allow_partial``) and :class:`~otel_replay.model.errors.UnorderedHistoryError` if the
-        checkpoint span carries no step sequence number.
+        checkpoint span carries no step sequence number. With ``OTEL_SDK_DISABLED=true``
+        nothing was recorded: an empty list.
         """
+        if self.disabled:
+            return []
         ckpt = self.get_checkpoint(checkpoint_id)
         with self._lock:
             buf = self._buffers[ckpt.session_id]

@@ -1,5 +1,6 @@
 """``otel-replay demo``: record the example agent, restore it, replay it, re-execute it with a
-change and report the drift. Runs offline; exports over OTLP when an endpoint is set."""
+change and report the drift. Runs offline; exports spans, metrics and drift log events over OTLP
+when an endpoint is set."""
 
 from __future__ import annotations
 
@@ -27,6 +28,7 @@ from otel_replay.cli.otlp import (
     ExporterLog,
     demo_resource,
     otlp_exporters,
+    otlp_logger_provider,
     unreachable,
 )
 from otel_replay.cli.render import (
@@ -37,6 +39,8 @@ from otel_replay.cli.render import (
     render_table,
     warning,
 )
+from otel_replay.core import conventions as c
+from otel_replay.core.env import sdk_disabled
 from otel_replay.drift.processor import DriftProcessor
 from otel_replay.formats.exporter import RecordingExporter
 from otel_replay.formats.files import RecordingFormat, load_recording
@@ -72,7 +76,17 @@ def run_demo(
     otlp_endpoint: str | None = None,
     out: TextIO,
 ) -> int:
-    """Run every demo stage, printing a readable report to ``out``; returns the exit code."""
+    """Run every demo stage, printing a readable report to ``out``; returns the exit code.
+
+    With ``OTEL_SDK_DISABLED=true`` nothing can be recorded: it says so and returns 0.
+    """
+    if sdk_disabled():
+        out.write(
+            f"otel-replay demo: the OpenTelemetry SDK is disabled ({c.ENV_SDK_DISABLED}=true), "
+            "so nothing can be recorded, restored or compared.\n"
+            f"Unset {c.ENV_SDK_DISABLED} (or set it to false) to run the demo.\n"
+        )
+        return 0
     started = time.perf_counter()
     recording_dir = out_dir / "recording"
     recording_dir.mkdir(parents=True, exist_ok=True)
@@ -81,6 +95,7 @@ def run_demo(
     resource = demo_resource()
     readers: list[MetricReader] = []
     span_exporters: list[SpanExporter] = []
+    logger_provider: Any = None
     if otlp_endpoint:
         protocol = os.environ.get("OTEL_EXPORTER_OTLP_PROTOCOL", "grpc")
         why = unreachable(otlp_endpoint, protocol)
@@ -99,8 +114,17 @@ def run_demo(
             span_exporters.append(span_exp)
             if reader is not None:
                 readers.append(reader)
+            logger_provider = otlp_logger_provider(resource, breaker)
         code = _run(
-            recording_dir, fmt, resource, span_exporters, readers, otlp_endpoint, out, started
+            recording_dir,
+            fmt,
+            resource,
+            span_exporters,
+            readers,
+            logger_provider,
+            otlp_endpoint,
+            out,
+            started,
         )
     if otlp_endpoint:
         summary = exporter_log.summary(otlp_endpoint, breaker.skipped)
@@ -115,6 +139,7 @@ def _run(
     resource: Resource,
     span_exporters: list[SpanExporter],
     readers: list[MetricReader],
+    logger_provider: Any,
     otlp_endpoint: str | None,
     out: TextIO,
     started: float,
@@ -127,7 +152,9 @@ def _run(
     recorder = RecordingExporter(recording_dir, format=fmt)
     exporters: list[SpanProcessor] = [BatchSpanProcessor(recorder)]
     exporters += [BatchSpanProcessor(exp) for exp in span_exporters]
-    drift_processor = DriftProcessor(exporters, meter_provider=meter_provider)
+    drift_processor = DriftProcessor(
+        exporters, meter_provider=meter_provider, logger_provider=logger_provider
+    )
     provider.add_span_processor(drift_processor)
     trace.set_tracer_provider(provider)
     tracer = provider.get_tracer("otel_replay.cli.demo")
@@ -227,6 +254,8 @@ def _run(
     meter_provider.force_flush()
     provider.shutdown()
     meter_provider.shutdown()
+    if logger_provider is not None:
+        logger_provider.shutdown()
 
     rec = load_recording(recording_dir)
     rec_ckpts = checkpoints_of(rec.steps())
@@ -239,7 +268,8 @@ def _run(
         out.write(
             "\nDrift events are on the drifting spans of session "
             f"{changed.session_id}: look it up in Jaeger/Phoenix; metrics are "
-            "agent_replay_drift_findings_total and friends in Prometheus.\n"
+            "agent_replay_drift_findings_total and friends in Prometheus; drift log events "
+            "and verdicts went to the OTLP logs endpoint.\n"
         )
     out.write(f"done in {time.perf_counter() - started:.2f}s\n")
     return 0

@@ -50,6 +50,7 @@ EXPORT_TIMEOUT_S = 5.0
 _TIMEOUT_VARS = {
     "traces": ("OTEL_EXPORTER_OTLP_TIMEOUT", "OTEL_EXPORTER_OTLP_TRACES_TIMEOUT"),
     "metrics": ("OTEL_EXPORTER_OTLP_TIMEOUT", "OTEL_EXPORTER_OTLP_METRICS_TIMEOUT"),
+    "logs": ("OTEL_EXPORTER_OTLP_TIMEOUT", "OTEL_EXPORTER_OTLP_LOGS_TIMEOUT"),
 }
 _EXPORTER_LOGGER = "opentelemetry.exporter"
 
@@ -122,6 +123,9 @@ class Breaker:
     def metric_exporter(self, inner: MetricExporter) -> MetricExporter:
         return _BreakerMetricExporter(inner, self)
 
+    def log_exporter(self, inner: Any) -> Any:
+        return _BreakerLogExporter(inner, self)
+
 
 class _BreakerSpanExporter(SpanExporter):
     def __init__(self, inner: SpanExporter, breaker: Breaker) -> None:
@@ -142,6 +146,31 @@ class _BreakerSpanExporter(SpanExporter):
 
     def force_flush(self, timeout_millis: int = 30000) -> bool:
         return self.inner.force_flush(timeout_millis)
+
+
+class _BreakerLogExporter:
+    """A ``LogExporter`` behind the breaker (the SDK's log export API is still private)."""
+
+    def __init__(self, inner: Any, breaker: Breaker) -> None:
+        self.inner = inner
+        self.breaker = breaker
+
+    def export(self, batch: Sequence[Any]) -> Any:
+        from opentelemetry.sdk._logs.export import LogExportResult
+
+        if self.breaker.tripped.is_set():
+            self.breaker.skipped += 1
+            return LogExportResult.FAILURE
+        result = self.inner.export(batch)
+        if result is not LogExportResult.SUCCESS:
+            self.breaker.tripped.set()
+        return result
+
+    def shutdown(self) -> None:
+        self.inner.shutdown()
+
+    def force_flush(self, timeout_millis: int = 30000) -> bool:
+        return bool(self.inner.force_flush(timeout_millis))
 
 
 class _BreakerMetricExporter(MetricExporter):
@@ -193,6 +222,26 @@ def otlp_exporters(breaker: Breaker) -> tuple[SpanExporter, MetricReader | None]
         return spans, None
     metrics = breaker.metric_exporter(OTLPMetricExporter(timeout=_timeout("metrics")))
     return spans, PeriodicExportingMetricReader(metrics, export_interval_millis=1000)
+
+
+def otlp_logger_provider(resource: Resource, breaker: Breaker) -> Any:
+    """A LoggerProvider exporting over OTLP (drift log events and verdicts), each export
+    bounded like the others; ``None`` with ``OTEL_LOGS_EXPORTER=none``."""
+    if os.environ.get("OTEL_LOGS_EXPORTER", "otlp") == "none":
+        return None
+    from opentelemetry.sdk._logs import LoggerProvider
+    from opentelemetry.sdk._logs.export import BatchLogRecordProcessor
+
+    if os.environ.get("OTEL_EXPORTER_OTLP_PROTOCOL", "grpc").startswith("http"):
+        from opentelemetry.exporter.otlp.proto.http._log_exporter import OTLPLogExporter
+    else:
+        from opentelemetry.exporter.otlp.proto.grpc._log_exporter import (  # type: ignore[assignment]
+            OTLPLogExporter,
+        )
+    provider = LoggerProvider(resource=resource)
+    exporter = breaker.log_exporter(OTLPLogExporter(timeout=_timeout("logs")))
+    provider.add_log_record_processor(BatchLogRecordProcessor(exporter))
+    return provider
 
 
 class ExporterLog(logging.Handler):

@@ -1,5 +1,6 @@
 """``DriftProcessor``: compares tracked runs with their baseline and reports drift in the
-exported data (span events on the drifting spans) and as OTel metrics.
+exported data (span events on the drifting spans), as log-based events (``drift.events``) and
+as OTel metrics.
 
 The SDK's ``ReadableSpan`` is immutable at ``on_end``, so the processor wraps the export
 processor(s) and hands them an *enriched copy* of each span of a tracked session. Spans of a
@@ -22,20 +23,32 @@ from opentelemetry.context import Context
 from opentelemetry.metrics import MeterProvider
 from opentelemetry.sdk.trace import Event, ReadableSpan, Span, SpanProcessor
 from opentelemetry.sdk.trace.export import BatchSpanProcessor, SimpleSpanProcessor
-from opentelemetry.trace import StatusCode
 from opentelemetry.util.types import AttributeValue
 
 from otel_replay.core import conventions as c
 from otel_replay.core.bounded import run_bounded
+from otel_replay.core.env import (
+    env_bool,
+    env_choice,
+    env_int,
+    sdk_disabled,
+    warn_sdk_disabled,
+)
 from otel_replay.core.sdkspan import span_attributes, span_parts
 from otel_replay.core.selfmetrics import ErrorReporter, get_meter, logger
 from otel_replay.drift.compare import compare, compare_profiled, no_drift_report
-from otel_replay.drift.event_attributes import finding_event_attributes, summary_event_attributes
+from otel_replay.drift.events import (
+    LogEventEmitter,
+    LogMode,
+    evaluation_attributes,
+    finding_event_attributes,
+    summary_event_attributes,
+)
 from otel_replay.drift.findings import DriftFinding
-from otel_replay.drift.fingerprint import RunProfile, fingerprint, profile
+from otel_replay.drift.fingerprint import RunProfile, profile
+from otel_replay.drift.held import SKIP, SLOW, Held, is_run_root, profile_entry, seq_of_entry
 from otel_replay.drift.policy import DriftPolicy, Severity
 from otel_replay.drift.report import DriftReport
-from otel_replay.model.span_shapes import _classify as classify
 from otel_replay.model.steps import Step, normalize_span, step_from_parts
 from otel_replay.restore.tracking import REGISTRY, TrackedRun, TrackingRegistry
 
@@ -50,26 +63,16 @@ _NOOP_ON_ENDING = frozenset(
 )
 
 
-class _Held:
-    """A tracked run's spans until it ends, and its profile built as they end.
-
-    ``entries`` holds ``(sequence key, signature, fingerprint, span)`` of each compared span,
-    computed while the span is fresh; ``None`` once a span made the shortcut impossible
-    (a step at or over the latency floor).
-    """
-
-    __slots__ = ("run", "spans", "overflowed", "policy", "entries")
-
-    def __init__(self, run: TrackedRun, policy: DriftPolicy) -> None:
-        self.run = run
-        self.spans: list[ReadableSpan] = []
-        self.overflowed = False
-        self.policy = policy
-        self.entries: list[tuple[int, tuple[str, str], tuple[Any, ...], ReadableSpan]] | None = []
-
-
 class DriftProcessor(SpanProcessor):
-    """Wraps export processor(s); enriches spans of tracked runs with drift span events.
+    """Wraps export processor(s); reports drift of tracked runs as span events, log events
+    and metrics.
+
+    ``span_events`` (default ``$OTEL_REPLAY_DRIFT_SPAN_EVENTS``, true) adds ``agent_replay.drift``
+    events to the drifting spans; ``log_events`` (default ``$OTEL_REPLAY_DRIFT_LOG_EVENTS``,
+    ``"auto"``: whenever ``logger_provider`` is given or an SDK LoggerProvider is set globally)
+    emits them as log-based events correlated with those spans; ``evaluation_events`` (default
+    ``$OTEL_REPLAY_DRIFT_EVALUATION_EVENTS``, true) adds each run's verdict as a
+    ``gen_ai.evaluation.result`` event on the enabled channels.
 
     Add it to the ``TracerProvider`` *after* :class:`~otel_replay.capture.processor.ReplayProcessor`
     (which stamps session and step numbers) and *instead of* the export processors it wraps::
@@ -90,9 +93,11 @@ class DriftProcessor(SpanProcessor):
         registry: TrackingRegistry | None = None,
         policy: DriftPolicy | None = None,
         meter_provider: MeterProvider | None = None,
-        max_held_spans: int = 10_000,
-        max_reports: int = 1_000,
-        log_events: bool = False,
+        max_held_spans: int | None = None,
+        max_reports: int | None = None,
+        span_events: bool | None = None,
+        log_events: bool | Literal["auto"] | None = None,
+        evaluation_events: bool | None = None,
         shutdown_timeout_millis: int = 30_000,
         logger_provider: Any = None,
     ) -> None:
@@ -115,12 +120,16 @@ class DriftProcessor(SpanProcessor):
         )
         self.policy = policy
         self._default_policy: DriftPolicy | None = None
-        self.max_held_spans = max_held_spans
-        self._held: dict[str, _Held] = {}
+        self.max_held_spans = max_held_spans or env_int(
+            c.ENV_DRIFT_MAX_HELD_SPANS, c.DEFAULT_DRIFT_MAX_HELD_SPANS
+        )
+        self._held: dict[str, Held] = {}
         self._lock = threading.Lock()
         self._pending_flush: dict[int, threading.Thread] = {}
         self.reports: OrderedDict[str, DriftReport] = OrderedDict()
-        self._max_reports = max_reports
+        self._max_reports = max_reports or env_int(
+            c.ENV_DRIFT_MAX_REPORTS, c.DEFAULT_DRIFT_MAX_REPORTS
+        )
         if not isinstance(shutdown_timeout_millis, int) or shutdown_timeout_millis < 0:
             raise ValueError(
                 f"shutdown_timeout_millis must be an int >= 0: {shutdown_timeout_millis!r}"
@@ -146,15 +155,26 @@ class DriftProcessor(SpanProcessor):
                     proc._after_fork()
 
             os.register_at_fork(after_in_child=_after_fork_in_child)
-        self._event_logger = None
-        if log_events:
-            from opentelemetry._logs import get_logger
-
-            self._event_logger = (
-                logger_provider.get_logger(c.METER_NAME)
-                if logger_provider is not None
-                else get_logger(c.METER_NAME)
+        self.span_events = (
+            env_bool(c.ENV_DRIFT_SPAN_EVENTS, c.DEFAULT_DRIFT_SPAN_EVENTS)
+            if span_events is None
+            else bool(span_events)
+        )
+        self.evaluation_events = (
+            env_bool(c.ENV_DRIFT_EVALUATION_EVENTS, c.DEFAULT_DRIFT_EVALUATION_EVENTS)
+            if evaluation_events is None
+            else bool(evaluation_events)
+        )
+        mode: LogMode
+        if log_events is None:
+            mode = env_choice(  # type: ignore[assignment]
+                c.ENV_DRIFT_LOG_EVENTS, c.DEFAULT_DRIFT_LOG_EVENTS, ("auto", "true", "false")
             )
+        else:
+            mode = "auto" if log_events == "auto" else ("true" if log_events else "false")
+        self.log_events = LogEventEmitter(mode, logger_provider, self.evaluation_events)
+        if sdk_disabled():  # the SDK hands us no spans: say so once, do nothing
+            warn_sdk_disabled()
 
     # ------------------------------------------------------------------ registration
 
@@ -226,10 +246,10 @@ class DriftProcessor(SpanProcessor):
             return
         policy = self._policy(run)
         try:  # while the span is fresh in memory
-            entry = _profile_entry(span, policy)
+            entry = profile_entry(span, policy)
         except Exception as exc:  # the full comparison still runs: nothing is lost
             self.errors.report("profile", exc)
-            entry = _SLOW
+            entry = SLOW
         with self._lock:
             # finish() unregisters the run and takes its spans under this lock: a span that
             # ends meanwhile is forwarded, never left in a run that nobody will finish
@@ -238,12 +258,12 @@ class DriftProcessor(SpanProcessor):
             else:
                 held = self._held.get(sid)
                 if held is None or held.run is not run:
-                    held = self._held[sid] = _Held(run, policy)
+                    held = self._held[sid] = Held(run, policy)
                 held.spans.append(span)
                 if held.entries is not None:
-                    if entry is _SLOW:
+                    if entry is SLOW:
                         held.entries = None
-                    elif entry is not _SKIP:
+                    elif entry is not SKIP:
                         held.entries.append(entry)
                 over = len(held.spans) >= self.max_held_spans
         if held is None:
@@ -259,7 +279,7 @@ class DriftProcessor(SpanProcessor):
                 ),
             )
             self.finish(sid)
-        elif _is_run_root(span):
+        elif is_run_root(span):
             self.finish(sid)
 
     def finish(self, session_id: str) -> DriftReport | None:
@@ -393,13 +413,13 @@ class DriftProcessor(SpanProcessor):
             policy = self._default_policy
         return policy  # type: ignore[no-any-return]
 
-    def _compare(self, run: TrackedRun, spans: list[ReadableSpan], held: _Held) -> DriftReport:
+    def _compare(self, run: TrackedRun, spans: list[ReadableSpan], held: Held) -> DriftReport:
         mode: Literal["align", "strict"] = "strict" if run.mode == "strict" else "align"
         entries = held.entries
         if entries is not None:
             # The common case, a run that agrees with its baseline, decided on the profiles
             # alone; anything else (or a doubt) goes through the full comparison.
-            entries.sort(key=_seq_of_entry)
+            entries.sort(key=seq_of_entry)
             base = profile(run.baseline, held.policy)
             sigs = [e[1] for e in entries]
             prints = [e[2] for e in entries]
@@ -421,7 +441,7 @@ class DriftProcessor(SpanProcessor):
             if a.get(c.REPLAY_REPLAYED) or a.get(c.REPLAY_RESUME_ROOT):
                 continue  # re-emitted steps, and the resumed framework's own root
             step = normalize_span(s, sid)
-            if _is_run_root(s) and step.kind == c.KIND_AGENT:
+            if is_run_root(s) and step.kind == c.KIND_AGENT:
                 continue  # the run's own root (ours or an instrumentation's invoke_agent)
             candidate.append(step)
         candidate.sort(key=lambda st: st.sequence if st.sequence is not None else 1 << 62)
@@ -436,7 +456,9 @@ class DriftProcessor(SpanProcessor):
                 self.reports.popitem(last=False)
 
     def _enrich(self, spans: list[ReadableSpan], report: DriftReport) -> list[ReadableSpan]:
-        root = next((s for s in spans if _is_run_root(s)), None)
+        root = next((s for s in spans if is_run_root(s)), None)
+        if not self.span_events:
+            return spans
         out: list[ReadableSpan] = []
         unplaced = [f for f in report.findings if f.candidate is None]
         placed: dict[int, list[DriftFinding]] = {}
@@ -456,6 +478,14 @@ class DriftProcessor(SpanProcessor):
                 for f in unplaced:
                     extra.append(Event(c.DRIFT_EVENT, finding_event_attributes(f), ts))
                 extra.append(Event(c.DRIFT_SUMMARY_EVENT, summary_event_attributes(report), ts))
+                if self.evaluation_events:
+                    extra.append(
+                        Event(
+                            c.GEN_AI_EVALUATION_RESULT_EVENT,
+                            evaluation_attributes(report, response_id=_response_id(spans)),
+                            ts,
+                        )
+                    )
             out.append(_with_events(s, extra) if extra else s)
         if root is None and (unplaced or report.findings):
             logger.info(
@@ -481,64 +511,27 @@ class DriftProcessor(SpanProcessor):
         self._runs.add(1, base)
         if report.max_severity is Severity.CRITICAL:
             self._critical_runs.add(1, base)
-        if self._event_logger is not None:
-            self._emit_logs(report, base)
-
-    def _emit_logs(self, report: DriftReport, base: dict[str, AttributeValue]) -> None:
-        from opentelemetry._logs import LogRecord
-
-        assert self._event_logger is not None
-        for f in report.findings:
-            self._event_logger.emit(
-                LogRecord(
-                    event_name=c.DRIFT_EVENT,
-                    body=f.description,
-                    attributes={**base, **finding_event_attributes(f)},
-                )
+        root = next((s for s in spans if is_run_root(s) and s.context is not None), None)
+        where = None
+        if root is not None and root.context is not None:
+            where = (root.context.trace_id, root.context.span_id, root.end_time or 0)
+        logs_base = {**base, _SESSION_ID: run.session_id}
+        try:
+            self.log_events.emit(
+                report, logs_base, where, finding_event_attributes, _response_id(spans)
             )
+        except Exception as exc:
+            self.errors.report("log_events", exc)
 
 
-_SKIP: Any = object()  # a span the comparison leaves out
-_SLOW: Any = object()  # at or over the latency floor (or unreadable): only compare() judges it
-_UNSET = StatusCode.UNSET
-_OK = StatusCode.OK
-_NO_SEQUENCE = 1 << 62
-
-
-def _is_run_root(span: ReadableSpan) -> bool:
-    """The root of a run: no parent, a parent in another process, or the span of
-    ``RestoreResult.run()`` (it carries the restored run's id) under a local parent."""
-    parent = span.parent
-    return parent is None or parent.is_remote or c.REPLAY_RUN_ID in span_attributes(span)
-
-
-def _seq_of_entry(entry: tuple[int, Any, Any, Any]) -> int:
-    return entry[0]
-
-
-def _profile_entry(span: ReadableSpan, policy: DriftPolicy) -> Any:
-    """``(sequence key, signature, fingerprint, span)`` of an ended span, exactly as
-    :func:`~otel_replay.drift.fingerprint.profile` sees its normalized step; ``_SKIP`` for spans the
-    comparison leaves out, ``_SLOW`` for a step at or over the latency floor."""
-    attrs = span_attributes(span)
-    if attrs.get(c.REPLAY_REPLAYED) or attrs.get(c.REPLAY_RESUME_ROOT):
-        return _SKIP
-    kind, name = classify(attrs, span.name)
-    if kind == c.KIND_AGENT and _is_run_root(span):
-        return _SKIP  # the run's own root
-    if kind in policy.ignore_kinds:
-        return _SKIP
-    start = span.start_time or 0
-    end = span.end_time or start
-    floor = policy.min_latency_ns
-    if floor is not None and end - start >= floor:
-        return _SLOW
-    seq = attrs.get(c.STEP_SEQUENCE)
-    if type(seq) is not int:
-        seq = seq if isinstance(seq, int) and not isinstance(seq, bool) else _NO_SEQUENCE
-    code = span.status.status_code  # identity tests: hashing an Enum member runs Python code
-    status = "unset" if code is _UNSET else ("ok" if code is _OK else "error")
-    return (seq, (kind, name), fingerprint(kind, attrs, status), span)
+def _response_id(spans: list[ReadableSpan]) -> str | None:
+    """``gen_ai.response.id`` of the run's last response (the latest-ending span with one)."""
+    best: tuple[int, str] | None = None
+    for s in spans:
+        rid = (s.attributes or {}).get(c.GEN_AI_RESPONSE_ID)
+        if isinstance(rid, str) and rid and (best is None or (s.end_time or 0) >= best[0]):
+            best = (s.end_time or 0, rid)
+    return best[1] if best else None
 
 
 def _with_events(span: ReadableSpan, extra: list[Event]) -> ReadableSpan:

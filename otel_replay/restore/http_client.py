@@ -14,7 +14,6 @@ import http.client
 import io
 import json
 import math
-import os
 import socket
 import time
 import urllib.error
@@ -25,6 +24,7 @@ from email.message import Message
 from typing import Any, NoReturn
 
 from otel_replay.core import conventions as c
+from otel_replay.core.env import env_float
 
 __all__ = [
     "BackendError",
@@ -175,11 +175,7 @@ class _DeadlineHTTPSHandler(urllib.request.HTTPSHandler):
 
 def _timeout_seconds(timeout: float | None) -> float:
     if timeout is None:
-        raw = os.environ.get(c.ENV_HTTP_TIMEOUT, "")
-        try:
-            timeout = float(raw) if raw else c.DEFAULT_HTTP_TIMEOUT_SECONDS
-        except ValueError:
-            timeout = c.DEFAULT_HTTP_TIMEOUT_SECONDS
+        timeout = env_float(c.ENV_HTTP_TIMEOUT, c.DEFAULT_HTTP_TIMEOUT_SECONDS)
     if not isinstance(timeout, (int, float)) or not math.isfinite(timeout) or timeout <= 0:
         raise ValueError(f"timeout must be a positive number of seconds, got {timeout!r}")
     return float(timeout)

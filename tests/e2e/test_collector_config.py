@@ -69,7 +69,7 @@ def test_builder_manifest_lists_exactly_the_config_components():
     )
     # plus exactly what the test-only config (the Collector's own file exporter) adds
     test_config = (REPO_ROOT / "tests" / "e2e" / "collector-file-config.yaml").read_text()
-    assert re.findall(r"^  (file)/\w+:", test_config, re.M) == ["file", "file"]
+    assert re.findall(r"^  (file)/\w+:", test_config, re.M) == ["file", "file", "file"]
     assert listed == set(module_for.values()) | {"exporter/fileexporter"}, listed
     versions = set(re.findall(r"gomod: \S+ (v\S+)", manifest))
     assert versions <= {"v0.161.0", "v1.67.0"}, versions

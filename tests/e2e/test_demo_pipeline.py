@@ -159,6 +159,41 @@ def test_prometheus_has_the_demo_drift_metrics(demo_run, e2e_stack):
     assert {r["metric"]["gen_ai_agent_name"] for r in agent} == {"research-agent"}
 
 
+def test_prometheus_counts_the_demo_drift_log_events(demo_run, e2e_stack):
+    """The demo's drift log events and verdicts reach the Collector's logs pipeline, whose
+    count connector turns them into Prometheus counters."""
+    _, instance, _ = demo_run
+    prom = e2e_stack.prometheus.url
+    sel = f'job="otel-replay-demo",instance="{instance}"'
+
+    def counted(promql: str, label: str, total: float):
+        rows = prom_query(prom, promql)
+        got = {r["metric"][label]: float(r["value"][1]) for r in rows}
+        return got if sum(got.values()) >= total else None
+
+    logs = wait_for(
+        lambda: counted(
+            f"sum by (agent_replay_drift_kind) (agent_replay_drift_log_events_total{{{sel}}})",
+            "agent_replay_drift_kind",
+            4,
+        ),
+        60,
+        what="demo drift log events counted in Prometheus",
+    )
+    assert logs == {"arguments_changed": 1.0, "output_changed": 3.0}
+    verdicts = wait_for(
+        lambda: counted(
+            "sum by (gen_ai_evaluation_score_label) "
+            f"(agent_replay_evaluation_results_total{{{sel}}})",
+            "gen_ai_evaluation_score_label",
+            2,
+        ),
+        60,
+        what="demo verdicts counted in Prometheus",
+    )
+    assert verdicts == {"drift": 1.0, "no_drift": 1.0}
+
+
 def test_phoenix_shows_drift_events(phoenix, tmp_path):
     out = tmp_path / "demo"
     _run_demo(
@@ -167,6 +202,7 @@ def test_phoenix_shows_drift_events(phoenix, tmp_path):
             "OTEL_EXPORTER_OTLP_ENDPOINT": phoenix.url,
             "OTEL_EXPORTER_OTLP_PROTOCOL": "http/protobuf",
             "OTEL_METRICS_EXPORTER": "none",
+            "OTEL_LOGS_EXPORTER": "none",  # Phoenix has no OTLP logs receiver
         },
     )
     recorded = _recorded_drift(out)

@@ -1,0 +1,83 @@
+"""A tracked run's spans held until it ends, and the profile taken from them as they end.
+
+:func:`_profile_entry` reads an ended span the way
+:func:`~otel_replay.drift.fingerprint.profile` reads its normalized step, so a run that agrees
+with its baseline is decided without normalizing a single span.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from opentelemetry.sdk.trace import ReadableSpan
+from opentelemetry.trace import StatusCode
+
+from otel_replay.core import conventions as c
+from otel_replay.core.sdkspan import span_attributes
+from otel_replay.drift.fingerprint import fingerprint
+from otel_replay.drift.policy import DriftPolicy
+from otel_replay.model.span_shapes import _classify as classify
+from otel_replay.restore.tracking import TrackedRun
+
+__all__ = ["Held", "is_run_root", "profile_entry", "seq_of_entry", "SKIP", "SLOW"]
+
+
+class Held:
+    """A tracked run's spans until it ends, and its profile built as they end.
+
+    ``entries`` holds ``(sequence key, signature, fingerprint, span)`` of each compared span,
+    computed while the span is fresh; ``None`` once a span made the shortcut impossible
+    (a step at or over the latency floor).
+    """
+
+    __slots__ = ("run", "spans", "overflowed", "policy", "entries")
+
+    def __init__(self, run: TrackedRun, policy: DriftPolicy) -> None:
+        self.run = run
+        self.spans: list[ReadableSpan] = []
+        self.overflowed = False
+        self.policy = policy
+        self.entries: list[tuple[int, tuple[str, str], tuple[Any, ...], ReadableSpan]] | None = []
+
+
+SKIP: Any = object()  # a span the comparison leaves out
+SLOW: Any = object()  # at or over the latency floor (or unreadable): only compare() judges it
+_UNSET = StatusCode.UNSET
+_OK = StatusCode.OK
+_NO_SEQUENCE = 1 << 62
+
+
+def is_run_root(span: ReadableSpan) -> bool:
+    """The root of a run: no parent, a parent in another process, or the span of
+    ``RestoreResult.run()`` (it carries the restored run's id) under a local parent."""
+    parent = span.parent
+    return parent is None or parent.is_remote or c.REPLAY_RUN_ID in span_attributes(span)
+
+
+def seq_of_entry(entry: tuple[int, Any, Any, Any]) -> int:
+    return entry[0]
+
+
+def profile_entry(span: ReadableSpan, policy: DriftPolicy) -> Any:
+    """``(sequence key, signature, fingerprint, span)`` of an ended span, exactly as
+    :func:`~otel_replay.drift.fingerprint.profile` sees its normalized step; ``SKIP`` for spans the
+    comparison leaves out, ``SLOW`` for a step at or over the latency floor."""
+    attrs = span_attributes(span)
+    if attrs.get(c.REPLAY_REPLAYED) or attrs.get(c.REPLAY_RESUME_ROOT):
+        return SKIP
+    kind, name = classify(attrs, span.name)
+    if kind == c.KIND_AGENT and is_run_root(span):
+        return SKIP  # the run's own root
+    if kind in policy.ignore_kinds:
+        return SKIP
+    start = span.start_time or 0
+    end = span.end_time or start
+    floor = policy.min_latency_ns
+    if floor is not None and end - start >= floor:
+        return SLOW
+    seq = attrs.get(c.STEP_SEQUENCE)
+    if type(seq) is not int:
+        seq = seq if isinstance(seq, int) and not isinstance(seq, bool) else _NO_SEQUENCE
+    code = span.status.status_code  # identity tests: hashing an Enum member runs Python code
+    status = "unset" if code is _UNSET else ("ok" if code is _OK else "error")
+    return (seq, (kind, name), fingerprint(kind, attrs, status), span)
