@@ -1,0 +1,395 @@
+"""The pytest plugin (``agent_baseline`` fixture), run through pytest's own ``pytester``.
+
+Each test writes a small test project (an agent made of our ``agent_run`` / ``traced_tool`` /
+``traced_llm`` helpers and a fake model, no network) and runs pytest on it in-process.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+import pytest
+from opentelemetry import trace
+
+pytest_plugins = ["pytester"]
+
+WORKTREE = Path(__file__).resolve().parent.parent
+PLUGIN = "otel_replay.pytest_plugin.plugin"
+
+AGENT = """
+import json
+
+from otel_replay import agent_run, traced_llm, traced_tool
+
+EXTRA_TOOL = False
+CITY = "Paris"
+TEMPERATURE = 21.0
+
+
+@traced_tool()
+def get_weather(city: str) -> dict:
+    return {"city": city, "temperature": TEMPERATURE, "sky": "sunny"}
+
+
+@traced_tool()
+def get_time(city: str) -> str:
+    return "12:00"
+
+
+@traced_llm("fake-model-1")
+def model(messages):
+    return f"answer after {len(messages)} message(s)"
+
+
+def run_agent(question: str) -> str:
+    with agent_run("weather", session_id="volatile-session-id-123") as run:
+        plan = model([{"role": "user", "content": question}])
+        weather = get_weather(CITY)
+        if EXTRA_TOOL:
+            get_time(CITY)
+        answer = model([question, plan, json.dumps(weather)])
+        return answer
+"""
+
+TEST = """
+import agent
+
+
+def test_weather(agent_baseline):
+    with agent_baseline() as run:
+        agent.run_agent("weather in Paris?")
+"""
+
+
+def _args(pytester: pytest.Pytester, *extra: str) -> list[str]:
+    args = list(extra)
+    if not pytester._request.config.pluginmanager.has_plugin("otel_replay"):
+        args = ["-p", PLUGIN, *args]
+    return ["-p", "no:cacheprovider", *args]
+
+
+def _project(pytester: pytest.Pytester, test: str = TEST, agent: str = AGENT) -> None:
+    pytester.makepyfile(agent=agent, test_agent=test)
+
+
+def _run(pytester: pytest.Pytester, *extra: str) -> pytest.RunResult:
+    return pytester.runpytest(*_args(pytester, *extra))
+
+
+def _match(result: pytest.RunResult, lines: list[str]) -> None:
+    """``fnmatch_lines`` with ``[`` taken literally (findings print ``[warning]``)."""
+    result.stdout.fnmatch_lines([ln.replace("[", "[[]") for ln in lines])
+
+
+def _baseline(pytester: pytest.Pytester, name: str = "test_weather") -> Path:
+    return pytester.path / "tests" / "agent_baselines" / "test_agent" / f"{name}.jsonl"
+
+
+def _set(pytester: pytest.Pytester, **values: object) -> None:
+    """Change module-level settings of the agent module (a one-line change to the agent)."""
+    text = (pytester.path / "agent.py").read_text()
+    for k, v in values.items():
+        lines = [f"{k} = {v!r}" if ln.startswith(f"{k} = ") else ln for ln in text.splitlines()]
+        text = "\n".join(lines) + "\n"
+    (pytester.path / "agent.py").write_text(text)
+
+
+def test_missing_baseline_fails_with_the_command_that_creates_it(pytester: pytest.Pytester) -> None:
+    _project(pytester)
+    result = _run(pytester)
+    result.assert_outcomes(failed=1)
+    result.stdout.fnmatch_lines(
+        [
+            "*no agent baseline at tests/agent_baselines/test_agent/test_weather.jsonl",
+            "*record it (and commit the file) with:",
+            "*pytest 'test_agent.py::test_weather' --otel-replay-record",
+        ]
+    )
+
+
+def test_record_writes_a_baseline_that_then_passes(pytester: pytest.Pytester) -> None:
+    _project(pytester)
+    rec = _run(pytester, "--otel-replay-record")
+    rec.assert_outcomes(passed=1)
+    rec.stdout.fnmatch_lines(
+        ["*wrote 1 agent baseline(s):", "*tests/agent_baselines/test_agent/test_weather.jsonl"]
+    )
+    path = _baseline(pytester)
+    lines = path.read_text().splitlines()
+    spans = [json.loads(ln)["resourceSpans"][0]["scopeSpans"][0]["spans"][0] for ln in lines]
+    assert [s["name"] for s in spans] == [
+        "invoke_agent weather",
+        "chat fake-model-1",
+        "execute_tool get_weather",
+        "chat fake-model-1",
+    ]
+    # volatile values are normalized out: ids, times, the session id
+    assert [s["spanId"] for s in spans] == [f"{i:016x}" for i in range(1, 5)]
+    assert {s["traceId"] for s in spans} == {f"{1:032x}"}
+    assert spans[0]["startTimeUnixNano"] == "1577836800000000000"
+    assert "volatile-session-id-123" not in path.read_text()
+    assert '"stringValue":"session-1"' in lines[0]
+    passed = _run(pytester)
+    passed.assert_outcomes(passed=1)
+    passed.stdout.fnmatch_lines(["*compared 1 session(s) with their baselines: 0 failed"])
+
+
+def test_recording_twice_gives_identical_files(pytester: pytest.Pytester) -> None:
+    _project(pytester)
+    _run(pytester, "--otel-replay-record").assert_outcomes(passed=1)
+    first = _baseline(pytester).read_bytes()
+    _run(pytester, "--otel-replay-record").assert_outcomes(passed=1)
+    assert _baseline(pytester).read_bytes() == first
+
+
+def test_inserted_tool_call_fails_with_a_report_naming_it(pytester: pytest.Pytester) -> None:
+    _project(pytester)
+    _run(pytester, "--otel-replay-record").assert_outcomes(passed=1)
+    _set(pytester, EXTRA_TOOL=True)
+    result = _run(pytester)
+    result.assert_outcomes(failed=1)
+    _match(
+        result,
+        [
+            "*agent run differs from its baseline tests/agent_baselines/test_agent/test_weather.jsonl",
+            "*test_agent.py::test_weather session-1 (invoke_agent weather): 1 drift finding(s)*",
+            "*first divergence at step 3: expected llm 'fake-model-1', got tool 'get_time'*",
+            "*[warning] unexpected_step: unexpected step at 3: tool 'get_time'",
+            '*+ actual:   {"kind": "tool", "name": "get_time", "sequence": 4}',
+            "*if the new behaviour is intended, update the baseline with:",
+            "*pytest 'test_agent.py::test_weather' --otel-replay-record",
+        ],
+    )
+    assert result.stdout.str().count("unexpected_step") == 1
+
+
+def test_changed_argument_shows_expected_and_actual_per_path(pytester: pytest.Pytester) -> None:
+    _project(pytester)
+    _run(pytester, "--otel-replay-record").assert_outcomes(passed=1)
+    _set(pytester, CITY="Lyon")
+    result = _run(pytester)
+    result.assert_outcomes(failed=1)
+    _match(
+        result,
+        [
+            "*[warning] arguments_changed: arguments of tool 'get_weather' changed at step 2: $.city",
+            "*$.city",
+            '*- expected: "Paris"',
+            '*+ actual:   "Lyon"',
+        ],
+    )
+
+
+def test_numeric_tolerance_from_the_marker(pytester: pytest.Pytester) -> None:
+    _project(pytester)
+    _run(pytester, "--otel-replay-record").assert_outcomes(passed=1)
+    _set(pytester, TEMPERATURE=21.4)
+    _run(pytester).assert_outcomes(failed=1)
+    tolerant = TEST.replace(
+        "def test_weather",
+        "import pytest\n\n@pytest.mark.agent_baseline(numeric_tolerance=0.5)\ndef test_weather",
+    )
+    pytester.makepyfile(test_agent=tolerant)
+    _run(pytester).assert_outcomes(passed=1)
+    pytester.makepyfile(
+        test_agent=TEST.replace("agent_baseline()", "agent_baseline(numeric_tolerance=0.1)")
+    )
+    _run(pytester).assert_outcomes(failed=1)
+
+
+def test_ignored_paths_and_kinds_from_pyproject(pytester: pytest.Pytester) -> None:
+    _project(pytester)
+    _run(pytester, "--otel-replay-record").assert_outcomes(passed=1)
+    _set(pytester, CITY="Lyon")
+    result = _run(pytester)
+    result.assert_outcomes(failed=1)
+    _match(
+        result,
+        [
+            "*[warning] arguments_changed: arguments of tool 'get_weather' changed at step 2: $.city",
+            "*[info] output_changed: output of tool 'get_weather' changed at step 2: $.city",
+        ],
+    )
+    # the city is in the tool's arguments and in its result: both diffs ignore the path
+    pytester.makefile(".toml", pyproject='[tool.otel-replay]\nignore_paths = ["$.city"]\n')
+    _run(pytester).assert_outcomes(passed=1)
+    pytester.makefile(
+        ".toml", pyproject='[tool.otel-replay]\nignore_kinds = ["arguments_changed"]\n'
+    )
+    result = _run(pytester)
+    result.assert_outcomes(failed=1)
+    assert "arguments_changed" not in result.stdout.str()
+    assert result.stdout.str().count("[info] output_changed") == 1
+    pytester.makefile(
+        ".toml",
+        pyproject='[tool.otel-replay]\nignore_kinds = ["arguments_changed"]\nfail_on = "warning"\n',
+    )
+    _run(pytester).assert_outcomes(passed=1)
+
+
+def test_fail_on_and_fail_kinds_from_the_fixture(pytester: pytest.Pytester) -> None:
+    _project(pytester)
+    _run(pytester, "--otel-replay-record").assert_outcomes(passed=1)
+    _set(pytester, EXTRA_TOOL=True)
+    pytester.makepyfile(
+        test_agent=TEST.replace("agent_baseline()", "agent_baseline(fail_on='critical')")
+    )
+    result = _run(pytester)
+    result.assert_outcomes(passed=1)
+    pytester.makepyfile(
+        test_agent=TEST.replace("agent_baseline()", "agent_baseline(fail_kinds=['missing_step'])")
+    )
+    _run(pytester).assert_outcomes(passed=1)
+    pytester.makepyfile(
+        test_agent=TEST.replace(
+            "agent_baseline()", "agent_baseline(fail_kinds=['unexpected_step'])"
+        )
+    )
+    _run(pytester).assert_outcomes(failed=1)
+
+
+def test_order_insensitive_groups(pytester: pytest.Pytester) -> None:
+    agent = AGENT.replace(
+        "        weather = get_weather(CITY)\n",
+        "        if REVERSED:\n            get_time(CITY)\n        weather = get_weather(CITY)\n"
+        "        if not REVERSED:\n            get_time(CITY)\n",
+    ).replace("EXTRA_TOOL = False", "EXTRA_TOOL = False\nREVERSED = False")
+    _project(pytester, agent=agent)
+    _run(pytester, "--otel-replay-record").assert_outcomes(passed=1)
+    _set(pytester, REVERSED=True)
+    _run(pytester).assert_outcomes(failed=1)
+    pytester.makepyfile(
+        test_agent=TEST.replace(
+            "agent_baseline()", "agent_baseline(order_insensitive=[['get_weather', 'get_time']])"
+        )
+    )
+    _run(pytester).assert_outcomes(passed=1)
+
+
+def test_invalid_setting_is_a_clear_error(pytester: pytest.Pytester) -> None:
+    _project(pytester)
+    pytester.makefile(".toml", pyproject='[tool.otel-replay]\nfail_on = "sometimes"\n')
+    result = _run(pytester)
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    result.stderr.fnmatch_lines(
+        [
+            "ERROR: otel-replay: *pyproject.toml [[]tool.otel-replay]: fail_on must be one of "
+            "info, warning, critical, never, got 'sometimes'"
+        ]
+    )
+
+
+REPLAY_TEST = """
+import agent
+
+CALLS = []
+
+
+def test_weather(agent_baseline, monkeypatch):
+    real = agent.get_weather.__wrapped__
+    def spy(city):
+        CALLS.append(city)
+        return real(city)
+    monkeypatch.setattr(agent.get_weather, "__wrapped__", spy)
+    with agent_baseline(replay=True) as run:
+        agent.run_agent("weather in Paris?")
+    assert run.reexecution.stats == {"served": 3, "live": 0, "miss": 0}
+"""
+
+
+def test_replay_serves_recorded_calls_and_fails_on_a_missing_one(
+    pytester: pytest.Pytester,
+) -> None:
+    agent = (
+        AGENT.replace(
+            "def model(messages):\n",
+            "def model(messages):\n    if LIVE_BLOCKED:\n        raise RuntimeError('live model call')\n",
+        )
+        .replace(
+            "def get_weather(city: str) -> dict:\n",
+            "def get_weather(city: str) -> dict:\n    if LIVE_BLOCKED:\n        raise RuntimeError('live tool call')\n",
+        )
+        .replace("EXTRA_TOOL = False", "EXTRA_TOOL = False\nLIVE_BLOCKED = False")
+    )
+    _project(
+        pytester, test=TEST.replace("agent_baseline()", "agent_baseline(replay=True)"), agent=agent
+    )
+    missing = _run(pytester)
+    missing.assert_outcomes(failed=1)
+    missing.stdout.fnmatch_lines(
+        ["*no agent baseline at tests/agent_baselines/test_agent/test_weather.jsonl"]
+    )
+    _run(pytester, "--otel-replay-record").assert_outcomes(passed=1)
+    # every live call now raises: the run passes only when all of them are served
+    _set(pytester, LIVE_BLOCKED=True)
+    pytester.makepyfile(
+        test_agent=TEST.replace("agent_baseline()", "agent_baseline(replay=True)")
+        + "    assert run.reexecution.stats == {'served': 3, 'live': 0, 'miss': 0}\n"
+    )
+    _run(pytester).assert_outcomes(passed=1)
+    _set(pytester, CITY="Lyon")
+    result = _run(pytester)
+    result.assert_outcomes(failed=1)
+    result.stdout.fnmatch_lines(
+        [
+            "*replay: the agent made 1 call(s) that tests/agent_baselines/test_agent/test_weather.jsonl does not have",
+            "*at tool:get_weather#1: the arguments differ from the recorded step tool:get_weather#1",
+            '*- expected: tool:get_weather#1 with {"city": "Paris"}',
+            '*+ actual:   tool:get_weather#1 with {"city": "Lyon"}',
+            "*pytest 'test_agent.py::test_weather' --otel-replay-record",
+        ]
+    )
+
+
+def test_the_plugin_leaves_no_global_otel_state(pytester: pytest.Pytester) -> None:
+    before_provider = trace._TRACER_PROVIDER
+    before_done = trace._TRACER_PROVIDER_SET_ONCE._done
+    _project(pytester)
+    pytester.makepyfile(
+        test_agent=TEST
+        + """
+
+from opentelemetry import trace
+from otel_replay.pytest_plugin.routing import ROUTER
+
+LATE = trace.get_tracer("late")
+
+
+def test_outside_blocks_spans_go_nowhere(agent_baseline):
+    with agent_baseline(name="other") as run:
+        LATE.start_span("inside").end()
+    assert ROUTER.active is None
+    LATE.start_span("outside").end()
+    assert [s.name for s in run.spans] == ["inside"]
+"""
+    )
+    _run(pytester, "--otel-replay-record").assert_outcomes(passed=2)
+    _run(pytester).assert_outcomes(passed=2)
+    assert trace._TRACER_PROVIDER is before_provider
+    assert trace._TRACER_PROVIDER_SET_ONCE._done is before_done
+    from otel_replay.pytest_plugin.routing import ROUTER
+
+    assert ROUTER.active is None and ROUTER.fallback is None
+
+
+def test_works_under_xdist(pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch) -> None:
+    pytest.importorskip("xdist")
+    monkeypatch.setenv("PYTHONPATH", os.pathsep.join([str(WORKTREE), str(pytester.path)]))
+    tests = "".join(
+        TEST.replace("test_weather", f"test_weather_{i}").replace("import agent\n", "")
+        for i in range(4)
+    )
+    _project(pytester, test="import agent\n" + tests)
+    _run(pytester, "--otel-replay-record").assert_outcomes(passed=4)
+    args = _args(pytester, "-n", "2", "--otel-replay-output", "report.json")
+    run = pytester.runpytest_subprocess(*args)
+    run.assert_outcomes(passed=4)
+    doc = json.loads((pytester.path / "report.json").read_text())
+    assert doc["summary"] == {"sessions": 4, "failed": 0, "findings": 0}
+    _set(pytester, EXTRA_TOOL=True)
+    failing = pytester.runpytest_subprocess(*args)
+    failing.assert_outcomes(failed=4)
+    doc = json.loads((pytester.path / "report.json").read_text())
+    assert doc["summary"] == {"sessions": 4, "failed": 4, "findings": 4}
