@@ -393,3 +393,143 @@ def test_works_under_xdist(pytester: pytest.Pytester, monkeypatch: pytest.Monkey
     failing.assert_outcomes(failed=4)
     doc = json.loads((pytester.path / "report.json").read_text())
     assert doc["summary"] == {"sessions": 4, "failed": 4, "findings": 4}
+
+
+LANGGRAPH_AGENT = '''
+import json
+
+from langchain_core.language_models.fake_chat_models import GenericFakeChatModel
+from langchain_core.messages import AIMessage
+from langchain_core.tools import tool
+from langgraph.prebuilt import create_react_agent
+from openinference.instrumentation.langchain import LangChainInstrumentor
+
+from otel_replay import traced_tool
+
+SECOND_CITY = None
+
+
+class FakeModel(GenericFakeChatModel):
+    model_name: str = "fake-gpt-1"
+
+    def bind_tools(self, tools, **kwargs):
+        return self
+
+
+@traced_tool("lookup_weather")
+def lookup_weather(city: str) -> dict:
+    return {"city": city, "sky": "sunny", "temperature": 21}
+
+
+@tool
+def get_weather(city: str) -> str:
+    """The weather in a city."""
+    return json.dumps(lookup_weather(city))
+
+
+def run_agent(tracer_provider):
+    answers = [AIMessage(content="", tool_calls=[
+        {"name": "get_weather", "args": {"city": "Paris"}, "id": "call_Xy12ab34cd56"}
+    ])]
+    if SECOND_CITY:  # the model asks for one more tool call, in a second round
+        answers.append(AIMessage(content="", tool_calls=[
+            {"name": "get_weather", "args": {"city": SECOND_CITY}, "id": "call_Zz98ab76ef54"}
+        ]))
+    answers.append(AIMessage(content="It is sunny in Paris."))
+    model = FakeModel(messages=iter(answers))
+    inst = LangChainInstrumentor()
+    inst.instrument(tracer_provider=tracer_provider)
+    try:
+        graph = create_react_agent(model, [get_weather])
+        out = graph.invoke({"messages": [("user", "Weather in Paris?")]})
+    finally:
+        inst.uninstrument()
+    return out["messages"][-1].content
+'''
+
+LANGGRAPH_TEST = """
+import agent
+
+
+def test_weather(agent_baseline):
+    with agent_baseline() as run:
+        assert agent.run_agent(run.tracer_provider) == "It is sunny in Paris."
+"""
+
+
+def test_langgraph_agent_traced_by_openinference(pytester: pytest.Pytester) -> None:
+    pytest.importorskip("langgraph.prebuilt")
+    pytest.importorskip("openinference.instrumentation.langchain")
+    _project(pytester, test=LANGGRAPH_TEST, agent=LANGGRAPH_AGENT)
+    _run(pytester, "--otel-replay-record").assert_outcomes(passed=1)
+    first = _baseline(pytester).read_text()
+    names = [
+        json.loads(ln)["resourceSpans"][0]["scopeSpans"][0]["spans"][0]["name"]
+        for ln in first.splitlines()
+    ]
+    assert names.count("get_weather") == 1 and names.count("execute_tool lookup_weather") == 1
+    # fresh ids and run ids every run, normalized out: the same behaviour, the same file
+    _run(pytester, "--otel-replay-record").assert_outcomes(passed=1)
+    assert _baseline(pytester).read_text() == first
+    _run(pytester).assert_outcomes(passed=1)
+    # one-line change: the model asks for a second tool call
+    _set(pytester, SECOND_CITY="Lyon")
+    result = _run(pytester)
+    result.assert_outcomes(failed=1)
+    _match(
+        result,
+        [
+            "*test_weather session-1: 10 drift finding(s), max severity warning: 0 critical, "
+            "9 warning, 1 info (16 baseline steps, 25 candidate steps, mode align)",
+            "*first divergence at step 14: expected llm 'fake-gpt-1', got llm 'fake-gpt-1'*",
+            "*[info] output_changed: output of llm 'fake-gpt-1' changed at step 14: "
+            "$[0].parts[0].type, $[0].parts[0].content, $[0].parts[0].id (+2 more)",
+            "*[warning] unexpected_step: unexpected step at 16: other 'tools'",
+            "*[warning] unexpected_step: unexpected step at 17: tool 'get_weather'",
+            "*[warning] unexpected_step: unexpected step at 18: tool 'lookup_weather'",
+        ],
+    )
+    out = result.stdout.str()
+    # the extra round: its tool calls, its model call and LangGraph's plumbing spans
+    assert out.count("[warning] unexpected_step: ") == 9
+    assert out.count("unexpected step at") == 9
+    assert [ln.split(": ")[-1] for ln in out.splitlines() if "unexpected step at" in ln] == [
+        "other 'tools'",
+        "tool 'get_weather'",
+        "tool 'lookup_weather'",
+        "agent 'agent'",
+        "other 'call_model'",
+        "other 'RunnableSequence'",
+        "other 'Prompt'",
+        "llm 'fake-gpt-1'",
+        "other 'should_continue'",
+    ]
+    assert "session-2" not in result.stdout.str()
+
+
+def test_plugin_writes_reports(pytester: pytest.Pytester) -> None:
+    etree = pytest.importorskip("lxml.etree")
+    two = TEST + TEST.replace("test_weather", "test_weather_again").replace("import agent\n", "")
+    _project(pytester, test=two)
+    _run(pytester, "--otel-replay-record").assert_outcomes(passed=2)
+    _set(pytester, EXTRA_TOOL=True)
+    outs = ["out/r.xml", "out/r.md", "out/r.html", "out/r.json"]
+    result = _run(pytester, *[a for o in outs for a in ("--otel-replay-output", o)])
+    result.assert_outcomes(failed=2)
+    result.stdout.fnmatch_lines([f"report written to {o}" for o in outs])
+    schema = etree.XMLSchema(etree.parse(str(WORKTREE / "tests/data/schemas/junit-10.xsd")))
+    doc = etree.parse(str(pytester.path / "out/r.xml"))
+    schema.assertValid(doc)
+    cases = doc.findall("testsuite/testcase")
+    assert [c.get("name") for c in cases] == [
+        "test_agent.py::test_weather session-1 (invoke_agent weather)",
+        "test_agent.py::test_weather_again session-1 (invoke_agent weather)",
+    ]
+    assert [[f.get("type") for f in c.findall("failure")] for c in cases] == [
+        ["unexpected_step"],
+        ["unexpected_step"],
+    ]
+    md = (pytester.path / "out/r.md").read_text()
+    assert "**FAIL: 2 of 2 session(s) failed (2 finding(s): 0 critical, 2 warning, 0 info)**" in md
+    html = (pytester.path / "out/r.html").read_text()
+    assert html.count('class="row step-row finding sev-warning first-divergence"') == 2

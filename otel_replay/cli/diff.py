@@ -9,8 +9,10 @@ from typing import Any, TextIO
 
 from otel_replay.core import conventions as c
 from otel_replay.drift.compare import compare
+from otel_replay.drift.outputs import SessionComparison, format_for_path, step_view
 from otel_replay.drift.policy import DEFAULT_IGNORE_PATHS, DriftPolicy, Severity
 from otel_replay.drift.report import DriftReport
+from otel_replay.drift.report_files import render_report, write_report
 from otel_replay.formats.files import load_recording
 from otel_replay.formats.recording import Recording
 from otel_replay.model.steps import Step
@@ -74,6 +76,12 @@ def select_steps(rec: Recording, session_id: str, checkpoint_id: str | None) -> 
 
 
 def cmd_diff(args: argparse.Namespace, out: TextIO) -> int:
+    for path in args.output:
+        try:
+            format_for_path(path)
+        except ValueError as exc:
+            print(f"otel-replay diff: error: --output {exc}", file=sys.stderr)
+            return 2
     progress = _Progress(bool(args.progress))
     progress.step(0, 3, "loading baseline")
     base_rec = load_recording(args.baseline)
@@ -99,8 +107,45 @@ def cmd_diff(args: argparse.Namespace, out: TextIO) -> int:
     )
     report = compare(baseline, candidate, policy, mode=args.mode)
     progress.step(3, 3, "done")
-    _write(report, args.format, out, b_sid, c_sid)
+    if args.format in ("junit", "html") or args.output:
+        session = _session_comparison(report, baseline, candidate, policy, args, b_sid, c_sid)
+    if args.format in ("junit", "html"):
+        out.write(render_report([session], args.format))
+    else:
+        _write(report, args.format, out, b_sid, c_sid)
+    for path in args.output:
+        try:
+            write_report(path, [session])
+        except (ValueError, OSError) as exc:
+            print(f"otel-replay diff: error: --output {path}: {exc}", file=sys.stderr)
+            return 2
     return _exit_code(report, args.fail_on)
+
+
+def _session_comparison(
+    report: DriftReport,
+    baseline: list[Step],
+    candidate: list[Step],
+    policy: DriftPolicy | None,
+    args: argparse.Namespace,
+    b_sid: str,
+    c_sid: str,
+) -> SessionComparison:
+    skip = (policy or DriftPolicy()).ignore_kinds
+    threshold = None if args.fail_on == "never" else Severity(args.fail_on)
+    return SessionComparison(
+        name=b_sid if b_sid == c_sid else f"{b_sid} vs {c_sid}",
+        report=report,
+        baseline=[step_view(s) for s in baseline if s.kind not in skip],
+        candidate=[step_view(s) for s in candidate if s.kind not in skip],
+        failing=[
+            i
+            for i, f in enumerate(report.findings)
+            if threshold is not None and f.severity.rank >= threshold.rank
+        ],
+        baseline_source=args.baseline,
+        candidate_source=args.candidate,
+    )
 
 
 def _write(report: DriftReport, fmt: str, out: TextIO, b_sid: str, c_sid: str) -> None:
@@ -133,7 +178,20 @@ def add_diff_parser(sub: Any) -> None:
     p.add_argument("--session", help="session to compare (both sides unless --candidate-session)")
     p.add_argument("--candidate-session", help="session of the candidate recording")
     p.add_argument("--checkpoint", help="compare only the steps after this checkpoint id")
-    p.add_argument("--format", choices=["table", "json", "markdown"], default="table")
+    p.add_argument(
+        "--format",
+        choices=["table", "json", "markdown", "junit", "html"],
+        default="table",
+        help="what to print on stdout (default: table)",
+    )
+    p.add_argument(
+        "--output",
+        action="append",
+        default=[],
+        metavar="FILE",
+        help="also write a report file; its suffix picks the format: .json, .md (pull-request "
+        "comment), .xml (JUnit), .html (side-by-side view). Repeatable.",
+    )
     p.add_argument("--mode", choices=["align", "strict"], default="align")
     p.add_argument(
         "--fail-on",

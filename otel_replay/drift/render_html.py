@@ -35,7 +35,7 @@ h1{font-size:1.4em}h2{font-size:1.15em;margin-top:2em}
 .findings{margin:.5em 0 1em;padding-left:1.2em}
 .findings li{margin:.2em 0}.findings .tolerated{color:#57606a}
 .steps{border:1px solid #d0d7de;border-radius:6px;overflow:hidden}
-.row{display:grid;grid-template-columns:3.5em 1fr 1fr;border-top:1px solid #eaeef2}
+.row{display:grid;grid-template-columns:6.5em 1fr 1fr;border-top:1px solid #eaeef2}
 .row>div{padding:.3em .5em;min-width:0;overflow-wrap:anywhere}
 .row.head{background:#f6f8fa;font-weight:600;border-top:none}
 .pos{color:#57606a;text-align:right}
@@ -43,7 +43,9 @@ h1{font-size:1.4em}h2{font-size:1.15em;margin-top:2em}
 .row.finding{background:#fff8c5}.row.sev-critical{background:#ffebe9}
 .row.sev-info{background:#ddf4ff}
 .row.first-divergence{outline:3px solid #cf222e;outline-offset:-3px}
-.marker{font-size:.8em;font-weight:600;color:#cf222e;margin-left:.5em}
+.marker{display:block;font-size:.75em;font-weight:600;color:#cf222e}
+.row>div.row-findings{grid-column:1/-1;padding:0 .5em .35em 7em;font-size:.85em;color:#3d444d}
+.row-findings div::before{content:'\\25B8 ';color:#cf222e}
 .absent{color:#8c959f;font-style:italic}
 details.step>summary{cursor:pointer}
 .kind{font-size:.75em;text-transform:uppercase;color:#57606a;margin-right:.4em}
@@ -219,11 +221,17 @@ def _row(
     pos = next((findings[i].position for i in idx), None)
     marker = '<span class="marker">first divergence</span>' if first else ""
     attrs = f' data-kinds="{escape(kinds)}"' if kinds else ""
+    notes = "".join(
+        f"<div>[{escape(findings[i].severity.value)}] {escape(findings[i].description)}</div>"
+        for i in idx
+    )
     return (
         f'<div class="{" ".join(cls)}" id="{sid}-row{n}"{attrs}>'
         f'<div class="pos">{"" if pos is None else pos}{marker}</div>'
         f'<div class="side baseline">{_step(b, changed_in)}</div>'
-        f'<div class="side candidate">{_step(c, changed_in)}</div></div>'
+        f'<div class="side candidate">{_step(c, changed_in)}</div>'
+        + (f'<div class="row-findings">{notes}</div>' if notes else "")
+        + "</div>"
     )
 
 

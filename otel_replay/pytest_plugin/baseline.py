@@ -1,10 +1,13 @@
 """Baseline files: spans as reviewable OTLP JSON lines.
 
 :func:`normalized_lines` turns spans into one OTLP/JSON ``TracesData`` line per span, in a
-stable order (session, then step sequence), with the values that change on every run
+stable order (session, then start), with the values that change on every run
 replaced by stable placeholders: trace and span ids are renumbered, timestamps rewritten
 (durations are not kept), session ids become ``session-1``..., tool call ids ``call-1``...,
-UUIDs ``uuid-1``..., and instrumentation scope versions are dropped. Two runs that behave
+UUIDs ``uuid-1``..., and instrumentation scope versions are dropped. Spans that name no
+session of their own (only their trace: plumbing and tool spans of instrumentations, which
+may start traces of their own) share one session; steps are renumbered in start order
+within each session. Two runs that behave
 the same give identical files, so a baseline's diff in a pull request shows only behaviour.
 """
 
@@ -77,6 +80,16 @@ def _attr(o: dict[str, Any], key: str) -> Any:
     return None
 
 
+_BLOCK = "\x00block"  # the session of spans that name no session but their trace
+
+
+def _session(sp: dict[str, Any]) -> str:
+    sid = _attr(sp, c.SESSION_ID)
+    if not sid or sid == sp.get("traceId"):
+        return _BLOCK
+    return str(sid)
+
+
 def _int(v: Any, default: int) -> int:
     try:
         return int(v)
@@ -92,24 +105,38 @@ def normalized_lines(spans: Iterable[ReadableSpan]) -> list[str]:
         for ss in rs["scopeSpans"]:
             for sp in ss["spans"]:
                 flat.append((rs.get("resource") or {}, ss.get("scope") or {}, sp))
-    # sessions ordered by their first span start
+    # sessions: explicit ones (an agent_run's id) and one for every span whose session is
+    # only its trace (plumbing and tool spans of instrumentations, which may start traces
+    # of their own); ordered by their first span start
     first: dict[str, int] = {}
+    session_of: list[str] = []
     for _, _, sp in flat:
-        sid = str(_attr(sp, c.SESSION_ID) or sp.get("traceId", ""))
+        sid = _session(sp)
+        session_of.append(sid)
         start = _int(sp.get("startTimeUnixNano"), 0)
         first[sid] = min(first.get(sid, start), start)
     order = {sid: i for i, sid in enumerate(sorted(first, key=lambda s: (first[s], s)))}
-
-    def key(item: tuple[Any, Any, dict[str, Any]]) -> tuple[int, int, int, str]:
-        sp = item[2]
-        sid = str(_attr(sp, c.SESSION_ID) or sp.get("traceId", ""))
-        seq = _int(_attr(sp, c.STEP_SEQUENCE), 1 << 62)
-        return (order[sid], seq, _int(sp.get("startTimeUnixNano"), 0), sp.get("name", ""))
-
-    flat.sort(key=key)
+    names = {sid: f"session-{order[sid] + 1}" for sid in order}
+    keyed = sorted(
+        zip(session_of, flat, strict=True),
+        key=lambda it: (
+            order[it[0]],
+            _int(it[1][2].get("startTimeUnixNano"), 0),
+            _int(_attr(it[1][2], c.STEP_SEQUENCE), 1 << 62),
+            it[1][2].get("name", ""),
+        ),
+    )
+    flat = [it[1] for it in keyed]
     tokens = _Tokens()
-    for sid in sorted(first, key=order.__getitem__):
-        tokens.add(sid, "session")
+    sequences: dict[str, int] = {}
+    stamp: dict[str, tuple[str, int]] = {}  # span id -> (session, sequence)
+    for sid, (_, _, sp) in keyed:
+        sequences[sid] = sequences.get(sid, 0) + 1
+        stamp[sp.get("spanId", "")] = (names[sid], sequences[sid])
+        if sid != _BLOCK:
+            tokens.exact.setdefault(sid, names[sid])
+        else:
+            tokens.exact.setdefault(sp.get("traceId", ""), names[sid])
     trace_ids: dict[str, str] = {}
     span_ids: dict[str, str] = {}
     for _, _, sp in flat:
@@ -147,8 +174,15 @@ def normalized_lines(spans: Iterable[ReadableSpan]) -> list[str]:
             out["parentSpanId"] = span_ids.get(parent) or tokens.add(parent, "span")
         out["startTimeUnixNano"] = str(starts[old_id])
         out["endTimeUnixNano"] = str(ends[old_id])
-        if "attributes" in sp:
-            out["attributes"] = _norm_attrs(sp["attributes"], tokens)
+        session, sequence = stamp[old_id]
+        attrs = [
+            kv
+            for kv in sp.get("attributes") or ()
+            if kv.get("key") not in (c.SESSION_ID, c.STEP_SEQUENCE)
+        ]
+        attrs.append({"key": c.SESSION_ID, "value": {"stringValue": session}})
+        attrs.append({"key": c.STEP_SEQUENCE, "value": {"intValue": str(sequence)}})
+        out["attributes"] = _norm_attrs(attrs, tokens)
         if sp.get("events"):
             out["events"] = [
                 {
@@ -166,7 +200,7 @@ def normalized_lines(spans: Iterable[ReadableSpan]) -> list[str]:
             out["links"] = [
                 {
                     **ln,
-                    "traceId": tokens.replace(ln.get("traceId", "")),
+                    "traceId": trace_ids.get(ln.get("traceId", ""), "0" * 32),
                     "spanId": span_ids.get(ln.get("spanId", ""))
                     or tokens.add(ln.get("spanId", ""), "span"),
                 }
