@@ -533,3 +533,83 @@ def test_plugin_writes_reports(pytester: pytest.Pytester) -> None:
     assert "**FAIL: 2 of 2 session(s) failed (2 finding(s): 0 critical, 2 warning, 0 info)**" in md
     html = (pytester.path / "out/r.html").read_text()
     assert html.count('class="row step-row finding sev-warning first-divergence"') == 2
+
+
+def test_entry_point_registers_the_plugin() -> None:
+    import tomllib
+
+    data = tomllib.loads((WORKTREE / "pyproject.toml").read_text())
+    assert data["project"]["entry-points"]["pytest11"] == {"otel_replay": PLUGIN}
+    import importlib
+
+    mod = importlib.import_module(PLUGIN)
+    assert callable(mod.agent_baseline) and callable(mod.pytest_addoption)
+
+
+def test_routing_falls_back_to_the_global_provider_outside_blocks() -> None:
+    from opentelemetry.sdk.trace import TracerProvider
+    from opentelemetry.sdk.trace.export import SimpleSpanProcessor
+    from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+
+    from otel_replay.pytest_plugin.routing import routed
+
+    saved_provider, saved_once = trace._TRACER_PROVIDER, trace._TRACER_PROVIDER_SET_ONCE
+    saved_done = saved_once._done
+    user, user_spans = TracerProvider(), InMemorySpanExporter()
+    user.add_span_processor(SimpleSpanProcessor(user_spans))
+    block, block_spans = TracerProvider(), InMemorySpanExporter()
+    block.add_span_processor(SimpleSpanProcessor(block_spans))
+    try:
+        trace._TRACER_PROVIDER = user  # as if the application had set its provider
+        with routed(block):
+            tracer = trace.get_tracer("app")
+            tracer.start_span("in block").end()
+            with pytest.raises(RuntimeError, match="cannot be nested"):
+                with routed(block):
+                    pass
+        assert trace._TRACER_PROVIDER is user
+        tracer.start_span("after block").end()
+        assert [s.name for s in block_spans.get_finished_spans()] == ["in block"]
+        assert [s.name for s in user_spans.get_finished_spans()] == ["after block"]
+    finally:
+        trace._TRACER_PROVIDER = saved_provider
+        trace._TRACER_PROVIDER_SET_ONCE = saved_once
+        saved_once._done = saved_done
+        user.shutdown()
+        block.shutdown()
+
+
+def test_async_block_and_unknown_marker_setting(pytester: pytest.Pytester) -> None:
+    _project(
+        pytester,
+        test="""
+import asyncio
+
+import pytest
+
+import agent
+
+
+def test_async(agent_baseline):
+    async def main():
+        async with agent_baseline() as run:
+            agent.run_agent("weather in Paris?")
+        return run
+
+    asyncio.run(main())
+
+
+@pytest.mark.agent_baseline(fail_onn="warning")
+def test_typo(agent_baseline):
+    with agent_baseline():
+        agent.run_agent("weather in Paris?")
+""",
+    )
+    result = _run(pytester, "--otel-replay-record")
+    result.assert_outcomes(passed=1, errors=1)  # a bad setting fails the fixture's setup
+    result.stdout.fnmatch_lines(
+        [
+            "*test_agent.py::test_typo: @pytest.mark.agent_baseline: unknown setting 'fail_onn' (known: *"
+        ]
+    )
+    _run(pytester, "-k", "test_async").assert_outcomes(passed=1)

@@ -142,7 +142,7 @@ def _comparisons(tmp_path: Path) -> list[SessionComparison]:
 
 
 def test_junit_validates_against_the_ci_schema(tmp_path: Path) -> None:
-    etree = pytest.importorskip("lxml.etree")
+    etree = _require("lxml.etree")
     xml = render_report(_comparisons(tmp_path), "junit")
     schema = etree.XMLSchema(etree.parse(str(SCHEMA)))
     doc = etree.fromstring(xml.encode("utf-8"))
@@ -161,7 +161,7 @@ def test_junit_validates_against_the_ci_schema(tmp_path: Path) -> None:
 
 
 def test_junit_with_control_characters_stays_valid(tmp_path: Path) -> None:
-    etree = pytest.importorskip("lxml.etree")
+    etree = _require("lxml.etree")
     comps = _comparisons(tmp_path)
     comps[1].name = "bad\x01name <&>"
     xml = render_report(comps, "junit")
@@ -169,6 +169,18 @@ def test_junit_with_control_characters_stays_valid(tmp_path: Path) -> None:
     doc = etree.fromstring(xml.encode("utf-8"))
     schema.assertValid(doc)
     assert doc.findall("testsuite/testcase")[1].get("name") == "bad\ufffdname <&>"
+
+
+def _require(module: str):  # type: ignore[no-untyped-def]
+    """Import ``module``; under CI=true a missing module fails the test instead of skipping."""
+    if os.environ.get("CI", "").lower() == "true":
+        import importlib
+
+        try:
+            return importlib.import_module(module)
+        except ImportError as exc:
+            pytest.fail(f"{module} is required under CI=true (the test extra): {exc}")
+    return pytest.importorskip(module)
 
 
 def chromium() -> str:
@@ -201,7 +213,7 @@ def _dump_dom(html_file: Path, tmp_path: Path) -> str:
 
 
 def test_html_renders_in_chromium_with_divergence_highlighted(tmp_path: Path) -> None:
-    lxml_html = pytest.importorskip("lxml.html")
+    lxml_html = _require("lxml.html")
     page = tmp_path / "report.html"
     page.write_text(render_report(_comparisons(tmp_path), "html"), encoding="utf-8")
     text = page.read_text()
@@ -240,7 +252,7 @@ def test_html_renders_in_chromium_with_divergence_highlighted(tmp_path: Path) ->
 
 
 def test_html_step_opens_on_click(tmp_path: Path) -> None:
-    sync_api = pytest.importorskip("playwright.sync_api")
+    sync_api = _require("playwright.sync_api")
     page_file = tmp_path / "report.html"
     page_file.write_text(render_report(_comparisons(tmp_path), "html"), encoding="utf-8")
     with sync_api.sync_playwright() as p:
