@@ -20,11 +20,14 @@ NEW = (
 BASELINES = "tests/agent_baselines/test_agent"
 
 
+@pytest.fixture(autouse=True)
+def _no_plugin_autoload(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Inner pytest runs load only the plugins they name (entry point scanning is slow)."""
+    monkeypatch.setenv("PYTEST_DISABLE_PLUGIN_AUTOLOAD", "1")
+
+
 def _args(pytester: pytest.Pytester, *extra: str) -> list[str]:
-    args = ["-p", "no:cacheprovider", *extra]
-    if not pytester._request.config.pluginmanager.has_plugin("otel_replay"):
-        args = ["-p", "otel_replay.pytest_plugin.plugin", *args]
-    return args
+    return ["-p", "otel_replay.pytest_plugin.plugin", "-p", "no:cacheprovider", *extra]
 
 
 @pytest.fixture

@@ -63,11 +63,15 @@ def test_weather(agent_baseline):
 """
 
 
+@pytest.fixture(autouse=True)
+def _no_plugin_autoload(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Inner pytest runs load only the plugins they name (scanning every installed package's
+    entry points costs about a second per run)."""
+    monkeypatch.setenv("PYTEST_DISABLE_PLUGIN_AUTOLOAD", "1")
+
+
 def _args(pytester: pytest.Pytester, *extra: str) -> list[str]:
-    args = list(extra)
-    if not pytester._request.config.pluginmanager.has_plugin("otel_replay"):
-        args = ["-p", PLUGIN, *args]
-    return ["-p", "no:cacheprovider", *args]
+    return ["-p", PLUGIN, "-p", "no:cacheprovider", *extra]
 
 
 def _project(pytester: pytest.Pytester, test: str = TEST, agent: str = AGENT) -> None:
@@ -383,7 +387,7 @@ def test_works_under_xdist(pytester: pytest.Pytester, monkeypatch: pytest.Monkey
     )
     _project(pytester, test="import agent\n" + tests)
     _run(pytester, "--otel-replay-record").assert_outcomes(passed=4)
-    args = _args(pytester, "-n", "2", "--otel-replay-output", "report.json")
+    args = _args(pytester, "-p", "xdist", "-n", "2", "--otel-replay-output", "report.json")
     run = pytester.runpytest_subprocess(*args)
     run.assert_outcomes(passed=4)
     doc = json.loads((pytester.path / "report.json").read_text())
@@ -613,3 +617,49 @@ def test_typo(agent_baseline):
         ]
     )
     _run(pytester, "-k", "test_async").assert_outcomes(passed=1)
+
+
+def test_normalized_lines_replace_volatile_values_consistently() -> None:
+    from opentelemetry.sdk.resources import Resource
+    from opentelemetry.sdk.trace import TracerProvider
+    from opentelemetry.sdk.trace.export import SimpleSpanProcessor
+    from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+
+    from otel_replay.capture.processor import ReplayProcessor
+    from otel_replay.pytest_plugin.baseline import normalized_lines
+
+    def run(uuid: str, call: str) -> list[str]:
+        provider = TracerProvider(resource=Resource({"service.name": "svc"}))
+        exporter = InMemorySpanExporter()
+        provider.add_span_processor(ReplayProcessor())
+        provider.add_span_processor(SimpleSpanProcessor(exporter))
+        tracer = provider.get_tracer("t", "9.9.9")
+        with tracer.start_as_current_span("root", attributes={"thread.id": 7}):
+            with tracer.start_as_current_span(
+                "tool",
+                attributes={
+                    "gen_ai.tool.call.id": call,
+                    "input.value": json.dumps({"run_id": uuid, "tool_call_id": call}),
+                    "zeta": 1,
+                    "alpha": "plain",
+                },
+            ):
+                pass
+        provider.shutdown()
+        return normalized_lines(exporter.get_finished_spans())
+
+    a = run("0b5e3c9a-2f0e-4c41-9d0a-6f1e2b3c4d5e", "call_AbCdEf123456")
+    b = run("7d1f0e2c-9a8b-4c3d-8e7f-0a1b2c3d4e5f", "call_ZyXwVu987654")
+    assert a == b
+    tool = json.loads(a[1])["resourceSpans"][0]["scopeSpans"][0]
+    assert tool["scope"] == {"name": "t"}  # the scope version is dropped
+    attrs = {kv["key"]: kv["value"] for kv in tool["spans"][0]["attributes"]}
+    assert list(attrs) == sorted(attrs)
+    assert attrs["gen_ai.tool.call.id"] == {"stringValue": "call-1"}
+    assert json.loads(attrs["input.value"]["stringValue"]) == {
+        "run_id": "uuid-1",
+        "tool_call_id": "call-1",
+    }
+    root = json.loads(a[0])["resourceSpans"][0]["scopeSpans"][0]["spans"][0]
+    assert "thread.id" not in {kv["key"] for kv in root["attributes"]}
+    assert root["endTimeUnixNano"] > tool["spans"][0]["endTimeUnixNano"]
