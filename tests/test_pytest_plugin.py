@@ -509,6 +509,13 @@ def test_langgraph_agent_traced_by_openinference(pytester: pytest.Pytester) -> N
         "other 'should_continue'",
     ]
     assert "session-2" not in result.stdout.str()
+    # replay: the traced tool inside the LangChain @tool is served from the baseline
+    _set(pytester, SECOND_CITY=None)
+    pytester.makepyfile(
+        test_agent=LANGGRAPH_TEST.replace("agent_baseline()", "agent_baseline(replay=True)")
+        + "    assert run.reexecution.stats == {'served': 1, 'live': 0, 'miss': 0}\n"
+    )
+    _run(pytester).assert_outcomes(passed=1)
 
 
 def test_plugin_writes_reports(pytester: pytest.Pytester) -> None:
@@ -663,3 +670,38 @@ def test_normalized_lines_replace_volatile_values_consistently() -> None:
     root = json.loads(a[0])["resourceSpans"][0]["scopeSpans"][0]["spans"][0]
     assert "thread.id" not in {kv["key"] for kv in root["attributes"]}
     assert root["endTimeUnixNano"] > tool["spans"][0]["endTimeUnixNano"]
+
+
+def test_parametrized_and_class_tests_get_their_own_baselines(pytester: pytest.Pytester) -> None:
+    _project(
+        pytester,
+        test="""
+import pytest
+
+import agent
+
+
+@pytest.mark.parametrize("city", ["Paris", "Oslo"])
+def test_city(agent_baseline, city):
+    agent.CITY = city
+    with agent_baseline():
+        agent.run_agent("weather?")
+
+
+class TestAgent:
+    def test_twice(self, agent_baseline):
+        with agent_baseline():
+            agent.run_agent("weather?")
+        with agent_baseline():
+            agent.run_agent("weather again?")
+""",
+    )
+    _run(pytester, "--otel-replay-record").assert_outcomes(passed=3)
+    base = pytester.path / "tests" / "agent_baselines" / "test_agent"
+    assert sorted(p.name for p in base.iterdir()) == [
+        "TestAgent.test_twice-2.jsonl",
+        "TestAgent.test_twice.jsonl",
+        "test_city_Oslo.jsonl",
+        "test_city_Paris.jsonl",
+    ]
+    _run(pytester).assert_outcomes(passed=3)
