@@ -705,3 +705,47 @@ class TestAgent:
         "test_city_Paris.jsonl",
     ]
     _run(pytester).assert_outcomes(passed=3)
+
+
+def test_a_block_without_spans_fails_in_both_modes(pytester: pytest.Pytester) -> None:
+    _project(
+        pytester,
+        test="def test_weather(agent_baseline):\n    with agent_baseline():\n        pass\n",
+    )
+    for args in (["--otel-replay-record"], []):
+        result = _run(pytester, *args)
+        result.assert_outcomes(failed=1)
+        what = "written to" if args else "compared with"
+        result.stdout.fnmatch_lines(
+            [f"the agent_baseline block recorded no spans, so nothing was {what} tests/*"]
+        )
+    assert not _baseline(pytester).exists()
+
+
+def test_confidence_thresholds(pytester: pytest.Pytester) -> None:
+    agent = (
+        AGENT.replace(
+            "from otel_replay import agent_run, traced_llm, traced_tool",
+            "from otel_replay import agent_run, decision, traced_llm, traced_tool",
+        )
+        .replace(
+            "        weather = get_weather(CITY)\n",
+            "        with decision('route', action='weather', confidence=CONFIDENCE):\n"
+            "            pass\n        weather = get_weather(CITY)\n",
+        )
+        .replace("EXTRA_TOOL = False", "EXTRA_TOOL = False\nCONFIDENCE = 0.9")
+    )
+    _project(pytester, agent=agent)
+    _run(pytester, "--otel-replay-record").assert_outcomes(passed=1)
+    _set(pytester, CONFIDENCE=0.6)
+    _run(pytester).assert_outcomes(passed=1)  # a change of 0.3 is under the 0.4 default
+    pytester.makefile(".toml", pyproject="[tool.otel-replay]\nconfidence_warning = 0.2\n")
+    result = _run(pytester)
+    result.assert_outcomes(failed=1)
+    _match(
+        result,
+        [
+            "*[warning] confidence_changed: confidence of decision 'route' changed at step 2: "
+            "0.9 -> 0.6 (delta -0.30)"
+        ],
+    )

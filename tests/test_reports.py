@@ -283,3 +283,15 @@ def test_missing_chromium_fails_under_ci(monkeypatch: pytest.MonkeyPatch) -> Non
     monkeypatch.setenv("CI", "false")
     with pytest.raises(pytest.skip.Exception, match="chromium not installed"):
         chromium()
+
+
+def test_html_escapes_recorded_values(tmp_path: Path) -> None:
+    comps = _comparisons(tmp_path)
+    evil = "<script>alert(1)</script>"
+    comps[1].candidate[1]["name"] = evil
+    comps[1].candidate[1]["inputs"] = {evil: evil}
+    comps[1].name = evil
+    page = render_report(comps, "html")
+    assert "<script" not in page
+    # session heading, step summary, JSON key, its data-path and the value
+    assert page.count("&lt;script&gt;alert(1)&lt;/script&gt;") == 5

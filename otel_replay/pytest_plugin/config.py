@@ -34,7 +34,10 @@ class GateConfig:
     outputs are equal when ``|a - b| <= numeric_tolerance + relative_tolerance * |b|``.
     ``order_insensitive``: groups of step names (tool names, models...) whose consecutive
     calls may come in any order. ``latency``: report latency regressions (off by default:
-    baselines keep no durations). ``mode``: ``align`` or ``strict``.
+    baselines keep no durations). ``confidence_warning`` / ``confidence_critical``: decision
+    confidence changes at least this large are warnings / critical (smaller ones are not
+    reported); ``token_ratio``: token usage regresses at this multiple of the baseline's.
+    ``mode``: ``align`` or ``strict``.
     """
 
     fail_on: str = "info"
@@ -45,6 +48,9 @@ class GateConfig:
     relative_tolerance: float = 0.0
     order_insensitive: tuple[tuple[str, ...], ...] = ()
     latency: bool = False
+    confidence_warning: float = 0.4
+    confidence_critical: float = 0.5
+    token_ratio: float = 1.5
     mode: str = "align"
     baseline_dir: str = "tests/agent_baselines"
 
@@ -70,7 +76,11 @@ class GateConfig:
         if not self.latency:
             disabled.add(DriftKind.LATENCY_REGRESSION)
         return DriftPolicy(
-            disabled=disabled, ignore_paths=DEFAULT_IGNORE_PATHS + tuple(self.ignore_paths)
+            disabled=disabled,
+            ignore_paths=DEFAULT_IGNORE_PATHS + tuple(self.ignore_paths),
+            confidence_warning=self.confidence_warning,
+            confidence_critical=self.confidence_critical,
+            token_ratio=self.token_ratio,
         )
 
     def fails(self, kind: DriftKind, severity: Severity) -> bool:
@@ -121,7 +131,13 @@ def _coerce(name: str, raw: Any, where: str) -> Any:
         if raw not in ("align", "strict"):
             raise bad("'align' or 'strict'")
         return str(raw)
-    if name in ("numeric_tolerance", "relative_tolerance"):
+    if name in (
+        "numeric_tolerance",
+        "relative_tolerance",
+        "confidence_warning",
+        "confidence_critical",
+        "token_ratio",
+    ):
         if isinstance(raw, bool) or not isinstance(raw, (int, float)) or raw < 0:
             raise bad("a number >= 0")
         return float(raw)

@@ -40,7 +40,8 @@ def pytest_configure(config: pytest.Config) -> None:
         "markers",
         "agent_baseline(**settings): tolerances of this test's agent baseline comparison "
         "(fail_on, fail_kinds, ignore_kinds, ignore_paths, numeric_tolerance, "
-        "relative_tolerance, order_insensitive, latency, mode)",
+        "relative_tolerance, order_insensitive, latency, confidence_warning, "
+        "confidence_critical, token_ratio, mode)",
     )
     from otel_replay.drift.outputs import format_for_path
     from otel_replay.pytest_plugin.config import ConfigError, load_project_config

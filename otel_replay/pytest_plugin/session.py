@@ -177,18 +177,19 @@ class BaselineRun:
 
     def _finish(self) -> None:
         lines = normalized_lines(self.spans)
+        if not lines:
+            what = "written to" if self._gate.record else "compared with"
+            _fail(
+                f"the agent_baseline block recorded no spans, so nothing was {what} "
+                f"{self._rel()} (is the agent traced through the global tracer API or "
+                "run.tracer_provider?)"
+            )
         if self._gate.record:
             write_lines(self.path, lines)
             self._gate.recorded.append(self.path)
             return
         if not os.path.isfile(self.path):
             _fail(self._missing())
-        if not lines:
-            _fail(
-                f"the agent_baseline block recorded no spans, so nothing was compared with "
-                f"{self._rel()} (is the agent traced through the global tracer API or "
-                "run.tracer_provider?)"
-            )
         fd, tmp = tempfile.mkstemp(prefix="otel-replay-candidate-", suffix=".jsonl")
         os.close(fd)
         try:
