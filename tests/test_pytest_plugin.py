@@ -220,7 +220,7 @@ def test_ignored_paths_and_kinds_from_pyproject(pytester: pytest.Pytester) -> No
     pytester.makefile(".toml", pyproject='[tool.otel-replay]\nignore_paths = ["$.city"]\n')
     _run(pytester).assert_outcomes(passed=1)
     pytester.makefile(
-        ".toml", pyproject='[tool.otel-replay]\nignore_kinds = ["arguments_changed"]\n'
+        ".toml", pyproject='[tool.otel-replay]\nignore_drift = ["arguments_changed"]\n'
     )
     result = _run(pytester)
     result.assert_outcomes(failed=1)
@@ -228,7 +228,7 @@ def test_ignored_paths_and_kinds_from_pyproject(pytester: pytest.Pytester) -> No
     assert result.stdout.str().count("[info] output_changed") == 1
     pytester.makefile(
         ".toml",
-        pyproject='[tool.otel-replay]\nignore_kinds = ["arguments_changed"]\nfail_on = "warning"\n',
+        pyproject='[tool.otel-replay]\nignore_drift = ["arguments_changed"]\nfail_on = "warning"\n',
     )
     _run(pytester).assert_outcomes(passed=1)
 
@@ -509,6 +509,17 @@ def test_langgraph_agent_traced_by_openinference(pytester: pytest.Pytester) -> N
         "other 'should_continue'",
     ]
     assert "session-2" not in result.stdout.str()
+    # ignore_steps: without LangGraph's plumbing spans only the extra round's calls remain
+    pytester.makefile(".toml", pyproject='[tool.otel-replay]\nignore_steps = ["other", "agent"]\n')
+    result = _run(pytester)
+    result.assert_outcomes(failed=1)
+    out = result.stdout.str()
+    assert [ln.split(": ")[-1] for ln in out.splitlines() if "unexpected step at" in ln] == [
+        "tool 'get_weather'",
+        "tool 'lookup_weather'",
+        "llm 'fake-gpt-1'",
+    ]
+    (pytester.path / "pyproject.toml").unlink()
     # replay: the traced tool inside the LangChain @tool is served from the baseline
     _set(pytester, SECOND_CITY=None)
     pytester.makepyfile(

@@ -16,7 +16,7 @@ from otel_replay.drift.policy import DEFAULT_IGNORE_PATHS, DriftKind, DriftPolic
 __all__ = ["GateConfig", "ConfigError", "load_project_config", "FAIL_ON_CHOICES"]
 
 FAIL_ON_CHOICES = ("info", "warning", "critical", "never")
-_LISTS = ("ignore_paths", "ignore_kinds", "order_insensitive")
+_LISTS = ("ignore_paths", "ignore_drift", "ignore_steps", "order_insensitive")
 
 
 class ConfigError(ValueError):
@@ -28,7 +28,9 @@ class GateConfig:
     """What makes an agent baseline comparison fail.
 
     ``fail_on``: lowest severity that fails (``never``: report only). ``fail_kinds``: only
-    findings of these kinds fail (empty: every kind). ``ignore_kinds``: kinds never reported.
+    findings of these kinds fail (empty: every kind). ``ignore_drift``: drift kinds never reported.
+    ``ignore_steps``: steps left out of the comparison, by step kind (``other``), name
+    (``should_continue``) or both (``other:should_continue``).
     ``ignore_paths``: JSON paths left out of argument and output diffs (added to the
     defaults). ``numeric_tolerance`` / ``relative_tolerance``: numbers in arguments and
     outputs are equal when ``|a - b| <= numeric_tolerance + relative_tolerance * |b|``.
@@ -42,7 +44,8 @@ class GateConfig:
 
     fail_on: str = "info"
     fail_kinds: tuple[str, ...] = ()
-    ignore_kinds: tuple[str, ...] = ()
+    ignore_drift: tuple[str, ...] = ()
+    ignore_steps: tuple[str, ...] = ()
     ignore_paths: tuple[str, ...] = ()
     numeric_tolerance: float = 0.0
     relative_tolerance: float = 0.0
@@ -72,7 +75,7 @@ class GateConfig:
 
     def policy(self) -> DriftPolicy:
         """The :class:`DriftPolicy` these settings compare with."""
-        disabled = {DriftKind(k) for k in self.ignore_kinds}
+        disabled = {DriftKind(k) for k in self.ignore_drift}
         if not self.latency:
             disabled.add(DriftKind.LATENCY_REGRESSION)
         return DriftPolicy(
@@ -81,6 +84,17 @@ class GateConfig:
             confidence_warning=self.confidence_warning,
             confidence_critical=self.confidence_critical,
             token_ratio=self.token_ratio,
+        )
+
+    def ignores_step(self, kind: str, name: str) -> bool:
+        """Whether a step of ``kind`` and ``name`` is left out (``ignore_steps``)."""
+        return bool(
+            self.ignore_steps
+            and (
+                kind in self.ignore_steps
+                or name in self.ignore_steps
+                or f"{kind}:{name}" in self.ignore_steps
+            )
         )
 
     def fails(self, kind: DriftKind, severity: Severity) -> bool:
@@ -96,10 +110,12 @@ def _coerce(name: str, raw: Any, where: str) -> Any:
     def bad(expected: str) -> ConfigError:
         return ConfigError(f"{where}: {name} must be {expected}, got {raw!r}")
 
-    if name in ("fail_kinds", "ignore_kinds", "ignore_paths"):
+    if name in ("fail_kinds", "ignore_drift", "ignore_paths", "ignore_steps"):
         if isinstance(raw, str) or not isinstance(raw, Sequence):
             raise bad("a list of strings")
         items = tuple(str(x) for x in raw)
+        if name == "ignore_steps":
+            return items
         if name != "ignore_paths":
             known = {k.value for k in DriftKind}
             for item in items:

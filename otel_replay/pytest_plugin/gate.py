@@ -47,8 +47,12 @@ def compare_recordings(
     for i in range(max(len(bs), len(cs))):
         b_sid = bs[i] if i < len(bs) else None
         c_sid = cs[i] if i < len(cs) else None
-        b_steps = _kept(baseline.steps_for_session(b_sid), policy.ignore_kinds) if b_sid else []
-        c_steps = _kept(candidate.steps_for_session(c_sid), policy.ignore_kinds) if c_sid else []
+        b_steps = (
+            _kept(baseline.steps_for_session(b_sid), policy.ignore_kinds, cfg) if b_sid else []
+        )
+        c_steps = (
+            _kept(candidate.steps_for_session(c_sid), policy.ignore_kinds, cfg) if c_sid else []
+        )
         for group in cfg.order_insensitive:
             b_steps, c_steps = _canonical(b_steps, group), _canonical(c_steps, group)
         report = compare(b_steps, c_steps, policy, mode=cfg.mode)  # type: ignore[arg-type]
@@ -70,8 +74,8 @@ def compare_recordings(
     return out
 
 
-def _kept(steps: Sequence[Step], skip: frozenset[str]) -> list[Step]:
-    return [s for s in steps if s.kind not in skip]
+def _kept(steps: Sequence[Step], skip: frozenset[str], cfg: GateConfig) -> list[Step]:
+    return [s for s in steps if s.kind not in skip and not cfg.ignores_step(s.kind, s.name)]
 
 
 def _canonical(steps: list[Step], group: Sequence[str]) -> list[Step]:

@@ -39,7 +39,7 @@ def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line(
         "markers",
         "agent_baseline(**settings): tolerances of this test's agent baseline comparison "
-        "(fail_on, fail_kinds, ignore_kinds, ignore_paths, numeric_tolerance, "
+        "(fail_on, fail_kinds, ignore_drift, ignore_steps, ignore_paths, numeric_tolerance, "
         "relative_tolerance, order_insensitive, latency, confidence_warning, "
         "confidence_critical, token_ratio, mode)",
     )

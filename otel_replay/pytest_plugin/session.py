@@ -8,7 +8,6 @@ import dataclasses
 import os
 import re
 import tempfile
-from collections.abc import Callable, Mapping
 from typing import Any
 
 from opentelemetry.sdk.metrics import MeterProvider
@@ -259,7 +258,6 @@ class AgentBaseline:
         test: str,
         config: GateConfig,
         record: bool,
-        on_done: Callable[[AgentBaseline], None] | None = None,
     ) -> None:
         self.rootdir = rootdir
         self.nodeid = nodeid
@@ -289,10 +287,3 @@ class AgentBaseline:
             else self.config
         )
         return BaselineRun(self, path, cfg, replay and not self.record)
-
-
-def merged_marker(cfg: GateConfig, marks: list[Mapping[str, Any]], where: str) -> GateConfig:
-    """``cfg`` with the keyword arguments of ``agent_baseline`` markers applied (closest last)."""
-    for kw in marks:
-        cfg = cfg.merged(kw, where)
-    return cfg
