@@ -760,3 +760,49 @@ def test_confidence_thresholds(pytester: pytest.Pytester) -> None:
             "0.9 -> 0.6 (delta -0.30)"
         ],
     )
+
+
+def test_a_corrupt_baseline_fails_with_where_and_the_fix(pytester: pytest.Pytester) -> None:
+    _project(pytester)
+    _run(pytester, "--otel-replay-record").assert_outcomes(passed=1)
+    path = _baseline(pytester)
+    lines = path.read_text().splitlines()
+    path.write_text(lines[0] + "\n{not json\n" + "\n".join(lines[1:]) + "\n")
+    result = _run(pytester)
+    result.assert_outcomes(failed=1)
+    result.stdout.fnmatch_lines(
+        [
+            "the agent baseline tests/agent_baselines/test_agent/test_weather.jsonl cannot be "
+            "read: *test_weather.jsonl:2*",
+            "record it again with:",
+            "  pytest 'test_agent.py::test_weather' --otel-replay-record",
+        ]
+    )
+
+
+def test_processor_failures_while_recording_fail_the_test(pytester: pytest.Pytester) -> None:
+    _project(
+        pytester,
+        test="""
+import agent
+from otel_replay.capture.processor import ReplayProcessor
+
+
+def test_weather(agent_baseline, monkeypatch):
+    def broken(self, sid):
+        raise RuntimeError("boom")
+
+    monkeypatch.setattr(ReplayProcessor, "_new_counter", broken)
+    with agent_baseline():
+        agent.run_agent("weather in Paris?")
+""",
+    )
+    result = _run(pytester, "--otel-replay-record")
+    result.assert_outcomes(failed=1)
+    result.stdout.fnmatch_lines(
+        [
+            "otel-replay's span processors failed 4 time(s) while recording this block (logged "
+            "on the 'otel_replay' logger), so the recording may be incomplete"
+        ]
+    )
+    assert not _baseline(pytester).exists()

@@ -20,6 +20,7 @@ from opentelemetry.trace import Tracer
 from otel_replay.capture.processor import ReplayProcessor
 from otel_replay.drift.outputs import SessionComparison
 from otel_replay.drift.processor import DriftProcessor
+from otel_replay.formats.errors import RecordingError
 from otel_replay.formats.files import load_recording
 from otel_replay.formats.recording import Recording
 from otel_replay.model.steps import Step
@@ -86,14 +87,16 @@ class BaselineRun:
         self._meters = MeterProvider()
         #: The block's own provider: pass it to instrumentations (``instrument(tracer_provider=...)``).
         self.tracer_provider = TracerProvider(resource=Resource({"service.name": SERVICE_NAME}))
-        self.tracer_provider.add_span_processor(ReplayProcessor(meter_provider=self._meters))
-        self.tracer_provider.add_span_processor(
+        self._processors = (
+            ReplayProcessor(meter_provider=self._meters),
             DriftProcessor(
                 SimpleSpanProcessor(self.exporter),
                 registry=TrackingRegistry(),
                 meter_provider=self._meters,
-            )
+            ),
         )
+        for processor in self._processors:
+            self.tracer_provider.add_span_processor(processor)
         #: A tracer of :attr:`tracer_provider`.
         self.tracer: Tracer = self.tracer_provider.get_tracer("otel_replay.pytest")
         #: The cached re-execution serving recorded calls (``replay=True`` only).
@@ -110,7 +113,7 @@ class BaselineRun:
             if not os.path.isfile(self.path):
                 self._close()
                 _fail(self._missing())
-            self.reexecution = _ReplayGate(_replay_steps(load_recording(self.path)), "replay")
+            self.reexecution = _ReplayGate(_replay_steps(self._load_baseline()), "replay")
         self._route = routed(self.tracer_provider)
         self._route.__enter__()
         if self.reexecution is not None:
@@ -171,10 +174,26 @@ class BaselineRun:
         ]
         return "\n".join(lines)
 
+    def _load_baseline(self) -> Recording:
+        try:
+            return load_recording(self.path)
+        except RecordingError as exc:
+            self._close()
+            return _fail(  # type: ignore[no-any-return]
+                f"the agent baseline {self._rel()} cannot be read: {exc}\n"
+                f"record it again with:\n  {record_command(self._gate.nodeid)}"
+            )
+
     def _rel(self) -> str:
         return os.path.relpath(self.path, self._gate.rootdir)
 
     def _finish(self) -> None:
+        errors = sum(p.errors.count for p in self._processors)
+        if errors:
+            _fail(
+                f"otel-replay's span processors failed {errors} time(s) while recording this "
+                "block (logged on the 'otel_replay' logger), so the recording may be incomplete"
+            )
         lines = normalized_lines(self.spans)
         if not lines:
             what = "written to" if self._gate.record else "compared with"
@@ -196,7 +215,7 @@ class BaselineRun:
             candidate = load_recording(tmp)
         finally:
             os.unlink(tmp)
-        baseline = load_recording(self.path)
+        baseline = self._load_baseline()
         self.comparisons = compare_recordings(
             baseline,
             candidate,
