@@ -285,24 +285,6 @@ def test_invalid_setting_is_a_clear_error(pytester: pytest.Pytester) -> None:
     )
 
 
-REPLAY_TEST = """
-import agent
-
-CALLS = []
-
-
-def test_weather(agent_baseline, monkeypatch):
-    real = agent.get_weather.__wrapped__
-    def spy(city):
-        CALLS.append(city)
-        return real(city)
-    monkeypatch.setattr(agent.get_weather, "__wrapped__", spy)
-    with agent_baseline(replay=True) as run:
-        agent.run_agent("weather in Paris?")
-    assert run.reexecution.stats == {"served": 3, "live": 0, "miss": 0}
-"""
-
-
 def test_replay_serves_recorded_calls_and_fails_on_a_missing_one(
     pytester: pytest.Pytester,
 ) -> None:
@@ -331,6 +313,8 @@ def test_replay_serves_recorded_calls_and_fails_on_a_missing_one(
     pytester.makepyfile(
         test_agent=TEST.replace("agent_baseline()", "agent_baseline(replay=True)")
         + "    assert run.reexecution.stats == {'served': 3, 'live': 0, 'miss': 0}\n"
+        + "    from otel_replay.capture.spans import current_call_interceptor\n"
+        + "    assert current_call_interceptor() is None\n"
     )
     _run(pytester).assert_outcomes(passed=1)
     _set(pytester, CITY="Lyon")
