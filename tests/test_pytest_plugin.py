@@ -87,6 +87,11 @@ def _match(result: pytest.RunResult, lines: list[str]) -> None:
     result.stdout.fnmatch_lines([ln.replace("[", "[[]") for ln in lines])
 
 
+def _failures(result: pytest.RunResult) -> str:
+    """The FAILURES section of the output (under CI=true the short summary repeats it)."""
+    return result.stdout.str().partition("short test summary info")[0]
+
+
 def _baseline(pytester: pytest.Pytester, name: str = "test_weather") -> Path:
     return pytester.path / "tests" / "agent_baselines" / "test_agent" / f"{name}.jsonl"
 
@@ -166,7 +171,7 @@ def test_inserted_tool_call_fails_with_a_report_naming_it(pytester: pytest.Pytes
             "*pytest 'test_agent.py::test_weather' --otel-replay-record",
         ],
     )
-    assert result.stdout.str().count("unexpected_step") == 1
+    assert _failures(result).count("unexpected_step") == 1
 
 
 def test_changed_argument_shows_expected_and_actual_per_path(pytester: pytest.Pytester) -> None:
@@ -225,7 +230,7 @@ def test_ignored_paths_and_kinds_from_pyproject(pytester: pytest.Pytester) -> No
     result = _run(pytester)
     result.assert_outcomes(failed=1)
     assert "arguments_changed" not in result.stdout.str()
-    assert result.stdout.str().count("[info] output_changed") == 1
+    assert _failures(result).count("[info] output_changed") == 1
     pytester.makefile(
         ".toml",
         pyproject='[tool.otel-replay]\nignore_drift = ["arguments_changed"]\nfail_on = "warning"\n',
@@ -477,7 +482,7 @@ def test_langgraph_agent_traced_by_openinference(pytester: pytest.Pytester) -> N
             "*[warning] unexpected_step: unexpected step at 18: tool 'lookup_weather'",
         ],
     )
-    out = result.stdout.str()
+    out = _failures(result)
     # the extra round: its tool calls, its model call and LangGraph's plumbing spans
     assert out.count("[warning] unexpected_step: ") == 9
     assert out.count("unexpected step at") == 9
@@ -497,7 +502,7 @@ def test_langgraph_agent_traced_by_openinference(pytester: pytest.Pytester) -> N
     pytester.makefile(".toml", pyproject='[tool.otel-replay]\nignore_steps = ["other", "agent"]\n')
     result = _run(pytester)
     result.assert_outcomes(failed=1)
-    out = result.stdout.str()
+    out = _failures(result)
     assert [ln.split(": ")[-1] for ln in out.splitlines() if "unexpected step at" in ln] == [
         "tool 'get_weather'",
         "tool 'lookup_weather'",
