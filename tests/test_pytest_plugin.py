@@ -795,3 +795,22 @@ def test_weather(agent_baseline, monkeypatch):
         ]
     )
     assert not _baseline(pytester).exists()
+
+
+def test_nested_blocks_are_an_error(pytester: pytest.Pytester) -> None:
+    _project(
+        pytester,
+        test="""
+import pytest
+
+
+def test_nested(agent_baseline):
+    with agent_baseline():
+        with pytest.raises(RuntimeError, match="cannot be nested or run concurrently"):
+            with agent_baseline(name="inner"):
+                pass
+""",
+    )
+    result = _run(pytester, "--otel-replay-record")
+    result.assert_outcomes(failed=1)  # the outer block recorded no spans
+    result.stdout.fnmatch_lines(["the agent_baseline block recorded no spans*"])

@@ -115,7 +115,11 @@ class BaselineRun:
                 _fail(self._missing())
             self.reexecution = _ReplayGate(_replay_steps(self._load_baseline()), "replay")
         self._route = routed(self.tracer_provider)
-        self._route.__enter__()
+        try:
+            self._route.__enter__()
+        except BaseException:
+            self._close()
+            raise
         if self.reexecution is not None:
             self.reexecution.__enter__()
         return self
