@@ -45,6 +45,7 @@ from otel_replay.model.stores import (
     InMemoryCheckpointStore,
     set_checkpoint_store,
 )
+from otel_replay.pytest_plugin.config import AgentBaselineConfigError
 from otel_replay.replay.events import CancelToken
 from otel_replay.replay.reexecution import DivergenceError, RecordedStepError, Reexecution
 from otel_replay.restore.api import RestoreResult, arestore, restore
@@ -61,6 +62,7 @@ from otel_replay.restore.http_client import (
 from otel_replay.setup.configuration import Configuration, ConfigurationError, configure
 
 __all__ = [
+    "AgentBaselineConfigError",
     "__version__",
     "Checkpoint",
     "CheckpointError",

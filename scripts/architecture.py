@@ -51,9 +51,14 @@ LAYERS: dict[str, frozenset[str]] = {
             "setup",
         }
     ),
+    "pytest_plugin": frozenset(
+        {"core", "model", "capture", "formats", "replay", "restore", "drift", "integrations"}
+    ),
 }
 #: Imported only where used: from inside a function, or by the layers listed here.
-LAZY_ONLY: dict[str, frozenset[str]] = {"integrations": frozenset({"integrations", "cli"})}
+LAZY_ONLY: dict[str, frozenset[str]] = {
+    "integrations": frozenset({"integrations", "cli", "pytest_plugin"})
+}
 #: Top-level modules that are not a layer: the public facade and the deprecated shims.
 FACADE = "facade"
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import itertools
 import os
 import threading
+import weakref
 from collections import OrderedDict, deque
 from collections.abc import Iterable, Iterator, Mapping
 from typing import Any
@@ -141,7 +142,15 @@ class ReplayProcessor(SpanProcessor):
             lambda: [(len(self._buffers), {})],
         )
         if hasattr(os, "register_at_fork"):
-            os.register_at_fork(after_in_child=self._after_fork)
+            # a weak reference: the fork hook must not keep every processor alive
+            ref = weakref.ref(self)
+
+            def _after_fork_in_child() -> None:
+                proc = ref()
+                if proc is not None:
+                    proc._after_fork()
+
+            os.register_at_fork(after_in_child=_after_fork_in_child)
         self.disabled = sdk_disabled()
         if self.disabled:  # the SDK hands us no spans: say so once, do nothing
             warn_sdk_disabled()

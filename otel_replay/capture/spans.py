@@ -105,7 +105,7 @@ def to_attribute_json(value: Any) -> str:
     """JSON for an attribute value; strings pass through, unknown objects use ``str()``."""
     if isinstance(value, str):
         return value
-    return json.dumps(value, ensure_ascii=False, sort_keys=True, default=str)
+    return json.dumps(value, ensure_ascii=False, default=str)
 
 
 def _tracer(tracer: trace.Tracer | None) -> trace.Tracer:

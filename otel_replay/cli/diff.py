@@ -21,8 +21,10 @@ from otel_replay.cli.render import (
 )
 from otel_replay.core import conventions as c
 from otel_replay.drift.compare import compare
+from otel_replay.drift.outputs import SessionComparison, format_for_path, step_view
 from otel_replay.drift.policy import DEFAULT_IGNORE_PATHS, DriftPolicy, Severity
 from otel_replay.drift.report import DriftReport
+from otel_replay.drift.report_files import render_report, write_report
 from otel_replay.formats.recording import Recording
 from otel_replay.model.steps import Step
 
@@ -87,6 +89,12 @@ def select_steps(rec: Recording, session_id: str, checkpoint_id: str | None) -> 
 
 
 def cmd_diff(args: argparse.Namespace, out: TextIO) -> int:
+    for path in args.output:
+        try:
+            format_for_path(path)
+        except ValueError as exc:
+            error("diff", f"--output {exc}")
+            return EXIT_USAGE
     progress = _Progress(bool(args.progress))
     progress.step(0, 3, "loading baseline")
     base_rec = _load(args.baseline, "baseline")
@@ -116,7 +124,18 @@ def cmd_diff(args: argparse.Namespace, out: TextIO) -> int:
     )
     report = compare(baseline, candidate, policy, mode=args.mode)
     progress.step(3, 3, "done")
-    _write(report, args.format, out, b_sid, c_sid)
+    if args.format in ("junit", "html") or args.output:
+        session = _session_comparison(report, baseline, candidate, policy, args, b_sid, c_sid)
+    if args.format in ("junit", "html"):
+        out.write(render_report([session], args.format))
+    else:
+        _write(report, args.format, out, b_sid, c_sid)
+    for path in args.output:
+        try:
+            write_report(path, [session])
+        except (ValueError, OSError) as exc:
+            error("diff", f"--output {path}: {exc}")
+            return EXIT_ERROR
     return _exit_code(report, args.fail_on)
 
 
@@ -129,6 +148,32 @@ def _load(path: str, role: str) -> Recording | None:
         error("diff", f"{role} {no_spans}; nothing to compare")
         return None
     return rec
+
+
+def _session_comparison(
+    report: DriftReport,
+    baseline: list[Step],
+    candidate: list[Step],
+    policy: DriftPolicy | None,
+    args: argparse.Namespace,
+    b_sid: str,
+    c_sid: str,
+) -> SessionComparison:
+    skip = (policy or DriftPolicy()).ignore_kinds
+    threshold = None if args.fail_on == "never" else Severity(args.fail_on)
+    return SessionComparison(
+        name=b_sid if b_sid == c_sid else f"{b_sid} vs {c_sid}",
+        report=report,
+        baseline=[step_view(s) for s in baseline if s.kind not in skip],
+        candidate=[step_view(s) for s in candidate if s.kind not in skip],
+        failing=[
+            i
+            for i, f in enumerate(report.findings)
+            if threshold is not None and f.severity.rank >= threshold.rank
+        ],
+        baseline_source=args.baseline,
+        candidate_source=args.candidate,
+    )
 
 
 def _write(report: DriftReport, fmt: str, out: TextIO, b_sid: str, c_sid: str) -> None:
@@ -178,10 +223,10 @@ def add_diff_parser(sub: Any) -> None:
     )
     p.add_argument(
         "--format",
-        choices=["table", "json", "markdown"],
+        choices=["table", "json", "markdown", "junit", "html"],
         default="table",
-        help="report format: a readable table, a JSON document or a Markdown table for CI "
-        "comments (default: table)",
+        help="report format on stdout: a readable table, a JSON document, a Markdown table for "
+        "CI comments, JUnit XML or the side-by-side HTML view (default: table)",
     )
     p.add_argument(
         "--mode",
@@ -189,6 +234,14 @@ def add_diff_parser(sub: Any) -> None:
         default="align",
         help="align: pair steps by their signatures, so one inserted or removed step is one "
         "finding; strict: pair steps by position (default: align)",
+    )
+    p.add_argument(
+        "--output",
+        action="append",
+        default=[],
+        metavar="FILE",
+        help="also write a report file; its suffix picks the format: .json, .md (pull-request "
+        "comment), .xml (JUnit), .html (side-by-side view). Repeatable.",
     )
     p.add_argument(
         "--fail-on",

@@ -8,6 +8,7 @@ import textwrap
 from collections.abc import Sequence
 from typing import Any
 
+from otel_replay.core.text import count
 from otel_replay.model.checkpoint import Checkpoint
 from otel_replay.model.steps import Step
 
@@ -86,11 +87,6 @@ def error(command: str, message: str) -> None:
 def warning(command: str, message: str) -> None:
     """Print ``otel-replay COMMAND: warning: MESSAGE`` on stderr."""
     print(f"otel-replay {command}: warning: {message}", file=sys.stderr)
-
-
-def count(n: int, noun: str, plural: str | None = None) -> str:
-    """``n`` and ``noun`` in the right number: ``1 session``, ``2 sessions``, ``0 sessions``."""
-    return f"{n} {noun if n == 1 else (plural or noun + 's')}"
 
 
 def render_table(headers: Sequence[str], rows: Sequence[Sequence[Any]]) -> str:

@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 from typing import Any, Protocol
 
+from otel_replay.core.text import count
 from otel_replay.drift.findings import DriftFinding, FirstDivergence, StepRef
 from otel_replay.drift.policy import DriftKind, Severity
 
@@ -142,25 +143,21 @@ def _ref_from_proto(msg: Any) -> StepRef:
 # --- text -----------------------------------------------------------------------------------
 
 
-def _n(n: int, noun: str) -> str:
-    return f"{n} {noun}" if n == 1 else f"{n} {noun}s"
-
-
 def summary(report: ReportView) -> str:
     """One line: counts per severity, or that there is no drift."""
     if not report.findings:
         return (
-            f"no drift ({_n(report.baseline_steps, 'baseline step')}, "
-            f"{_n(report.candidate_steps, 'candidate step')}, mode {report.mode})"
+            f"no drift ({count(report.baseline_steps, 'baseline step')}, "
+            f"{count(report.candidate_steps, 'candidate step')}, mode {report.mode})"
         )
     cs = report.counts_by_severity
     sev = report.max_severity
     return (
-        f"{_n(len(report.findings), 'drift finding')}, max severity "
+        f"{count(len(report.findings), 'drift finding')}, max severity "
         f"{sev.value if sev else '-'}: "
         f"{cs['critical']} critical, {cs['warning']} warning, {cs['info']} info "
-        f"({_n(report.baseline_steps, 'baseline step')}, "
-        f"{_n(report.candidate_steps, 'candidate step')}, mode {report.mode})"
+        f"({count(report.baseline_steps, 'baseline step')}, "
+        f"{count(report.candidate_steps, 'candidate step')}, mode {report.mode})"
     )
 
 
@@ -188,7 +185,7 @@ def markdown(report: ReportView, max_rows: int = 200) -> str:
             lines.append("| " + " | ".join(_md_escape(x) for x in cells) + " |")
         if len(report.findings) > max_rows:
             more = len(report.findings) - max_rows
-            lines += ["", f"... {_n(more, 'more finding')} not shown"]
+            lines += ["", f"... {count(more, 'more finding')} not shown"]
     return "\n".join(lines) + "\n"
 
 
@@ -215,7 +212,7 @@ def table(report: ReportView, max_rows: int = 200) -> str:
             lines.append("  ".join(r[i].ljust(widths[i]) for i in range(5)) + "  " + r[5])
         if len(report.findings) > max_rows:
             more = len(report.findings) - max_rows
-            lines.append(f"... {_n(more, 'more finding')} not shown")
+            lines.append(f"... {count(more, 'more finding')} not shown")
     return "\n".join(lines) + "\n"
 
 

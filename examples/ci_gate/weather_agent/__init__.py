@@ -1,0 +1,1 @@
+"""A small weather agent for the otel-replay CI gate example."""
