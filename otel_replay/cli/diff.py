@@ -3,17 +3,22 @@
 from __future__ import annotations
 
 import argparse
+import json
 import sys
 import time
 from typing import Any, TextIO
 
-from otel_replay.core import conventions as c
 from otel_replay.drift.compare import compare
-from otel_replay.drift.policy import DEFAULT_IGNORE_PATHS, DriftPolicy, Severity
+from otel_replay.drift.policy import (
+    DEFAULT_IGNORE_PATHS,
+    DriftKind,
+    DriftPolicy,
+    Severity,
+    validate_ignore_path,
+)
 from otel_replay.drift.report import DriftReport
+from otel_replay.drift.sessions import SessionMatchError, match_sessions, session_steps
 from otel_replay.formats.files import load_recording
-from otel_replay.formats.recording import Recording
-from otel_replay.model.steps import Step
 
 __all__ = ["add_diff_parser", "select_steps", "cmd_diff"]
 
@@ -42,35 +47,30 @@ class _Progress:
         self.stream.flush()
 
 
-def _pick_session(rec: Recording, wanted: str | None, checkpoint_id: str | None, role: str) -> str:
-    sessions = rec.sessions()
-    if wanted:
-        if wanted not in sessions:
-            raise LookupError(f"{role}: session {wanted!r} not in {', '.join(rec.paths)}")
-        return wanted
-    if checkpoint_id:
-        for sid in sessions:
-            for st in rec.steps_for_session(sid):
-                if st.attributes.get(c.REPLAY_CHECKPOINT_ID) == checkpoint_id:
-                    return sid
-        for sid in sessions:
-            if any(st.checkpoint_id == checkpoint_id for st in rec.steps_for_session(sid)):
-                return sid
-    if not sessions:
-        raise LookupError(f"{role}: no sessions in {', '.join(rec.paths)}")
-    return sessions[0]
+#: Kept for the deprecated ``otel_replay.diffcmd`` import path.
+select_steps = session_steps
 
 
-def select_steps(rec: Recording, session_id: str, checkpoint_id: str | None) -> list[Step]:
-    """Steps of a session to compare: after ``checkpoint_id`` when it is in the session,
-    without the run's root agent span (which started before any checkpoint)."""
-    steps = rec.steps_for_session(session_id)
-    if checkpoint_id:
-        ck = next((s for s in steps if s.checkpoint_id == checkpoint_id), None)
-        if ck is not None and ck.sequence is not None:
-            after = ck.sequence
-            return [s for s in steps if s.sequence is not None and s.sequence > after]
-    return [s for s in steps if not (s.kind == c.KIND_AGENT and s.parent_span_id is None)]
+def _policy(args: argparse.Namespace) -> DriftPolicy:
+    """The drift policy of the command line: latency and token usage are only compared
+    when a threshold is given (timings of two runs differ on a busy machine)."""
+    disabled = {DriftKind(k) for k in args.ignore_kind}
+    if args.latency_threshold is None:
+        disabled.add(DriftKind.LATENCY_REGRESSION)
+    if args.token_threshold is None:
+        disabled.add(DriftKind.TOKEN_USAGE_REGRESSION)
+    kwargs: dict[str, Any] = {}
+    if args.latency_threshold is not None:
+        kwargs["latency_ratio"] = args.latency_threshold
+    if args.latency_floor_ms is not None:
+        kwargs["min_latency_ns"] = int(args.latency_floor_ms * 1_000_000)
+    if args.token_threshold is not None:
+        kwargs["token_ratio"] = args.token_threshold
+    return DriftPolicy(
+        ignore_paths=DEFAULT_IGNORE_PATHS + tuple(args.ignore_path),
+        disabled=disabled,
+        **kwargs,
+    )
 
 
 def cmd_diff(args: argparse.Namespace, out: TextIO) -> int:
@@ -82,36 +82,73 @@ def cmd_diff(args: argparse.Namespace, out: TextIO) -> int:
     cand_rec = load_recording(args.candidate)
     progress.enabled = progress.enabled or len(cand_rec.spans) > _LARGE
     progress.step(2, 3, "comparing")
+    policy = _policy(args)
     try:
-        b_sid = _pick_session(base_rec, args.session, args.checkpoint, "baseline")
-        c_sid = _pick_session(
-            cand_rec, args.candidate_session or args.session, args.checkpoint, "candidate"
+        pairs = match_sessions(
+            base_rec,
+            cand_rec,
+            session=args.session,
+            candidate_session=args.candidate_session,
+            checkpoint_id=args.checkpoint,
+            policy=policy,
+            mode=args.mode,
         )
-    except LookupError as exc:
+    except SessionMatchError as exc:
         print(f"otel-replay diff: error: {exc}", file=sys.stderr)
         return 2
-    baseline = select_steps(base_rec, b_sid, args.checkpoint)
-    candidate = select_steps(cand_rec, c_sid, args.checkpoint)
-    policy = (
-        DriftPolicy(ignore_paths=DEFAULT_IGNORE_PATHS + tuple(args.ignore_path))
-        if args.ignore_path
-        else None
-    )
-    report = compare(baseline, candidate, policy, mode=args.mode)
+    reports = []
+    for pair in pairs:
+        report = compare(pair.baseline.steps, pair.candidate.steps, policy, mode=args.mode)
+        report.baseline_session = pair.baseline.session_id
+        report.candidate_session = pair.candidate.session_id
+        reports.append(report)
     progress.step(3, 3, "done")
-    _write(report, args.format, out, b_sid, c_sid)
-    return _exit_code(report, args.fail_on)
+    _write(reports, args.format, out)
+    return max(_exit_code(r, args.fail_on) for r in reports)
 
 
-def _write(report: DriftReport, fmt: str, out: TextIO, b_sid: str, c_sid: str) -> None:
+def _write(reports: list[DriftReport], fmt: str, out: TextIO) -> None:
     if fmt == "json":
-        out.write(report.to_json(indent=2) + "\n")
-    elif fmt == "markdown":
-        out.write(report.to_markdown() + "\n")
-    else:
-        out.write(f"baseline session {b_sid} ({report.baseline_steps} steps) vs candidate ")
-        out.write(f"session {c_sid} ({report.candidate_steps} steps)\n")
-        out.write(report.render_table() + "\n")
+        doc: Any = (
+            reports[0].to_dict()
+            if len(reports) == 1
+            else {"reports": [r.to_dict() for r in reports]}
+        )
+        out.write(json.dumps(doc, indent=2, ensure_ascii=False, allow_nan=False) + "\n")
+        return
+    for n, report in enumerate(reports):
+        if n:
+            out.write("\n")
+        out.write((report.to_markdown() if fmt == "markdown" else report.render_table()) + "\n")
+
+
+def _ignore_path(text: str) -> str:
+    try:
+        return validate_ignore_path(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(
+            f"{exc} (paths look like $.key, $..key, $.items[*].id)"
+        ) from None
+
+
+def _ratio(text: str) -> float:
+    try:
+        v = float(text)
+    except ValueError:
+        v = float("nan")
+    if not v >= 1.0 or v == float("inf"):
+        raise argparse.ArgumentTypeError(f"expected a ratio >= 1 such as 2 or 1.5, got {text!r}")
+    return v
+
+
+def _ms(text: str) -> float:
+    try:
+        v = float(text)
+    except ValueError:
+        v = float("nan")
+    if not v >= 0.0 or v == float("inf"):
+        raise argparse.ArgumentTypeError(f"expected milliseconds >= 0, got {text!r}")
+    return v
 
 
 def _exit_code(report: DriftReport, fail_on: str) -> int:
@@ -132,7 +169,11 @@ def add_diff_parser(sub: Any) -> None:
     p.add_argument("candidate", help="candidate recording (file or directory)")
     p.add_argument("--session", help="session to compare (both sides unless --candidate-session)")
     p.add_argument("--candidate-session", help="session of the candidate recording")
-    p.add_argument("--checkpoint", help="compare only the steps after this checkpoint id")
+    p.add_argument(
+        "--checkpoint",
+        help="compare only the steps after this checkpoint id (an error when a recording "
+        "does not hold it)",
+    )
     p.add_argument("--format", choices=["table", "json", "markdown"], default="table")
     p.add_argument("--mode", choices=["align", "strict"], default="align")
     p.add_argument(
@@ -142,7 +183,39 @@ def add_diff_parser(sub: Any) -> None:
         help="lowest severity that makes the exit code 1 (default: critical)",
     )
     p.add_argument(
-        "--ignore-path", action="append", default=[], help="JSON path to ignore (repeatable)"
+        "--ignore-path",
+        action="append",
+        default=[],
+        type=_ignore_path,
+        help="JSON path to ignore in arguments and outputs, e.g. $..doc_id (repeatable; "
+        "added to the defaults of docs/drift.md)",
+    )
+    p.add_argument(
+        "--ignore-kind",
+        action="append",
+        default=[],
+        choices=[k.value for k in DriftKind],
+        help="kind of finding not to report (repeatable)",
+    )
+    p.add_argument(
+        "--latency-threshold",
+        type=_ratio,
+        metavar="RATIO",
+        help="report latency regressions: candidate at least RATIO times the baseline and "
+        "--latency-floor-ms longer (off by default)",
+    )
+    p.add_argument(
+        "--latency-floor-ms",
+        type=_ms,
+        metavar="MS",
+        help="minimum latency increase that counts (default: 50)",
+    )
+    p.add_argument(
+        "--token-threshold",
+        type=_ratio,
+        metavar="RATIO",
+        help="report token usage regressions: candidate total at least RATIO times the "
+        "baseline's (off by default)",
     )
     p.add_argument("--progress", action="store_true", help="always show progress on stderr")
     p.set_defaults(func=cmd_diff)

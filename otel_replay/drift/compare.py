@@ -15,6 +15,7 @@ from __future__ import annotations
 
 from bisect import bisect_left
 from collections.abc import Iterable, Sequence
+from dataclasses import replace
 from typing import Any, Literal
 
 from otel_replay.core import conventions as c
@@ -22,7 +23,8 @@ from otel_replay.drift.align import Opcode, align, align_codes
 from otel_replay.drift.fields import _compare_renamed, _compare_same, _jsonable
 from otel_replay.drift.findings import DriftFinding, FirstDivergence, PairComparison, StepRef
 from otel_replay.drift.fingerprint import RunProfile, fingerprint
-from otel_replay.drift.jsondiff import JsonChange
+from otel_replay.drift.jsondiff import JsonChange, _canonical
+from otel_replay.drift.linking import _content_notes, _latency_once, _link
 from otel_replay.drift.policy import DriftKind, DriftPolicy
 from otel_replay.drift.report import DriftReport
 from otel_replay.model.steps import Step
@@ -81,13 +83,21 @@ def compare(
     """
     if mode not in ("align", "strict"):
         raise ValueError(f"mode must be 'align' or 'strict', not {mode!r}")
-    pol = policy if policy is not None else DriftPolicy()
-    skip = pol.ignore_kinds
+    pol = _for_mode(policy if policy is not None else DriftPolicy(), mode)
+    skip = pol.skipped_kinds(mode)
     ids: dict[tuple[str, str], int] = {}
     run = _Run(
         pol, _Side(baseline, skip, ids, None), _Side(candidate, skip, ids, pol.min_latency_ns)
     )
+    run.c.all_steps = candidate
     return _compare_sides(run, ids, mode)
+
+
+def _for_mode(pol: DriftPolicy, mode: Mode) -> DriftPolicy:
+    """``pol`` for a comparison in ``mode``: ``strict`` keeps the order of parallel calls."""
+    if mode == "strict" and not pol.parallel_order:
+        return replace(pol, parallel_order=True)
+    return pol
 
 
 def compare_profiled(
@@ -104,11 +114,16 @@ def compare_profiled(
         raise ValueError(f"mode must be 'align' or 'strict', not {mode!r}")
     ids: dict[tuple[str, str], int] = {}
     sides = _Side.prepared(baseline, ids), _Side.prepared(candidate, ids)
-    return _compare_sides(_Run(policy, *sides), ids, mode)
+    return _compare_sides(_Run(_for_mode(policy, mode), *sides), ids, mode)
 
 
 def _compare_sides(run: _Run, ids: dict[tuple[str, str], int], mode: Mode) -> DriftReport:
     pol = run.pol
+    if not pol.parallel_order:
+        tools = {code for (kind, _), code in ids.items() if kind == c.KIND_TOOL}
+        if tools:
+            run.b.order_parallel(tools, pol)
+            run.c.order_parallel(tools, pol)
     base, cand = run.b.steps, run.c.steps
     if mode == "align":
         if len(ids) < _MAX_CODES:
@@ -142,12 +157,28 @@ def _compare_sides(run: _Run, ids: dict[tuple[str, str], int], mode: Mode) -> Dr
             else:
                 run.unpaired(b, None, i, b, cs)
                 run.unpaired(None, cs, i, b, cs)
+    linked = _link(run.findings, base, cand) if mode == "align" else [(f, f) for f in run.findings]
+    findings = _latency_once([f for f, _ in linked], run.c.all_steps)
+    first = None
+    if findings:
+        origin = next(o for f, o in linked if f is findings[0])
+        pos, b, cs, changes = run.sites[id(origin)]
+        first = _divergence(pos, b, cs, changes, pol)
     return DriftReport(
-        findings=run.findings,
-        first_divergence=run.first,
+        findings=findings,
+        first_divergence=first,
         baseline_steps=len(base),
         candidate_steps=len(cand),
         mode=mode,
+        notes=_side_notes(run.b, run.c, ids),
+    )
+
+
+def _side_notes(b: _Side, cs: _Side, ids: dict[tuple[str, str], int]) -> list[str]:
+    kinds = [k for k, _ in ids]  # ids are dense codes in insertion order
+    return _content_notes(
+        ((kinds[x], p) for x, p in zip(b.codes, b.prints, strict=True)),
+        ((kinds[x], p) for x, p in zip(cs.codes, cs.prints, strict=True)),
     )
 
 
@@ -155,10 +186,15 @@ _RENAMABLE = frozenset({c.KIND_TOOL, c.KIND_LLM, c.KIND_DECISION})
 _MAX_CODES = 0x110000
 
 
-def no_drift_report(steps: int, mode: Mode = "align") -> DriftReport:
+def no_drift_report(steps: int, mode: Mode = "align", notes: Sequence[str] = ()) -> DriftReport:
     """The report :func:`compare` returns for two runs of ``steps`` steps that agree."""
     return DriftReport(
-        findings=[], first_divergence=None, baseline_steps=steps, candidate_steps=steps, mode=mode
+        findings=[],
+        first_divergence=None,
+        baseline_steps=steps,
+        candidate_steps=steps,
+        mode=mode,
+        notes=list(notes),
     )
 
 
@@ -174,7 +210,7 @@ class _Side:
     compares equal.
     """
 
-    __slots__ = ("steps", "codes", "prints", "slow")
+    __slots__ = ("steps", "codes", "prints", "slow", "all_steps")
 
     def __init__(
         self,
@@ -207,6 +243,7 @@ class _Side:
         self.codes = codes
         self.prints = prints
         self.slow = slow
+        self.all_steps: Sequence[Step] = kept
 
     @classmethod
     def prepared(cls, prof: RunProfile, ids: dict[tuple[str, str], int]) -> _Side:
@@ -222,35 +259,86 @@ class _Side:
         side.codes = codes
         side.prints = list(prof.prints)
         side.slow = []
+        side.all_steps = side.steps
         return side
+
+    def order_parallel(self, tool_codes: set[int], pol: DriftPolicy) -> None:
+        """Sort each group of parallel tool calls by tool name and arguments, so that the
+        order in which calls issued together ran is not drift.
+
+        A group is a run of consecutive tool steps whose time spans overlap the group's
+        (each runs while the ones before it have not all ended): calls one LLM call issued
+        together and that ran concurrently. Sorting is the same on both runs, so a call added to or
+        missing from a group is still one insertion or deletion.
+        """
+        codes = self.codes
+        n = len(codes)
+        i = 0
+        while i < n:
+            if codes[i] not in tool_codes:
+                i += 1
+                continue
+            j = i + 1
+            if j < n and codes[j] in tool_codes:
+                first = self.steps[i]
+                start, end = first.start_time_unix_nano, first.end_time_unix_nano
+                while j < n and codes[j] in tool_codes:
+                    st = self.steps[j]
+                    if not (st.start_time_unix_nano < end and st.end_time_unix_nano > start):
+                        break  # does not overlap the group's time span
+                    start = min(start, st.start_time_unix_nano)
+                    end = max(end, st.end_time_unix_nano)
+                    j += 1
+            if j - i > 1:
+                self._sort_group(i, j, pol)
+            i = j
+
+    def _sort_group(self, i: int, j: int, pol: DriftPolicy) -> None:
+        vol = pol.volatile
+        steps = self.steps
+        order = sorted(range(i, j), key=lambda k: (steps[k].name, _canonical(steps[k].inputs, vol)))
+        if order == list(range(i, j)):
+            return
+        codes, prints = self.codes, self.prints
+        self.steps = list(steps)
+        self.codes = list(codes)
+        self.prints = list(prints)
+        self.steps[i:j] = [steps[k] for k in order]
+        self.codes[i:j] = [codes[k] for k in order]
+        self.prints[i:j] = [prints[k] for k in order]
+        slow = set(self.slow)
+        if slow & set(range(i, j)):
+            moved = {i + r for r, k in enumerate(order) if k in slow}
+            self.slow = sorted((slow - set(range(i, j))) | moved)
 
 
 class _Run:
     """Accumulates findings and the first divergence of a comparison."""
 
-    __slots__ = ("pol", "b", "c", "findings", "first")
+    __slots__ = ("pol", "b", "c", "findings", "sites")
 
     def __init__(self, pol: DriftPolicy, b: _Side, c: _Side) -> None:
         self.pol = pol
         self.b = b
         self.c = c
         self.findings: list[DriftFinding] = []
-        self.first: FirstDivergence | None = None
+        #: id(finding) -> where it diverges (position, baseline, candidate, changes)
+        self.sites: dict[int, tuple[int, Step | None, Step | None, list[JsonChange]]] = {}
 
     def add(self, res: PairComparison, pos: int, b: Step | None, cs: Step | None) -> None:
         if not res.findings:
             return
         self.findings.extend(res.findings)
-        if self.first is None:
-            self.first = _divergence(pos, b, cs, res.changes, self.pol)
+        for f in res.findings:
+            self.sites[id(f)] = (pos, b, cs, res.changes)
 
     def unpaired(
         self, b: Step | None, cs: Step | None, pos: int, site_b: Step | None, site_c: Step | None
     ) -> None:
         n = len(self.findings)
         _unpaired(b, cs, self.pol, pos, self.findings)
-        if self.first is None and len(self.findings) > n:
-            self.first = _divergence(pos, site_b, site_c, [], self.pol)
+        for f in self.findings[n:]:
+            self.sites[id(f)] = (pos, site_b, site_c, [])
 
     def equal(self, i: int, j: int, n: int) -> None:
         """Compare the same-signature pairs ``(b[i + k], c[j + k])`` for ``k < n``.

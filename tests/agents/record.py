@@ -1,0 +1,114 @@
+"""Run a real agent under a real instrumentation and record its spans with our
+``RecordingExporter``: :class:`AgentRecorder` (one instrumented provider, many runs) and the
+``agent_recorder`` fixture (:mod:`tests.agents.fixtures`)."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Sequence
+from contextlib import ExitStack
+from typing import Any
+
+import pytest
+from opentelemetry.metrics import NoOpMeterProvider
+from opentelemetry.sdk._logs import LoggerProvider, LogRecordProcessor
+from opentelemetry.sdk.trace import ReadableSpan, TracerProvider
+from opentelemetry.sdk.trace.export import SimpleSpanProcessor, SpanExporter, SpanExportResult
+
+from otel_replay.capture.processor import ReplayProcessor
+from otel_replay.formats.exporter import RecordingExporter
+from tests.agents.instrument import instrumented
+from tests.agents.script import Script
+
+#: (framework, convention) pairs the drift tests run: the LangGraph agent under each
+#: LangChain instrumentation, the openai client loop under each OpenAI instrumentation.
+Runner = Callable[[Script], Any]
+
+
+class _Switch(SpanExporter):
+    """Forwards to the current run's :class:`RecordingExporter`."""
+
+    def __init__(self) -> None:
+        self.target: SpanExporter | None = None
+
+    def export(self, spans: Sequence[ReadableSpan]) -> SpanExportResult:
+        if self.target is None:
+            return SpanExportResult.SUCCESS
+        return self.target.export(spans)
+
+    def shutdown(self) -> None:
+        pass
+
+
+class AgentRecorder:
+    """A tracer provider (with ``ReplayProcessor`` unless ``replay_processor=False``) under
+    ``convention``'s instrumentation; :meth:`record` runs an agent and writes one file."""
+
+    def __init__(
+        self,
+        convention: str,
+        directory: str,
+        mp: pytest.MonkeyPatch,
+        *,
+        replay_processor: bool = True,
+        content: str = "SPAN_ONLY",
+    ) -> None:
+        self.convention = convention
+        self.directory = directory
+        self.provider = TracerProvider()
+        if replay_processor:
+            self.provider.add_span_processor(ReplayProcessor(meter_provider=NoOpMeterProvider()))
+        self._switch = _Switch()
+        self.provider.add_span_processor(SimpleSpanProcessor(self._switch))
+        self.logger_provider = LoggerProvider()
+        self.logs = _LogSink()
+        self.logger_provider.add_log_record_processor(self.logs)
+        self._stack = ExitStack()
+        self._stack.enter_context(
+            instrumented(
+                convention,
+                self.provider,
+                mp,
+                logger_provider=self.logger_provider,
+                meter_provider=NoOpMeterProvider(),
+                content=content,
+            )
+        )
+        self.runs = 0
+
+    def record(self, runner: Runner, script: Script, name: str | None = None) -> str:
+        """Run ``runner(script)`` and return the path of its recording."""
+        self.runs += 1
+        path = os.path.join(self.directory, f"{name or f'run{self.runs}'}.jsonl")
+        exporter = RecordingExporter(path)
+        self._switch.target = exporter
+        try:
+            runner(script)
+            self.provider.force_flush()
+        finally:
+            self._switch.target = None
+            exporter.shutdown()
+        return path
+
+    def close(self) -> None:
+        self._stack.close()
+        self.provider.shutdown()
+        self.logger_provider.shutdown()
+
+
+class _LogSink(LogRecordProcessor):
+    """Log records emitted by the instrumentation (the GenAI ``...operation.details``
+    events), in emission order."""
+
+    def __init__(self) -> None:
+        self.target: Any = None
+        self.records: list[Any] = []
+
+    def on_emit(self, log_record: Any) -> None:
+        self.records.append(log_record)
+
+    def shutdown(self) -> None:
+        pass
+
+    def force_flush(self, timeout_millis: int = 30000) -> bool:
+        return True
