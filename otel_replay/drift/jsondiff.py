@@ -5,8 +5,8 @@ identifiers are quoted). Ignore patterns use the same syntax plus ``*`` for any 
 index (``$.items[*].id``) and ``..`` for any depth (``$..id``).
 
 Semantics: ``1 == 1.0``; NaN equals NaN; ``True`` is not ``1``; tuples are lists; strings at
-the top level that contain JSON are decoded first; two strings that both fully match the
-``volatile`` pattern (generated ids) are equal. Lists of different lengths are aligned
+the top level that contain JSON are decoded first; two strings that are equal once every
+match of the ``volatile`` pattern (generated ids) is replaced by one placeholder are equal. Lists of different lengths are aligned
 (a minimal edit script of their items), so one item inserted at the head is one ``added``
 change: ``added`` paths give the index in ``actual``, ``removed`` and ``changed`` paths the
 index in ``expected``. :func:`json_diff` never raises on values:
@@ -81,7 +81,7 @@ def json_diff(
     """Differences turning ``expected`` into ``actual``, in document order.
 
     ``ignore`` holds path patterns whose subtrees are skipped; a malformed pattern raises
-    :class:`ValueError`. Strings that both fully match ``volatile`` are equal. Values never
+    :class:`ValueError`. Strings equal up to matches of ``volatile`` are equal. Values never
     make this function raise.
     """
     patterns = _compile((ignore,) if isinstance(ignore, str) else tuple(ignore))
@@ -295,7 +295,7 @@ class _Differ:
             return
         if not _scalar_equal(x, y):
             vol = self.volatile
-            if tx == _STR and vol is not None and vol.fullmatch(x) and vol.fullmatch(y):
+            if tx == _STR and vol is not None and vol.sub("\x00", x) == vol.sub("\x00", y):
                 return
             self.change(segs, "changed", x, y)
 
@@ -388,7 +388,7 @@ def _canonical(v: Any, volatile: re.Pattern[str] | None, depth: int = 0) -> str:
         if d > 32:
             return repr(o)
         if isinstance(o, str):
-            return "<volatile>" if volatile is not None and volatile.fullmatch(o) else o
+            return volatile.sub("\x00", o) if volatile is not None else o
         if isinstance(o, Mapping):
             return {str(k): norm(val, d + 1) for k, val in o.items()}
         if isinstance(o, (list, tuple)):

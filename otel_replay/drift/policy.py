@@ -114,15 +114,17 @@ DEFAULT_IGNORE_PATHS: tuple[str, ...] = (
     "$..updated_at",
 )
 
-#: Regular expressions of generated ids: two strings that fully match the same pattern
-#: are equal in argument/output diffs, wherever they are (tool call ids inside free text
-#: or under other keys, LangChain run ids, UUIDs).
+#: Regular expressions of generated ids: two strings that are equal once every match is
+#: replaced by one placeholder are equal in argument/output diffs, wherever they are (tool
+#: call ids under any key or inside text, LangChain run ids). A bare UUID only counts as
+#: volatile when it is the whole string (``\A...\Z``), so UUIDs inside text (document
+#: ids) are compared.
 DEFAULT_VOLATILE_VALUES: tuple[str, ...] = (
-    r"call_[A-Za-z0-9_-]{8,}",
-    r"toolu_[A-Za-z0-9_-]{8,}",
-    r"chatcmpl-[A-Za-z0-9_-]{8,}",
-    r"(lc_)?run-{1,2}[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}(-\d+)?",
-    r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}",
+    r"\bcall_[A-Za-z0-9_-]{8,}",
+    r"\btoolu_[A-Za-z0-9_-]{8,}",
+    r"\bchatcmpl-[A-Za-z0-9_-]{8,}",
+    r"\b(?:lc_)?run-{1,2}[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}(?:-\d+)?",
+    r"\A[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}\Z",
 )
 
 
@@ -192,7 +194,7 @@ class DriftPolicy:
 
 @lru_cache(maxsize=64)
 def _volatile(patterns: tuple[str, ...]) -> re.Pattern[str] | None:
-    """One compiled alternation of ``patterns`` (full matches), ``None`` when empty."""
+    """One compiled alternation of ``patterns``, ``None`` when empty."""
     if not patterns:
         return None
     try:

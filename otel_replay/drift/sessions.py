@@ -101,8 +101,11 @@ def describe_sessions(
     policy: DriftPolicy | None = None,
     mode: str = "align",
 ) -> list[SessionInfo]:
-    """Every session of ``recording`` with its steps to compare, in recording order."""
-    skip = (policy or DriftPolicy()).skipped_kinds(mode)
+    """Every session of ``recording`` with its steps to compare, in recording order.
+
+    ``compared`` counts the agent's own steps (plumbing left out, in every mode): a trace of
+    plumbing only is not a session to compare, not even in ``strict`` mode."""
+    skip = (policy or DriftPolicy()).skipped_kinds(mode) | {c.KIND_PLUMBING}
     out = []
     for sid in recording.sessions():
         all_steps = recording.steps_for_session(sid)

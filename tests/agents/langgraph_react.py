@@ -4,6 +4,7 @@ scripted chat model that, like a real one, returns fresh tool-call ids on every 
 from __future__ import annotations
 
 import uuid
+import warnings
 from collections.abc import Sequence
 from typing import Any
 
@@ -71,6 +72,8 @@ def run_react_agent(script: Script, *, name: str = "weather_agent") -> str:
     """Run the agent once on :data:`~tests.agents.script.PROMPT`; return its final answer."""
     from langgraph.prebuilt import create_react_agent
 
-    agent = create_react_agent(ScriptedChatModel(script=script), make_tools(script), name=name)
+    with warnings.catch_warnings():  # moved to langchain.agents in LangGraph 1.0; still there
+        warnings.simplefilter("ignore", DeprecationWarning)
+        agent = create_react_agent(ScriptedChatModel(script=script), make_tools(script), name=name)
     out = agent.invoke({"messages": [HumanMessage(PROMPT)]})
     return str(out["messages"][-1].content)

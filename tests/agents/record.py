@@ -112,3 +112,20 @@ class _LogSink(LogRecordProcessor):
 
     def force_flush(self, timeout_millis: int = 30000) -> bool:
         return True
+
+
+def record_scenarios(
+    convention: str,
+    runner: Runner,
+    directory: str,
+    scripts: dict[str, Script],
+    **recorder_kwargs: Any,
+) -> dict[str, str]:
+    """Record one run per script (name -> recording path) under ``convention``; the
+    instrumentation is removed afterwards."""
+    with pytest.MonkeyPatch.context() as mp:
+        rec = AgentRecorder(convention, directory, mp, **recorder_kwargs)
+        try:
+            return {name: rec.record(runner, script, name) for name, script in scripts.items()}
+        finally:
+            rec.close()
