@@ -1,8 +1,10 @@
 """Drift on real agent traces: a real LangGraph ReAct agent (``create_react_agent``, real
 tools, a scripted chat model with fresh tool-call ids per run) traced by the real
-OpenInference, OpenLLMetry and OpenTelemetry GenAI LangChain instrumentations (default
-and latest-experimental spellings), recorded with our ``RecordingExporter`` and compared
-with ``otel-replay diff``.
+OpenInference, OpenLLMetry and OpenTelemetry GenAI LangChain instrumentations, and a
+tool-calling loop on the real ``openai`` client against a local fake server traced by the
+OpenTelemetry GenAI OpenAI instrumentation (default and latest-experimental spellings), and
+a PydanticAI agent (``FunctionModel``) traced by PydanticAI's own instrumentation,
+recorded with our ``RecordingExporter`` and compared with ``otel-replay diff``.
 
 Two runs that behave the same give zero findings; each planted change gives exactly one
 finding, on the right span, with its consequences as related changes; exit codes follow
@@ -24,9 +26,13 @@ from otel_replay.drift.compare import compare  # noqa: E402
 from otel_replay.drift.sessions import match_sessions  # noqa: E402
 from otel_replay.formats.files import load_recording  # noqa: E402
 from otel_replay.model.steps import Step  # noqa: E402
-from tests.agents.instrument import LANGCHAIN_CONVENTIONS  # noqa: E402
+from tests.agents.instrument import LANGCHAIN_CONVENTIONS, OPENAI_CONVENTIONS  # noqa: E402
 from tests.agents.langgraph_react import run_react_agent  # noqa: E402
-from tests.agents.record import record_scenarios  # noqa: E402
+from tests.agents.record import (  # noqa: E402
+    record_openai_scenarios,
+    record_pydantic_scenarios,
+    record_scenarios,
+)
 from tests.agents.script import BASELINE, MODEL, SCENARIOS  # noqa: E402
 
 #: scenario -> (baseline recording, candidate recording)
@@ -43,13 +49,26 @@ PAIRS = {
 }
 
 
-@pytest.fixture(scope="module", params=LANGCHAIN_CONVENTIONS)
+AGENTS = (
+    [("langgraph", c) for c in LANGCHAIN_CONVENTIONS]
+    + [("openai", c) for c in OPENAI_CONVENTIONS]
+    + [("pydantic_ai", "pydantic_ai")]
+)
+
+
+@pytest.fixture(scope="module", params=AGENTS, ids=[f"{a}-{c}" for a, c in AGENTS])
 def recordings(
     request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
 ) -> tuple[str, dict[str, str]]:
-    convention = request.param
+    framework, convention = request.param
     scripts = {"base": BASELINE, **SCENARIOS, "parallel_again": SCENARIOS["parallel"]}
     directory = str(tmp_path_factory.mktemp(convention))
+    if framework == "openai":
+        pytest.importorskip("openai")
+        return convention, record_openai_scenarios(convention, directory, scripts)
+    if framework == "pydantic_ai":
+        pytest.importorskip("pydantic_ai")
+        return convention, record_pydantic_scenarios(directory, scripts)
     return convention, record_scenarios(convention, run_react_agent, directory, scripts)
 
 
@@ -204,6 +223,30 @@ def test_content_not_captured_is_said_once(tmp_path: Any) -> None:
         content="NO_CONTENT",
     )
     code, report = diff(paths["base"], paths["same"])
+    assert (code, report["findings"]) == (0, [])
+    assert report["notes"] == [
+        "message content was not captured on 4 of 4 LLM steps (baseline 2, candidate 2): "
+        "their messages were not compared; enable content capture in the instrumentation "
+        "to compare them"
+    ]
+
+
+def test_openai_content_in_log_events_only_is_said(tmp_path: Any) -> None:
+    """Latest spelling with content on the ``gen_ai.client.inference.operation.details``
+    log event only: the spans carry no messages, and the report says so once."""
+    pytest.importorskip("openai")
+    logs: list[Any] = []
+    paths = record_openai_scenarios(
+        "openai_latest",
+        str(tmp_path),
+        {"base": BASELINE, "cand": SCENARIOS["answer_changed"]},
+        logs=logs,
+        content="EVENT_ONLY",
+    )
+    events = [getattr(r, "log_record", r) for r in logs]
+    assert [e.event_name for e in events] == ["gen_ai.client.inference.operation.details"] * 4
+    assert all("gen_ai.output.messages" in (e.attributes or {}) for e in events)
+    code, report = diff(paths["base"], paths["cand"])
     assert (code, report["findings"]) == (0, [])
     assert report["notes"] == [
         "message content was not captured on 4 of 4 LLM steps (baseline 2, candidate 2): "

@@ -18,6 +18,9 @@ from opentelemetry.sdk.trace import TracerProvider
 
 #: Conventions with their LangGraph/LangChain instrumentation.
 LANGCHAIN_CONVENTIONS = ("openinference", "openllmetry", "genai", "genai_latest")
+#: Conventions of the OpenTelemetry GenAI OpenAI instrumentation (``-genai-openai``;
+#: ``-openai-v2`` 2.4b0 does not import with opentelemetry-util-genai 1.3b0).
+OPENAI_CONVENTIONS = ("openai", "openai_latest")
 #: The GenAI semantic-conventions opt-in for the latest spelling.
 LATEST = "gen_ai_latest_experimental"
 
@@ -105,10 +108,6 @@ def instrumented(
         module = pytest.importorskip("opentelemetry.instrumentation.genai.openai")
         inst = module.OpenAIInstrumentor()
         env = _semconv_env(convention == "openai_latest", content)
-    elif convention in ("openai_v2", "openai_v2_latest"):
-        module = pytest.importorskip("opentelemetry.instrumentation.openai_v2")
-        inst = module.OpenAIInstrumentor()
-        env = _semconv_env(convention == "openai_v2_latest", content)
     else:
         raise ValueError(f"unknown convention {convention!r}")
     if logger_provider is not None:

@@ -129,3 +129,55 @@ def record_scenarios(
             return {name: rec.record(runner, script, name) for name, script in scripts.items()}
         finally:
             rec.close()
+
+
+def record_openai_scenarios(
+    convention: str,
+    directory: str,
+    scripts: dict[str, Script],
+    logs: list[Any] | None = None,
+    **recorder_kwargs: Any,
+) -> dict[str, str]:
+    """:func:`record_scenarios` for the ``openai`` client loop against a fake server;
+    the log records the instrumentation emitted are appended to ``logs``."""
+    from tests.agents.openai_loop import fake_openai_server, make_openai_runner
+
+    with pytest.MonkeyPatch.context() as mp, fake_openai_server() as server:
+        rec = AgentRecorder(convention, directory, mp, **recorder_kwargs)
+        try:
+            runner = make_openai_runner(server, rec.provider.get_tracer("tests.agents"))
+            return {name: rec.record(runner, script, name) for name, script in scripts.items()}
+        finally:
+            if logs is not None:
+                logs.extend(rec.logs.records)
+            rec.close()
+
+
+def record_pydantic_scenarios(
+    directory: str, scripts: dict[str, Script], version: int | None = None
+) -> dict[str, str]:
+    """Record one PydanticAI run per script (its instrumentation is per agent: nothing
+    global to install or remove)."""
+    from tests.agents.pydantic_agent import make_pydantic_runner
+
+    provider = TracerProvider()
+    provider.add_span_processor(ReplayProcessor(meter_provider=NoOpMeterProvider()))
+    switch = _Switch()
+    provider.add_span_processor(SimpleSpanProcessor(switch))
+    runner = make_pydantic_runner(provider, version)
+    out = {}
+    try:
+        for name, script in scripts.items():
+            path = os.path.join(directory, f"{name}.jsonl")
+            exporter = RecordingExporter(path)
+            switch.target = exporter
+            try:
+                runner(script)
+                provider.force_flush()
+            finally:
+                switch.target = None
+                exporter.shutdown()
+            out[name] = path
+    finally:
+        provider.shutdown()
+    return out
