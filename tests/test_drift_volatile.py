@@ -1,0 +1,136 @@
+"""Volatile values, plumbing and list alignment: the documented defaults are the code's,
+and each rule does what docs/drift.md says."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pytest
+
+from otel_replay.core import conventions as c
+from otel_replay.drift.compare import compare
+from otel_replay.drift.jsondiff import json_diff
+from otel_replay.drift.policy import (
+    DEFAULT_IGNORE_PATHS,
+    DEFAULT_VOLATILE_VALUES,
+    DriftPolicy,
+    validate_ignore_path,
+)
+from otel_replay.model.span_shapes import _classify
+from tests.spanfactory import SpanFactory
+
+DOC = Path(__file__).resolve().parents[1] / "docs" / "drift.md"
+
+
+def _table(name: str) -> list[str]:
+    text = DOC.read_text(encoding="utf-8")
+    block = re.search(rf"<!-- BEGIN {name}:.*?-->(.*?)<!-- END {name} -->", text, re.S)
+    assert block is not None, name
+    rows = [line for line in block.group(1).splitlines() if line.startswith("| `")]
+    return [row.split("`")[1] for row in rows]
+
+
+def test_documented_ignore_paths_are_the_defaults() -> None:
+    assert tuple(_table("ignore paths")) == DEFAULT_IGNORE_PATHS
+
+
+def test_documented_volatile_values_are_the_defaults() -> None:
+    assert tuple(_table("volatile values")) == DEFAULT_VOLATILE_VALUES
+
+
+VOL = DriftPolicy().volatile
+
+
+@pytest.mark.parametrize(
+    "a, b",
+    [
+        ("call_Xq1w2e3r4t5y6u", "call_Zz9x8c7v6b5n4m"),
+        ("toolu_01AbCdEfGhIj", "toolu_01KlMnOpQrSt"),
+        ("chatcmpl-abc123def456", "chatcmpl-zyx987wvu654"),
+        (
+            "lc_run--01a233e6-7c9b-7565-a97b-2e112af93b75-0",
+            "lc_run--02b344f7-8d0c-8676-b08c-3f223b04c861-0",
+        ),
+        ("run-4c312e11-37c2-4724-bddb-4dfa972e35ac", "run-5d423f22-48d3-5835-cecc-5eab083f46bd"),
+        ("4c312e11-37c2-4724-bddb-4dfa972e35ac", "5d423f22-48d3-5835-cecc-5eab083f46bd"),
+        ("done by call_Xq1w2e3r4t5y6u.", "done by call_Zz9x8c7v6b5n4m."),
+    ],
+)
+def test_generated_ids_are_not_drift(a: str, b: str) -> None:
+    assert json_diff({"v": a}, {"v": b}, volatile=VOL) == []
+    assert [ch.path for ch in json_diff({"v": a}, {"v": b})] == ["$.v"]
+
+
+def test_uuids_inside_text_and_other_strings_are_compared() -> None:
+    a = "doc 4c312e11-37c2-4724-bddb-4dfa972e35ac"
+    b = "doc 5d423f22-48d3-5835-cecc-5eab083f46bd"
+    assert [ch.path for ch in json_diff({"v": a}, {"v": b}, volatile=VOL)] == ["$.v"]
+    assert [ch.path for ch in json_diff(["call_12"], ["call_34"], volatile=VOL)] == ["$[0]"]
+
+
+def test_default_paths_cover_message_part_ids() -> None:
+    msgs = [{"role": "assistant", "parts": [{"type": "tool_call", "id": "a1", "name": "t"}]}]
+    other = [{"role": "assistant", "parts": [{"type": "tool_call", "id": "b2", "name": "t"}]}]
+    assert json_diff(msgs, other, ignore=DEFAULT_IGNORE_PATHS) == []
+    assert json_diff({"id": "doc-1"}, {"id": "doc-2"}, ignore=DEFAULT_IGNORE_PATHS) != []
+
+
+def test_head_insertion_in_a_list_is_one_change() -> None:
+    base = [{"role": "user", "content": f"m{i}"} for i in range(5)]
+    cand = [{"role": "system", "content": "be brief"}, *base]
+    changes = json_diff(base, cand)
+    assert [(ch.path, ch.op) for ch in changes] == [("$[0]", "added")]
+    removed = json_diff(cand, base)
+    assert [(ch.path, ch.op) for ch in removed] == [("$[0]", "removed")]
+    edited = [*base[:2], {"role": "user", "content": "X"}, *base[3:], {"role": "user"}]
+    assert [(ch.path, ch.op) for ch in json_diff(base, edited)] == [
+        ("$[2].content", "changed"),
+        ("$[5]", "added"),
+    ]
+
+
+def test_invalid_ignore_path_names_the_problem() -> None:
+    with pytest.raises(ValueError, match="must start with '\\$'"):
+        validate_ignore_path("doc_id")
+    assert validate_ignore_path("$..doc_id") == "$..doc_id"
+
+
+@pytest.mark.parametrize(
+    "attrs, kind",
+    [
+        ({"openinference.span.kind": "CHAIN"}, c.KIND_PLUMBING),
+        (
+            {"openinference.span.kind": "AGENT", "metadata": '{"langgraph_node": "agent"}'},
+            c.KIND_PLUMBING,
+        ),
+        ({"openinference.span.kind": "AGENT", "metadata": "{}"}, c.KIND_AGENT),
+        ({"openinference.span.kind": "TOOL", "tool.name": "t"}, c.KIND_TOOL),
+        ({"traceloop.span.kind": "task"}, c.KIND_PLUMBING),
+        (
+            {"traceloop.span.kind": "workflow", c.GEN_AI_OPERATION_NAME: "invoke_agent"},
+            c.KIND_PLUMBING,
+        ),
+        ({c.GEN_AI_OPERATION_NAME: "execute_task"}, c.KIND_PLUMBING),
+        ({c.GEN_AI_OPERATION_NAME: "create_agent"}, c.KIND_PLUMBING),
+        ({c.GEN_AI_OPERATION_NAME: "invoke_agent"}, c.KIND_AGENT),
+        ({c.STEP_KIND: "plumbing"}, c.KIND_PLUMBING),
+    ],
+)
+def test_plumbing_classification(attrs: dict[str, str], kind: str) -> None:
+    assert _classify(attrs, "span")[0] == kind
+
+
+def test_plumbing_is_compared_in_strict_mode_only() -> None:
+    runs = []
+    for text in ("a", "b"):
+        f = SpanFactory(text)
+        steps = [
+            f.tool("search", {"q": 1}, {"hits": 1}),
+            f.emit("RunnableSequence", {"openinference.span.kind": "CHAIN", "output.value": text}),
+        ]
+        f.close()
+        runs.append(steps)
+    aligned, strict = compare(*runs), compare(*runs, mode="strict")
+    assert (aligned.findings, aligned.baseline_steps) == ([], 1)
+    assert (strict.findings, strict.baseline_steps) == ([], 2)
