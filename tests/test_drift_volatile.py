@@ -134,3 +134,50 @@ def test_plumbing_is_compared_in_strict_mode_only() -> None:
     aligned, strict = compare(*runs), compare(*runs, mode="strict")
     assert (aligned.findings, aligned.baseline_steps) == ([], 1)
     assert (strict.findings, strict.baseline_steps) == ([], 2)
+
+
+def _nested_run(tool_ms: int) -> list:
+    """invoke_agent outer > invoke_agent inner > execute_tool search (``tool_ms`` long)."""
+    from opentelemetry import trace
+    from opentelemetry.sdk.trace import TracerProvider
+    from opentelemetry.sdk.trace.export import SimpleSpanProcessor
+    from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+
+    from otel_replay.model.steps import normalize_span
+
+    ms = 1_000_000
+    exporter = InMemorySpanExporter()
+    provider = TracerProvider()
+    provider.add_span_processor(SimpleSpanProcessor(exporter))
+    t = provider.get_tracer("t")
+    t0 = 1_700_000_000_000 * ms
+    agent = {c.GEN_AI_OPERATION_NAME: c.OP_INVOKE_AGENT, c.SESSION_ID: "s"}
+    outer = t.start_span("outer", start_time=t0, attributes={**agent, c.GEN_AI_AGENT_NAME: "o"})
+    inner = t.start_span(
+        "inner",
+        context=trace.set_span_in_context(outer),
+        start_time=t0,
+        attributes={**agent, c.GEN_AI_AGENT_NAME: "i"},
+    )
+    tool = t.start_span(
+        "execute_tool search",
+        context=trace.set_span_in_context(inner),
+        start_time=t0,
+        attributes={c.GEN_AI_OPERATION_NAME: c.OP_EXECUTE_TOOL, c.GEN_AI_TOOL_NAME: "search"},
+    )
+    end = t0 + tool_ms * ms
+    for span in (tool, inner, outer):
+        span.end(end_time=end)
+    steps = [normalize_span(s) for s in exporter.get_finished_spans()]
+    provider.shutdown()
+    return sorted((s for s in steps if s.parent_span_id), key=lambda s: s.name)
+
+
+def test_latency_is_reported_once_on_the_step_that_got_slower() -> None:
+    base, cand = _nested_run(2), _nested_run(400)
+    report = compare(base, cand)
+    assert [(f.kind.value, f.candidate.name if f.candidate else None) for f in report.findings] == [
+        ("latency_regression", "search")
+    ]
+    # +45 ms is under the 50 ms floor even though it is 20x slower
+    assert compare(_nested_run(2), _nested_run(47)).findings == []
