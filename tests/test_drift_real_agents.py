@@ -49,8 +49,11 @@ PAIRS = {
 }
 
 
+#: (framework, convention); ``langgraph_plain``: recorded with the RecordingExporter
+#: alone (no ReplayProcessor: sessions are traces, steps ordered by start time)
 AGENTS = (
     [("langgraph", c) for c in LANGCHAIN_CONVENTIONS]
+    + [("langgraph_plain", "openinference"), ("langgraph_plain", "openllmetry")]
     + [("openai", c) for c in OPENAI_CONVENTIONS]
     + [("pydantic_ai", "pydantic_ai")]
 )
@@ -62,14 +65,20 @@ def recordings(
 ) -> tuple[str, dict[str, str]]:
     framework, convention = request.param
     scripts = {"base": BASELINE, **SCENARIOS, "parallel_again": SCENARIOS["parallel"]}
-    directory = str(tmp_path_factory.mktemp(convention))
+    directory = str(tmp_path_factory.mktemp(f"{framework}-{convention}"))
     if framework == "openai":
         pytest.importorskip("openai")
         return convention, record_openai_scenarios(convention, directory, scripts)
     if framework == "pydantic_ai":
         pytest.importorskip("pydantic_ai")
         return convention, record_pydantic_scenarios(directory, scripts)
-    return convention, record_scenarios(convention, run_react_agent, directory, scripts)
+    return convention, record_scenarios(
+        convention,
+        run_react_agent,
+        directory,
+        scripts,
+        replay_processor=framework != "langgraph_plain",
+    )
 
 
 def diff(*argv: str) -> tuple[int, dict[str, Any]]:

@@ -181,3 +181,25 @@ def test_latency_is_reported_once_on_the_step_that_got_slower() -> None:
     ]
     # +45 ms is under the 50 ms floor even though it is 20x slower
     assert compare(_nested_run(2), _nested_run(47)).findings == []
+
+
+def test_sessions_notes_and_related_survive_every_format() -> None:
+    from otel_replay.drift.report import DriftReport
+
+    f = SpanFactory("a")
+    base = [f.llm("m", "plan", input_tokens=1, output_tokens=1), f.tool("search", {"q": 1}, 1)]
+    f.close()
+    g = SpanFactory("b")
+    cand = [g.llm("m", "plan 2", input_tokens=1, output_tokens=1), g.tool("search", {"q": 2}, 1)]
+    g.close()
+    report = compare(base, cand)
+    report.baseline_session, report.candidate_session = "a", "b"
+    report.notes.append("a note")
+    (finding,) = report.findings
+    assert [r.kind.value for r in finding.related] == ["output_changed"]
+    assert DriftReport.from_proto(report.to_proto().SerializeToString()) == report
+    assert DriftReport.from_json(report.to_json()) == report
+    for text in (report.to_markdown(), report.render_table()):
+        assert "baseline session a (2 steps) vs candidate session b (2 steps)" in text
+        assert "a note" in text
+        assert "[related: output_changed on llm 'm' #1]" in text

@@ -163,11 +163,16 @@ def add_diff_parser(sub: Any) -> None:
         "diff",
         help="compare two recordings and report drift",
         description="Compare the steps of a candidate recording with a baseline recording "
-        "(aligned by step signatures). Exit code 1 when drift at or above --fail-on is found.",
+        "(aligned by step signatures; rules in docs/drift.md). Exit code 1 when drift at or "
+        "above --fail-on is found, 2 on a usage error or when there is nothing to compare.",
     )
     p.add_argument("baseline", help="baseline recording (file or directory)")
     p.add_argument("candidate", help="candidate recording (file or directory)")
-    p.add_argument("--session", help="session to compare (both sides unless --candidate-session)")
+    p.add_argument(
+        "--session",
+        help="session to compare (both sides unless --candidate-session); default: the only "
+        "session with steps, else sessions paired by agent name",
+    )
     p.add_argument("--candidate-session", help="session of the candidate recording")
     p.add_argument(
         "--checkpoint",
@@ -175,7 +180,13 @@ def add_diff_parser(sub: Any) -> None:
         "does not hold it)",
     )
     p.add_argument("--format", choices=["table", "json", "markdown"], default="table")
-    p.add_argument("--mode", choices=["align", "strict"], default="align")
+    p.add_argument(
+        "--mode",
+        choices=["align", "strict"],
+        default="align",
+        help="align: the agent's steps aligned by signature, plumbing left out, parallel "
+        "calls in any order (default); strict: every span, position by position",
+    )
     p.add_argument(
         "--fail-on",
         choices=["info", "warning", "critical", "never"],
@@ -195,7 +206,8 @@ def add_diff_parser(sub: Any) -> None:
         action="append",
         default=[],
         choices=[k.value for k in DriftKind],
-        help="kind of finding not to report (repeatable)",
+        metavar="KIND",
+        help="kind of finding not to report (repeatable): " + ", ".join(k.value for k in DriftKind),
     )
     p.add_argument(
         "--latency-threshold",
