@@ -262,3 +262,25 @@ def test_openai_content_in_log_events_only_is_said(tmp_path: Any) -> None:
         "their messages were not compared; enable content capture in the instrumentation "
         "to compare them"
     ]
+
+
+def test_openai_content_from_log_events_with_event_content_processor(tmp_path: Any) -> None:
+    """With ``EventContentProcessor`` the event's messages are on the spans, so a changed
+    final answer is found although the instrumentation wrote content to events only."""
+    pytest.importorskip("openai")
+    paths = record_openai_scenarios(
+        "openai_latest",
+        str(tmp_path),
+        {"base": BASELINE, "same": BASELINE, "cand": SCENARIOS["answer_changed"]},
+        content="EVENT_ONLY",
+        event_content=True,
+    )
+    llms = [s for s in steps_of(paths["cand"]) if s.kind == "llm"]
+    assert [s.attributes["agent_replay.content.from_event"] for s in llms] == [True, True]
+    code, report = diff(paths["base"], paths["same"])
+    assert (code, report["findings"], report["notes"]) == (0, [], [])
+    code, report = diff(paths["base"], paths["cand"])
+    assert code == 1 and report["notes"] == []
+    assert [summary(f) for f in report["findings"]] == [
+        ("output_changed", span(steps_of(paths["base"]), "llm", 1), llms[1].span_id, ())
+    ]

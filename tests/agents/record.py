@@ -15,6 +15,7 @@ from opentelemetry.sdk._logs import LoggerProvider, LogRecordProcessor
 from opentelemetry.sdk.trace import ReadableSpan, TracerProvider
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor, SpanExporter, SpanExportResult
 
+from otel_replay.capture.event_content import EventContentProcessor
 from otel_replay.capture.processor import ReplayProcessor
 from otel_replay.formats.exporter import RecordingExporter
 from tests.agents.instrument import instrumented
@@ -52,15 +53,21 @@ class AgentRecorder:
         *,
         replay_processor: bool = True,
         content: str = "SPAN_ONLY",
+        event_content: bool = False,
     ) -> None:
         self.convention = convention
         self.directory = directory
         self.provider = TracerProvider()
+        self.logger_provider = LoggerProvider()
+        self.event_content: EventContentProcessor | None = None
+        if event_content:
+            self.event_content = EventContentProcessor(meter_provider=NoOpMeterProvider())
+            self.provider.add_span_processor(self.event_content)
+            self.logger_provider.add_log_record_processor(self.event_content)
         if replay_processor:
             self.provider.add_span_processor(ReplayProcessor(meter_provider=NoOpMeterProvider()))
         self._switch = _Switch()
         self.provider.add_span_processor(SimpleSpanProcessor(self._switch))
-        self.logger_provider = LoggerProvider()
         self.logs = _LogSink()
         self.logger_provider.add_log_record_processor(self.logs)
         self._stack = ExitStack()
