@@ -20,7 +20,12 @@ from typing import Any, Literal
 
 from otel_replay.core import conventions as c
 from otel_replay.drift.align import Opcode, align, align_codes
-from otel_replay.drift.fields import _compare_renamed, _compare_same, _jsonable
+from otel_replay.drift.fields import (
+    _compare_renamed,
+    _compare_same,
+    _jsonable,
+    parallel_canonical,
+)
 from otel_replay.drift.findings import DriftFinding, FirstDivergence, PairComparison, StepRef
 from otel_replay.drift.fingerprint import RunProfile, fingerprint
 from otel_replay.drift.jsondiff import JsonChange, _canonical
@@ -130,7 +135,7 @@ def _compare_sides(run: _Run, ids: dict[tuple[str, str], int], mode: Mode) -> Dr
             ops = align_codes("".join(map(chr, run.b.codes)), "".join(map(chr, run.c.codes)))
         else:  # pragma: no cover - over a million distinct signatures
             ops = align(run.b.codes, run.c.codes)
-        for tag, i1, i2, j1, j2 in _slide_for_content(ops, run.b, run.c):
+        for tag, i1, i2, j1, j2 in _slide_for_content(ops, run.b, run.c, pol):
             if tag == "equal":
                 run.equal(i1, j1, i2 - i1)
             elif tag == "replace":
@@ -382,9 +387,13 @@ def _mismatches(xs: list[Any], ys: list[Any], i: int, j: int, n: int) -> list[in
     return out
 
 
-def _slide_for_content(ops: Iterable[Opcode], b: _Side, c: _Side) -> list[list[Any]]:
+def _slide_for_content(
+    ops: Iterable[Opcode], b: _Side, c: _Side, pol: DriftPolicy
+) -> list[list[Any]]:
     """Move each pure insertion/deletion among repeated signatures to where the most pairs
-    have identical content (equal fingerprints); ties keep the aligner's placement.
+    have identical content (equal fingerprints, else equal decoded outputs up to volatile
+    ids: token counts and run-specific ids do not tell where a round was added); ties keep
+    the aligner's placement.
 
     Sliding keeps the edit script minimal: a run only moves over items whose signatures
     equal the ones it swaps with, and at least one equal item stays between two hunks.
@@ -402,18 +411,20 @@ def _slide_for_content(ops: Iterable[Opcode], b: _Side, c: _Side) -> list[list[A
         if back <= 0 and fwd <= 0:
             continue
         if tag == "delete":  # run xs[i:i+n] of the baseline, opposite ys[p] of the candidate
-            xs, ys, xc, i, n, p = b.prints, c.prints, b.codes, op[1], op[2] - op[1], op[3]
+            xside, yside, i, n, p = b, c, op[1], op[2] - op[1], op[3]
         else:
-            xs, ys, xc, i, n, p = c.prints, b.prints, c.codes, op[3], op[4] - op[3], op[1]
+            xside, yside, i, n, p = c, b, op[3], op[4] - op[3], op[1]
+        xc = xside.codes
+        same = _SameContent(xside, yside, pol)
         best = best_t = score = t = 0
         while t < fwd and xc[i + t] == xc[i + n + t]:
-            score += int(xs[i + t] == ys[p + t]) - int(xs[i + n + t] == ys[p + t])
+            score += same(i + t, p + t) - same(i + n + t, p + t)
             t += 1
             if score > best:
                 best, best_t = score, t
         score = t = 0
         while t < back and xc[i - 1 - t] == xc[i + n - 1 - t]:
-            score += int(xs[i + n - 1 - t] == ys[p - 1 - t]) - int(xs[i - 1 - t] == ys[p - 1 - t])
+            score += same(i + n - 1 - t, p - 1 - t) - same(i - 1 - t, p - 1 - t)
             t += 1
             if score > best:
                 best, best_t = score, -t
@@ -433,6 +444,36 @@ def _slide_for_content(ops: Iterable[Opcode], b: _Side, c: _Side) -> list[list[A
                 nxt[1] += best_t
                 nxt[3] += best_t
     return [op for op in out if op[0] != "equal" or op[2] > op[1]]
+
+
+class _SameContent:
+    """``same(i, j)``: 1 when step ``i`` of one side has the content of step ``j`` of the
+    other (equal fingerprints, else equal outputs up to volatile ids and the order of
+    parallel calls), else 0. Content keys are computed on first use and cached."""
+
+    __slots__ = ("x", "y", "pol", "kx", "ky")
+
+    def __init__(self, x: _Side, y: _Side, pol: DriftPolicy) -> None:
+        self.x, self.y, self.pol = x, y, pol
+        self.kx: dict[int, str] = {}
+        self.ky: dict[int, str] = {}
+
+    def __call__(self, i: int, j: int) -> int:
+        if self.x.prints[i] == self.y.prints[j]:
+            return 1
+        if self.x.codes[i] != self.y.codes[j]:
+            return 0
+        return int(self.key(self.x, self.kx, i) == self.key(self.y, self.ky, j))
+
+    def key(self, side: _Side, cache: dict[int, str], k: int) -> str:
+        v = cache.get(k)
+        if v is None:
+            st = side.steps[k]
+            out = st.outputs
+            if st.kind == c.KIND_LLM:
+                out = parallel_canonical(out)
+            v = cache[k] = _canonical([st.status, out], self.pol.volatile)
+        return v
 
 
 def _replace_hunk(run: _Run, bs: list[Step], cs: list[Step], j0: int) -> None:
