@@ -285,3 +285,76 @@ def test_openai_content_from_log_events_with_event_content_processor(tmp_path: A
     assert [summary(f) for f in report["findings"]] == [
         ("output_changed", span(steps_of(paths["base"]), "llm", 1), llms[1].span_id, ())
     ]
+
+
+def test_drift_processor_on_a_real_agent() -> None:
+    """A tracked run of the real agent under OpenInference: one finding, its related
+    change's span event marked with its cause, metrics counting the cause only."""
+    from opentelemetry.sdk.metrics import MeterProvider
+    from opentelemetry.sdk.metrics.export import InMemoryMetricReader
+    from opentelemetry.sdk.trace import TracerProvider
+    from opentelemetry.sdk.trace.export import SimpleSpanProcessor
+    from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+
+    from otel_replay.capture.processor import ReplayProcessor
+    from otel_replay.capture.spans import agent_run
+    from otel_replay.core import conventions as c
+    from otel_replay.drift.processor import DriftProcessor
+    from otel_replay.model.steps import normalize_span
+    from otel_replay.restore.tracking import TrackingRegistry
+    from tests.agents.instrument import instrumented
+    from tests.conftest import points_by_attributes
+
+    reader = InMemoryMetricReader()
+    meters = MeterProvider(metric_readers=[reader])
+    provider = TracerProvider()
+    exporter = InMemorySpanExporter()
+    drift = DriftProcessor(
+        SimpleSpanProcessor(exporter), registry=TrackingRegistry(), meter_provider=meters
+    )
+    provider.add_span_processor(ReplayProcessor(meter_provider=meters))
+    provider.add_span_processor(drift)
+    tracer = provider.get_tracer("tests")
+
+    def session(sid: str) -> list[Any]:
+        return [
+            s
+            for s in exporter.get_finished_spans()
+            if s.attributes is not None and s.attributes.get(c.SESSION_ID) == sid
+        ]
+
+    try:
+        with pytest.MonkeyPatch.context() as mp, instrumented("openinference", provider, mp):
+            with agent_run("weather_agent", session_id="base", tracer=tracer):
+                run_react_agent(BASELINE)
+            baseline = sorted(
+                (normalize_span(s) for s in session("base") if s.parent is not None),
+                key=lambda s: s.sequence,
+            )
+            drift.track("cand", baseline)
+            with agent_run("weather_agent", session_id="cand", tracer=tracer):
+                run_react_agent(SCENARIOS["tool_changed"])
+        report = drift.reports["cand"]
+        (f,) = report.findings
+        assert (f.kind.value, f.candidate.name if f.candidate else None) == (
+            "tool_changed",
+            "get_forecast",
+        )
+        (rel,) = f.related
+        assert rel.kind.value == "output_changed" and rel.candidate is not None
+        events = {
+            s.context.span_id: [e for e in s.events if e.name == c.DRIFT_EVENT]
+            for s in session("cand")
+        }
+        assert f.candidate is not None
+        (cause_event,) = events[int(f.candidate.span_id, 16)]
+        assert c.DRIFT_CAUSED_BY not in (cause_event.attributes or {})
+        (rel_event,) = events[int(rel.candidate.span_id, 16)]
+        assert (rel_event.attributes or {})[c.DRIFT_CAUSED_BY] == f.candidate.span_id
+        assert sum(len(v) for v in events.values()) == 2
+        points = points_by_attributes(reader, c.METRIC_DRIFT_FINDINGS)
+        assert list(points.values()) == [1]
+        assert drift.errors.count == 0
+    finally:
+        provider.shutdown()
+        meters.shutdown()
