@@ -143,7 +143,8 @@ class DriftPolicy:
     kind is in ``ignore_kinds`` (checkpoints, replay wrappers and framework plumbing) are
     left out of ``align`` comparisons; ``strict`` mode compares plumbing too.
     ``ignore_paths`` and ``volatile_values`` (see :data:`DEFAULT_IGNORE_PATHS`,
-    :data:`DEFAULT_VOLATILE_VALUES`) say which differences in arguments and outputs are not
+    :data:`DEFAULT_VOLATILE_VALUES`; a value given replaces the default, so extend with
+    ``DEFAULT_IGNORE_PATHS + (...)``) say which differences in arguments and outputs are not
     drift; ``parallel_order`` makes the order of tool calls issued together by one LLM call
     count (``strict`` mode always does).
     """
