@@ -13,6 +13,7 @@ diffed. The result is a :class:`~otel_replay.drift.report.DriftReport` of
 
 from __future__ import annotations
 
+import re
 from bisect import bisect_left
 from collections.abc import Iterable, Sequence
 from dataclasses import replace
@@ -29,7 +30,7 @@ from otel_replay.drift.fields import (
 from otel_replay.drift.findings import DriftFinding, FirstDivergence, PairComparison, StepRef
 from otel_replay.drift.fingerprint import RunProfile, fingerprint
 from otel_replay.drift.jsondiff import JsonChange, _canonical
-from otel_replay.drift.linking import _content_notes, _latency_once, _link
+from otel_replay.drift.linking import Site, _content_notes, _latency_once, _link
 from otel_replay.drift.policy import DriftKind, DriftPolicy
 from otel_replay.drift.report import DriftReport
 from otel_replay.model.steps import Step
@@ -139,35 +140,39 @@ def _compare_sides(run: _Run, ids: dict[tuple[str, str], int], mode: Mode) -> Dr
             if tag == "equal":
                 run.equal(i1, j1, i2 - i1)
             elif tag == "replace":
-                _replace_hunk(run, base[i1:i2], cand[j1:j2], j1)
+                _replace_hunk(run, base[i1:i2], cand[j1:j2], j1, i1)
             elif tag == "delete":
                 site = cand[j1] if j1 < len(cand) else None
                 for k in range(i1, i2):
-                    run.unpaired(base[k], None, j1, base[k], site)
+                    run.unpaired(base[k], None, j1, base[k], site, k, None)
             else:
                 site = base[i1] if i1 < len(base) else None
                 for k in range(j1, j2):
-                    run.unpaired(None, cand[k], k, site, cand[k])
+                    run.unpaired(None, cand[k], k, site, cand[k], None, k)
     else:
         nb, nc = len(base), len(cand)
         for i in range(max(nb, nc)):
             b = base[i] if i < nb else None
             cs = cand[i] if i < nc else None
             if b is None or cs is None:
-                run.unpaired(b, cs, i, b, cs)
+                run.unpaired(b, cs, i, b, cs, i, i)
             elif b.kind == cs.kind and b.name == cs.name:
                 run.equal(i, i, 1)
             elif b.kind == cs.kind and b.kind in _RENAMABLE:
-                run.add(_compare_renamed(b, cs, pol, i), i, b, cs)
+                run.add(_compare_renamed(b, cs, pol, i), i, b, cs, i, i)
             else:
-                run.unpaired(b, None, i, b, cs)
-                run.unpaired(None, cs, i, b, cs)
-    linked = _link(run.findings, base, cand) if mode == "align" else [(f, f) for f in run.findings]
+                run.unpaired(b, None, i, b, cs, i, None)
+                run.unpaired(None, cs, i, b, cs, None, i)
+    linked = (
+        _link(run.findings, base, cand, run.sites)
+        if mode == "align"
+        else [(f, f) for f in run.findings]
+    )
     findings = _latency_once([f for f, _ in linked], run.c.all_steps)
     first = None
     if findings:
         origin = next(o for f, o in linked if f is findings[0])
-        pos, b, cs, changes = run.sites[id(origin)]
+        pos, b, cs, changes = run.sites[id(origin)][:4]
         first = _divergence(pos, b, cs, changes, pol)
     return DriftReport(
         findings=findings,
@@ -180,10 +185,12 @@ def _compare_sides(run: _Run, ids: dict[tuple[str, str], int], mode: Mode) -> Dr
 
 
 def _side_notes(b: _Side, cs: _Side, ids: dict[tuple[str, str], int]) -> list[str]:
-    kinds = [k for k, _ in ids]  # ids are dense codes in insertion order
+    llm = {code for (kind, _), code in ids.items() if kind == c.KIND_LLM}
+    if not llm:
+        return []
     return _content_notes(
-        ((kinds[x], p) for x, p in zip(b.codes, b.prints, strict=True)),
-        ((kinds[x], p) for x, p in zip(cs.codes, cs.prints, strict=True)),
+        ((c.KIND_LLM, p) for x, p in zip(b.codes, b.prints, strict=True) if x in llm),
+        ((c.KIND_LLM, p) for x, p in zip(cs.codes, cs.prints, strict=True) if x in llm),
     )
 
 
@@ -273,30 +280,32 @@ class _Side:
 
         A group is a run of consecutive tool steps whose time spans overlap the group's
         (each runs while the ones before it have not all ended): calls one LLM call issued
-        together and that ran concurrently. Sorting is the same on both runs, so a call added to or
-        missing from a group is still one insertion or deletion.
+        together and that ran concurrently. Sorting is the same on both runs, so a call added
+        to or missing from a group is still one insertion or deletion.
         """
         codes = self.codes
-        n = len(codes)
-        i = 0
-        while i < n:
-            if codes[i] not in tool_codes:
-                i += 1
-                continue
-            j = i + 1
-            if j < n and codes[j] in tool_codes:
+        if len(tool_codes) < _MAX_CODES and len(codes) < 1 << 24:
+            # runs of two or more consecutive tool codes, found by a regex over the codes
+            chars = "".join(re.escape(chr(x)) for x in sorted(tool_codes))
+            runs = [m.span() for m in re.finditer(f"[{chars}]{{2,}}", "".join(map(chr, codes)))]
+        else:  # pragma: no cover - over a million distinct signatures
+            runs = _runs_of(codes, tool_codes)
+        for i0, i1 in runs:
+            i = i0
+            while i < i1:
                 first = self.steps[i]
                 start, end = first.start_time_unix_nano, first.end_time_unix_nano
-                while j < n and codes[j] in tool_codes:
+                j = i + 1
+                while j < i1:
                     st = self.steps[j]
                     if not (st.start_time_unix_nano < end and st.end_time_unix_nano > start):
                         break  # does not overlap the group's time span
                     start = min(start, st.start_time_unix_nano)
                     end = max(end, st.end_time_unix_nano)
                     j += 1
-            if j - i > 1:
-                self._sort_group(i, j, pol)
-            i = j
+                if j - i > 1:
+                    self._sort_group(i, j, pol)
+                i = j
 
     def _sort_group(self, i: int, j: int, pol: DriftPolicy) -> None:
         vol = pol.volatile
@@ -317,6 +326,23 @@ class _Side:
             self.slow = sorted((slow - set(range(i, j))) | moved)
 
 
+def _runs_of(codes: Sequence[int], wanted: set[int]) -> list[tuple[int, int]]:
+    """``(start, end)`` of each run of two or more consecutive codes in ``wanted``."""
+    out = []
+    i, n = 0, len(codes)
+    while i < n:
+        if codes[i] not in wanted:
+            i += 1
+            continue
+        j = i + 1
+        while j < n and codes[j] in wanted:
+            j += 1
+        if j - i > 1:
+            out.append((i, j))
+        i = j
+    return out
+
+
 class _Run:
     """Accumulates findings and the first divergence of a comparison."""
 
@@ -327,23 +353,39 @@ class _Run:
         self.b = b
         self.c = c
         self.findings: list[DriftFinding] = []
-        #: id(finding) -> where it diverges (position, baseline, candidate, changes)
-        self.sites: dict[int, tuple[int, Step | None, Step | None, list[JsonChange]]] = {}
+        #: id(finding) -> where it diverges (position, baseline, candidate, changes) and the
+        #: indices of its baseline and candidate steps
+        self.sites: dict[int, Site] = {}
 
-    def add(self, res: PairComparison, pos: int, b: Step | None, cs: Step | None) -> None:
+    def add(
+        self,
+        res: PairComparison,
+        pos: int,
+        b: Step | None,
+        cs: Step | None,
+        bi: int | None = None,
+        ci: int | None = None,
+    ) -> None:
         if not res.findings:
             return
         self.findings.extend(res.findings)
         for f in res.findings:
-            self.sites[id(f)] = (pos, b, cs, res.changes)
+            self.sites[id(f)] = (pos, b, cs, res.changes, bi, ci)
 
     def unpaired(
-        self, b: Step | None, cs: Step | None, pos: int, site_b: Step | None, site_c: Step | None
+        self,
+        b: Step | None,
+        cs: Step | None,
+        pos: int,
+        site_b: Step | None,
+        site_c: Step | None,
+        bi: int | None = None,
+        ci: int | None = None,
     ) -> None:
         n = len(self.findings)
         _unpaired(b, cs, self.pol, pos, self.findings)
         for f in self.findings[n:]:
-            self.sites[id(f)] = (pos, site_b, site_c, [])
+            self.sites[id(f)] = (pos, site_b, site_c, [], bi, ci)
 
     def equal(self, i: int, j: int, n: int) -> None:
         """Compare the same-signature pairs ``(b[i + k], c[j + k])`` for ``k < n``.
@@ -367,7 +409,7 @@ class _Run:
             b, cs = base[i + k], cand[j + k]
             res = _compare_same(b, cs, pol, j + k)
             if res is not None:
-                self.add(res, j + k, b, cs)
+                self.add(res, j + k, b, cs, i + k, j + k)
 
 
 def _mismatches(xs: list[Any], ys: list[Any], i: int, j: int, n: int) -> list[int]:
@@ -476,22 +518,29 @@ class _SameContent:
         return v
 
 
-def _replace_hunk(run: _Run, bs: list[Step], cs: list[Step], j0: int) -> None:
+def _replace_hunk(run: _Run, bs: list[Step], cs: list[Step], j0: int, i0: int) -> None:
     """Pair steps of the same kind positionally; the rest are missing/unexpected."""
     paired = 0
     for b, cand in zip(bs, cs, strict=False):
         if b.kind != cand.kind or b.kind not in _RENAMABLE:
             break
-        run.add(_compare_renamed(b, cand, run.pol, j0 + paired), j0 + paired, b, cand)
+        run.add(
+            _compare_renamed(b, cand, run.pol, j0 + paired),
+            j0 + paired,
+            b,
+            cand,
+            i0 + paired,
+            j0 + paired,
+        )
         paired += 1
     for k in range(paired, max(len(bs), len(cs))):
         b1 = bs[k] if k < len(bs) else None
         c1 = cs[k] if k < len(cs) else None
         pos = j0 + min(k, len(cs))
         if b1 is not None:
-            run.unpaired(b1, None, pos, b1, c1)
+            run.unpaired(b1, None, pos, b1, c1, i0 + k, None)
         if c1 is not None:
-            run.unpaired(None, c1, j0 + k, b1, c1)
+            run.unpaired(None, c1, j0 + k, b1, c1, None, j0 + k)
 
 
 def _divergence(

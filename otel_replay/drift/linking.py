@@ -17,7 +17,7 @@ Rules (docs/drift.md, "One change, one finding"):
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import replace
 from typing import Any
 
@@ -49,29 +49,78 @@ def link_consequences(
     return [f for f, _ in _link(findings, baseline, candidate)]
 
 
+#: What the comparison records per finding: (position, baseline step, candidate step,
+#: changes, baseline index, candidate index).
+Site = tuple[int, "Step | None", "Step | None", Any, "int | None", "int | None"]
+
+
+class _Positions:
+    """Positions of the baseline and candidate steps of findings: the indices the
+    comparison recorded for each finding (``sites``, see :data:`Site`); else by span id."""
+
+    def __init__(
+        self,
+        baseline: Sequence[Step],
+        candidate: Sequence[Step],
+        sites: Mapping[int, Site] | None,
+    ) -> None:
+        self.sites = sites
+        self.bmap: dict[str, int] = {}
+        self.cmap: dict[str, int] = {}
+        if sites is None:
+            self.bmap = {s.span_id: i for i, s in enumerate(baseline)}
+            self.cmap = {s.span_id: i for i, s in enumerate(candidate)}
+
+    def c(self, f: DriftFinding) -> int | None:
+        """Candidate position of ``f``'s candidate step."""
+        if f.candidate is None:
+            return None
+        if self.sites is None:
+            return self.cmap.get(f.candidate.span_id)
+        site = self.sites.get(id(f))
+        return site[5] if site is not None else None
+
+    def b(self, f: DriftFinding) -> int | None:
+        """Baseline position of ``f``'s baseline step."""
+        if f.baseline is None:
+            return None
+        if self.sites is None:
+            return self.bmap.get(f.baseline.span_id)
+        site = self.sites.get(id(f))
+        return site[4] if site is not None else None
+
+
 def _link(
-    findings: Sequence[DriftFinding], baseline: Sequence[Step], candidate: Sequence[Step]
+    findings: Sequence[DriftFinding],
+    baseline: Sequence[Step],
+    candidate: Sequence[Step],
+    sites: Mapping[int, Site] | None = None,
 ) -> list[tuple[DriftFinding, DriftFinding]]:
     """(linked finding, the original finding it was made from), in the original order."""
     if len(findings) < 2:
         return [(f, f) for f in findings]
-    cpos = {s.span_id: i for i, s in enumerate(candidate)}
-    bpos = {s.span_id: i for i, s in enumerate(baseline)}
-    groups = _same_step(_group_unpaired(findings, cpos, bpos))
+    at = _Positions(baseline, candidate, sites)
+    groups = _same_step(_group_unpaired(findings, at))
     # output_changed findings of LLM steps, by (side, position)
     llm_out: dict[tuple[str, int], int] = {}
+    llm_base: dict[int, int] = {}  # baseline position -> group
     for gi, g in enumerate(groups):
         f = g[0]
         if f.kind is DriftKind.OUTPUT_CHANGED and f.candidate is not None:
-            if f.candidate.kind == c.KIND_LLM and f.candidate.span_id in cpos:
-                llm_out[("c", cpos[f.candidate.span_id])] = gi
+            if f.candidate.kind == c.KIND_LLM:
+                cp = at.c(f)
+                if cp is not None:
+                    llm_out[("c", cp)] = gi
+                bp = at.b(f)
+                if bp is not None:
+                    llm_base[bp] = gi
     absorbed: set[int] = set()
     related: dict[int, list[DriftFinding]] = {gi: list(g[1:]) for gi, g in enumerate(groups)}
     for gi, g in enumerate(groups):
         f = g[0]
         if gi in absorbed or f.kind not in _TOOL_CAUSES:
             continue
-        ref, side, steps, pos = _tool_ref(g, cpos, bpos, candidate, baseline)
+        ref, side, steps, pos = _tool_ref(g, at, candidate, baseline)
         if ref is None:
             continue
         targets = []
@@ -85,7 +134,7 @@ def _link(
         for t in targets:
             # a missing tool call is on the baseline side: the LLM step there is the
             # baseline of the output_changed finding
-            hit = llm_out.get(("c", t)) if side == "c" else _baseline_llm(groups, llm_out, steps[t])
+            hit = llm_out.get(("c", t)) if side == "c" else llm_base.get(t)
             if hit is not None and hit != gi and hit not in absorbed:
                 absorbed.add(hit)
                 related[gi].append(groups[hit][0])
@@ -100,15 +149,13 @@ def _link(
     return out
 
 
-def _group_unpaired(
-    findings: Sequence[DriftFinding], cpos: dict[str, int], bpos: dict[str, int]
-) -> list[list[DriftFinding]]:
+def _group_unpaired(findings: Sequence[DriftFinding], at: _Positions) -> list[list[DriftFinding]]:
     """Findings as groups (primary first): consecutive unexpected or missing steps of one
     round form one group whose primary is the round's first tool call."""
     groups: list[list[DriftFinding]] = []
     last: tuple[DriftKind, int] | None = None
     for f in findings:
-        key = _unpaired_key(f, cpos, bpos)
+        key = _unpaired_key(f, at)
         if key is not None and last is not None and groups:
             g = groups[-1]
             is_llm = _ref(f) is not None and _ref(f).kind == c.KIND_LLM  # type: ignore[union-attr]
@@ -155,33 +202,30 @@ def _ref(f: DriftFinding) -> StepRef | None:
     return f.candidate if f.candidate is not None else f.baseline
 
 
-def _unpaired_key(
-    f: DriftFinding, cpos: dict[str, int], bpos: dict[str, int]
-) -> tuple[DriftKind, int] | None:
-    if f.kind is DriftKind.UNEXPECTED_STEP and f.candidate is not None:
-        p = cpos.get(f.candidate.span_id)
+def _unpaired_key(f: DriftFinding, at: _Positions) -> tuple[DriftKind, int] | None:
+    if f.kind is DriftKind.UNEXPECTED_STEP:
+        p = at.c(f)
         return (f.kind, p) if p is not None else None
-    if f.kind is DriftKind.MISSING_STEP and f.baseline is not None:
-        p = bpos.get(f.baseline.span_id)
+    if f.kind is DriftKind.MISSING_STEP:
+        p = at.b(f)
         return (f.kind, p) if p is not None else None
     return None
 
 
 def _tool_ref(
     g: list[DriftFinding],
-    cpos: dict[str, int],
-    bpos: dict[str, int],
+    at: _Positions,
     candidate: Sequence[Step],
     baseline: Sequence[Step],
 ) -> tuple[StepRef | None, str, Sequence[Step], int]:
     """The tool step a group's primary is on: (ref, side, that side's steps, position)."""
     f = g[0]
     if f.candidate is not None and f.candidate.kind == c.KIND_TOOL:
-        p = cpos.get(f.candidate.span_id)
+        p = at.c(f)
         if p is not None:
             return f.candidate, "c", candidate, p
     if f.baseline is not None and f.baseline.kind == c.KIND_TOOL and f.candidate is None:
-        p = bpos.get(f.baseline.span_id)
+        p = at.b(f)
         if p is not None:
             return f.baseline, "b", baseline, p
     return None, "", (), 0
@@ -198,17 +242,6 @@ def _nearest_llm(steps: Sequence[Step], pos: int, direction: int) -> int | None:
         if k != c.KIND_TOOL:
             return None
         i += direction
-    return None
-
-
-def _baseline_llm(
-    groups: list[list[DriftFinding]], llm_out: dict[tuple[str, int], int], step: Step
-) -> int | None:
-    """The group of the ``output_changed`` finding whose baseline step is ``step``."""
-    for gi in llm_out.values():
-        b = groups[gi][0].baseline
-        if b is not None and b.span_id == step.span_id:
-            return gi
     return None
 
 
@@ -250,13 +283,11 @@ def _content_notes(
     when the step has none."""
     missing = [0, 0]
     total = 0
+    llm = c.KIND_LLM
     for side, pairs in enumerate((baseline, candidate)):
-        for kind, fp in pairs:
-            if kind != c.KIND_LLM:
-                continue
-            total += 1
-            if fp[0] is None:
-                missing[side] += 1
+        prints = [fp for kind, fp in pairs if kind == llm]
+        total += len(prints)
+        missing[side] = sum(fp[0] is None for fp in prints)
     if not any(missing):
         return []
     return [
