@@ -20,11 +20,11 @@ import json
 import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from difflib import SequenceMatcher
 from functools import lru_cache
 from numbers import Number
 from typing import Any, Literal
 
+from otel_replay.drift.align import align
 from otel_replay.model.span_shapes import decode_json_value
 
 __all__ = ["JsonChange", "ChangeOp", "json_diff", "format_path", "type_name", "MAX_DEPTH"]
@@ -343,8 +343,7 @@ class _Differ:
         or ``added`` (index in ``y``)."""
         kx = [_canonical(v, self.volatile) for v in x]
         ky = [_canonical(v, self.volatile) for v in y]
-        sm = SequenceMatcher(None, kx, ky, autojunk=False)
-        for tag, i1, i2, j1, j2 in sm.get_opcodes():
+        for tag, i1, i2, j1, j2 in align(kx, ky):  # minimal, near-linear when lists agree
             if tag == "equal":
                 continue
             paired = min(i2 - i1, j2 - j1) if tag == "replace" else 0

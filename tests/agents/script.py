@@ -6,6 +6,7 @@ each is the baseline with exactly one behaviour changed.
 
 from __future__ import annotations
 
+import threading
 import time
 from dataclasses import dataclass, field, replace
 from typing import Any
@@ -28,29 +29,42 @@ class Script:
     final text; ``world`` is what the tools see (e.g. the weather)."""
 
     turns: tuple[tuple[Call, ...] | str, ...]
-    world: dict[str, str] = field(default_factory=lambda: {"weather": "sunny"})
+    world: dict[str, Any] = field(default_factory=lambda: {"weather": "sunny"})
 
     def turn(self, index: int) -> tuple[Call, ...] | str:
         """The answer to the model's ``index``-th call (past the end: the last answer)."""
         return self.turns[min(index, len(self.turns) - 1)]
 
 
-#: How long each tool runs: calls issued together run concurrently and overlap in time.
+#: How long each tool runs.
 TOOL_SECONDS = 0.03
 
 
-def weather(world: dict[str, str], city: str) -> str:
+def _run(world: dict[str, Any]) -> None:
+    """A tool's work: the calls of a parallel turn (``world["gate"]``, a barrier for that
+    many calls) wait until all have started, so they overlap in time however the machine
+    schedules their threads, as real slow tools do."""
+    gate = world.get("gate")
+    if gate is not None:
+        try:
+            gate.wait(timeout=10)
+        except threading.BrokenBarrierError:  # pragma: no cover - a call never came
+            gate.reset()
     time.sleep(TOOL_SECONDS)
+
+
+def weather(world: dict[str, Any], city: str) -> str:
+    _run(world)
     return f"{world['weather']} in {city}"
 
 
-def forecast(world: dict[str, str], city: str) -> str:
-    time.sleep(TOOL_SECONDS)
+def forecast(world: dict[str, Any], city: str) -> str:
+    _run(world)
     return f"tomorrow {world['weather']} in {city}"
 
 
-def local_time(world: dict[str, str], city: str) -> str:
-    time.sleep(TOOL_SECONDS)
+def local_time(world: dict[str, Any], city: str) -> str:
+    _run(world)
     return f"12:00 in {city}"
 
 
@@ -64,9 +78,10 @@ TOOL_DOCS = {
 
 ANSWER = "It is sunny in Paris."
 BASELINE = Script(turns=((Call("get_weather", {"city": "Paris"}),), ANSWER))
-#: Two tool calls issued together by one model call.
+#: Two tool calls issued together by one model call (and run concurrently).
 PARALLEL = Script(
-    turns=((Call("get_weather", {"city": "Paris"}), Call("get_time", {"city": "Paris"})), ANSWER)
+    turns=((Call("get_weather", {"city": "Paris"}), Call("get_time", {"city": "Paris"})), ANSWER),
+    world={"weather": "sunny", "gate": threading.Barrier(2)},
 )
 
 SCENARIOS: dict[str, Script] = {
