@@ -224,3 +224,39 @@ def test_tool_call_ids_are_not_drift(tmp_path: Path) -> None:
         provider.shutdown()
     code, out = run_cli("diff", str(tmp_path / "a"), str(tmp_path / "b"), "--format", "json")
     assert (code, json.loads(out)["findings"]) == (0, [])
+
+
+def _record_llm(path: Path, sid: str, tokens: int) -> None:
+    provider = TracerProvider()
+    provider.add_span_processor(ReplayProcessor())
+    provider.add_span_processor(SimpleSpanProcessor(RecordingExporter(path)))
+    t = provider.get_tracer("t")
+    with agent_run("agent", session_id=sid, tracer=t):
+        t.start_span(
+            "chat m",
+            attributes={
+                c.GEN_AI_OPERATION_NAME: "chat",
+                c.GEN_AI_REQUEST_MODEL: "m",
+                c.GEN_AI_OUTPUT_MESSAGES: '[{"role": "assistant", "parts": []}]',
+                c.GEN_AI_USAGE_INPUT_TOKENS: tokens,
+                c.GEN_AI_USAGE_OUTPUT_TOKENS: 0,
+            },
+        ).end()
+    provider.shutdown()
+
+
+def test_token_usage_is_off_by_default_and_needs_ratio_and_floor(tmp_path: Path) -> None:
+    _record_llm(tmp_path / "a.jsonl", "a", 10)
+    _record_llm(tmp_path / "b.jsonl", "b", 30)
+    a, b = str(tmp_path / "a.jsonl"), str(tmp_path / "b.jsonl")
+    code, out = run_cli("diff", a, b, "--format", "json", "--fail-on", "warning")
+    assert (code, json.loads(out)["findings"]) == (0, [])
+    code, out = run_cli(
+        "diff", a, b, "--format", "json", "--fail-on", "warning", "--token-threshold", "2"
+    )
+    (f,) = json.loads(out)["findings"]
+    assert (code, f["kind"], f["actual"]["total_tokens"]) == (1, "token_usage_regression", 30)
+    code, out = run_cli(
+        "diff", a, b, "--format", "json", "--token-threshold", "2", "--token-floor", "50"
+    )
+    assert (code, json.loads(out)["findings"]) == (0, [])

@@ -66,6 +66,8 @@ def _policy(args: argparse.Namespace) -> DriftPolicy:
         kwargs["min_latency_ns"] = int(args.latency_floor_ms * 1_000_000)
     if args.token_threshold is not None:
         kwargs["token_ratio"] = args.token_threshold
+    if args.token_floor is not None:
+        kwargs["min_token_increase"] = args.token_floor
     return DriftPolicy(
         ignore_paths=DEFAULT_IGNORE_PATHS + tuple(args.ignore_path),
         disabled=disabled,
@@ -138,6 +140,16 @@ def _ratio(text: str) -> float:
         v = float("nan")
     if not v >= 1.0 or v == float("inf"):
         raise argparse.ArgumentTypeError(f"expected a ratio >= 1 such as 2 or 1.5, got {text!r}")
+    return v
+
+
+def _count(text: str) -> int:
+    try:
+        v = int(text)
+    except ValueError:
+        v = -1
+    if v < 0:
+        raise argparse.ArgumentTypeError(f"expected a whole number >= 0, got {text!r}")
     return v
 
 
@@ -227,7 +239,13 @@ def add_diff_parser(sub: Any) -> None:
         type=_ratio,
         metavar="RATIO",
         help="report token usage regressions: candidate total at least RATIO times the "
-        "baseline's (off by default)",
+        "baseline's and --token-floor more (off by default)",
+    )
+    p.add_argument(
+        "--token-floor",
+        type=_count,
+        metavar="N",
+        help="minimum token usage increase that counts (default: 0)",
     )
     p.add_argument("--progress", action="store_true", help="always show progress on stderr")
     p.set_defaults(func=cmd_diff)

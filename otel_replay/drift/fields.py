@@ -188,7 +188,7 @@ def _tokens(
         return res
     bt = (bi or 0) + (bo or 0)
     ct = (ci or 0) + (co or 0)
-    if bt <= 0 or ct <= bt or ct < pol.token_ratio * bt:
+    if bt <= 0 or ct <= bt or ct < pol.token_ratio * bt or ct - bt < pol.min_token_increase:
         return res
     return _finding(
         res,

@@ -139,7 +139,8 @@ class DriftPolicy:
     ``latency_ratio`` times the baseline *and* at least ``min_latency_ns`` longer (a ratio
     and an absolute floor, so scheduling jitter on short steps is not drift); it is reported
     on the slowest step only, not again on the agent steps around it. Token usage regresses
-    when the candidate's total is at least ``token_ratio`` times the baseline's. Steps whose
+    when the candidate's total is at least ``token_ratio`` times the baseline's and at least
+    ``min_token_increase`` more. Steps whose
     kind is in ``ignore_kinds`` (checkpoints, replay wrappers and framework plumbing) are
     left out of ``align`` comparisons; ``strict`` mode compares plumbing too.
     ``ignore_paths`` and ``volatile_values`` (see :data:`DEFAULT_IGNORE_PATHS`,
@@ -157,6 +158,7 @@ class DriftPolicy:
     latency_ratio: float = 2.0
     min_latency_ns: int = 50_000_000
     token_ratio: float = 1.5
+    min_token_increase: int = 0
     ignore_kinds: frozenset[str] = frozenset({c.KIND_CHECKPOINT, c.KIND_REPLAY, c.KIND_PLUMBING})
     max_value_chars: int = 4096
     volatile_values: tuple[str, ...] = DEFAULT_VOLATILE_VALUES
