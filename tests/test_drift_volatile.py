@@ -203,3 +203,25 @@ def test_sessions_notes_and_related_survive_every_format() -> None:
         assert "baseline session a (2 steps) vs candidate session b (2 steps)" in text
         assert "a note" in text
         assert "[related: output_changed on llm 'm' #1]" in text
+
+
+def test_a_replaced_round_is_one_missing_and_one_unexpected_finding() -> None:
+    f = SpanFactory("a")
+    base = [f.decision("route", "search"), f.tool("search", {"q": 1}, 1)]
+    f.close()
+    g = SpanFactory("b")
+    cand = [g.llm("m", "plan"), g.tool("fetch", {"u": 1}, 2)]
+    g.close()
+    report = compare(base, cand)
+    got = [
+        (
+            x.kind.value,
+            (x.candidate or x.baseline).name,  # type: ignore[union-attr]
+            [(r.kind.value, (r.candidate or r.baseline).name) for r in x.related],  # type: ignore[union-attr]
+        )
+        for x in report.findings
+    ]
+    assert got == [
+        ("missing_step", "search", [("missing_step", "route")]),
+        ("unexpected_step", "fetch", [("unexpected_step", "m")]),
+    ]

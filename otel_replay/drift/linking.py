@@ -150,31 +150,39 @@ def _link(
 
 
 def _group_unpaired(findings: Sequence[DriftFinding], at: _Positions) -> list[list[DriftFinding]]:
-    """Findings as groups (primary first): consecutive unexpected or missing steps of one
-    round form one group whose primary is the round's first tool call."""
+    """Findings as groups (primary first): consecutive unexpected (or missing) steps of one
+    round form one group whose primary is the round's first tool call. Unexpected and
+    missing steps of one replaced stretch may interleave; each kind groups on its own."""
     groups: list[list[DriftFinding]] = []
-    last: tuple[DriftKind, int] | None = None
+    open_: dict[DriftKind, tuple[int, int]] = {}  # kind -> (group index, last position)
     for f in findings:
         key = _unpaired_key(f, at)
-        if key is not None and last is not None and groups:
-            g = groups[-1]
-            is_llm = _ref(f) is not None and _ref(f).kind == c.KIND_LLM  # type: ignore[union-attr]
-            has_llm = any(_ref(x) is not None and _ref(x).kind == c.KIND_LLM for x in g)  # type: ignore[union-attr]
-            if key[0] is last[0] and key[1] == last[1] + 1 and not (is_llm and has_llm):
+        if key is None:
+            open_.clear()
+            groups.append([f])
+            continue
+        kind, pos = key
+        cur = open_.get(kind)
+        if cur is not None and pos == cur[1] + 1:
+            g = groups[cur[0]]
+            new_round = _step_kind(f) == c.KIND_LLM and any(_step_kind(x) == c.KIND_LLM for x in g)
+            if not new_round:
                 g.append(f)
-                last = key
+                open_[kind] = (cur[0], pos)
                 continue
         groups.append([f])
-        last = key
+        open_[kind] = (len(groups) - 1, pos)
     for g in groups:
         if len(g) > 1:
-            tool = next((x for x in g if (_ref(x) or _NOREF).kind == c.KIND_TOOL), g[0])
+            tool = next((x for x in g if _step_kind(x) == c.KIND_TOOL), g[0])
             g.remove(tool)
             g.insert(0, tool)
     return groups
 
 
-_NOREF = StepRef("", "", None, "", "")
+def _step_kind(f: DriftFinding) -> str:
+    ref = f.candidate if f.candidate is not None else f.baseline
+    return ref.kind if ref is not None else ""
 
 
 def _same_step(groups: list[list[DriftFinding]]) -> list[list[DriftFinding]]:
@@ -196,10 +204,6 @@ def _same_step(groups: list[list[DriftFinding]]) -> list[list[DriftFinding]]:
             continue
         out.append(g)
     return out
-
-
-def _ref(f: DriftFinding) -> StepRef | None:
-    return f.candidate if f.candidate is not None else f.baseline
 
 
 def _unpaired_key(f: DriftFinding, at: _Positions) -> tuple[DriftKind, int] | None:
