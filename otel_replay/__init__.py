@@ -19,6 +19,7 @@ from otel_replay.drift.findings import DriftFinding
 from otel_replay.drift.policy import DriftKind, DriftPolicy, Severity
 from otel_replay.drift.processor import DriftProcessor
 from otel_replay.drift.report import DriftReport
+from otel_replay.drift.sessions import SessionMatchError
 from otel_replay.formats.errors import (
     RecordingError,
     RecordingFormatError,
@@ -62,6 +63,7 @@ from otel_replay.restore.http_client import (
 from otel_replay.setup.configuration import Configuration, ConfigurationError, configure
 
 __all__ = [
+    "SessionMatchError",
     "AgentBaselineConfigError",
     "__version__",
     "Checkpoint",

@@ -100,7 +100,7 @@ def test_demo_records_with_otel_service_name(tmp_path: Path) -> None:
     out = tmp_path / "out"
     lines = proc.stdout.splitlines()
     assert "; 6 steps replayed (0 hook errors)" in lines[16]
-    assert lines[32] == (
+    assert [ln for ln in lines if ln.startswith("Recording ")][0] == (
         f"Recording {out / 'recording'}: 30 spans, 4 sessions, 4 checkpoints "
         f"(inspect it with: otel-replay inspect {out})"
     )

@@ -55,7 +55,7 @@ def test_every_argument_and_option_of_every_command_has_help() -> None:
                     if not (choice.help or "").strip():
                         missing.append(("otel-replay", choice.dest))
     assert missing == []
-    assert seen == 23  # otel-replay 3 (-h, --version, COMMAND), demo 3, inspect 5, diff 12
+    assert seen == 28  # otel-replay 3 (-h, --version, COMMAND), demo 3, inspect 5, diff 17
 
 
 def test_every_help_ends_with_its_exit_codes() -> None:

@@ -155,13 +155,15 @@ def test_argument_and_output_diffs_have_paths_and_ignore_call_ids_and_timestamps
 
     base, cand = runs(edit)
     report = compare(base, cand)
+    # the changed result of the same call is part of the arguments finding (its cause)
     assert [(f.kind, f.paths) for f in report.findings] == [
         (DriftKind.ARGUMENTS_CHANGED, ("$.query", "$.filters[2].op")),
-        (DriftKind.OUTPUT_CHANGED, ("$.hits",)),
     ]
-    args_f, out_f = report.findings
+    (args_f,) = report.findings
+    (out_f,) = args_f.related
+    assert (out_f.kind, out_f.paths) == (DriftKind.OUTPUT_CHANGED, ("$.hits",))
     assert args_f.severity is Severity.WARNING
-    assert out_f.severity is Severity.INFO
+    assert out_f.severity is Severity.WARNING
     assert args_f.expected == {"$.query": "cats", "$.filters[2].op": "gt"}
     assert args_f.actual == {"$.query": "dogs", "$.filters[2].op": "ge"}
     assert args_f.candidate is not None and args_f.candidate.sequence == 3
@@ -177,7 +179,7 @@ def test_argument_and_output_diffs_have_paths_and_ignore_call_ids_and_timestamps
     assert compare(base, cand, custom).findings[0].paths == ("$.timestamp",)
 
 
-def test_llm_output_change_is_info():
+def test_llm_output_change_is_a_warning():
     def edit(s):
         s[6] = (
             "llm",
@@ -192,7 +194,7 @@ def test_llm_output_change_is_info():
     f = only(compare(*runs(edit)))
     assert (f.kind, f.severity, f.paths) == (
         DriftKind.OUTPUT_CHANGED,
-        Severity.INFO,
+        Severity.WARNING,
         ("$[0].content",),
     )
 
@@ -424,11 +426,10 @@ def test_report_summaries():
         "decision_changed": 1,
         "confidence_changed": 1,
         "unexpected_step": 1,
-        "arguments_changed": 1,
-        "output_changed": 1,
+        "arguments_changed": 1,  # with the changed output of the same call as related
         "status_changed": 1,
     }
-    assert report.counts_by_severity == {"info": 1, "warning": 2, "critical": 3}
+    assert report.counts_by_severity == {"info": 0, "warning": 2, "critical": 3}
     assert report.max_severity is Severity.CRITICAL
     assert Severity.INFO < Severity.WARNING < Severity.CRITICAL
     assert max([Severity.WARNING, Severity.CRITICAL, Severity.INFO]) is Severity.CRITICAL

@@ -64,12 +64,17 @@ class Rig:
         ):
             if with_checkpoint:
                 cid = checkpoint({"s": 1}, label="start", tracer=self.tracer)
+            prev = t
             for step in steps:
-                span = self.tracer.start_span(step["name"], attributes=step["attrs"], start_time=t)
+                start = prev if step.get("parallel") else t
+                span = self.tracer.start_span(
+                    step["name"], attributes=step["attrs"], start_time=start
+                )
                 if step["error"]:
                     span.set_status(Status(StatusCode.ERROR, "failed"))
-                t += step["duration_ms"] * MS
-                span.end(end_time=t)
+                prev = start
+                t = max(t, start + step["duration_ms"] * MS)
+                span.end(end_time=start + step["duration_ms"] * MS)
         return cid
 
     def close(self) -> None:
@@ -181,12 +186,24 @@ def _step_strategy() -> st.SearchStrategy[dict[str, Any]]:
         st.sampled_from(["go", "stop"]),
         st.sampled_from([0.9, 0.2, 1, 1.0, True]),
     )
-    step = st.one_of(tool, llm, decision)
+    plumbing = st.builds(
+        lambda out: {
+            "name": "RunnableSequence",
+            "attrs": {"openinference.span.kind": "CHAIN", "output.value": out},
+            "error": False,
+            "duration_ms": 1,
+        },
+        raw,
+    )
+    step = st.one_of(tool, llm, decision, plumbing)
     return st.builds(
-        lambda s, error, slow: dict(s, error=error, duration_ms=300 if slow else 1),
+        lambda s, error, slow, parallel: dict(
+            s, error=error, duration_ms=300 if slow else 1, parallel=parallel
+        ),
         step,
         st.booleans(),
         st.integers(0, 9).map(lambda n: n == 0),
+        st.integers(0, 3).map(lambda n: n == 0),
     )
 
 
@@ -249,6 +266,9 @@ def test_report_equals_the_full_comparison(
         if data.draw(st.booleans()):
             pos = data.draw(st.integers(0, len(cand)))
             cand.insert(pos, data.draw(_step_strategy()))
+        if len(cand) > 1 and data.draw(st.booleans()):  # swap two neighbours (parallel calls)
+            pos = data.draw(st.integers(0, len(cand) - 2))
+            cand[pos], cand[pos + 1] = cand[pos + 1], cand[pos]
         rig.drift.track("cand", baseline, mode="strict" if strict else "align")
         rig.run("cand", cand, with_checkpoint=False)
         got = rig.drift.reports["cand"]
@@ -321,3 +341,79 @@ def _finish_under_concurrency(rig: Rig, baseline: list[Any]) -> None:
         assert len(exported) == 101
         assert len({s.context.span_id for s in exported}) == 101
         assert rig.drift._held == {}
+
+
+def test_plumbing_parallel_calls_and_consequences_agree_with_the_full_comparison(
+    rig: Rig,
+) -> None:
+    """Plumbing spans that differ, parallel calls that ran in another order and a changed
+    tool call with its issuing LLM output: the processor's report equals compare()."""
+
+    def llm(out: str) -> dict[str, Any]:
+        return {
+            "name": "chat m",
+            "attrs": {
+                c.GEN_AI_OPERATION_NAME: "chat",
+                c.GEN_AI_REQUEST_MODEL: "m",
+                c.GEN_AI_OUTPUT_MESSAGES: out,
+            },
+            "error": False,
+            "duration_ms": 1,
+        }
+
+    def chain(out: str) -> dict[str, Any]:
+        return {
+            "name": "RunnableSequence",
+            "attrs": {"openinference.span.kind": "CHAIN", "output.value": out},
+            "error": False,
+            "duration_ms": 1,
+        }
+
+    def call(name: str, q: int, parallel: bool = False) -> dict[str, Any]:
+        return dict(
+            _tool(name, **{c.GEN_AI_TOOL_CALL_ARGUMENTS: f'{{"q": {q}}}'}),
+            duration_ms=5,
+            parallel=parallel,
+        )
+
+    base = [chain('"a"'), llm('"plan 1"'), call("search", 1), call("fetch", 2, True), llm('"x"')]
+    cid = rig.run("base", base, with_checkpoint=True)
+    assert cid is not None
+    baseline = rig.replay.steps_after(cid)
+    cases = {
+        "plumbing": [chain('"b"'), *base[1:]],
+        "parallel": [base[0], base[1], call("fetch", 2), call("search", 1, True), base[4]],
+        "changed": [base[0], llm('"plan 2"'), call("search", 9), base[3], base[4]],
+    }
+    want_kinds = {"plumbing": [], "parallel": [], "changed": [("arguments_changed", 1)]}
+    for name, cand in cases.items():
+        rig.drift.track(name, baseline)
+        rig.run(name, cand, with_checkpoint=False)
+        got = rig.drift.reports[name]
+        spans = [
+            s
+            for s in rig.exporter.get_finished_spans()
+            if s.attributes is not None
+            and s.attributes.get(c.SESSION_ID) == name
+            and s.parent is not None
+        ]
+        steps = sorted((normalize_span(s, name) for s in spans), key=lambda s: s.sequence)
+        assert got.to_dict() == compare(baseline, steps).to_dict(), name
+        assert [(f.kind.value, len(f.related)) for f in got.findings] == want_kinds[name]
+    (f,) = rig.drift.reports["changed"].findings
+    assert [(r.kind.value, r.candidate.kind) for r in f.related if r.candidate] == [
+        ("output_changed", "llm")
+    ]
+    # the related change's span event is on the LLM span, marked with its cause
+    llm_span = next(
+        s
+        for s in rig.exporter.get_finished_spans()
+        if s.attributes is not None
+        and s.attributes.get(c.SESSION_ID) == "changed"
+        and s.name == "chat m"
+        and s.events
+    )
+    (event,) = [e for e in llm_span.events if e.name == c.DRIFT_EVENT]
+    assert event.attributes is not None
+    assert event.attributes[c.DRIFT_CAUSED_BY] == f.candidate.span_id
+    assert rig.drift.errors.count == 0

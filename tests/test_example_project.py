@@ -72,7 +72,7 @@ def test_the_documented_one_line_change_fails_with_a_clear_report(
         "agent run differs from its baseline tests/agent_baselines/test_agent/test_weather_agent.jsonl",
         "  [warning] unexpected_step: unexpected step at 4: tool 'get_local_time'",
         '        + actual:   {"kind": "tool", "name": "get_local_time", "sequence": 5}',
-        "  [warning] unexpected_step: unexpected step at 5: llm 'fake-weather-model'",
+        "    caused: unexpected_step: unexpected step at 5: llm 'fake-weather-model'",
         "  pytest 'tests/test_agent.py::test_weather_agent' --otel-replay-record",
         "replay: the agent made 1 call that tests/agent_baselines/test_agent/"
         "test_weather_agent_replayed.jsonl does not have",

@@ -25,7 +25,8 @@ from tests.lgagent import (
 
 #: steps compared after the "tools" checkpoint (tool, model call and, with an
 #: instrumentation, the node and chain spans around them)
-COMPARED_AFTER_TOOLS = {"none": 2, "openinference": 8, "openllmetry": 8}
+# the tool call and the final model call: framework plumbing is not compared (docs/drift.md)
+COMPARED_AFTER_TOOLS = {"none": 2, "openinference": 2, "openllmetry": 2}
 
 
 @pytest.fixture(params=INSTRUMENTATIONS)
@@ -110,14 +111,6 @@ def test_hybrid_resumed_run_has_no_findings(rig: tuple[str, DriftPipeline]) -> N
     assert result.report.candidate_steps == result.report.baseline_steps > 0
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason=(
-        "needs issue 11's volatile-id rule: a live model answer carries fresh tool-call ids "
-        "(as real models do), so the model span's output differs from the recorded one in "
-        "$[0].parts[0].id only"
-    ),
-)
 def test_unchanged_live_run_from_before_a_model_call_has_no_findings() -> None:
     with drift_pipeline() as p:
         cp, _ = record_react(p, "none")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import json
 import sys
 import time
 from typing import Any, TextIO
@@ -13,18 +14,23 @@ from otel_replay.cli.render import (
     EXIT_ERROR,
     EXIT_OK,
     EXIT_USAGE,
-    count,
     error,
     exit_codes_epilog,
     paragraphs,
     warning,
 )
-from otel_replay.core import conventions as c
 from otel_replay.drift.compare import compare
 from otel_replay.drift.outputs import SessionComparison, format_for_path, step_view
-from otel_replay.drift.policy import DEFAULT_IGNORE_PATHS, DriftPolicy, Severity
+from otel_replay.drift.policy import (
+    DEFAULT_IGNORE_PATHS,
+    DriftKind,
+    DriftPolicy,
+    Severity,
+    validate_ignore_path,
+)
 from otel_replay.drift.report import DriftReport
 from otel_replay.drift.report_files import render_report, write_report
+from otel_replay.drift.sessions import SessionMatchError, match_sessions, session_steps
 from otel_replay.formats.recording import Recording
 from otel_replay.model.steps import Step
 
@@ -55,37 +61,32 @@ class _Progress:
         self.stream.flush()
 
 
-def _pick_session(rec: Recording, wanted: str | None, checkpoint_id: str | None, role: str) -> str:
-    sessions = rec.sessions()
-    if wanted:
-        if wanted not in sessions:
-            raise LookupError(f"{role}: session {wanted!r} not in {', '.join(rec.paths)}")
-        return wanted
-    if checkpoint_id:
-        for sid in sessions:
-            for st in rec.steps_for_session(sid):
-                if st.attributes.get(c.REPLAY_CHECKPOINT_ID) == checkpoint_id:
-                    return sid
-        for sid in sessions:
-            if any(st.checkpoint_id == checkpoint_id for st in rec.steps_for_session(sid)):
-                return sid
-        if role == "baseline":
-            raise LookupError(f"{role}: checkpoint {checkpoint_id!r} not in {', '.join(rec.paths)}")
-    if not sessions:
-        raise LookupError(f"{role}: no sessions in {', '.join(rec.paths)}")
-    return sessions[0]
+#: Kept for the deprecated ``otel_replay.diffcmd`` import path.
+select_steps = session_steps
 
 
-def select_steps(rec: Recording, session_id: str, checkpoint_id: str | None) -> list[Step]:
-    """Steps of a session to compare: after ``checkpoint_id`` when it is in the session,
-    without the run's root agent span (which started before any checkpoint)."""
-    steps = rec.steps_for_session(session_id)
-    if checkpoint_id:
-        ck = next((s for s in steps if s.checkpoint_id == checkpoint_id), None)
-        if ck is not None and ck.sequence is not None:
-            after = ck.sequence
-            return [s for s in steps if s.sequence is not None and s.sequence > after]
-    return [s for s in steps if not (s.kind == c.KIND_AGENT and s.parent_span_id is None)]
+def _policy(args: argparse.Namespace) -> DriftPolicy:
+    """The drift policy of the command line: latency and token usage are only compared
+    when a threshold is given (timings of two runs differ on a busy machine)."""
+    disabled = {DriftKind(k) for k in args.ignore_kind}
+    if args.latency_threshold is None:
+        disabled.add(DriftKind.LATENCY_REGRESSION)
+    if args.token_threshold is None:
+        disabled.add(DriftKind.TOKEN_USAGE_REGRESSION)
+    kwargs: dict[str, Any] = {}
+    if args.latency_threshold is not None:
+        kwargs["latency_ratio"] = args.latency_threshold
+    if args.latency_floor_ms is not None:
+        kwargs["min_latency_ns"] = int(args.latency_floor_ms * 1_000_000)
+    if args.token_threshold is not None:
+        kwargs["token_ratio"] = args.token_threshold
+    if args.token_floor is not None:
+        kwargs["min_token_increase"] = args.token_floor
+    return DriftPolicy(
+        ignore_paths=DEFAULT_IGNORE_PATHS + tuple(args.ignore_path),
+        disabled=disabled,
+        **kwargs,
+    )
 
 
 def cmd_diff(args: argparse.Namespace, out: TextIO) -> int:
@@ -107,36 +108,46 @@ def cmd_diff(args: argparse.Namespace, out: TextIO) -> int:
         return EXIT_ERROR
     progress.enabled = progress.enabled or len(cand_rec.spans) > _LARGE
     progress.step(2, 3, "comparing")
+    policy = _policy(args)
     try:
-        b_sid = _pick_session(base_rec, args.session, args.checkpoint, "baseline")
-        c_sid = _pick_session(
-            cand_rec, args.candidate_session or args.session, args.checkpoint, "candidate"
+        pairs = match_sessions(
+            base_rec,
+            cand_rec,
+            session=args.session,
+            candidate_session=args.candidate_session,
+            checkpoint_id=args.checkpoint,
+            policy=policy,
+            mode=args.mode,
         )
-    except LookupError as exc:
+    except SessionMatchError as exc:
         error("diff", str(exc))
         return EXIT_USAGE
-    baseline = select_steps(base_rec, b_sid, args.checkpoint)
-    candidate = select_steps(cand_rec, c_sid, args.checkpoint)
-    policy = (
-        DriftPolicy(ignore_paths=DEFAULT_IGNORE_PATHS + tuple(args.ignore_path))
-        if args.ignore_path
-        else None
-    )
-    report = compare(baseline, candidate, policy, mode=args.mode)
+    reports: list[DriftReport] = []
+    sessions: list[SessionComparison] = []
+    for pair in pairs:
+        b, c = pair.baseline, pair.candidate
+        report = compare(b.steps, c.steps, policy, mode=args.mode)
+        report.baseline_session = b.session_id
+        report.candidate_session = c.session_id
+        reports.append(report)
+        if args.format in ("junit", "html") or args.output:
+            sessions.append(
+                _session_comparison(
+                    report, b.steps, c.steps, policy, args, b.session_id, c.session_id
+                )
+            )
     progress.step(3, 3, "done")
-    if args.format in ("junit", "html") or args.output:
-        session = _session_comparison(report, baseline, candidate, policy, args, b_sid, c_sid)
     if args.format in ("junit", "html"):
-        out.write(render_report([session], args.format))
+        out.write(render_report(sessions, args.format))
     else:
-        _write(report, args.format, out, b_sid, c_sid)
+        _write(reports, args.format, out)
     for path in args.output:
         try:
-            write_report(path, [session])
+            write_report(path, sessions)
         except (ValueError, OSError) as exc:
             error("diff", f"--output {path}: {exc}")
             return EXIT_ERROR
-    return _exit_code(report, args.fail_on)
+    return max(_exit_code(r, args.fail_on) for r in reports)
 
 
 def _load(path: str, role: str) -> Recording | None:
@@ -176,15 +187,61 @@ def _session_comparison(
     )
 
 
-def _write(report: DriftReport, fmt: str, out: TextIO, b_sid: str, c_sid: str) -> None:
+def _write(reports: list[DriftReport], fmt: str, out: TextIO) -> None:
     if fmt == "json":
-        out.write(report.to_json(indent=2) + "\n")
-    elif fmt == "markdown":
-        out.write(report.to_markdown() + "\n")
-    else:
-        out.write(f"baseline session {b_sid} ({count(report.baseline_steps, 'step')}) vs ")
-        out.write(f"candidate session {c_sid} ({count(report.candidate_steps, 'step')})\n")
-        out.write(report.render_table() + "\n")
+        doc: Any = (
+            reports[0].to_dict()
+            if len(reports) == 1
+            else {"reports": [r.to_dict() for r in reports]}
+        )
+        out.write(json.dumps(doc, indent=2, ensure_ascii=False, allow_nan=False) + "\n")
+        return
+    for n, report in enumerate(reports):
+        if n:
+            out.write("\n")
+        if fmt == "markdown":
+            out.write(report.to_markdown() + "\n")
+            continue
+        out.write(report.render_table() + "\n")  # it names both sessions
+
+
+def _ignore_path(text: str) -> str:
+    try:
+        return validate_ignore_path(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(
+            f"{exc} (paths look like $.key, $..key, $.items[*].id)"
+        ) from None
+
+
+def _ratio(text: str) -> float:
+    try:
+        v = float(text)
+    except ValueError:
+        v = float("nan")
+    if not v >= 1.0 or v == float("inf"):
+        raise argparse.ArgumentTypeError(f"expected a ratio >= 1 such as 2 or 1.5, got {text!r}")
+    return v
+
+
+def _count(text: str) -> int:
+    try:
+        v = int(text)
+    except ValueError:
+        v = -1
+    if v < 0:
+        raise argparse.ArgumentTypeError(f"expected a whole number >= 0, got {text!r}")
+    return v
+
+
+def _ms(text: str) -> float:
+    try:
+        v = float(text)
+    except ValueError:
+        v = float("nan")
+    if not v >= 0.0 or v == float("inf"):
+        raise argparse.ArgumentTypeError(f"expected milliseconds >= 0, got {text!r}")
+    return v
 
 
 def _exit_code(report: DriftReport, fail_on: str) -> int:
@@ -200,8 +257,10 @@ def add_diff_parser(sub: Any) -> None:
         help="compare two recordings and report drift",
         description=paragraphs(
             "Compare the steps of a candidate recording with a baseline recording (aligned "
-            "by step signatures). Exit code 1 when drift at or above --fail-on is found. An "
-            "input without spans is an error (exit code 3), not 'no drift'.",
+            "by step signatures; rules in docs/drift.md). Exit code 1 when drift at or above "
+            "--fail-on is found. An input without spans is an input error (exit code 3); "
+            "sessions with nothing to compare are a usage error (exit code 2): never 'no "
+            "drift'.",
             LOCATE_HELP,
         ),
         epilog=exit_codes_epilog("diff"),
@@ -212,14 +271,16 @@ def add_diff_parser(sub: Any) -> None:
     p.add_argument(
         "--session",
         metavar="ID",
-        help="session to compare (both sides unless --candidate-session; default: the "
-        "session of --checkpoint, else the first session)",
+        help="session to compare (both sides unless --candidate-session); default: the "
+        "session of --checkpoint, else the only session with steps, else sessions paired by "
+        "agent name",
     )
     p.add_argument("--candidate-session", metavar="ID", help="session of the candidate recording")
     p.add_argument(
         "--checkpoint",
         metavar="ID",
-        help="compare only the steps after this checkpoint id (it must be in the baseline)",
+        help="compare only the steps after this checkpoint id (an error when a recording "
+        "does not hold it)",
     )
     p.add_argument(
         "--format",
@@ -232,8 +293,9 @@ def add_diff_parser(sub: Any) -> None:
         "--mode",
         choices=["align", "strict"],
         default="align",
-        help="align: pair steps by their signatures, so one inserted or removed step is one "
-        "finding; strict: pair steps by position (default: align)",
+        help="align: the agent's steps paired by their signatures (one inserted or removed "
+        "step is one finding), plumbing left out, parallel calls in any order (default); "
+        "strict: every span, position by position",
     )
     p.add_argument(
         "--output",
@@ -254,7 +316,43 @@ def add_diff_parser(sub: Any) -> None:
         action="append",
         default=[],
         metavar="PATH",
-        help="JSON path to ignore, e.g. '$.filters[*].op' (repeatable)",
+        type=_ignore_path,
+        help="JSON path to ignore in arguments and outputs, e.g. $..doc_id (repeatable; "
+        "added to the defaults of docs/drift.md)",
+    )
+    p.add_argument(
+        "--ignore-kind",
+        action="append",
+        default=[],
+        choices=[k.value for k in DriftKind],
+        metavar="KIND",
+        help="kind of finding not to report (repeatable): " + ", ".join(k.value for k in DriftKind),
+    )
+    p.add_argument(
+        "--latency-threshold",
+        type=_ratio,
+        metavar="RATIO",
+        help="report latency regressions: candidate at least RATIO times the baseline and "
+        "--latency-floor-ms longer (off by default)",
+    )
+    p.add_argument(
+        "--latency-floor-ms",
+        type=_ms,
+        metavar="MS",
+        help="minimum latency increase that counts (default: 50)",
+    )
+    p.add_argument(
+        "--token-threshold",
+        type=_ratio,
+        metavar="RATIO",
+        help="report token usage regressions: candidate total at least RATIO times the "
+        "baseline's and --token-floor more (off by default)",
+    )
+    p.add_argument(
+        "--token-floor",
+        type=_count,
+        metavar="N",
+        help="minimum token usage increase that counts (default: 0)",
     )
     p.add_argument("--progress", action="store_true", help="always show progress on stderr")
     p.set_defaults(func=cmd_diff)

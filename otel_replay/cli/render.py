@@ -57,8 +57,9 @@ EXIT_CODES: dict[str, dict[int, str]] = {
     "diff": {
         EXIT_OK: "no drift at or above --fail-on",
         EXIT_DRIFT: "drift at or above --fail-on",
-        EXIT_USAGE: "usage error, or --session, --candidate-session or --checkpoint names "
-        "what is not in the recording",
+        EXIT_USAGE: "usage error, --session, --candidate-session or --checkpoint names what is "
+        "not in the recording, or nothing to compare (no steps on a side, sessions that "
+        "cannot be paired)",
         EXIT_ERROR: _INPUT_ERROR + ", or an input without spans",
     },
 }

@@ -105,6 +105,8 @@ DRIFT_BASELINE_SPAN_ID: Final = "agent_replay.drift.baseline.span_id"
 DRIFT_BASELINE_SEQUENCE: Final = "agent_replay.drift.baseline.sequence"
 DRIFT_CANDIDATE_SPAN_ID: Final = "agent_replay.drift.candidate.span_id"
 DRIFT_CANDIDATE_SEQUENCE: Final = "agent_replay.drift.candidate.sequence"
+#: On the event of a related change: the span id of the step whose finding caused it.
+DRIFT_CAUSED_BY: Final = "agent_replay.drift.caused_by"
 # Summary event attributes
 DRIFT_FINDINGS_TOTAL: Final = "agent_replay.drift.findings"
 DRIFT_CRITICAL_TOTAL: Final = "agent_replay.drift.critical"
@@ -121,7 +123,18 @@ KIND_DECISION: Final = "decision"
 KIND_CHECKPOINT: Final = "checkpoint"
 KIND_REPLAY: Final = "replay"
 KIND_OTHER: Final = "other"
-STEP_KINDS: Final = (KIND_AGENT, KIND_LLM, KIND_TOOL, KIND_DECISION, KIND_CHECKPOINT, KIND_OTHER)
+#: Framework plumbing (chains, prompts, routers, graph nodes that only wrap a step): kept in
+#: recordings, grouped under the step they belong to by drift (docs/semantic-conventions.md).
+KIND_PLUMBING: Final = "plumbing"
+STEP_KINDS: Final = (
+    KIND_AGENT,
+    KIND_LLM,
+    KIND_TOOL,
+    KIND_DECISION,
+    KIND_CHECKPOINT,
+    KIND_OTHER,
+    KIND_PLUMBING,
+)
 
 # --- Metrics (OTel names; Prometheus names in docs/semantic-conventions.md) -----------------
 METER_NAME: Final = "otel_replay"

@@ -13,16 +13,24 @@ diffed. The result is a :class:`~otel_replay.drift.report.DriftReport` of
 
 from __future__ import annotations
 
+import re
 from bisect import bisect_left
 from collections.abc import Iterable, Sequence
+from dataclasses import replace
 from typing import Any, Literal
 
 from otel_replay.core import conventions as c
 from otel_replay.drift.align import Opcode, align, align_codes
-from otel_replay.drift.fields import _compare_renamed, _compare_same, _jsonable
+from otel_replay.drift.fields import (
+    _compare_renamed,
+    _compare_same,
+    _jsonable,
+    parallel_canonical,
+)
 from otel_replay.drift.findings import DriftFinding, FirstDivergence, PairComparison, StepRef
 from otel_replay.drift.fingerprint import RunProfile, fingerprint
-from otel_replay.drift.jsondiff import JsonChange
+from otel_replay.drift.jsondiff import JsonChange, _canonical
+from otel_replay.drift.linking import Site, _content_notes, _latency_once, _link
 from otel_replay.drift.policy import DriftKind, DriftPolicy
 from otel_replay.drift.report import DriftReport
 from otel_replay.model.steps import Step
@@ -81,13 +89,21 @@ def compare(
     """
     if mode not in ("align", "strict"):
         raise ValueError(f"mode must be 'align' or 'strict', not {mode!r}")
-    pol = policy if policy is not None else DriftPolicy()
-    skip = pol.ignore_kinds
+    pol = _for_mode(policy if policy is not None else DriftPolicy(), mode)
+    skip = pol.skipped_kinds(mode)
     ids: dict[tuple[str, str], int] = {}
     run = _Run(
         pol, _Side(baseline, skip, ids, None), _Side(candidate, skip, ids, pol.min_latency_ns)
     )
+    run.c.all_steps = candidate
     return _compare_sides(run, ids, mode)
+
+
+def _for_mode(pol: DriftPolicy, mode: Mode) -> DriftPolicy:
+    """``pol`` for a comparison in ``mode``: ``strict`` keeps the order of parallel calls."""
+    if mode == "strict" and not pol.parallel_order:
+        return replace(pol, parallel_order=True)
+    return pol
 
 
 def compare_profiled(
@@ -104,50 +120,77 @@ def compare_profiled(
         raise ValueError(f"mode must be 'align' or 'strict', not {mode!r}")
     ids: dict[tuple[str, str], int] = {}
     sides = _Side.prepared(baseline, ids), _Side.prepared(candidate, ids)
-    return _compare_sides(_Run(policy, *sides), ids, mode)
+    return _compare_sides(_Run(_for_mode(policy, mode), *sides), ids, mode)
 
 
 def _compare_sides(run: _Run, ids: dict[tuple[str, str], int], mode: Mode) -> DriftReport:
     pol = run.pol
+    if not pol.parallel_order:
+        tools = {code for (kind, _), code in ids.items() if kind == c.KIND_TOOL}
+        if tools:
+            run.b.order_parallel(tools, pol)
+            run.c.order_parallel(tools, pol)
     base, cand = run.b.steps, run.c.steps
     if mode == "align":
         if len(ids) < _MAX_CODES:
             ops = align_codes("".join(map(chr, run.b.codes)), "".join(map(chr, run.c.codes)))
         else:  # pragma: no cover - over a million distinct signatures
             ops = align(run.b.codes, run.c.codes)
-        for tag, i1, i2, j1, j2 in _slide_for_content(ops, run.b, run.c):
+        for tag, i1, i2, j1, j2 in _slide_for_content(ops, run.b, run.c, pol):
             if tag == "equal":
                 run.equal(i1, j1, i2 - i1)
             elif tag == "replace":
-                _replace_hunk(run, base[i1:i2], cand[j1:j2], j1)
+                _replace_hunk(run, base[i1:i2], cand[j1:j2], j1, i1)
             elif tag == "delete":
                 site = cand[j1] if j1 < len(cand) else None
                 for k in range(i1, i2):
-                    run.unpaired(base[k], None, j1, base[k], site)
+                    run.unpaired(base[k], None, j1, base[k], site, k, None)
             else:
                 site = base[i1] if i1 < len(base) else None
                 for k in range(j1, j2):
-                    run.unpaired(None, cand[k], k, site, cand[k])
+                    run.unpaired(None, cand[k], k, site, cand[k], None, k)
     else:
         nb, nc = len(base), len(cand)
         for i in range(max(nb, nc)):
             b = base[i] if i < nb else None
             cs = cand[i] if i < nc else None
             if b is None or cs is None:
-                run.unpaired(b, cs, i, b, cs)
+                run.unpaired(b, cs, i, b, cs, i, i)
             elif b.kind == cs.kind and b.name == cs.name:
                 run.equal(i, i, 1)
             elif b.kind == cs.kind and b.kind in _RENAMABLE:
-                run.add(_compare_renamed(b, cs, pol, i), i, b, cs)
+                run.add(_compare_renamed(b, cs, pol, i), i, b, cs, i, i)
             else:
-                run.unpaired(b, None, i, b, cs)
-                run.unpaired(None, cs, i, b, cs)
+                run.unpaired(b, None, i, b, cs, i, None)
+                run.unpaired(None, cs, i, b, cs, None, i)
+    linked = (
+        _link(run.findings, base, cand, run.sites)
+        if mode == "align"
+        else [(f, f) for f in run.findings]
+    )
+    findings = _latency_once([f for f, _ in linked], run.c.all_steps)
+    first = None
+    if findings:
+        origin = next(o for f, o in linked if f is findings[0])
+        pos, b, cs, changes = run.sites[id(origin)][:4]
+        first = _divergence(pos, b, cs, changes, pol)
     return DriftReport(
-        findings=run.findings,
-        first_divergence=run.first,
+        findings=findings,
+        first_divergence=first,
         baseline_steps=len(base),
         candidate_steps=len(cand),
         mode=mode,
+        notes=_side_notes(run.b, run.c, ids),
+    )
+
+
+def _side_notes(b: _Side, cs: _Side, ids: dict[tuple[str, str], int]) -> list[str]:
+    llm = {code for (kind, _), code in ids.items() if kind == c.KIND_LLM}
+    if not llm:
+        return []
+    return _content_notes(
+        ((c.KIND_LLM, p) for x, p in zip(b.codes, b.prints, strict=True) if x in llm),
+        ((c.KIND_LLM, p) for x, p in zip(cs.codes, cs.prints, strict=True) if x in llm),
     )
 
 
@@ -155,10 +198,15 @@ _RENAMABLE = frozenset({c.KIND_TOOL, c.KIND_LLM, c.KIND_DECISION})
 _MAX_CODES = 0x110000
 
 
-def no_drift_report(steps: int, mode: Mode = "align") -> DriftReport:
+def no_drift_report(steps: int, mode: Mode = "align", notes: Sequence[str] = ()) -> DriftReport:
     """The report :func:`compare` returns for two runs of ``steps`` steps that agree."""
     return DriftReport(
-        findings=[], first_divergence=None, baseline_steps=steps, candidate_steps=steps, mode=mode
+        findings=[],
+        first_divergence=None,
+        baseline_steps=steps,
+        candidate_steps=steps,
+        mode=mode,
+        notes=list(notes),
     )
 
 
@@ -174,7 +222,7 @@ class _Side:
     compares equal.
     """
 
-    __slots__ = ("steps", "codes", "prints", "slow")
+    __slots__ = ("steps", "codes", "prints", "slow", "all_steps")
 
     def __init__(
         self,
@@ -207,6 +255,7 @@ class _Side:
         self.codes = codes
         self.prints = prints
         self.slow = slow
+        self.all_steps: Sequence[Step] = kept
 
     @classmethod
     def prepared(cls, prof: RunProfile, ids: dict[tuple[str, str], int]) -> _Side:
@@ -222,35 +271,121 @@ class _Side:
         side.codes = codes
         side.prints = list(prof.prints)
         side.slow = []
+        side.all_steps = side.steps
         return side
+
+    def order_parallel(self, tool_codes: set[int], pol: DriftPolicy) -> None:
+        """Sort each group of parallel tool calls by tool name and arguments, so that the
+        order in which calls issued together ran is not drift.
+
+        A group is a run of consecutive tool steps whose time spans overlap the group's
+        (each runs while the ones before it have not all ended): calls one LLM call issued
+        together and that ran concurrently. Sorting is the same on both runs, so a call added
+        to or missing from a group is still one insertion or deletion.
+        """
+        codes = self.codes
+        if len(tool_codes) < _MAX_CODES and len(codes) < 1 << 24:
+            # runs of two or more consecutive tool codes, found by a regex over the codes
+            chars = "".join(re.escape(chr(x)) for x in sorted(tool_codes))
+            runs = [m.span() for m in re.finditer(f"[{chars}]{{2,}}", "".join(map(chr, codes)))]
+        else:  # pragma: no cover - over a million distinct signatures
+            runs = _runs_of(codes, tool_codes)
+        for i0, i1 in runs:
+            i = i0
+            while i < i1:
+                first = self.steps[i]
+                start, end = first.start_time_unix_nano, first.end_time_unix_nano
+                j = i + 1
+                while j < i1:
+                    st = self.steps[j]
+                    if not (st.start_time_unix_nano < end and st.end_time_unix_nano > start):
+                        break  # does not overlap the group's time span
+                    start = min(start, st.start_time_unix_nano)
+                    end = max(end, st.end_time_unix_nano)
+                    j += 1
+                if j - i > 1:
+                    self._sort_group(i, j, pol)
+                i = j
+
+    def _sort_group(self, i: int, j: int, pol: DriftPolicy) -> None:
+        vol = pol.volatile
+        steps = self.steps
+        order = sorted(range(i, j), key=lambda k: (steps[k].name, _canonical(steps[k].inputs, vol)))
+        if order == list(range(i, j)):
+            return
+        codes, prints = self.codes, self.prints
+        self.steps = list(steps)
+        self.codes = list(codes)
+        self.prints = list(prints)
+        self.steps[i:j] = [steps[k] for k in order]
+        self.codes[i:j] = [codes[k] for k in order]
+        self.prints[i:j] = [prints[k] for k in order]
+        slow = set(self.slow)
+        if slow & set(range(i, j)):
+            moved = {i + r for r, k in enumerate(order) if k in slow}
+            self.slow = sorted((slow - set(range(i, j))) | moved)
+
+
+def _runs_of(codes: Sequence[int], wanted: set[int]) -> list[tuple[int, int]]:
+    """``(start, end)`` of each run of two or more consecutive codes in ``wanted``."""
+    out = []
+    i, n = 0, len(codes)
+    while i < n:
+        if codes[i] not in wanted:
+            i += 1
+            continue
+        j = i + 1
+        while j < n and codes[j] in wanted:
+            j += 1
+        if j - i > 1:
+            out.append((i, j))
+        i = j
+    return out
 
 
 class _Run:
     """Accumulates findings and the first divergence of a comparison."""
 
-    __slots__ = ("pol", "b", "c", "findings", "first")
+    __slots__ = ("pol", "b", "c", "findings", "sites")
 
     def __init__(self, pol: DriftPolicy, b: _Side, c: _Side) -> None:
         self.pol = pol
         self.b = b
         self.c = c
         self.findings: list[DriftFinding] = []
-        self.first: FirstDivergence | None = None
+        #: id(finding) -> where it diverges (position, baseline, candidate, changes) and the
+        #: indices of its baseline and candidate steps
+        self.sites: dict[int, Site] = {}
 
-    def add(self, res: PairComparison, pos: int, b: Step | None, cs: Step | None) -> None:
+    def add(
+        self,
+        res: PairComparison,
+        pos: int,
+        b: Step | None,
+        cs: Step | None,
+        bi: int | None = None,
+        ci: int | None = None,
+    ) -> None:
         if not res.findings:
             return
         self.findings.extend(res.findings)
-        if self.first is None:
-            self.first = _divergence(pos, b, cs, res.changes, self.pol)
+        for f in res.findings:
+            self.sites[id(f)] = (pos, b, cs, res.changes, bi, ci)
 
     def unpaired(
-        self, b: Step | None, cs: Step | None, pos: int, site_b: Step | None, site_c: Step | None
+        self,
+        b: Step | None,
+        cs: Step | None,
+        pos: int,
+        site_b: Step | None,
+        site_c: Step | None,
+        bi: int | None = None,
+        ci: int | None = None,
     ) -> None:
         n = len(self.findings)
         _unpaired(b, cs, self.pol, pos, self.findings)
-        if self.first is None and len(self.findings) > n:
-            self.first = _divergence(pos, site_b, site_c, [], self.pol)
+        for f in self.findings[n:]:
+            self.sites[id(f)] = (pos, site_b, site_c, [], bi, ci)
 
     def equal(self, i: int, j: int, n: int) -> None:
         """Compare the same-signature pairs ``(b[i + k], c[j + k])`` for ``k < n``.
@@ -274,7 +409,7 @@ class _Run:
             b, cs = base[i + k], cand[j + k]
             res = _compare_same(b, cs, pol, j + k)
             if res is not None:
-                self.add(res, j + k, b, cs)
+                self.add(res, j + k, b, cs, i + k, j + k)
 
 
 def _mismatches(xs: list[Any], ys: list[Any], i: int, j: int, n: int) -> list[int]:
@@ -294,9 +429,13 @@ def _mismatches(xs: list[Any], ys: list[Any], i: int, j: int, n: int) -> list[in
     return out
 
 
-def _slide_for_content(ops: Iterable[Opcode], b: _Side, c: _Side) -> list[list[Any]]:
+def _slide_for_content(
+    ops: Iterable[Opcode], b: _Side, c: _Side, pol: DriftPolicy
+) -> list[list[Any]]:
     """Move each pure insertion/deletion among repeated signatures to where the most pairs
-    have identical content (equal fingerprints); ties keep the aligner's placement.
+    have identical content (equal fingerprints, else equal decoded outputs up to volatile
+    ids: token counts and run-specific ids do not tell where a round was added); ties keep
+    the aligner's placement.
 
     Sliding keeps the edit script minimal: a run only moves over items whose signatures
     equal the ones it swaps with, and at least one equal item stays between two hunks.
@@ -314,18 +453,20 @@ def _slide_for_content(ops: Iterable[Opcode], b: _Side, c: _Side) -> list[list[A
         if back <= 0 and fwd <= 0:
             continue
         if tag == "delete":  # run xs[i:i+n] of the baseline, opposite ys[p] of the candidate
-            xs, ys, xc, i, n, p = b.prints, c.prints, b.codes, op[1], op[2] - op[1], op[3]
+            xside, yside, i, n, p = b, c, op[1], op[2] - op[1], op[3]
         else:
-            xs, ys, xc, i, n, p = c.prints, b.prints, c.codes, op[3], op[4] - op[3], op[1]
+            xside, yside, i, n, p = c, b, op[3], op[4] - op[3], op[1]
+        xc = xside.codes
+        same = _SameContent(xside, yside, pol)
         best = best_t = score = t = 0
         while t < fwd and xc[i + t] == xc[i + n + t]:
-            score += int(xs[i + t] == ys[p + t]) - int(xs[i + n + t] == ys[p + t])
+            score += same(i + t, p + t) - same(i + n + t, p + t)
             t += 1
             if score > best:
                 best, best_t = score, t
         score = t = 0
         while t < back and xc[i - 1 - t] == xc[i + n - 1 - t]:
-            score += int(xs[i + n - 1 - t] == ys[p - 1 - t]) - int(xs[i - 1 - t] == ys[p - 1 - t])
+            score += same(i + n - 1 - t, p - 1 - t) - same(i - 1 - t, p - 1 - t)
             t += 1
             if score > best:
                 best, best_t = score, -t
@@ -347,22 +488,59 @@ def _slide_for_content(ops: Iterable[Opcode], b: _Side, c: _Side) -> list[list[A
     return [op for op in out if op[0] != "equal" or op[2] > op[1]]
 
 
-def _replace_hunk(run: _Run, bs: list[Step], cs: list[Step], j0: int) -> None:
+class _SameContent:
+    """``same(i, j)``: 1 when step ``i`` of one side has the content of step ``j`` of the
+    other (equal fingerprints, else equal outputs up to volatile ids and the order of
+    parallel calls), else 0. Content keys are computed on first use and cached."""
+
+    __slots__ = ("x", "y", "pol", "kx", "ky")
+
+    def __init__(self, x: _Side, y: _Side, pol: DriftPolicy) -> None:
+        self.x, self.y, self.pol = x, y, pol
+        self.kx: dict[int, str] = {}
+        self.ky: dict[int, str] = {}
+
+    def __call__(self, i: int, j: int) -> int:
+        if self.x.prints[i] == self.y.prints[j]:
+            return 1
+        if self.x.codes[i] != self.y.codes[j]:
+            return 0
+        return int(self.key(self.x, self.kx, i) == self.key(self.y, self.ky, j))
+
+    def key(self, side: _Side, cache: dict[int, str], k: int) -> str:
+        v = cache.get(k)
+        if v is None:
+            st = side.steps[k]
+            out = st.outputs
+            if st.kind == c.KIND_LLM:
+                out = parallel_canonical(out)
+            v = cache[k] = _canonical([st.status, out], self.pol.volatile)
+        return v
+
+
+def _replace_hunk(run: _Run, bs: list[Step], cs: list[Step], j0: int, i0: int) -> None:
     """Pair steps of the same kind positionally; the rest are missing/unexpected."""
     paired = 0
     for b, cand in zip(bs, cs, strict=False):
         if b.kind != cand.kind or b.kind not in _RENAMABLE:
             break
-        run.add(_compare_renamed(b, cand, run.pol, j0 + paired), j0 + paired, b, cand)
+        run.add(
+            _compare_renamed(b, cand, run.pol, j0 + paired),
+            j0 + paired,
+            b,
+            cand,
+            i0 + paired,
+            j0 + paired,
+        )
         paired += 1
     for k in range(paired, max(len(bs), len(cs))):
         b1 = bs[k] if k < len(bs) else None
         c1 = cs[k] if k < len(cs) else None
         pos = j0 + min(k, len(cs))
         if b1 is not None:
-            run.unpaired(b1, None, pos, b1, c1)
+            run.unpaired(b1, None, pos, b1, c1, i0 + k, None)
         if c1 is not None:
-            run.unpaired(None, c1, j0 + k, b1, c1)
+            run.unpaired(None, c1, j0 + k, b1, c1, None, j0 + k)
 
 
 def _divergence(

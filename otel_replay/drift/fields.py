@@ -3,6 +3,7 @@ decision, status, latency) or same kind under another name, as findings."""
 
 from __future__ import annotations
 
+import json
 import math
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
@@ -94,7 +95,7 @@ def _compare_same(b: Step, cs: Step, pol: DriftPolicy, pos: int) -> PairComparis
     cd = cs.end_time_unix_nano - cs.start_time_unix_nano
     if cd >= pol.min_latency_ns:
         bd = max(b.end_time_unix_nano - b.start_time_unix_nano, 0)
-        if cd > bd and cd >= pol.latency_ratio * bd:
+        if cd - bd >= pol.min_latency_ns and cd >= pol.latency_ratio * bd:
             res = _latency(res, b, cs, pol, pos, bd, cd)
     return res
 
@@ -147,7 +148,9 @@ def _field_diff(
     pol: DriftPolicy,
     pos: int,
 ) -> PairComparison | None:
-    changes = json_diff(bv, cv, ignore=pol.ignore_paths)
+    if kind is DriftKind.OUTPUT_CHANGED and b.kind == c.KIND_LLM and not pol.parallel_order:
+        bv, cv = parallel_canonical(bv), parallel_canonical(cv)
+    changes = json_diff(bv, cv, ignore=pol.ignore_paths, volatile=pol.volatile)
     if not changes:
         return res
     paths = [ch.path for ch in changes]
@@ -185,7 +188,7 @@ def _tokens(
         return res
     bt = (bi or 0) + (bo or 0)
     ct = (ci or 0) + (co or 0)
-    if bt <= 0 or ct <= bt or ct < pol.token_ratio * bt:
+    if bt <= 0 or ct <= bt or ct < pol.token_ratio * bt or ct - bt < pol.min_token_increase:
         return res
     return _finding(
         res,
@@ -327,7 +330,9 @@ def _compare_renamed(b: Step, cs: Step, pol: DriftPolicy, pos: int) -> PairCompa
         kind, label = DriftKind.DECISION_CHANGED, "decision"
         expected = {"decision": b.name, "action": b.decision_action}
         actual = {"decision": cs.name, "action": cs.decision_action}
-    changes = json_diff(expected, actual, ignore=_prefixed(pol.ignore_paths, label))
+    changes = json_diff(
+        expected, actual, ignore=_prefixed(pol.ignore_paths, label), volatile=pol.volatile
+    )
     res.changes.extend(changes)
     _finding(
         res,
@@ -361,6 +366,50 @@ def _prefixed(patterns: tuple[str, ...], label: str) -> tuple[str, ...]:
 
 
 # --- helpers --------------------------------------------------------------------------------
+
+
+def parallel_canonical(messages: Any) -> Any:
+    """GenAI-shaped messages with the order of parallel tool calls removed: in each
+    message, consecutive ``tool_call`` parts sorted by (name, arguments); in the list,
+    consecutive ``tool`` messages sorted by content. Anything else is returned as is."""
+    if not isinstance(messages, list):
+        return messages
+    out: list[Any] = []
+    run: list[Any] = []
+    for m in messages:
+        if isinstance(m, Mapping) and m.get("role") == "tool":
+            run.append(m)
+            continue
+        if run:
+            out.extend(sorted(run, key=_tool_message_key))
+            run = []
+        if isinstance(m, Mapping) and isinstance(m.get("parts"), list):
+            parts = m["parts"]
+            calls = [p for p in parts if isinstance(p, Mapping) and p.get("type") == "tool_call"]
+            if len(calls) > 1:
+                rest = [
+                    p
+                    for p in parts
+                    if not (isinstance(p, Mapping) and p.get("type") == "tool_call")
+                ]
+                m = {**m, "parts": rest + sorted(calls, key=_call_key)}
+        out.append(m)
+    if run:
+        out.extend(sorted(run, key=_tool_message_key))
+    return out
+
+
+def _call_key(part: Mapping[str, Any]) -> str:
+    return json.dumps([part.get("name"), part.get("arguments")], sort_keys=True, default=repr)
+
+
+def _tool_message_key(m: Mapping[str, Any]) -> str:
+    parts = m.get("parts")
+    body = [
+        {k: v for k, v in p.items() if k != "id"} if isinstance(p, Mapping) else p
+        for p in (parts if isinstance(parts, list) else [])
+    ]
+    return json.dumps([m.get("name"), body, m.get("content")], sort_keys=True, default=repr)
 
 
 def _jsonable(v: Any, limit: int, depth: int = 0) -> Any:

@@ -65,7 +65,12 @@ class StepRef:
 
 @dataclass(frozen=True)
 class DriftFinding:
-    """One difference between the runs; ``expected``/``actual`` are JSON-able."""
+    """One difference between the runs; ``expected``/``actual`` are JSON-able.
+
+    ``related`` holds the differences this one caused (the LLM output that issued a
+    changed tool call, the model call of an extra round, ...): they are part of this
+    finding, not findings of their own, and do not count for the severity or the exit code.
+    """
 
     kind: DriftKind
     severity: Severity
@@ -76,6 +81,7 @@ class DriftFinding:
     position: int = 0
     baseline: StepRef | None = None
     candidate: StepRef | None = None
+    related: tuple[DriftFinding, ...] = ()
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-friendly form."""
@@ -89,6 +95,7 @@ class DriftFinding:
             "position": self.position,
             "baseline": self.baseline.to_dict() if self.baseline else None,
             "candidate": self.candidate.to_dict() if self.candidate else None,
+            "related": [r.to_dict() for r in self.related],
         }
 
     @classmethod
@@ -105,7 +112,17 @@ class DriftFinding:
             position=int(d.get("position", 0)),
             baseline=StepRef.from_dict(b) if b else None,
             candidate=StepRef.from_dict(cd) if cd else None,
+            related=tuple(DriftFinding.from_dict(r) for r in d.get("related") or ()),
         )
+
+    def steps(self) -> list[StepRef]:
+        """The steps of this finding and of its related changes (candidate side first)."""
+        out: list[StepRef] = []
+        for f in (self, *self.related):
+            for ref in (f.candidate, f.baseline):
+                if ref is not None and ref not in out:
+                    out.append(ref)
+        return out
 
 
 @dataclass

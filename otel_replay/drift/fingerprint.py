@@ -97,9 +97,10 @@ class RunProfile:
     steps: list[Step]
 
 
-def profile(steps: Iterable[Step], policy: DriftPolicy) -> RunProfile:
-    """The :class:`RunProfile` of ``steps`` under ``policy`` (ignored kinds left out)."""
-    skip = policy.ignore_kinds
+def profile(steps: Iterable[Step], policy: DriftPolicy, mode: str = "align") -> RunProfile:
+    """The :class:`RunProfile` of ``steps`` under ``policy`` in ``mode`` (the kinds
+    :meth:`~otel_replay.drift.policy.DriftPolicy.skipped_kinds` skips left out)."""
+    skip = policy.skipped_kinds(mode)
     sigs: list[tuple[str, str]] = []
     prints: list[tuple[Any, ...]] = []
     kept: list[Step] = []

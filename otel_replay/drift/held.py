@@ -58,7 +58,7 @@ def seq_of_entry(entry: tuple[int, Any, Any, Any]) -> int:
     return entry[0]
 
 
-def profile_entry(span: ReadableSpan, policy: DriftPolicy) -> Any:
+def profile_entry(span: ReadableSpan, policy: DriftPolicy, mode: str = "align") -> Any:
     """``(sequence key, signature, fingerprint, span)`` of an ended span, exactly as
     :func:`~otel_replay.drift.fingerprint.profile` sees its normalized step; ``SKIP`` for spans the
     comparison leaves out, ``SLOW`` for a step at or over the latency floor."""
@@ -68,7 +68,7 @@ def profile_entry(span: ReadableSpan, policy: DriftPolicy) -> Any:
     kind, name = classify(attrs, span.name)
     if kind == c.KIND_AGENT and is_run_root(span):
         return SKIP  # the run's own root
-    if kind in policy.ignore_kinds:
+    if kind in policy.skipped_kinds(mode):
         return SKIP
     start = span.start_time or 0
     end = span.end_time or start

@@ -5,13 +5,18 @@ identifiers are quoted). Ignore patterns use the same syntax plus ``*`` for any 
 index (``$.items[*].id``) and ``..`` for any depth (``$..id``).
 
 Semantics: ``1 == 1.0``; NaN equals NaN; ``True`` is not ``1``; tuples are lists; strings at
-the top level that contain JSON are decoded first. :func:`json_diff` never raises on values:
+the top level that contain JSON are decoded first; two strings that are equal once every
+match of the ``volatile`` pattern (generated ids) is replaced by one placeholder are equal. Lists of different lengths are aligned
+(a minimal edit script of their items), so one item inserted at the head is one ``added``
+change: ``added`` paths give the index in ``actual``, ``removed`` and ``changed`` paths the
+index in ``expected``. :func:`json_diff` never raises on values:
 nesting deeper than ``max_depth`` and Python reference cycles are compared without recursing
 and reported as one change at that path.
 """
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
@@ -19,6 +24,7 @@ from functools import lru_cache
 from numbers import Number
 from typing import Any, Literal
 
+from otel_replay.drift.align import align
 from otel_replay.model.span_shapes import decode_json_value
 
 __all__ = ["JsonChange", "ChangeOp", "json_diff", "format_path", "type_name", "MAX_DEPTH"]
@@ -65,12 +71,18 @@ def _segment(seg: Any) -> str:
 
 
 def json_diff(
-    expected: Any, actual: Any, *, ignore: Iterable[str] = (), max_depth: int = MAX_DEPTH
+    expected: Any,
+    actual: Any,
+    *,
+    ignore: Iterable[str] = (),
+    max_depth: int = MAX_DEPTH,
+    volatile: re.Pattern[str] | None = None,
 ) -> list[JsonChange]:
     """Differences turning ``expected`` into ``actual``, in document order.
 
     ``ignore`` holds path patterns whose subtrees are skipped; a malformed pattern raises
-    :class:`ValueError`. Values never make this function raise.
+    :class:`ValueError`. Strings equal up to matches of ``volatile`` are equal. Values never
+    make this function raise.
     """
     patterns = _compile((ignore,) if isinstance(ignore, str) else tuple(ignore))
     try:
@@ -79,7 +91,7 @@ def json_diff(
         if any(not p for p in patterns):  # "$" ignores everything
             return []
         out: list[JsonChange] = []
-        _Differ(patterns, max(0, max_depth), out).diff(x, y, [], states, 0)
+        _Differ(patterns, max(0, max_depth), out, volatile).diff(x, y, [], states, 0)
         return out
     except Exception:  # pragma: no cover - last-resort guard for exotic objects
         if expected is actual:
@@ -218,14 +230,21 @@ def _scalar_equal(x: Any, y: Any) -> bool:
 
 
 class _Differ:
-    __slots__ = ("patterns", "max_depth", "out", "stack_x", "stack_y")
+    __slots__ = ("patterns", "max_depth", "out", "stack_x", "stack_y", "volatile")
 
-    def __init__(self, patterns: tuple[tuple[Token, ...], ...], max_depth: int, out: list) -> None:
+    def __init__(
+        self,
+        patterns: tuple[tuple[Token, ...], ...],
+        max_depth: int,
+        out: list,
+        volatile: re.Pattern[str] | None = None,
+    ) -> None:
         self.patterns = patterns
         self.max_depth = max_depth
         self.out: list[JsonChange] = out
         self.stack_x: set[int] = set()
         self.stack_y: set[int] = set()
+        self.volatile = volatile
 
     def advance(self, states: tuple, seg: Any, is_index: bool) -> tuple | None:
         """NFA step over one segment; ``None`` if the child path is ignored."""
@@ -275,6 +294,9 @@ class _Differ:
                 self.stack_y.discard(iy)
             return
         if not _scalar_equal(x, y):
+            vol = self.volatile
+            if tx == _STR and vol is not None and vol.sub("\x00", x) == vol.sub("\x00", y):
+                return
             self.change(segs, "changed", x, y)
 
     def diff_object(self, x: Any, y: Any, segs: list, states: tuple, depth: int) -> None:
@@ -299,6 +321,9 @@ class _Differ:
 
     def diff_array(self, x: list, y: list, segs: list, states: tuple, depth: int) -> None:
         nx, ny = len(x), len(y)
+        if nx != ny and nx and ny:
+            self.diff_aligned(x, y, segs, states, depth)
+            return
         for i in range(max(nx, ny)):
             child = self.advance(states, i, True) if states else states
             if child is None:
@@ -311,6 +336,68 @@ class _Differ:
             else:
                 self.diff(x[i], y[i], segs, child, depth + 1)
             segs.pop()
+
+    def diff_aligned(self, x: list, y: list, segs: list, states: tuple, depth: int) -> None:
+        """Lists of different lengths: pair items along a minimal edit script of their
+        content keys; paired items are diffed, the others are ``removed`` (index in ``x``)
+        or ``added`` (index in ``y``)."""
+        kx = [_canonical(v, self.volatile) for v in x]
+        ky = [_canonical(v, self.volatile) for v in y]
+        for tag, i1, i2, j1, j2 in align(kx, ky):  # minimal, near-linear when lists agree
+            if tag == "equal":
+                continue
+            paired = min(i2 - i1, j2 - j1) if tag == "replace" else 0
+            for k in range(paired):
+                self.item(x, y, i1 + k, j1 + k, segs, states, depth)
+            for i in range(i1 + paired, i2):
+                self.item(x, None, i, None, segs, states, depth)
+            for j in range(j1 + paired, j2):
+                self.item(None, y, None, j, segs, states, depth)
+
+    def item(
+        self,
+        x: list | None,
+        y: list | None,
+        i: int | None,
+        j: int | None,
+        segs: list,
+        states: tuple,
+        depth: int,
+    ) -> None:
+        idx = i if i is not None else j
+        child = self.advance(states, idx, True) if states else states
+        if child is None:
+            return
+        segs.append(idx)
+        if x is None or i is None:
+            assert y is not None and j is not None
+            self.change(segs, "added", None, y[j])
+        elif y is None or j is None:
+            self.change(segs, "removed", x[i], None)
+        else:
+            self.diff(x[i], y[j], segs, child, depth + 1)
+        segs.pop()
+
+
+def _canonical(v: Any, volatile: re.Pattern[str] | None, depth: int = 0) -> str:
+    """A stable text of ``v`` (the alignment key of a list item) where volatile strings
+    are one placeholder; items with equal keys are taken as unchanged."""
+
+    def norm(o: Any, d: int) -> Any:
+        if d > 32:
+            return repr(o)
+        if isinstance(o, str):
+            return volatile.sub("\x00", o) if volatile is not None else o
+        if isinstance(o, Mapping):
+            return {str(k): norm(val, d + 1) for k, val in o.items()}
+        if isinstance(o, (list, tuple)):
+            return [norm(val, d + 1) for val in o]
+        return o
+
+    try:
+        return json.dumps(norm(v, depth), sort_keys=True, default=repr)
+    except (TypeError, ValueError):
+        return repr(v)
 
 
 def _container_equal(x: Any, y: Any) -> bool:

@@ -47,6 +47,7 @@ from otel_replay.drift.events import (
 from otel_replay.drift.findings import DriftFinding
 from otel_replay.drift.fingerprint import RunProfile, profile
 from otel_replay.drift.held import SKIP, SLOW, Held, is_run_root, profile_entry, seq_of_entry
+from otel_replay.drift.linking import _content_notes as content_notes
 from otel_replay.drift.policy import DriftPolicy, Severity
 from otel_replay.drift.report import DriftReport
 from otel_replay.model.steps import Step, normalize_span, step_from_parts
@@ -246,7 +247,7 @@ class DriftProcessor(SpanProcessor):
             return
         policy = self._policy(run)
         try:  # while the span is fresh in memory
-            entry = profile_entry(span, policy)
+            entry = profile_entry(span, policy, run.mode)
         except Exception as exc:  # the full comparison still runs: nothing is lost
             self.errors.report("profile", exc)
             entry = SLOW
@@ -420,11 +421,15 @@ class DriftProcessor(SpanProcessor):
             # The common case, a run that agrees with its baseline, decided on the profiles
             # alone; anything else (or a doubt) goes through the full comparison.
             entries.sort(key=seq_of_entry)
-            base = profile(run.baseline, held.policy)
+            base = profile(run.baseline, held.policy, mode)
             sigs = [e[1] for e in entries]
             prints = [e[2] for e in entries]
             if sigs == base.signatures and prints == base.prints:
-                report = no_drift_report(len(entries), mode)
+                notes = content_notes(
+                    ((k, p) for (k, _), p in zip(base.signatures, base.prints, strict=True)),
+                    ((k, p) for (k, _), p in zip(sigs, prints, strict=True)),
+                )
+                report = no_drift_report(len(entries), mode, notes)
             else:
                 # Lazily normalized steps: only those where the runs differ are read.
                 sid = run.session_id
@@ -462,9 +467,15 @@ class DriftProcessor(SpanProcessor):
         out: list[ReadableSpan] = []
         unplaced = [f for f in report.findings if f.candidate is None]
         placed: dict[int, list[DriftFinding]] = {}
+        causes: dict[int, str] = {}  # id(related change) -> span id of its cause's step
         for f in report.findings:
             if f.candidate is not None:
                 placed.setdefault(int(f.candidate.span_id, 16), []).append(f)
+            cause = f.candidate or f.baseline
+            for r in f.related:  # on their own span, marked with their cause
+                if r.candidate is not None and cause is not None:
+                    placed.setdefault(int(r.candidate.span_id, 16), []).append(r)
+                    causes[id(r)] = cause.span_id
         for s in spans:
             findings = placed.get(s.context.span_id, ()) if placed and s.context else ()
             if not findings and s is not root:
@@ -473,7 +484,10 @@ class DriftProcessor(SpanProcessor):
             extra: list[Event] = []
             ts = s.end_time or s.start_time or 0
             for f in findings:
-                extra.append(Event(c.DRIFT_EVENT, finding_event_attributes(f), ts))
+                attrs = finding_event_attributes(f)
+                if id(f) in causes:
+                    attrs[c.DRIFT_CAUSED_BY] = causes[id(f)]
+                extra.append(Event(c.DRIFT_EVENT, attrs, ts))
             if s is root:
                 for f in unplaced:
                     extra.append(Event(c.DRIFT_EVENT, finding_event_attributes(f), ts))

@@ -21,6 +21,9 @@ class ReportView(Protocol):
     baseline_steps: int
     candidate_steps: int
     mode: str
+    baseline_session: str | None
+    candidate_session: str | None
+    notes: list[str]
 
     @property
     def max_severity(self) -> Severity | None: ...
@@ -42,19 +45,12 @@ def to_proto(report: ReportView) -> Any:
         mode=report.mode,
     )
     for f in report.findings:
-        fm = msg.findings.add(
-            kind=f.kind.value,
-            severity=f.severity.value,
-            description=f.description,
-            expected_json=_dump_optional(f.expected),
-            actual_json=_dump_optional(f.actual),
-            paths=list(f.paths),
-            position=f.position,
-        )
-        if f.baseline is not None:
-            _ref_to_proto(f.baseline, fm.baseline)
-        if f.candidate is not None:
-            _ref_to_proto(f.candidate, fm.candidate)
+        _finding_to_proto(f, msg.findings.add())
+    if report.baseline_session is not None:
+        msg.baseline_session = report.baseline_session
+    if report.candidate_session is not None:
+        msg.candidate_session = report.candidate_session
+    msg.notes.extend(report.notes)
     fd = report.first_divergence
     if fd is not None:
         pm = msg.first_divergence
@@ -78,20 +74,7 @@ def fields_from_proto(msg: Any) -> dict[str, Any]:
         parsed = drift_pb2.DriftReport()
         parsed.ParseFromString(bytes(msg))
         msg = parsed
-    findings = [
-        DriftFinding(
-            kind=DriftKind(fm.kind),
-            severity=Severity(fm.severity),
-            description=fm.description,
-            expected=_load_optional(fm.expected_json),
-            actual=_load_optional(fm.actual_json),
-            paths=tuple(fm.paths),
-            position=fm.position,
-            baseline=_ref_from_proto(fm.baseline) if fm.HasField("baseline") else None,
-            candidate=_ref_from_proto(fm.candidate) if fm.HasField("candidate") else None,
-        )
-        for fm in msg.findings
-    ]
+    findings = [_finding_from_proto(fm) for fm in msg.findings]
     first = None
     if msg.HasField("first_divergence"):
         pm = msg.first_divergence
@@ -110,7 +93,41 @@ def fields_from_proto(msg: Any) -> dict[str, Any]:
         "baseline_steps": msg.baseline_steps,
         "candidate_steps": msg.candidate_steps,
         "mode": msg.mode or "align",
+        "baseline_session": msg.baseline_session if msg.HasField("baseline_session") else None,
+        "candidate_session": msg.candidate_session if msg.HasField("candidate_session") else None,
+        "notes": list(msg.notes),
     }
+
+
+def _finding_to_proto(f: DriftFinding, fm: Any) -> None:
+    fm.kind = f.kind.value
+    fm.severity = f.severity.value
+    fm.description = f.description
+    fm.expected_json = _dump_optional(f.expected)
+    fm.actual_json = _dump_optional(f.actual)
+    fm.paths.extend(f.paths)
+    fm.position = f.position
+    if f.baseline is not None:
+        _ref_to_proto(f.baseline, fm.baseline)
+    if f.candidate is not None:
+        _ref_to_proto(f.candidate, fm.candidate)
+    for r in f.related:
+        _finding_to_proto(r, fm.related.add())
+
+
+def _finding_from_proto(fm: Any) -> DriftFinding:
+    return DriftFinding(
+        kind=DriftKind(fm.kind),
+        severity=Severity(fm.severity),
+        description=fm.description,
+        expected=_load_optional(fm.expected_json),
+        actual=_load_optional(fm.actual_json),
+        paths=tuple(fm.paths),
+        position=fm.position,
+        baseline=_ref_from_proto(fm.baseline) if fm.HasField("baseline") else None,
+        candidate=_ref_from_proto(fm.candidate) if fm.HasField("candidate") else None,
+        related=tuple(_finding_from_proto(r) for r in fm.related),
+    )
 
 
 def _dump_optional(v: Any) -> str:
@@ -161,9 +178,37 @@ def summary(report: ReportView) -> str:
     )
 
 
+def sessions_line(report: ReportView) -> str | None:
+    """``baseline session X (n steps) vs candidate session Y (m steps)``, when known."""
+    if report.baseline_session is None and report.candidate_session is None:
+        return None
+    return (
+        f"baseline session {report.baseline_session} ({count(report.baseline_steps, 'step')}) "
+        f"vs candidate session {report.candidate_session} "
+        f"({count(report.candidate_steps, 'step')})"
+    )
+
+
+def _related_text(f: DriftFinding) -> str:
+    """`` [related: kind on step; ...]`` for a finding with related changes."""
+    parts = []
+    for r in f.related:
+        ref = r.candidate or r.baseline
+        if ref is not None:
+            parts.append(f"{r.kind.value} on {ref.label()}")
+    return " [related: " + "; ".join(parts) + "]" if parts else ""
+
+
 def markdown(report: ReportView, max_rows: int = 200) -> str:
-    """Markdown for PR comments: a summary line and a table of findings."""
-    lines = ["### Drift report", "", _md_escape(summary(report))]
+    """Markdown for PR comments: the sessions, a summary line, notes and a table of
+    findings (related changes listed with their cause)."""
+    lines = ["### Drift report", ""]
+    head = sessions_line(report)
+    if head is not None:
+        lines += [_md_escape(head), ""]
+    lines.append(_md_escape(summary(report)))
+    for note in report.notes:
+        lines += ["", "> note: " + _md_escape(note)]
     if report.first_divergence is not None:
         lines += ["", _md_escape(report.first_divergence.describe())]
     if report.findings:
@@ -180,7 +225,7 @@ def markdown(report: ReportView, max_rows: int = 200) -> str:
                 str(f.position),
                 f.baseline.label() if f.baseline else "-",
                 f.candidate.label() if f.candidate else "-",
-                f.description,
+                f.description + _related_text(f),
             )
             lines.append("| " + " | ".join(_md_escape(x) for x in cells) + " |")
         if len(report.findings) > max_rows:
@@ -190,8 +235,11 @@ def markdown(report: ReportView, max_rows: int = 200) -> str:
 
 
 def table(report: ReportView, max_rows: int = 200) -> str:
-    """Plain-text table for terminals."""
-    lines = [summary(report)]
+    """Plain-text table for terminals: the sessions, a summary line, notes and findings."""
+    head = sessions_line(report)
+    lines = [head] if head is not None else []
+    lines.append(summary(report))
+    lines += ["note: " + n for n in report.notes]
     if report.first_divergence is not None:
         lines.append(report.first_divergence.describe())
     if report.findings:
@@ -204,7 +252,7 @@ def table(report: ReportView, max_rows: int = 200) -> str:
                     str(f.position),
                     f.baseline.label() if f.baseline else "-",
                     f.candidate.label() if f.candidate else "-",
-                    f.description.replace("\n", " "),
+                    (f.description + _related_text(f)).replace("\n", " "),
                 )
             )
         widths = [max(len(r[i]) for r in rows) for i in range(5)]

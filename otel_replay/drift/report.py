@@ -25,6 +25,12 @@ class DriftReport:
     baseline_steps: int = 0
     candidate_steps: int = 0
     mode: str = "align"
+    #: Sessions compared (set by whoever picked them, e.g. ``otel-replay diff``).
+    baseline_session: str | None = None
+    candidate_session: str | None = None
+    #: Things the reader must know about what was compared (e.g. message content that was
+    #: not captured), each said once.
+    notes: list[str] = field(default_factory=list)
 
     @property
     def has_drift(self) -> bool:
@@ -71,6 +77,8 @@ class DriftReport:
         sev = self.max_severity
         return {
             "mode": self.mode,
+            "baseline_session": self.baseline_session,
+            "candidate_session": self.candidate_session,
             "baseline_steps": self.baseline_steps,
             "candidate_steps": self.candidate_steps,
             "has_drift": self.has_drift,
@@ -79,6 +87,7 @@ class DriftReport:
             "counts_by_severity": self.counts_by_severity,
             "first_divergence": self.first_divergence.to_dict() if self.first_divergence else None,
             "findings": [f.to_dict() for f in self.findings],
+            "notes": list(self.notes),
         }
 
     @classmethod
@@ -91,6 +100,9 @@ class DriftReport:
             baseline_steps=int(d.get("baseline_steps", 0)),
             candidate_steps=int(d.get("candidate_steps", 0)),
             mode=str(d.get("mode", "align")),
+            baseline_session=d.get("baseline_session"),
+            candidate_session=d.get("candidate_session"),
+            notes=[str(n) for n in d.get("notes") or ()],
         )
 
     def to_json(self, indent: int | None = None) -> str:

@@ -13,7 +13,7 @@ from typing import Any
 
 from otel_replay.core import conventions as c
 
-__all__ = ["session_id_of", "decode_json_value"]
+__all__ = ["session_id_of", "decode_json_value", "is_plumbing"]
 
 # OpenInference (openinference.span.kind) -> our kinds
 _OI_KIND = {
@@ -68,13 +68,49 @@ def session_id_of(attributes: Mapping[str, Any] | None, trace_id: int) -> str:
     return format(trace_id, "032x")
 
 
+def is_plumbing(attrs: Mapping[str, Any]) -> bool:
+    """Whether a span of another instrumentation is framework plumbing rather than a step.
+
+    OpenInference: ``CHAIN`` spans (LangChain chains, prompts, routers, LangGraph nodes) and
+    ``AGENT`` spans of a LangGraph node (``metadata`` names a ``langgraph_node``: the node
+    that wraps the model call). OpenLLMetry: ``traceloop.span.kind`` ``task`` or ``workflow``
+    (graph nodes and the graph wrapper inside the ``invoke_agent`` span) and
+    ``gen_ai.operation.name = execute_task``. Any convention: ``create_agent`` (the agent's
+    definition, not a step of its run). See docs/semantic-conventions.md, "Plumbing spans".
+    """
+    op = attrs.get(c.GEN_AI_OPERATION_NAME)
+    if op == c.OP_CREATE_AGENT or op == _OP_EXECUTE_TASK:
+        return True
+    tl = attrs.get(_TL_KIND_KEY)
+    if tl is not None:
+        return tl in _TL_PLUMBING
+    oi = attrs.get(_OI_KIND_KEY)
+    if oi is None:
+        return False
+    if oi == "CHAIN":
+        return True
+    if oi == "AGENT":
+        meta = attrs.get("metadata")
+        return isinstance(meta, str) and '"langgraph_node"' in meta
+    return False
+
+
+_OP_EXECUTE_TASK = "execute_task"
+_PLUMBING_OPS = frozenset({c.OP_CREATE_AGENT, _OP_EXECUTE_TASK})
+_TL_PLUMBING = frozenset({"task", "workflow"})
+
+
 def _classify(attrs: Mapping[str, Any], span_name: str) -> tuple[str, str]:
     """Return (kind, signature name) for a span's attributes."""
     kind = attrs.get(c.STEP_KIND)
     op = attrs.get(c.GEN_AI_OPERATION_NAME)
     if not isinstance(kind, str) or kind not in c.STEP_KINDS and kind != c.KIND_REPLAY:
         kind = None
-        if op in c.LLM_OPERATIONS:
+        if (_OI_KIND_KEY in attrs or _TL_KIND_KEY in attrs or op in _PLUMBING_OPS) and is_plumbing(
+            attrs
+        ):
+            kind = c.KIND_PLUMBING
+        elif op in c.LLM_OPERATIONS:
             kind = c.KIND_LLM
         elif op == c.OP_EXECUTE_TOOL:
             kind = c.KIND_TOOL

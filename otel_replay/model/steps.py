@@ -44,6 +44,7 @@ DEFAULT_IMPORTANCE: Mapping[str, float] = {
     c.KIND_AGENT: 0.4,
     c.KIND_REPLAY: 0.3,
     c.KIND_OTHER: 0.2,
+    c.KIND_PLUMBING: 0.1,
 }
 
 

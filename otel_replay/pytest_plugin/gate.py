@@ -17,7 +17,7 @@ from otel_replay.drift.report import DriftReport
 from otel_replay.formats.recording import Recording
 from otel_replay.model.steps import Step
 from otel_replay.pytest_plugin.config import GateConfig
-from otel_replay.replay.matching import argument_digest
+from otel_replay.replay.matching import argument_digest, step_key
 
 __all__ = ["compare_recordings", "session_label"]
 
@@ -47,12 +47,10 @@ def compare_recordings(
     for i in range(max(len(bs), len(cs))):
         b_sid = bs[i] if i < len(bs) else None
         c_sid = cs[i] if i < len(cs) else None
-        b_steps = (
-            _kept(baseline.steps_for_session(b_sid), policy.ignore_kinds, cfg) if b_sid else []
-        )
-        c_steps = (
-            _kept(candidate.steps_for_session(c_sid), policy.ignore_kinds, cfg) if c_sid else []
-        )
+        b_all = baseline.steps_for_session(b_sid) if b_sid else []
+        c_all = candidate.steps_for_session(c_sid) if c_sid else []
+        b_steps = _kept(_without_children_of_served(b_all, c_all), policy.ignore_kinds, cfg)
+        c_steps = _kept(c_all, policy.ignore_kinds, cfg)
         for group in cfg.order_insensitive:
             b_steps, c_steps = _canonical(b_steps, group), _canonical(c_steps, group)
         report = compare(b_steps, c_steps, policy, mode=cfg.mode)  # type: ignore[arg-type]
@@ -72,6 +70,30 @@ def compare_recordings(
             )
         )
     return out
+
+
+def _without_children_of_served(baseline: Sequence[Step], candidate: Sequence[Step]) -> list[Step]:
+    """``baseline`` without the steps nested in a call that the candidate was served from the
+    recording (a served call does not run, so neither do the calls it made)."""
+    served = {
+        s.attributes.get(c.REPLAY_STEP_KEY)
+        for s in candidate
+        if s.attributes.get(c.REPLAY_SERVED_FROM_RECORDING) is True
+    }
+    if not served:
+        return list(baseline)
+    seen: dict[tuple[str, str], int] = {}
+    skipped: set[str] = set()
+    kept: list[Step] = []
+    for s in sorted(baseline, key=lambda s: (s.start_time_unix_nano, s.sequence or 0)):
+        if s.parent_span_id in skipped:
+            skipped.add(s.span_id)
+            continue
+        seen[(s.kind, s.name)] = n = seen.get((s.kind, s.name), 0) + 1
+        kept.append(s)
+        if step_key(s.kind, s.name, n) in served:
+            skipped.add(s.span_id)
+    return [s for s in baseline if s.span_id not in skipped or s in kept]
 
 
 def _kept(steps: Sequence[Step], skip: frozenset[str], cfg: GateConfig) -> list[Step]:

@@ -49,6 +49,15 @@ def failure_message(
 def _finding(f: DriftFinding, fails: bool) -> list[str]:
     tag = f"[{f.severity.value}]" + ("" if fails else " (tolerated)")
     out = [f"  {tag} {f.kind.value}: {f.description}"]
+    out += _details(f)
+    for r in f.related:  # consequences of this change, shown with their cause
+        out.append(f"    caused: {r.kind.value}: {r.description}")
+        out += ["  " + line for line in _details(r)]
+    return out
+
+
+def _details(f: DriftFinding) -> list[str]:
+    out: list[str] = []
     exp = f.expected if isinstance(f.expected, dict) else None
     act = f.actual if isinstance(f.actual, dict) else None
     if f.paths and (exp is not None or act is not None):

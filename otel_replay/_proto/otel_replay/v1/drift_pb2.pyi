@@ -20,7 +20,7 @@ class StepRef(_message.Message):
     def __init__(self, span_id: _Optional[str] = ..., trace_id: _Optional[str] = ..., sequence: _Optional[int] = ..., kind: _Optional[str] = ..., name: _Optional[str] = ...) -> None: ...
 
 class DriftFinding(_message.Message):
-    __slots__ = ("kind", "severity", "description", "expected_json", "actual_json", "paths", "position", "baseline", "candidate")
+    __slots__ = ("kind", "severity", "description", "expected_json", "actual_json", "paths", "position", "baseline", "candidate", "related")
     KIND_FIELD_NUMBER: _ClassVar[int]
     SEVERITY_FIELD_NUMBER: _ClassVar[int]
     DESCRIPTION_FIELD_NUMBER: _ClassVar[int]
@@ -30,6 +30,7 @@ class DriftFinding(_message.Message):
     POSITION_FIELD_NUMBER: _ClassVar[int]
     BASELINE_FIELD_NUMBER: _ClassVar[int]
     CANDIDATE_FIELD_NUMBER: _ClassVar[int]
+    RELATED_FIELD_NUMBER: _ClassVar[int]
     kind: str
     severity: str
     description: str
@@ -39,7 +40,8 @@ class DriftFinding(_message.Message):
     position: int
     baseline: StepRef
     candidate: StepRef
-    def __init__(self, kind: _Optional[str] = ..., severity: _Optional[str] = ..., description: _Optional[str] = ..., expected_json: _Optional[str] = ..., actual_json: _Optional[str] = ..., paths: _Optional[_Iterable[str]] = ..., position: _Optional[int] = ..., baseline: _Optional[_Union[StepRef, _Mapping]] = ..., candidate: _Optional[_Union[StepRef, _Mapping]] = ...) -> None: ...
+    related: _containers.RepeatedCompositeFieldContainer[DriftFinding]
+    def __init__(self, kind: _Optional[str] = ..., severity: _Optional[str] = ..., description: _Optional[str] = ..., expected_json: _Optional[str] = ..., actual_json: _Optional[str] = ..., paths: _Optional[_Iterable[str]] = ..., position: _Optional[int] = ..., baseline: _Optional[_Union[StepRef, _Mapping]] = ..., candidate: _Optional[_Union[StepRef, _Mapping]] = ..., related: _Optional[_Iterable[_Union[DriftFinding, _Mapping]]] = ...) -> None: ...
 
 class FirstDivergence(_message.Message):
     __slots__ = ("position", "baseline", "candidate", "expected_signature", "actual_signature", "changes_json")
@@ -58,15 +60,21 @@ class FirstDivergence(_message.Message):
     def __init__(self, position: _Optional[int] = ..., baseline: _Optional[_Union[StepRef, _Mapping]] = ..., candidate: _Optional[_Union[StepRef, _Mapping]] = ..., expected_signature: _Optional[_Iterable[str]] = ..., actual_signature: _Optional[_Iterable[str]] = ..., changes_json: _Optional[str] = ...) -> None: ...
 
 class DriftReport(_message.Message):
-    __slots__ = ("findings", "first_divergence", "baseline_steps", "candidate_steps", "mode")
+    __slots__ = ("findings", "first_divergence", "baseline_steps", "candidate_steps", "mode", "baseline_session", "candidate_session", "notes")
     FINDINGS_FIELD_NUMBER: _ClassVar[int]
     FIRST_DIVERGENCE_FIELD_NUMBER: _ClassVar[int]
     BASELINE_STEPS_FIELD_NUMBER: _ClassVar[int]
     CANDIDATE_STEPS_FIELD_NUMBER: _ClassVar[int]
     MODE_FIELD_NUMBER: _ClassVar[int]
+    BASELINE_SESSION_FIELD_NUMBER: _ClassVar[int]
+    CANDIDATE_SESSION_FIELD_NUMBER: _ClassVar[int]
+    NOTES_FIELD_NUMBER: _ClassVar[int]
     findings: _containers.RepeatedCompositeFieldContainer[DriftFinding]
     first_divergence: FirstDivergence
     baseline_steps: int
     candidate_steps: int
     mode: str
-    def __init__(self, findings: _Optional[_Iterable[_Union[DriftFinding, _Mapping]]] = ..., first_divergence: _Optional[_Union[FirstDivergence, _Mapping]] = ..., baseline_steps: _Optional[int] = ..., candidate_steps: _Optional[int] = ..., mode: _Optional[str] = ...) -> None: ...
+    baseline_session: str
+    candidate_session: str
+    notes: _containers.RepeatedScalarFieldContainer[str]
+    def __init__(self, findings: _Optional[_Iterable[_Union[DriftFinding, _Mapping]]] = ..., first_divergence: _Optional[_Union[FirstDivergence, _Mapping]] = ..., baseline_steps: _Optional[int] = ..., candidate_steps: _Optional[int] = ..., mode: _Optional[str] = ..., baseline_session: _Optional[str] = ..., candidate_session: _Optional[str] = ..., notes: _Optional[_Iterable[str]] = ...) -> None: ...
