@@ -31,11 +31,23 @@ if [[ ! -f "$STAMP" || "$(cat "$STAMP")" != "$WANT" ]]; then
 import sys
 from importlib.metadata import PackageNotFoundError, version
 
+
+def _applies(marker: str) -> bool:
+    """A ``python_version < "X.Y"`` marker, the only kind the constraints use."""
+    op, _, ver = marker.replace("python_version", "").strip().partition(" ")
+    want = tuple(int(x) for x in ver.strip().strip("'\"").split("."))
+    have = sys.version_info[:2]
+    return {"<": have < want, "<=": have <= want, ">": have > want, ">=": have >= want}[op]
+
+
 bad = []
 for line in open(sys.argv[1], encoding="utf-8"):
     line = line.split("#", 1)[0].strip()
     if not line:
         continue
+    line, _, marker = line.partition(";")
+    if marker.strip() and not _applies(marker.strip()):
+        continue  # a pin for other Pythons (e.g. tomli before 3.11)
     name, want = (part.strip() for part in line.split("=="))
     try:
         got = version(name)

@@ -72,6 +72,7 @@ def test_summary_reads_compare_times_from_the_align_benchmark(bench_path, capsys
 
 
 def test_serve_benchmark_measures_served_and_live_calls(bench_path, capsys):
+    pytest.importorskip("langchain_core")  # it serves LangChain tool and model calls
     import bench_serve
 
     rows = bench_serve.main(["--calls", "5", "--rounds", "1"])

@@ -6,12 +6,15 @@ import re
 import warnings
 from pathlib import Path
 
+import pytest
+
 from otel_replay.restore.tracking import REGISTRY
 
 DOC = Path(__file__).resolve().parent.parent / "docs" / "langgraph.md"
 
 
 def test_walkthrough_runs_as_written() -> None:
+    pytest.importorskip("langgraph")  # the langgraph extra
     blocks = re.findall(r"```python\n(.*?)```", DOC.read_text(encoding="utf-8"), re.S)
     assert len(blocks) == 5
     namespace: dict[str, object] = {"__name__": "docs_langgraph"}

@@ -4,6 +4,10 @@ OpenLLMetry; hybrid goes live at the first miss, replay raises DivergenceError."
 
 from __future__ import annotations
 
+import pytest
+
+pytest.importorskip("langgraph")  # the langgraph extra
+
 import asyncio
 import functools
 import operator
@@ -11,7 +15,6 @@ import threading
 from collections.abc import Iterator
 from typing import Any
 
-import pytest
 from langchain_core.language_models.chat_models import BaseChatModel
 from langchain_core.messages import AIMessage, AIMessageChunk, HumanMessage, ToolMessage
 from langchain_core.tools import BaseTool

@@ -3,12 +3,15 @@ carry, which are kept, subgraphs, async graphs, SqliteSaver."""
 
 from __future__ import annotations
 
+import pytest
+
+pytest.importorskip("langgraph")  # the langgraph extra
+
 import asyncio
 import json
 import warnings
 from typing import Any, TypedDict
 
-import pytest
 from langchain_core.messages import HumanMessage
 from langgraph.checkpoint.memory import InMemorySaver
 from langgraph.graph import END, START, StateGraph

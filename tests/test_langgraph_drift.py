@@ -4,10 +4,12 @@ result gives exactly one finding, on that tool's span."""
 
 from __future__ import annotations
 
+import pytest
+
+pytest.importorskip("langgraph")  # the langgraph extra
+
 from collections.abc import Iterator
 from typing import Any
-
-import pytest
 
 from otel_replay.core import conventions as c
 from otel_replay.drift.policy import DriftKind

@@ -4,6 +4,10 @@ real PostgreSQL server: a throwaway cluster from the system's PostgreSQL binarie
 
 from __future__ import annotations
 
+import pytest
+
+pytest.importorskip("langgraph")  # the langgraph extra
+
 import asyncio
 import glob
 import os
@@ -11,8 +15,6 @@ import shutil
 import subprocess
 import tempfile
 from collections.abc import Iterator
-
-import pytest
 
 from otel_replay.integrations.langgraph import LangGraphTarget
 from otel_replay.restore.api import restore

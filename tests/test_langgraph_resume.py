@@ -4,12 +4,15 @@ LangGraph's own checkpoint id when the saver has it, written from the recorded s
 
 from __future__ import annotations
 
+import pytest
+
+pytest.importorskip("langgraph")  # the langgraph extra
+
 import asyncio
 import json
 import warnings
 from typing import Any, TypedDict
 
-import pytest
 from langchain_core.messages import AIMessage, HumanMessage, ToolMessage
 from langgraph.checkpoint.memory import InMemorySaver
 from langgraph.graph import END, START, StateGraph

@@ -8,7 +8,12 @@ import json
 import uuid
 from typing import Any
 
-from langchain_core.messages import AIMessage, AIMessageChunk, BaseMessage
+try:
+    from langchain_core.messages import AIMessage, AIMessageChunk, BaseMessage
+except ImportError as exc:  # pragma: no cover - exercised with langchain-core hidden
+    raise ImportError(
+        "the served LangChain answers need langchain-core: pip install otel-replay[langchain]"
+    ) from exc
 
 __all__ = ["genai_messages", "served_message", "served_tool_value"]
 

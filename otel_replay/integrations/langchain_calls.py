@@ -27,11 +27,16 @@ from collections.abc import AsyncIterator, Iterator
 from contextlib import contextmanager
 from typing import Any
 
-from langchain_core.language_models.chat_models import BaseChatModel
-from langchain_core.messages import BaseMessage
-from langchain_core.outputs import ChatGeneration, ChatGenerationChunk, ChatResult
-from langchain_core.runnables import RunnableConfig
-from langchain_core.tools import BaseTool
+try:
+    from langchain_core.language_models.chat_models import BaseChatModel
+    from langchain_core.messages import BaseMessage
+    from langchain_core.outputs import ChatGeneration, ChatGenerationChunk, ChatResult
+    from langchain_core.runnables import RunnableConfig
+    from langchain_core.tools import BaseTool
+except ImportError as exc:  # pragma: no cover - exercised with langchain-core hidden
+    raise ImportError(
+        "the serving of LangChain calls needs langchain-core: pip install otel-replay[langchain]"
+    ) from exc
 from opentelemetry import trace
 
 from otel_replay.capture.spans import current_call_interceptor, llm_call, tool_call
