@@ -19,7 +19,21 @@ from otel_replay.drift.policy import DriftPolicy
 from otel_replay.model.span_shapes import _classify as classify
 from otel_replay.restore.tracking import TrackedRun
 
-__all__ = ["Held", "is_run_root", "profile_entry", "seq_of_entry", "SKIP", "SLOW"]
+__all__ = [
+    "RESUME_ROOT_KINDS",
+    "Held",
+    "is_run_root",
+    "profile_entry",
+    "seq_of_entry",
+    "SKIP",
+    "SLOW",
+]
+
+
+#: Kinds a span marked ``agent_replay.replay.resume_root`` must have (judged when it ends,
+#: as instrumentations set their kind attributes after start) to be left out as the resume's
+#: own root; an LLM or tool call is always a step.
+RESUME_ROOT_KINDS = frozenset({c.KIND_AGENT, c.KIND_OTHER, c.KIND_PLUMBING})
 
 
 class Held:
@@ -63,9 +77,11 @@ def profile_entry(span: ReadableSpan, policy: DriftPolicy, mode: str = "align") 
     :func:`~otel_replay.drift.fingerprint.profile` sees its normalized step; ``SKIP`` for spans the
     comparison leaves out, ``SLOW`` for a step at or over the latency floor."""
     attrs = span_attributes(span)
-    if attrs.get(c.REPLAY_REPLAYED) or attrs.get(c.REPLAY_RESUME_ROOT):
+    if attrs.get(c.REPLAY_REPLAYED):
         return SKIP
     kind, name = classify(attrs, span.name)
+    if attrs.get(c.REPLAY_RESUME_ROOT) and kind in RESUME_ROOT_KINDS:
+        return SKIP  # the resumed framework's own root (marked at start, judged at end)
     if kind == c.KIND_AGENT and is_run_root(span):
         return SKIP  # the run's own root
     if kind in policy.skipped_kinds(mode):

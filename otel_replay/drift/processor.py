@@ -46,7 +46,15 @@ from otel_replay.drift.events import (
 )
 from otel_replay.drift.findings import DriftFinding
 from otel_replay.drift.fingerprint import RunProfile, profile
-from otel_replay.drift.held import SKIP, SLOW, Held, is_run_root, profile_entry, seq_of_entry
+from otel_replay.drift.held import (
+    RESUME_ROOT_KINDS,
+    SKIP,
+    SLOW,
+    Held,
+    is_run_root,
+    profile_entry,
+    seq_of_entry,
+)
 from otel_replay.drift.linking import _content_notes as content_notes
 from otel_replay.drift.policy import DriftPolicy, Severity
 from otel_replay.drift.report import DriftReport
@@ -443,9 +451,11 @@ class DriftProcessor(SpanProcessor):
         candidate = []
         for s in spans:
             a = span_attributes(s)
-            if a.get(c.REPLAY_REPLAYED) or a.get(c.REPLAY_RESUME_ROOT):
-                continue  # re-emitted steps, and the resumed framework's own root
+            if a.get(c.REPLAY_REPLAYED):
+                continue  # re-emitted steps
             step = normalize_span(s, sid)
+            if a.get(c.REPLAY_RESUME_ROOT) and step.kind in RESUME_ROOT_KINDS:
+                continue  # the resumed framework's own root (an LLM or tool call is a step)
             if is_run_root(s) and step.kind == c.KIND_AGENT:
                 continue  # the run's own root (ours or an instrumentation's invoke_agent)
             candidate.append(step)

@@ -154,7 +154,10 @@ def match_sessions(
     ):
         where = ", ".join(rec.paths) or "the recording"
         infos = describe_sessions(rec, checkpoint_id, policy, mode)
-        if checkpoint_id:
+        # a candidate named explicitly is compared from its start when it does not hold the
+        # checkpoint (a run restored by a producer that does not mark the checkpoint it
+        # was restored from); the baseline must always hold it
+        if checkpoint_id and (role == "baseline" or not wanted):
             holding = [i for i in infos if _holds_checkpoint(rec, i.session_id, checkpoint_id)]
             if not holding:
                 raise SessionMatchError(

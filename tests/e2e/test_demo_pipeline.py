@@ -179,12 +179,13 @@ def test_prometheus_counts_the_demo_drift_log_events(demo_run, e2e_stack):
         lambda: counted(
             f"sum by (agent_replay_drift_kind) (agent_replay_drift_log_events_total{{{sel}}})",
             "agent_replay_drift_kind",
-            4,
+            2,
         ),
         60,
         what="demo drift log events counted in Prometheus",
     )
-    assert logs == {"arguments_changed": 1.0, "output_changed": 3.0}
+    # one log event per cause, as the metrics count them (consequences ride on the cause)
+    assert logs == {"arguments_changed": 1.0, "output_changed": 1.0}
     verdicts = wait_for(
         lambda: counted(
             "sum by (gen_ai_evaluation_score_label) "

@@ -163,10 +163,10 @@ def test_log_events_reach_the_collector_logs_pipeline(e2e_process_group, tmp_pat
     fa = _attrs(finding["attributes"])
     assert (fa[c.DRIFT_KIND], fa[c.DRIFT_SEVERITY], fa[c.SESSION_ID]) == (
         "output_changed",
-        "info",
+        "warning",  # a changed tool result is a warning (docs/drift.md)
         drifted.session_id,
     )
-    assert finding["severityText"] == "INFO"
+    assert finding["severityText"] == "WARNING"
     assert finding["body"] == {"stringValue": fa[c.DRIFT_DESCRIPTION]}
     (verdict,) = by_event[c.GEN_AI_EVALUATION_RESULT_EVENT]
     assert (verdict["traceId"], verdict["spanId"]) == (drifted.trace_id, drifted.root_span_id)
