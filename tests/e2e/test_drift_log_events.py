@@ -174,7 +174,7 @@ def test_log_events_reach_the_collector_logs_pipeline(e2e_process_group, tmp_pat
     assert va[c.GEN_AI_EVALUATION_NAME] == "agent_replay.drift"
     assert va[c.GEN_AI_EVALUATION_SCORE_LABEL] == "drift"
     assert va[c.GEN_AI_EVALUATION_SCORE_VALUE] == 0.0
-    assert va[c.GEN_AI_EVALUATION_EXPLANATION].startswith("1 drift finding(s), max severity info")
+    assert va[c.GEN_AI_EVALUATION_EXPLANATION].startswith("1 drift finding, max severity warning")
     collector.process.stop()
 
 
