@@ -121,3 +121,20 @@ class SpanFactory:
 
 def _json(v: Any) -> str:
     return v if isinstance(v, str) else json.dumps(v)
+
+
+def status_spans() -> list[Any]:
+    """Three ended SDK spans of one trace: a root, an ERROR tool span and an OK span."""
+    exporter = InMemorySpanExporter()
+    provider = TracerProvider()
+    provider.add_span_processor(SimpleSpanProcessor(exporter))
+    tracer = provider.get_tracer("steps")
+    with tracer.start_as_current_span("root", attributes={c.SESSION_ID: "s"}):
+        with tracer.start_as_current_span(
+            "execute_tool t", attributes={c.GEN_AI_OPERATION_NAME: c.OP_EXECUTE_TOOL}
+        ) as span:
+            span.set_status(Status(StatusCode.ERROR, "boom"))
+        with tracer.start_as_current_span("ok") as span:
+            span.set_status(Status(StatusCode.OK))
+    provider.shutdown()
+    return list(exporter.get_finished_spans())

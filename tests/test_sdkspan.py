@@ -21,26 +21,11 @@ from opentelemetry.trace.span import TraceState
 
 from otel_replay.core import conventions as c
 from otel_replay.core import sdkspan
-
-
-def _spans() -> list[ReadableSpan]:
-    exporter = InMemorySpanExporter()
-    provider = TracerProvider()
-    provider.add_span_processor(SimpleSpanProcessor(exporter))
-    tracer = provider.get_tracer("steps")
-    with tracer.start_as_current_span("root", attributes={c.SESSION_ID: "s"}):
-        with tracer.start_as_current_span(
-            "execute_tool t", attributes={c.GEN_AI_OPERATION_NAME: c.OP_EXECUTE_TOOL}
-        ) as span:
-            span.set_status(Status(StatusCode.ERROR, "boom"))
-        with tracer.start_as_current_span("ok") as span:
-            span.set_status(Status(StatusCode.OK))
-    provider.shutdown()
-    return list(exporter.get_finished_spans())
+from tests.spanfactory import status_spans
 
 
 def test_fast_parts_equal_the_public_api() -> None:
-    spans = _spans()
+    spans = status_spans()
     assert [type(s) for s in spans] == [ReadableSpan] * 3
     for span in spans:
         fast = sdkspan.span_parts(span)
@@ -118,7 +103,7 @@ def test_fast_constructors_build_what_the_sdk_constructors_build() -> None:
 
 
 def test_span_attributes_is_the_spans_own_mapping() -> None:
-    for span in _spans():
+    for span in status_spans():
         attrs = sdkspan.span_attributes(span)
         assert type(attrs) is dict
         assert attrs == dict(span.attributes or {})
@@ -171,7 +156,7 @@ def test_started_attributes_and_stamp_started_equal_set_attributes(with_session:
     assert len(seen) == 3
 
 
-def test_started_attributes_is_none_for_other_spans() -> None:
+def test_started_attributes_is_none_for_otherstatus_spans() -> None:
     class Other:
         attributes = {"a": 1}
 
@@ -179,7 +164,7 @@ def test_started_attributes_is_none_for_other_spans() -> None:
 
 
 def test_ended_span_writes_show_through_the_public_api() -> None:
-    span = _spans()[1]
+    span = status_spans()[1]
     event_holder = _start_with(lambda s: s.add_event("e", {"k": "v"}))
     link_ctx = SpanContext(4, 5, False)
     linked = ReadableSpan(
