@@ -215,3 +215,13 @@ def react_graph(
             model, make_tools(weather, log), checkpointer=InMemorySaver(), **kw
         )
     return graph, model
+
+
+@pytest.fixture(params=INSTRUMENTATIONS)
+def instrumented_pipeline(
+    request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch
+) -> Iterator[tuple[str, DriftPipeline]]:
+    """``(instrumentation name, pipeline)`` for each of no instrumentation, OpenInference and
+    OpenLLMetry (import it into a test module to use it as its ``rig``)."""
+    with drift_pipeline() as p, instrumentation(request.param, p, monkeypatch):  # type: ignore[arg-type]
+        yield request.param, p

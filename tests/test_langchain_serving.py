@@ -12,7 +12,6 @@ import asyncio
 import functools
 import operator
 import threading
-from collections.abc import Iterator
 from typing import Any
 
 from langchain_core.language_models.chat_models import BaseChatModel
@@ -29,12 +28,11 @@ from otel_replay.replay.reexecution import DivergenceError, Reexecution
 from otel_replay.restore.api import restore
 from tests.conftest import points_by_attributes
 from tests.lgagent import (
-    INSTRUMENTATIONS,
     MODEL,
     DriftPipeline,
     ScriptedChatModel,
     drift_pipeline,
-    instrumentation,
+    instrumented_pipeline,
     make_tools,
     react_graph,
     record_react,
@@ -43,12 +41,7 @@ from tests.lgagent import (
 USAGE = {"input_tokens": 20, "output_tokens": 7, "total_tokens": 27}
 
 
-@pytest.fixture(params=INSTRUMENTATIONS)
-def rig(
-    request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch
-) -> Iterator[tuple[str, DriftPipeline]]:
-    with drift_pipeline() as p, instrumentation(request.param, p, monkeypatch):  # type: ignore[arg-type]
-        yield request.param, p
+rig = instrumented_pipeline  # the fixture, under this module's name
 
 
 def calls_of(p: DriftPipeline, session_id: str) -> list[Any]:

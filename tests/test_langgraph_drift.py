@@ -8,7 +8,6 @@ import pytest
 
 pytest.importorskip("langgraph")  # the langgraph extra
 
-from collections.abc import Iterator
 from typing import Any
 
 from otel_replay.core import conventions as c
@@ -16,27 +15,20 @@ from otel_replay.drift.policy import DriftKind
 from otel_replay.integrations.langgraph import LangGraphTarget
 from otel_replay.restore.api import restore
 from tests.lgagent import (
-    INSTRUMENTATIONS,
     DriftPipeline,
     drift_pipeline,
-    instrumentation,
+    instrumented_pipeline,
     react_graph,
     record_react,
     recording_scope,
 )
 
-#: steps compared after the "tools" checkpoint (tool, model call and, with an
-#: instrumentation, the node and chain spans around them)
-# the tool call and the final model call: framework plumbing is not compared (docs/drift.md)
+#: steps compared after the "tools" checkpoint: the tool call and the final model call
+#: (framework plumbing is not compared, docs/drift.md)
 COMPARED_AFTER_TOOLS = {"none": 2, "openinference": 2, "openllmetry": 2}
 
 
-@pytest.fixture(params=INSTRUMENTATIONS)
-def rig(
-    request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch
-) -> Iterator[tuple[str, DriftPipeline]]:
-    with drift_pipeline() as p, instrumentation(request.param, p, monkeypatch):  # type: ignore[arg-type]
-        yield request.param, p
+rig = instrumented_pipeline  # the fixture, under this module's name
 
 
 def resume(
