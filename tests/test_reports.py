@@ -160,6 +160,30 @@ def test_junit_validates_against_the_ci_schema(tmp_path: Path) -> None:
     assert doc.get("tests") == "2" and doc.get("failures") == "1"
 
 
+def test_junit_schema_is_the_one_jenkins_validates_with() -> None:
+    """The schema is the Jenkins xUnit plugin's junit-10.xsd (source named in its header),
+    and it rejects what CI tools reject: a test case without a name, a failure outside a
+    test case, a suite without its counts."""
+    etree = _require("lxml.etree")
+    text = SCHEMA.read_text()
+    assert "repository: https://github.com/jenkinsci/xunit-plugin" in text
+    assert "commit:     8c515de2804b3fd591a3b0f1ff8908a1b1a41887" in text
+    schema = etree.XMLSchema(etree.parse(str(SCHEMA)))
+    ok = '<testsuites><testsuite name="s" tests="1" failures="1" errors="0">'
+    assert schema.validate(
+        etree.fromstring(
+            ok + '<testcase name="t"><failure type="k"/>'
+            '<failure type="k"/></testcase></testsuite></testsuites>'
+        )
+    )
+    for bad in (
+        ok + '<testcase><failure type="k"/></testcase></testsuite></testsuites>',
+        ok + '<failure type="k"/></testsuite></testsuites>',
+        '<testsuites><testsuite name="s"><testcase name="t"/></testsuite></testsuites>',
+    ):
+        assert not schema.validate(etree.fromstring(bad)), bad
+
+
 def test_junit_with_control_characters_stays_valid(tmp_path: Path) -> None:
     etree = _require("lxml.etree")
     comps = _comparisons(tmp_path)
