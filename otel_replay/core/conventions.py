@@ -51,6 +51,8 @@ STEP_SEQUENCE: Final = "agent_replay.step.sequence"
 STEP_IMPORTANCE: Final = "agent_replay.step.importance"
 STEP_INPUT: Final = "agent_replay.step.input"
 STEP_OUTPUT: Final = "agent_replay.step.output"
+# span id (hex) of the call running on the same thread when a span without a parent started
+STEP_ENCLOSING_SPAN_ID: Final = "agent_replay.step.enclosing_span_id"
 
 # Checkpoints
 CHECKPOINT_ID: Final = "agent_replay.checkpoint.id"

@@ -17,6 +17,7 @@ from otel_replay.drift.report import DriftReport
 from otel_replay.formats.recording import Recording
 from otel_replay.model.steps import Step
 from otel_replay.pytest_plugin.config import GateConfig
+from otel_replay.pytest_plugin.nesting import enclosing_parent
 from otel_replay.replay.matching import argument_digest, step_key
 
 __all__ = ["compare_recordings", "session_label"]
@@ -74,7 +75,8 @@ def compare_recordings(
 
 def _without_children_of_served(baseline: Sequence[Step], candidate: Sequence[Step]) -> list[Step]:
     """``baseline`` without the steps nested in a call that the candidate was served from the
-    recording (a served call does not run, so neither do the calls it made)."""
+    recording (a served call does not run, so neither do the calls it made); nested means a
+    child span, or a span recorded as started inside it (:mod:`.nesting`)."""
     served = {
         s.attributes.get(c.REPLAY_STEP_KEY)
         for s in candidate
@@ -86,7 +88,7 @@ def _without_children_of_served(baseline: Sequence[Step], candidate: Sequence[St
     skipped: set[str] = set()
     kept: list[Step] = []
     for s in sorted(baseline, key=lambda s: (s.start_time_unix_nano, s.sequence or 0)):
-        if s.parent_span_id in skipped:
+        if enclosing_parent(s) in skipped:
             skipped.add(s.span_id)
             continue
         seen[(s.kind, s.name)] = n = seen.get((s.kind, s.name), 0) + 1

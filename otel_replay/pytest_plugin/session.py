@@ -29,6 +29,7 @@ from otel_replay.pytest_plugin.baseline import normalized_lines, write_lines
 from otel_replay.pytest_plugin.config import GateConfig
 from otel_replay.pytest_plugin.gate import compare_recordings
 from otel_replay.pytest_plugin.message import failure_message, record_command
+from otel_replay.pytest_plugin.nesting import NestingProcessor, with_enclosing_parents
 from otel_replay.pytest_plugin.routing import routed
 from otel_replay.replay.reexecution import DivergenceError, Reexecution
 from otel_replay.restore.tracking import TrackingRegistry
@@ -88,6 +89,8 @@ class BaselineRun:
         self._meters = MeterProvider()
         #: The block's own provider: pass it to instrumentations (``instrument(tracer_provider=...)``).
         self.tracer_provider = TracerProvider(resource=Resource({"service.name": SERVICE_NAME}))
+        # first: it marks nesting on spans at start, before the others read them
+        self.tracer_provider.add_span_processor(NestingProcessor())
         self._processors = (
             ReplayProcessor(meter_provider=self._meters),
             DriftProcessor(
@@ -251,11 +254,12 @@ def _short(v: Any) -> str:
 
 
 def _replay_steps(rec: Recording) -> list[Step]:
-    """Steps of every session, renumbered so that sessions follow each other."""
+    """Steps of every session, renumbered so that sessions follow each other (a step
+    recorded as running inside another call is taken as that call's child)."""
     out: list[Step] = []
     offset = 0
     for sid in rec.sessions():
-        steps = rec.steps_for_session(sid)
+        steps = with_enclosing_parents(rec.steps_for_session(sid))
         top = 0
         for s in steps:
             if s.sequence is not None:
