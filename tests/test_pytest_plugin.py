@@ -911,3 +911,168 @@ def test_nesting_is_noted_only_for_parentless_spans_on_the_same_thread() -> None
         assert current.parent is None
     finally:
         provider.shutdown()
+
+
+PARALLEL_AGENT = '''
+import contextvars
+import json
+import threading
+from concurrent.futures import ThreadPoolExecutor
+
+from langchain_core.language_models.fake_chat_models import GenericFakeChatModel
+from langchain_core.messages import AIMessage
+from langchain_core.tools import tool
+from langgraph.prebuilt import create_react_agent
+from openinference.instrumentation.langchain import LangChainInstrumentor
+
+from otel_replay import agent_run, traced_tool
+
+CITIES = ["Paris", "Lyon", "Oslo", "Rome"]
+TURNS = [0, 1, 2, 3]  # the order in which the worker threads start their calls
+CLOUDY = None  # a city where the weather tool answers differently
+
+
+class FakeModel(GenericFakeChatModel):
+    model_name: str = "fake-gpt-1"
+
+    def bind_tools(self, tools, **kwargs):
+        return self
+
+
+@traced_tool("lookup_weather")
+def lookup_weather(city: str) -> dict:
+    return {"city": city, "sky": "cloudy" if city == CLOUDY else "sunny"}
+
+
+@tool
+def get_weather(city: str) -> str:
+    """The weather in a city."""
+    return json.dumps(lookup_weather(city))
+
+
+def run_graph(tracer_provider, version):
+    """A parallel tool node: the model asks for four tool calls at once."""
+    calls = [{"name": "get_weather", "args": {"city": c}, "id": f"call_{c}0123456789"}
+             for c in CITIES]
+    model = FakeModel(messages=iter([AIMessage(content="", tool_calls=calls),
+                                     AIMessage(content="All sunny.")]))
+    inst = LangChainInstrumentor()
+    inst.instrument(tracer_provider=tracer_provider)
+    try:
+        graph = create_react_agent(model, [get_weather], version=version)
+        return graph.invoke({"messages": [("user", "Weather?")]})["messages"][-1].content
+    finally:
+        inst.uninstrument()
+
+
+turn = threading.Condition()
+started = [0]
+together = threading.Barrier(len(CITIES))
+
+
+@traced_tool("fetch_weather")
+def fetch_weather(city: str) -> dict:
+    with turn:  # this call's span has started: let the next thread start its call
+        started[0] += 1
+        turn.notify_all()
+    together.wait(10)  # all four calls are open at once
+    return lookup_weather(city)
+
+
+def worker(i):
+    with turn:
+        turn.wait_for(lambda: TURNS[started[0]] == i, 10)
+    return fetch_weather(CITIES[i])
+
+
+def run_threads():
+    """Four tool calls on a thread pool, started in the order TURNS gives."""
+    started[0] = 0
+    with agent_run("fan-out", session_id="fan-out-0123456789"):
+        with ThreadPoolExecutor(len(CITIES)) as pool:
+            futures = [pool.submit(contextvars.copy_context().run, worker, i)
+                       for i in range(len(CITIES))]
+            return [f.result()["city"] for f in futures]
+'''
+
+PARALLEL_TEST = """
+import agent
+
+
+def test_send_tasks(agent_baseline):
+    with agent_baseline() as run:
+        assert agent.run_graph(run.tracer_provider, "v2") == "All sunny."
+
+
+def test_tool_node(agent_baseline):
+    with agent_baseline() as run:
+        assert agent.run_graph(run.tracer_provider, "v1") == "All sunny."
+
+
+def test_threads(agent_baseline):
+    with agent_baseline():
+        assert agent.run_threads() == agent.CITIES
+"""
+
+
+def test_parallel_calls_give_byte_identical_baselines(pytester: pytest.Pytester) -> None:
+    """Calls that ran in parallel (LangGraph's Send tasks and ToolNode, a thread pool whose
+    calls start in a different order each time) are written in one order: recording again
+    gives the same bytes, a matching run passes, one changed call is one finding."""
+    pytest.importorskip("langgraph.prebuilt")
+    pytest.importorskip("openinference.instrumentation.langchain")
+    _project(pytester, test=PARALLEL_TEST, agent=PARALLEL_AGENT)
+    names = ["test_send_tasks", "test_tool_node", "test_threads"]
+    files: list[dict[str, str]] = []
+    for turns in ([0, 1, 2, 3], [3, 2, 1, 0], [2, 0, 3, 1], [1, 3, 0, 2], [0, 1, 2, 3]):
+        _set(pytester, TURNS=turns)
+        _run(pytester, "--otel-replay-record").assert_outcomes(passed=3)
+        files.append({n: _baseline(pytester, n).read_text() for n in names})
+    assert all(f == files[0] for f in files[1:])
+    # the calls the model asked for in the order it asked, the thread pool's by their inputs
+    for n, tool, order in (
+        ("test_send_tasks", "get_weather", ["Paris", "Lyon", "Oslo", "Rome"]),
+        ("test_tool_node", "get_weather", ["Paris", "Lyon", "Oslo", "Rome"]),
+        ("test_threads", "fetch_weather", ["Lyon", "Oslo", "Paris", "Rome"]),
+    ):
+        spans = _spans(_baseline(pytester, n))
+        cities = [
+            json.loads(str(_attr_value(s, "gen_ai.tool.call.arguments") or "{}")).get("city")
+            or _attr_value(s, "input.value")
+            for s in spans
+            if s["name"] in (tool, f"execute_tool {tool}")
+        ]
+        assert cities == order, n
+    _set(pytester, TURNS=[2, 3, 0, 1])
+    _run(pytester).assert_outcomes(passed=3)
+    # one call answers differently: findings only on that call (the weather lookup and the
+    # tool returning its answer), whatever order the calls ran in
+    _set(pytester, CLOUDY="Oslo", TURNS=[3, 1, 2, 0])
+    result = _run(pytester)
+    result.assert_outcomes(failed=3)
+    out = _failures(result)
+    findings = [ln.strip() for ln in out.splitlines() if ln.strip().startswith("[")]
+    assert findings == [
+        *[
+            "[warning] output_changed: output of tool 'get_weather' changed at step 5: $.sky",
+            "[warning] output_changed: output of tool 'lookup_weather' changed at step 6: $.sky",
+        ]
+        * 2,
+        "[warning] output_changed: output of tool 'fetch_weather' changed at step 3: $.sky",
+        "[warning] output_changed: output of tool 'lookup_weather' changed at step 4: $.sky",
+    ]
+    assert out.count('+ actual:   "cloudy"') == 6
+    # the model asks for another city in place of the last one: findings at that call's place
+    _set(pytester, CLOUDY=None, CITIES=["Paris", "Lyon", "Oslo", "Bern"], TURNS=[1, 0, 3, 2])
+    result = _run(pytester, "-k", "not threads")
+    result.assert_outcomes(failed=2)
+    out = _failures(result)
+    findings = [ln.strip() for ln in out.splitlines() if ln.strip().startswith("[")]
+    assert (
+        findings
+        == [
+            "[warning] arguments_changed: arguments of tool 'get_weather' changed at step 7: $",
+            "[warning] arguments_changed: arguments of tool 'lookup_weather' changed at step 8: $.city",
+        ]
+        * 2
+    )

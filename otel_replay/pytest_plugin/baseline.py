@@ -1,14 +1,14 @@
 """Baseline files: spans as reviewable OTLP JSON lines.
 
 :func:`normalized_lines` turns spans into one OTLP/JSON ``TracesData`` line per span, in a
-stable order (session, then start), with the values that change on every run
+stable order (session, then the span tree depth first, calls that ran concurrently
+ordered by what they did: :mod:`.ordering`), with the values that change on every run
 replaced by stable placeholders: trace and span ids are renumbered, timestamps rewritten
 (durations are not kept), session ids become ``session-1``..., tool call ids ``call-1``...,
 UUIDs ``uuid-1``..., and instrumentation scope versions are dropped. Spans that name no
 session of their own (only their trace: plumbing and tool spans of instrumentations, which
-may start traces of their own) share one session; steps are renumbered in start order
-within each session. Two runs that behave
-the same give identical files, so a baseline's diff in a pull request shows only behaviour.
+may start traces of their own) share one session; steps are renumbered in that order
+within each session. Two runs that behave the same give identical files, so a baseline's diff in a pull request shows only behaviour.
 """
 
 from __future__ import annotations
@@ -16,13 +16,14 @@ from __future__ import annotations
 import json
 import os
 import re
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 from opentelemetry.sdk.trace import ReadableSpan
 
 from otel_replay.core import conventions as c
 from otel_replay.formats.otlp_json_encode import _JsonEncoder
+from otel_replay.pytest_plugin.ordering import canonical_order
 
 __all__ = ["normalized_lines", "write_lines", "BASE_TIME_NS", "VOLATILE_KEYS"]
 
@@ -90,42 +91,37 @@ def _session(sp: dict[str, Any]) -> str:
     return str(sid)
 
 
-def _int(v: Any, default: int) -> int:
-    try:
-        return int(v)
-    except (TypeError, ValueError):
-        return default
-
-
-def normalized_lines(spans: Iterable[ReadableSpan]) -> list[str]:
-    """One OTLP/JSON line per span, stably ordered, volatile values normalized out."""
+def normalized_lines(
+    spans: Iterable[ReadableSpan], threads: Mapping[str, int] | None = None
+) -> list[str]:
+    """One OTLP/JSON line per span, stably ordered, volatile values normalized out;
+    ``threads`` (span id in hex -> thread it started on) tells parallel calls apart
+    (:func:`~otel_replay.pytest_plugin.ordering.canonical_order`)."""
     td = _JsonEncoder().traces_data(spans)
     flat: list[tuple[dict[str, Any], dict[str, Any], dict[str, Any]]] = []
     for rs in td["resourceSpans"]:
         for ss in rs["scopeSpans"]:
             for sp in ss["spans"]:
                 flat.append((rs.get("resource") or {}, ss.get("scope") or {}, sp))
+    # canonical order: the span tree depth first, concurrent siblings by what they did
+    rank = [0] * len(flat)
+    for r, i in enumerate(canonical_order([sp for _, _, sp in flat], threads)):
+        rank[i] = r
     # sessions: explicit ones (an agent_run's id) and one for every span whose session is
     # only its trace (plumbing and tool spans of instrumentations, which may start traces
-    # of their own); ordered by their first span start
+    # of their own); ordered by their first span
     first: dict[str, int] = {}
     session_of: list[str] = []
-    for _, _, sp in flat:
+    for i, (_, _, sp) in enumerate(flat):
         sid = _session(sp)
         session_of.append(sid)
-        start = _int(sp.get("startTimeUnixNano"), 0)
-        first[sid] = min(first.get(sid, start), start)
+        first[sid] = min(first.get(sid, rank[i]), rank[i])
     order = {sid: i for i, sid in enumerate(sorted(first, key=lambda s: (first[s], s)))}
     names = {sid: f"session-{order[sid] + 1}" for sid in order}
-    keyed = sorted(
-        zip(session_of, flat, strict=True),
-        key=lambda it: (
-            order[it[0]],
-            _int(it[1][2].get("startTimeUnixNano"), 0),
-            _int(_attr(it[1][2], c.STEP_SEQUENCE), 1 << 62),
-            it[1][2].get("name", ""),
-        ),
-    )
+    keyed = [
+        (session_of[i], flat[i])
+        for i in sorted(range(len(flat)), key=lambda i: (order[session_of[i]], rank[i]))
+    ]
     flat = [it[1] for it in keyed]
     tokens = _Tokens()
     sequences: dict[str, int] = {}

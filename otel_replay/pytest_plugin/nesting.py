@@ -27,7 +27,9 @@ class NestingProcessor(SpanProcessor):
     def __init__(self) -> None:
         self._lock = threading.Lock()
         self._open: dict[int, list[int]] = {}  # thread -> span ids open there, in start order
-        self._thread: dict[int, int] = {}  # span id -> thread it started on
+        self._thread: dict[int, int] = {}  # open span id -> thread it started on
+        #: Span id (16 hex digits) -> the thread it started on, for every span of the block.
+        self.threads: dict[str, int] = {}
 
     def on_start(self, span: Span, parent_context: Context | None = None) -> None:
         ctx = span.get_span_context()
@@ -40,6 +42,7 @@ class NestingProcessor(SpanProcessor):
                 span.set_attribute(c.STEP_ENCLOSING_SPAN_ID, format(stack[-1], "016x"))
             stack.append(ctx.span_id)
             self._thread[ctx.span_id] = tid
+            self.threads[format(ctx.span_id, "016x")] = tid
 
     def on_end(self, span: ReadableSpan) -> None:
         ctx = span.get_span_context()

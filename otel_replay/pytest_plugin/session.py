@@ -90,7 +90,8 @@ class BaselineRun:
         #: The block's own provider: pass it to instrumentations (``instrument(tracer_provider=...)``).
         self.tracer_provider = TracerProvider(resource=Resource({"service.name": SERVICE_NAME}))
         # first: it marks nesting on spans at start, before the others read them
-        self.tracer_provider.add_span_processor(NestingProcessor())
+        self._nesting = NestingProcessor()
+        self.tracer_provider.add_span_processor(self._nesting)
         self._processors = (
             ReplayProcessor(meter_provider=self._meters),
             DriftProcessor(
@@ -204,7 +205,7 @@ class BaselineRun:
                 f"otel-replay's span processors failed {count(errors, 'time')} while recording this "
                 "block (logged on the 'otel_replay' logger), so the recording may be incomplete"
             )
-        lines = normalized_lines(self.spans)
+        lines = normalized_lines(self.spans, threads=self._nesting.threads)
         if not lines:
             what = "written to" if self._gate.record else "compared with"
             _fail(
