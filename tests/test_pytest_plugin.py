@@ -1076,3 +1076,133 @@ def test_parallel_calls_give_byte_identical_baselines(pytester: pytest.Pytester)
         ]
         * 2
     )
+
+
+STALE_TEST = """
+import agent
+
+
+def test_weather(agent_baseline):
+    with agent_baseline():
+        agent.run_agent("weather in Paris?")
+
+
+def test_twice(agent_baseline):
+    with agent_baseline():
+        agent.run_agent("weather?")
+    with agent_baseline():
+        agent.run_agent("weather again?")
+
+
+def test_old(agent_baseline):
+    with agent_baseline():
+        agent.run_agent("old question")
+"""
+
+STALE_LINES = [
+    "*2 stale agent baselines (no test uses them: the test was deleted or renamed, or has "
+    "fewer blocks now):",
+    "*  tests/agent_baselines/test_agent/test_old.jsonl",
+    "*  tests/agent_baselines/test_agent/test_twice-2.jsonl",
+    "*delete them with a run of the same tests with --otel-replay-record",
+]
+
+
+def test_stale_baselines_are_reported_for_fully_run_files_and_deleted_on_record(
+    pytester: pytest.Pytester,
+) -> None:
+    _project(pytester, test=STALE_TEST)
+    _run(pytester, "--otel-replay-record").assert_outcomes(passed=3)
+    base = pytester.path / "tests" / "agent_baselines" / "test_agent"
+    files = ["test_old.jsonl", "test_twice-2.jsonl", "test_twice.jsonl", "test_weather.jsonl"]
+    assert sorted(p.name for p in base.iterdir()) == files
+    # test_old deleted, test_twice down to one block
+    text = STALE_TEST.split("\n\ndef test_old")[0].replace(
+        '    with agent_baseline():\n        agent.run_agent("weather again?")\n', ""
+    )
+    pytester.makepyfile(test_agent=text)
+    result = _run(pytester)
+    result.assert_outcomes(passed=2)
+    assert result.ret == 0  # reported, not a failure
+    result.stdout.fnmatch_lines(STALE_LINES)
+    # partial runs do not know what the other tests use: no report
+    for args in (
+        ["-k", "test_weather"],
+        ["test_agent.py::test_twice"],
+        ["--deselect", "test_agent.py::test_twice"],
+    ):
+        result = _run(pytester, *args)
+        assert "stale agent baseline" not in result.stdout.str(), args
+    # stopped early (-x): the rest did not run
+    _set(pytester, CITY="Oslo")
+    result = _run(pytester, "-x")
+    result.assert_outcomes(failed=1)
+    assert "stale agent baseline" not in result.stdout.str()
+    _set(pytester, CITY="Paris")
+    # a failing test keeps its files (it may still want them), so does a skipped one
+    pytester.makepyfile(
+        test_agent=text.replace(
+            "def test_twice(agent_baseline):\n",
+            "def test_twice(agent_baseline):\n    assert False\n",
+        )
+    )
+    result = _run(pytester)
+    result.assert_outcomes(passed=1, failed=1)
+    result.stdout.fnmatch_lines(
+        [
+            "*1 stale agent baseline (no test uses them*",
+            "*  tests/agent_baselines/test_agent/test_old.jsonl",
+        ]
+    )
+    assert "test_twice-2.jsonl" not in result.stdout.str()
+    # --otel-replay-record deletes them
+    pytester.makepyfile(test_agent=text)
+    result = _run(pytester, "--otel-replay-record")
+    result.assert_outcomes(passed=2)
+    result.stdout.fnmatch_lines(
+        [
+            "*deleted 2 stale agent baselines (no test uses them):",
+            "*  tests/agent_baselines/test_agent/test_old.jsonl",
+            "*  tests/agent_baselines/test_agent/test_twice-2.jsonl",
+        ]
+    )
+    assert sorted(p.name for p in base.iterdir()) == ["test_twice.jsonl", "test_weather.jsonl"]
+    result = _run(pytester)
+    result.assert_outcomes(passed=2)
+    assert "stale agent baseline" not in result.stdout.str()
+
+
+def test_baselines_of_a_deleted_test_file_are_stale(pytester: pytest.Pytester) -> None:
+    _project(pytester)
+    pytester.makepyfile(test_other=TEST.replace("test_weather", "test_other"))
+    _run(pytester, "--otel-replay-record").assert_outcomes(passed=2)
+    (pytester.path / "test_other.py").unlink()
+    # even a partial run sees that the file is gone
+    result = _run(pytester, "test_agent.py::test_weather")
+    result.assert_outcomes(passed=1)
+    result.stdout.fnmatch_lines(
+        [
+            "*1 stale agent baseline (no test uses them*",
+            "*  tests/agent_baselines/test_other/test_other.jsonl",
+        ]
+    )
+    result = _run(pytester, "--otel-replay-record")
+    result.stdout.fnmatch_lines(["*deleted 1 stale agent baseline (no test uses them):"])
+    assert not (pytester.path / "tests" / "agent_baselines" / "test_other").exists()
+    assert _baseline(pytester).is_file()
+
+
+def test_stale_baselines_under_xdist(pytester: pytest.Pytester) -> None:
+    pytest.importorskip("xdist")
+    _project(pytester, test=STALE_TEST)
+    _run(pytester, "--otel-replay-record").assert_outcomes(passed=3)
+    text = STALE_TEST.split("\n\ndef test_old")[0].replace(
+        '    with agent_baseline():\n        agent.run_agent("weather again?")\n', ""
+    )
+    pytester.makepyfile(test_agent=text)
+    result = _run(pytester, "-p", "xdist.plugin", "-n", "2")
+    result.assert_outcomes(passed=2)
+    result.stdout.fnmatch_lines(STALE_LINES)
+    result = _run(pytester, "-p", "xdist.plugin", "-n", "2", "-k", "test_weather")
+    result.assert_outcomes(passed=1)
+    assert "stale agent baseline" not in result.stdout.str()

@@ -75,8 +75,7 @@ def agent_baseline(request: pytest.FixtureRequest) -> Iterator[Any]:
     except AgentBaselineConfigError as exc:
         pytest.fail(str(exc), pytrace=False)
     module = os.path.relpath(str(request.node.path), str(config.rootpath))
-    cls = request.node.cls
-    test = f"{cls.__name__}::{request.node.name}" if cls is not None else request.node.name
+    test = _test_name(request.node)
     gate = AgentBaseline(
         rootdir=str(config.rootpath),
         nodeid=request.node.nodeid,
@@ -102,26 +101,113 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) ->
     report.otel_replay = {
         "comparisons": [s.to_dict() for s in gate.comparisons],
         "recorded": list(gate.recorded),
+        "used": list(gate.used),
     }
 
 
+def _test_name(item: pytest.Item) -> str:
+    cls = getattr(item, "cls", None)
+    return f"{cls.__name__}::{item.name}" if cls is not None else item.name
+
+
 class _Collector:
-    """Collects the comparisons of every test (from xdist workers too) and writes reports."""
+    """Collects the comparisons of every test (from xdist workers too), writes reports and
+    finds stale baselines (:mod:`otel_replay.pytest_plugin.stale`)."""
 
     def __init__(self, config: pytest.Config) -> None:
         self.config = config
         self.results: list[dict[str, Any]] = []
         self.recorded: list[str] = []
+        self.used: set[str] = set()
+        self.modules: dict[str, Any] = {}  # test file -> ModuleTests
+        self.partial: set[str] = set()  # test files not collected in full
+        self.ran: set[str] = set()
+        self.passed: set[str] = set()
+        self.failed: set[str] = set()
+        self.stale: list[str] = []
+        self.deleted: list[str] = []
+        self.delete_errors: list[str] = []
+
+    def _module(self, item: pytest.Item) -> str:
+        return os.path.relpath(str(item.path), str(self.config.rootpath))
+
+    def pytest_deselected(self, items: list[pytest.Item]) -> None:
+        self.partial.update(self._module(i) for i in items)
+
+    def pytest_collection_finish(self, session: pytest.Session) -> None:
+        from otel_replay.pytest_plugin.session import baseline_stem
+        from otel_replay.pytest_plugin.stale import ModuleTests
+
+        inv = str(self.config.invocation_params.dir)
+        for arg in self.config.args:
+            if "::" in arg:  # test ids: their files are not collected in full
+                path = os.path.join(inv, arg.split("::", 1)[0])
+                self.partial.add(os.path.relpath(path, str(self.config.rootpath)))
+        for item in session.items:
+            mod = self._module(item)
+            m = self.modules.setdefault(mod, ModuleTests(mod, {}))
+            m.tests[item.nodeid] = baseline_stem(_test_name(item))
+        for mod in self.partial:
+            if mod in self.modules:
+                self.modules[mod].full = False
+        workeroutput = getattr(self.config, "workeroutput", None)
+        if workeroutput is not None:  # a pytest-xdist worker: tell the controller
+            workeroutput["otel_replay_modules"] = [m.to_dict() for m in self.modules.values()]
+
+    @pytest.hookimpl(optionalhook=True)
+    def pytest_testnodedown(self, node: Any, error: Any) -> None:
+        """pytest-xdist: merge what a worker collected (each collects the same tests)."""
+        from otel_replay.pytest_plugin.stale import ModuleTests
+
+        for d in (getattr(node, "workeroutput", None) or {}).get("otel_replay_modules") or ():
+            m = ModuleTests.from_dict(d)
+            known = self.modules.setdefault(m.path, m)
+            known.tests.update(m.tests)
+            known.full = known.full and m.full
 
     def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
         data = getattr(report, "otel_replay", None)
         if isinstance(data, dict):
             self.results.extend(data.get("comparisons") or ())
             self.recorded.extend(data.get("recorded") or ())
+            self.used.update(data.get("used") or ())
+        if not report.passed:
+            self.failed.add(report.nodeid)
+        elif report.when == "call":
+            self.passed.add(report.nodeid)
+        if report.when == "teardown":
+            self.ran.add(report.nodeid)
+
+    def _find_stale(self, session: pytest.Session) -> None:
+        from otel_replay.pytest_plugin.stale import stale_baselines
+
+        cfg = self.config.stash[_CONFIG_KEY]
+        self.stale = stale_baselines(
+            str(self.config.rootpath),
+            cfg.baseline_dir,
+            self.modules.values(),
+            ran=self.ran,
+            passed=self.passed - self.failed,
+            used=self.used,
+            python_files=self.config.getini("python_files") or ["test_*.py", "*_test.py"],
+        )
+        if self.stale and self.config.getoption("otel_replay_record"):
+            for path in self.stale:
+                try:
+                    os.remove(path)
+                    self.deleted.append(path)
+                    parent = os.path.dirname(path)
+                    if not os.listdir(parent):
+                        os.rmdir(parent)
+                except OSError as exc:
+                    self.delete_errors.append(f"cannot delete {path}: {exc}")
+            if self.delete_errors and session.exitstatus == pytest.ExitCode.OK:
+                session.exitstatus = pytest.ExitCode.TESTS_FAILED
 
     def pytest_sessionfinish(self, session: pytest.Session, exitstatus: int) -> None:
         if hasattr(self.config, "workerinput"):  # a pytest-xdist worker: the controller writes
             return
+        self._find_stale(session)
         outputs = self.config.getoption("otel_replay_output") or ()
         if not outputs:
             return
@@ -141,7 +227,7 @@ class _Collector:
         if hasattr(self.config, "workerinput"):
             return
         outputs = self.config.getoption("otel_replay_output") or ()
-        if not (self.recorded or self.results or outputs):
+        if not (self.recorded or self.results or outputs or self.stale or self.delete_errors):
             return
         terminalreporter.section("otel-replay")
         root = str(self.config.rootpath)
@@ -156,6 +242,25 @@ class _Collector:
             )
         for out in outputs:
             terminalreporter.write_line(f"report written to {out}")
+        for err in self.delete_errors:
+            terminalreporter.write_line(err, red=True)
+        if self.deleted:
+            terminalreporter.write_line(
+                f"deleted {count(len(self.deleted), 'stale agent baseline')} (no test uses them):"
+            )
+            for p in self.deleted:
+                terminalreporter.write_line(f"  {os.path.relpath(p, root)}")
+        elif self.stale:
+            terminalreporter.write_line(
+                f"{count(len(self.stale), 'stale agent baseline')} (no test uses them: the test "
+                "was deleted or renamed, or has fewer blocks now):",
+                yellow=True,
+            )
+            for p in self.stale:
+                terminalreporter.write_line(f"  {os.path.relpath(p, root)}")
+            terminalreporter.write_line(
+                "delete them with a run of the same tests with --otel-replay-record"
+            )
 
 
 def pytest_unconfigure(config: pytest.Config) -> None:

@@ -34,7 +34,13 @@ from otel_replay.pytest_plugin.routing import routed
 from otel_replay.replay.reexecution import DivergenceError, Reexecution
 from otel_replay.restore.tracking import TrackingRegistry
 
-__all__ = ["AgentBaseline", "BaselineRun", "baseline_path_for"]
+__all__ = [
+    "AgentBaseline",
+    "BaselineRun",
+    "baseline_module_dir",
+    "baseline_path_for",
+    "baseline_stem",
+]
 
 _UNSAFE = re.compile(r"[^A-Za-z0-9_.\-]+")
 SERVICE_NAME = "agent-baseline"
@@ -47,20 +53,32 @@ def _fail(message: str) -> Any:
     raise pytest.fail.Exception(message, pytrace=False) from None
 
 
-def baseline_path_for(rootdir: str, baseline_dir: str, module: str, test: str, n: int) -> str:
-    """``<rootdir>/<baseline_dir>/<module>/<test>.jsonl`` (``<test>-<n>`` for the n-th block
-    of a test); ``module`` is the test file relative to the root without ``.py`` and a
+def baseline_module_dir(rootdir: str, baseline_dir: str, module: str) -> str:
+    """``<rootdir>/<baseline_dir>/<module>``: the directory of a test file's baselines;
+    ``module`` is the test file relative to the root, written without ``.py`` and a
     leading ``tests/``, dotted."""
     rel = module.replace("\\", "/")
     if rel.endswith(".py"):
         rel = rel[:-3]
     if rel.startswith("tests/"):
         rel = rel[len("tests/") :]
-    mod = _UNSAFE.sub("_", rel.replace("/", "."))
-    name = _UNSAFE.sub("_", test.replace("::", ".")).strip("_") or "test"
+    return os.path.join(rootdir, baseline_dir, _UNSAFE.sub("_", rel.replace("/", ".")))
+
+
+def baseline_stem(test: str) -> str:
+    """The file name (without ``.jsonl``) of the first block of ``test`` (``Class::test``,
+    ``test[param]``)."""
+    return _UNSAFE.sub("_", test.replace("::", ".")).strip("_") or "test"
+
+
+def baseline_path_for(rootdir: str, baseline_dir: str, module: str, test: str, n: int) -> str:
+    """``<rootdir>/<baseline_dir>/<module>/<test>.jsonl`` (``<test>-<n>`` for the n-th block
+    of a test); ``module`` is the test file relative to the root without ``.py`` and a
+    leading ``tests/``, dotted."""
+    name = baseline_stem(test)
     if n > 1:
         name += f"-{n}"
-    return os.path.join(rootdir, baseline_dir, mod, name + ".jsonl")
+    return os.path.join(baseline_module_dir(rootdir, baseline_dir, module), name + ".jsonl")
 
 
 class _ReplayGate(Reexecution):
@@ -298,6 +316,8 @@ class AgentBaseline:
         self.record = record
         self.comparisons: list[SessionComparison] = []
         self.recorded: list[str] = []
+        #: Every baseline file a block of the test opened (recorded, compared or missing).
+        self.used: list[str] = []
         self._blocks = 0
 
     def path(self, name: str | None = None) -> str:
@@ -312,6 +332,7 @@ class AgentBaseline:
         path = self.path(name)
         if not name:
             self._blocks += 1
+        self.used.append(path)
         cfg = (
             self.config.merged(settings, f"{self.nodeid}: agent_baseline(...)")
             if settings
