@@ -1206,3 +1206,30 @@ def test_stale_baselines_under_xdist(pytester: pytest.Pytester) -> None:
     result = _run(pytester, "-p", "xdist.plugin", "-n", "2", "-k", "test_weather")
     result.assert_outcomes(passed=1)
     assert "stale agent baseline" not in result.stdout.str()
+
+
+def test_canonical_order_reorders_only_concurrent_siblings() -> None:
+    from otel_replay.pytest_plugin.ordering import canonical_order
+
+    def span(sid: str, name: str, start: int, end: int, parent: str = "p") -> dict[str, object]:
+        return {
+            "spanId": sid,
+            "parentSpanId": parent,
+            "name": name,
+            "startTimeUnixNano": str(start),
+            "endTimeUnixNano": str(end),
+        }
+
+    root = {"spanId": "p", "name": "root", "startTimeUnixNano": "0", "endTimeUnixNano": "100"}
+    names = lambda spans, threads=None: [  # noqa: E731
+        spans[i]["name"] for i in canonical_order(spans, threads)
+    ]
+    # one after the other: the order they ran in, whatever their names
+    assert names([root, span("a", "z", 1, 2), span("b", "y", 3, 4)]) == ["root", "z", "y"]
+    # interleaved on one thread (asyncio tasks): by what they did
+    assert names([root, span("a", "z", 1, 5), span("b", "y", 2, 6)]) == ["root", "y", "z"]
+    # one inside the other on one thread (a span that was not made current): nested, kept
+    assert names([root, span("a", "z", 1, 6), span("b", "y", 2, 5)]) == ["root", "z", "y"]
+    # overlapping on two threads: by what they did; the children follow their parent
+    spans = [root, span("a", "z", 1, 6), span("b", "y", 2, 5), span("c", "x", 3, 4, "a")]
+    assert names(spans, {"p": 1, "a": 2, "b": 3, "c": 2}) == ["root", "y", "z", "x"]
