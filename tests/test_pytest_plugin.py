@@ -534,6 +534,35 @@ def _attr_value(span: dict[str, object], key: str) -> object:
     return None
 
 
+def test_async_langgraph_replay_serves_the_tool_without_its_nested_calls(
+    pytester: pytest.Pytester,
+) -> None:
+    """Async: LangChain runs OpenInference's callbacks in a background thread, so the tool
+    span opens on another thread than the @traced_tool inside the tool."""
+    pytest.importorskip("langgraph.prebuilt")
+    pytest.importorskip("openinference.instrumentation.langchain")
+    agent = (
+        LANGGRAPH_AGENT.replace("@tool\ndef get_weather", "@tool\nasync def get_weather")
+        .replace("def run_agent(", "async def run_agent(")
+        .replace("out = graph.invoke(", "out = await graph.ainvoke(")
+    )
+    test = LANGGRAPH_TEST.replace("import agent\n", "import asyncio\n\nimport agent\n").replace(
+        "agent.run_agent(run.tracer_provider)", "asyncio.run(agent.run_agent(run.tracer_provider))"
+    )
+    _project(pytester, test=test, agent=agent)
+    _run(pytester, "--otel-replay-record").assert_outcomes(passed=1)
+    (inner,) = [
+        s for s in _spans(_baseline(pytester)) if s["name"] == "execute_tool lookup_weather"
+    ]
+    (outer,) = [s for s in _spans(_baseline(pytester)) if s["name"] == "get_weather"]
+    assert _attr_value(inner, "agent_replay.step.enclosing_span_id") == outer["spanId"]
+    pytester.makepyfile(
+        test_agent=test.replace("agent_baseline()", "agent_baseline(replay=True)")
+        + "    assert run.reexecution.stats == {'served': 3, 'live': 0, 'miss': 0}\n"
+    )
+    _run(pytester).assert_outcomes(passed=1)
+
+
 def test_langgraph_baseline_records_the_call_a_parentless_span_ran_inside(
     pytester: pytest.Pytester,
 ) -> None:
@@ -874,7 +903,7 @@ def test_nested(agent_baseline):
     result.stdout.fnmatch_lines(["the agent_baseline block recorded no spans*"])
 
 
-def test_nesting_is_noted_only_for_parentless_spans_on_the_same_thread() -> None:
+def test_nesting_is_noted_only_where_it_is_known() -> None:
     import threading
 
     from opentelemetry.sdk.trace import TracerProvider
@@ -883,32 +912,46 @@ def test_nesting_is_noted_only_for_parentless_spans_on_the_same_thread() -> None
 
     from otel_replay.pytest_plugin.nesting import NestingProcessor
 
-    provider, exporter = TracerProvider(), InMemorySpanExporter()
-    provider.add_span_processor(NestingProcessor())
+    provider, exporter, nesting = TracerProvider(), InMemorySpanExporter(), NestingProcessor()
+    provider.add_span_processor(nesting)
     provider.add_span_processor(SimpleSpanProcessor(exporter))
     tracer = provider.get_tracer("t")
-    key = "agent_replay.step.enclosing_span_id"
-    try:
-        outer = tracer.start_span("outer")  # open, not current (like OpenInference's tool span)
-        with tracer.start_as_current_span("current") as current:
-            tracer.start_span("child").end()  # has a parent: nothing to note
-        tracer.start_span("inside").end()
-        worker = threading.Thread(target=lambda: tracer.start_span("other thread").end())
+    # an instrumentation that never makes its spans current (OpenInference)
+    detached = provider.get_tracer("openinference.instrumentation.langchain")
+
+    def in_thread(name: str) -> None:
+        worker = threading.Thread(target=lambda: tracer.start_span(name).end())
         worker.start()
         worker.join()
+
+    def child(name: str, parent: object) -> object:
+        return detached.start_span(name, context=trace.set_span_in_context(parent))  # type: ignore[arg-type]
+
+    try:
+        outer = tracer.start_span("outer")  # open, not current
+        with tracer.start_as_current_span("current"):
+            tracer.start_span("child").end()  # has a parent: nothing to note
+        tracer.start_span("inside").end()
+        in_thread("thread, under ours")  # open elsewhere but ours: it would have been current
         outer.end()
+        node = detached.start_span("tools")
+        tool = child("tool", node)
+        in_thread("thread, under tool")  # the innermost open span, never current: inside it
+        tool.end()  # type: ignore[attr-defined]
+        a, b = child("tool a", node), child("tool b", node)
+        in_thread("thread, two open")  # two tools run in parallel: which one is unknown
+        b.end()  # type: ignore[attr-defined]
+        in_thread("thread, under a")  # only a is open now, but a ran alongside b
+        a.end()  # type: ignore[attr-defined]
+        node.end()
         tracer.start_span("after").end()
-        spans = {s.name: s for s in exporter.get_finished_spans()}
-        outer_id = format(outer.get_span_context().span_id, "016x")
-        assert {n: (s.attributes or {}).get(key) for n, s in spans.items()} == {
-            "current": outer_id,
-            "child": None,
-            "inside": outer_id,
-            "other thread": None,
-            "outer": None,
-            "after": None,
+        spans = exporter.get_finished_spans()
+        names = {format(s.context.span_id, "016x"): s.name for s in spans}
+        assert {names[k]: names[v] for k, v in nesting.enclosing(spans).items()} == {
+            "current": "outer",
+            "inside": "outer",
+            "thread, under tool": "tool",
         }
-        assert current.parent is None
     finally:
         provider.shutdown()
 

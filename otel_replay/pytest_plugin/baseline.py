@@ -92,20 +92,31 @@ def _session(sp: dict[str, Any]) -> str:
 
 
 def normalized_lines(
-    spans: Iterable[ReadableSpan], threads: Mapping[str, int] | None = None
+    spans: Iterable[ReadableSpan],
+    threads: Mapping[str, int] | None = None,
+    enclosing: Mapping[str, str] | None = None,
 ) -> list[str]:
     """One OTLP/JSON line per span, stably ordered, volatile values normalized out;
     ``threads`` (span id in hex -> thread it started on) tells parallel calls apart
-    (:func:`~otel_replay.pytest_plugin.ordering.canonical_order`)."""
+    (:func:`~otel_replay.pytest_plugin.ordering.canonical_order`); ``enclosing`` (span id
+    -> the call it ran inside, :mod:`.nesting`) is kept as
+    ``agent_replay.step.enclosing_span_id`` on spans without a parent."""
     td = _JsonEncoder().traces_data(spans)
     flat: list[tuple[dict[str, Any], dict[str, Any], dict[str, Any]]] = []
     for rs in td["resourceSpans"]:
         for ss in rs["scopeSpans"]:
             for sp in ss["spans"]:
+                inside = (enclosing or {}).get(sp.get("spanId", ""))
+                if inside and not sp.get("parentSpanId"):
+                    sp["attributes"] = [
+                        *(sp.get("attributes") or ()),
+                        {"key": c.STEP_ENCLOSING_SPAN_ID, "value": {"stringValue": inside}},
+                    ]
                 flat.append((rs.get("resource") or {}, ss.get("scope") or {}, sp))
     # canonical order: the span tree depth first, concurrent siblings by what they did
     rank = [0] * len(flat)
-    for r, i in enumerate(canonical_order([sp for _, _, sp in flat], threads)):
+    scopes = [str(sc.get("name", "")) for _, sc, _ in flat]
+    for r, i in enumerate(canonical_order([sp for _, _, sp in flat], threads, scopes)):
         rank[i] = r
     # sessions: explicit ones (an agent_run's id) and one for every span whose session is
     # only its trace (plumbing and tool spans of instrumentations, which may start traces

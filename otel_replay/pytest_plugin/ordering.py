@@ -3,17 +3,21 @@ order that does not depend on which thread or task got there first.
 
 Spans form a tree (the parent span, else the call a parentless span was recorded running
 inside, :mod:`.nesting`); the file lists it depth first. Siblings follow their start order,
-except a run of concurrent siblings: ones that overlapped in time on different threads (a
-thread pool) or interleaved on one thread (asyncio tasks), and, from LangGraph's metadata
-on the spans (OpenInference's ``metadata``, OpenLLMetry's association properties), tasks
-of one superstep (a parallel tool node's ``Send`` tasks) and the calls a node handed to
-worker threads (a ``ToolNode`` running several tool calls), which need not overlap. Those
-are ordered by a stable key: first the position of the tool call they answer among the
-tool call ids of the recording (in order of first appearance: the order the model asked
-for them), then their inputs, then everything they did (name, attributes with volatile
-ids masked, status, events) and, recursively, what their children did. A changed call
-keeps its place when it answers a tool call id or only its output changed; parallel calls
-without a tool call id whose inputs changed may move.
+except a run of concurrent siblings: tasks of one LangGraph superstep (a parallel tool
+node's ``Send`` tasks; from LangGraph's metadata on the spans: OpenInference's
+``metadata``, OpenLLMetry's association properties), calls answering different tool calls
+(each span's result answers one tool call, a different one: a ``ToolNode`` running the
+model's tool calls), and calls that overlapped in time on
+different threads (a thread pool) or interleaved on one thread (asyncio tasks). Timing is
+not used for spans of instrumentations whose span times come from callbacks that may run
+later in another thread (OpenInference under async LangChain).
+
+Concurrent siblings are ordered by a stable key: first the position of the tool call they
+answer (when the span's result answers exactly one) among the tool call ids of the
+recording (in order of first appearance: the order the model asked for them), then their inputs, then everything they did (name, attributes
+with volatile ids masked, status, events) and, recursively, what their children did. A
+changed call keeps its place when it answers a tool call id or only its output changed;
+parallel calls without a tool call id whose inputs changed may move.
 """
 
 from __future__ import annotations
@@ -24,6 +28,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from otel_replay.core import conventions as c
+from otel_replay.pytest_plugin.nesting import NOT_CURRENT_SCOPES
 
 __all__ = ["canonical_order", "MASKED_KEYS"]
 
@@ -70,11 +75,16 @@ def _attr(sp: Mapping[str, Any], key: str) -> Any:
 
 
 def canonical_order(
-    spans: Sequence[Mapping[str, Any]], threads: Mapping[str, int] | None = None
+    spans: Sequence[Mapping[str, Any]],
+    threads: Mapping[str, int] | None = None,
+    scopes: Sequence[str] | None = None,
 ) -> list[int]:
     """Indices of ``spans`` (OTLP/JSON span objects) in canonical order; ``threads`` maps a
-    span id (hex) to the thread it started on, where known."""
+    span id (hex) to the thread it started on, where known; ``scopes`` are the spans'
+    instrumentation scope names."""
     threads = threads or {}
+    # spans timed by callbacks that may run later in other threads: no timing rules
+    untimed = [str(n).startswith(NOT_CURRENT_SCOPES) for n in (scopes or [""] * len(spans))]
     index = {sp.get("spanId", ""): i for i, sp in enumerate(spans)}
     children: dict[int | None, list[int]] = {}
     for i, sp in enumerate(spans):
@@ -87,12 +97,7 @@ def canonical_order(
     end = [max(_int(sp.get("endTimeUnixNano")), s) for sp, s in zip(spans, start, strict=True)]
     seq = [_int(_attr(sp, c.STEP_SEQUENCE)) for sp in spans]
     thread = [threads.get(sp.get("spanId", "")) for sp in spans]
-    parent_of = {k: p for p, kids in children.items() for k in kids}
     graph = [_langgraph_task(sp) for sp in spans]
-
-    def off_thread(i: int) -> bool:
-        p = parent_of.get(i)
-        return p is not None and None not in (thread[i], thread[p]) and thread[i] != thread[p]
 
     first_seen: dict[str, int] = {}  # tool call id -> order of first appearance
     for i in sorted(range(len(spans)), key=lambda i: (start[i], seq[i], i)):
@@ -101,14 +106,12 @@ def canonical_order(
                 first_seen.setdefault(m, len(first_seen))
             for m in _ANSWERS.findall(text):
                 first_seen.setdefault(m, len(first_seen))
-    answered: dict[int, int] = {}
+    answered: list[int] = []
+    for sp in spans:  # the one tool call a span answers (its result), by position
+        ids = {first_seen[x] for x in _answered_ids(sp) if x in first_seen}
+        answered.append(ids.pop() if len(ids) == 1 else _NONE)
 
     def answers(i: int) -> int:
-        """Position of the first tool call this span (or a span under it) answers."""
-        if i not in answered:
-            answered[i] = _NONE
-            own = [first_seen[x] for x in _answered_ids(spans[i]) if x in first_seen]
-            answered[i] = min([*own, *(answers(k) for k in children.get(i, ()))], default=_NONE)
         return answered[i]
 
     keys: dict[int, tuple[int, str, str]] = {}
@@ -116,16 +119,16 @@ def canonical_order(
 
     def concurrent(a: int, b: int) -> bool:
         """``b`` (started after ``a``) ran alongside ``a``, not inside it or after it."""
-        if start[b] < end[a]:
-            if thread[a] is not None and thread[b] is not None and thread[a] != thread[b]:
-                return True
-            if end[b] > end[a]:  # interleaved on one thread (contained: nested, not parallel)
-                return True
         ga, gb = graph[a], graph[b]
-        if ga is None or gb is None or ga[0] != gb[0]:
+        if ga is not None and gb is not None and ga[0] == gb[0] and ga[1] != gb[1]:
+            return True  # two tasks of one LangGraph superstep
+        if answers(a) != _NONE and answers(b) != _NONE and answers(a) != answers(b):
+            return True  # answers to two tool calls of one model turn
+        if untimed[a] or untimed[b] or start[b] >= end[a]:
             return False
-        # one LangGraph superstep: two of its tasks, or calls of one task on worker threads
-        return ga[1] != gb[1] or (off_thread(a) and off_thread(b))
+        if thread[a] is not None and thread[b] is not None and thread[a] != thread[b]:
+            return True  # overlapping on two threads
+        return end[b] > end[a]  # interleaved on one thread (contained: nested, not parallel)
 
     def order(parent: int | None) -> list[int]:
         if parent in ordered_children:
@@ -188,7 +191,12 @@ def _answered_ids(sp: Mapping[str, Any]) -> list[str]:
     own = _attr(sp, c.GEN_AI_TOOL_CALL_ID)
     if isinstance(own, str) and own:
         out.append(own)
-    for key in (c.GEN_AI_TOOL_CALL_RESULT, c.GEN_AI_OUTPUT_MESSAGES, "output.value"):
+    for key in (
+        c.GEN_AI_TOOL_CALL_RESULT,
+        c.GEN_AI_OUTPUT_MESSAGES,
+        "output.value",
+        "traceloop.entity.output",
+    ):
         v = _attr(sp, key)
         if isinstance(v, str):
             out += _ANSWERS.findall(v)

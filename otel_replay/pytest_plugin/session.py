@@ -107,7 +107,6 @@ class BaselineRun:
         self._meters = MeterProvider()
         #: The block's own provider: pass it to instrumentations (``instrument(tracer_provider=...)``).
         self.tracer_provider = TracerProvider(resource=Resource({"service.name": SERVICE_NAME}))
-        # first: it marks nesting on spans at start, before the others read them
         self._nesting = NestingProcessor()
         self.tracer_provider.add_span_processor(self._nesting)
         self._processors = (
@@ -223,7 +222,11 @@ class BaselineRun:
                 f"otel-replay's span processors failed {count(errors, 'time')} while recording this "
                 "block (logged on the 'otel_replay' logger), so the recording may be incomplete"
             )
-        lines = normalized_lines(self.spans, threads=self._nesting.threads)
+        lines = normalized_lines(
+            self.spans,
+            threads=self._nesting.threads,
+            enclosing=self._nesting.enclosing(self.spans),
+        )
         if not lines:
             what = "written to" if self._gate.record else "compared with"
             _fail(
