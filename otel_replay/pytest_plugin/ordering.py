@@ -22,6 +22,7 @@ parallel calls without a tool call id whose inputs changed may move.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import re
 from collections.abc import Mapping, Sequence
@@ -149,7 +150,8 @@ def canonical_order(
         if i not in keys:
             keys[i] = (_NONE, "", "")  # a cycle (damaged parent ids) ends here
             full = [_own_key(spans[i]), [key(k)[2] for k in order(i)]]
-            keys[i] = (answers(i), _input_key(spans[i]), _dump(full))
+            digest = hashlib.sha256(_dump(full).encode("utf-8")).hexdigest()
+            keys[i] = (answers(i), _input_key(spans[i]), digest)
         return keys[i]
 
     result: list[int] = []
