@@ -1276,3 +1276,22 @@ def test_canonical_order_reorders_only_concurrent_siblings() -> None:
     # overlapping on two threads: by what they did; the children follow their parent
     spans = [root, span("a", "z", 1, 6), span("b", "y", 2, 5), span("c", "x", 3, 4, "a")]
     assert names(spans, {"p": 1, "a": 2, "b": 3, "c": 2}) == ["root", "y", "z", "x"]
+
+
+def test_parallel_langgraph_tools_replay_without_their_nested_calls(
+    pytester: pytest.Pytester,
+) -> None:
+    """Four LangChain tools run in parallel worker threads, each calling a @traced_tool:
+    replay serves the four tools and the two model calls, and expects none of the nested
+    calls."""
+    pytest.importorskip("langgraph.prebuilt")
+    pytest.importorskip("openinference.instrumentation.langchain")
+    test = PARALLEL_TEST.split("\n\ndef test_threads")[0] + "\n"
+    _project(pytester, test=test, agent=PARALLEL_AGENT)
+    _run(pytester, "--otel-replay-record").assert_outcomes(passed=2)
+    stats = "    assert run.reexecution.stats == {'served': 6, 'live': 0, 'miss': 0}\n"
+    replay = test.replace("agent_baseline()", "agent_baseline(replay=True)").replace(
+        '== "All sunny."\n', '== "All sunny."\n' + stats
+    )
+    pytester.makepyfile(test_agent=replay)
+    _run(pytester).assert_outcomes(passed=2)
