@@ -13,6 +13,7 @@ from otel_replay.capture.checkpoint import checkpoint
 from otel_replay.capture.processor import ReplayProcessor
 from otel_replay.capture.spans import agent_run, decision, tool_call
 from otel_replay.core import conventions as c
+from otel_replay.drift.policy import DriftPolicy
 from otel_replay.drift.processor import DriftProcessor
 from otel_replay.restore.tracking import TrackingRegistry
 
@@ -25,7 +26,12 @@ def rig():
     replay = ReplayProcessor(meter_provider=mp)
     exporter = InMemorySpanExporter()
     registry = TrackingRegistry()
-    drift = DriftProcessor(SimpleSpanProcessor(exporter), registry=registry, meter_provider=mp)
+    # These runs take microseconds: a pause of the (shared) machine must not read as a latency
+    # regression, so only a change of a minute counts here.
+    policy = DriftPolicy(min_latency_ns=60 * 10**9)
+    drift = DriftProcessor(
+        SimpleSpanProcessor(exporter), registry=registry, meter_provider=mp, policy=policy
+    )
     provider.add_span_processor(replay)
     provider.add_span_processor(drift)
     yield provider.get_tracer("t"), replay, drift, exporter, reader
