@@ -52,7 +52,7 @@ def _agent(tracer: Any, sid: str, **knobs: Any) -> None:
 
     Knobs: ``sky`` (lookup's result), ``city`` (geocode's result), ``note`` (appended by
     ``weather`` itself), ``summary`` (the nested model's answer), ``deep`` (``lookup``
-    calls ``station`` and returns its reading)."""
+    calls ``station`` and returns its reading), ``lookup=False`` (``weather`` skips it)."""
     sky = knobs.get("sky", "sunny")
     with agent_run("agent", session_id=sid, tracer=tracer):
         with llm_call("gpt-4o", messages="Weather in Paris?", tracer=tracer) as m:
@@ -60,12 +60,15 @@ def _agent(tracer: Any, sid: str, **knobs: Any) -> None:
         with tool_call("weather", {"city": "Paris"}, tracer=tracer) as outer:
             with tool_call("geocode", {"q": "Paris"}, tracer=tracer) as g:
                 g.set_result({"city": knobs.get("city", "Paris")})
-            with tool_call("lookup", {"city": "Paris"}, tracer=tracer) as inner:
-                if "deep" in knobs:
-                    with tool_call("station", {"id": 7}, tracer=tracer) as st:
-                        st.set_result({"reading": knobs["deep"]})
-                    sky = knobs["deep"]
-                inner.set_result({**SUNNY, "sky": sky})
+            if knobs.get("lookup", True):
+                with tool_call("lookup", {"city": "Paris"}, tracer=tracer) as inner:
+                    if "deep" in knobs:
+                        with tool_call("station", {"id": 7}, tracer=tracer) as st:
+                            st.set_result({"reading": knobs["deep"]})
+                        sky = knobs["deep"]
+                    inner.set_result({**SUNNY, "sky": sky})
+            else:
+                sky = "unknown"
             text = f"{sky} in {knobs.get('city', 'Paris')}{knobs.get('note', '')}"
             if "summary" in knobs:
                 with llm_call("gpt-4o-mini", messages=text, tracer=tracer) as s:
@@ -161,6 +164,17 @@ SCENARIOS: dict[str, tuple[dict[str, Any], list[tuple[str, str, list[tuple[str, 
             )
         ],
     ),
+    # the nested call is no longer made: the missing call is the cause
+    "nested_missing": (
+        {"lookup": False},
+        [
+            (
+                "missing_step",
+                "tool lookup",
+                [("output_changed", "tool weather"), ("output_changed", "llm gpt-4o")],
+            )
+        ],
+    ),
     # an LLM call made inside the tool answered differently
     "nested_llm": (
         {"summary": "cloudy"},
@@ -204,8 +218,9 @@ def test_nested_change_is_one_finding(tmp_path: Path, scenario: str) -> None:
     if want:  # the first divergence is the cause, the nested call
         assert report.first_divergence is not None
         first = report.findings[0]
-        assert first.candidate is not None
         assert report.first_divergence.position == first.position
+        side = "candidate" if first.candidate is not None else "baseline"
+        assert getattr(report.first_divergence, side) == getattr(first, side)
         by_id = {s.span_id: s for s in cs}
         for rel in first.related:
             assert rel.candidate is not None and rel.candidate.span_id in by_id
