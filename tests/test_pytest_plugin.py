@@ -1096,8 +1096,7 @@ def test_parallel_calls_give_byte_identical_baselines(pytester: pytest.Pytester)
     out = _failures(result)
     findings = [ln.strip() for ln in out.splitlines() if ln.strip().startswith("[")]
     assert findings == [
-        *["[warning] output_changed: output of tool 'lookup_weather' changed at step 6: $.sky"]
-        * 2,
+        *["[warning] output_changed: output of tool 'lookup_weather' changed at step 6: $.sky"] * 2,
         "[warning] output_changed: output of tool 'lookup_weather' changed at step 4: $.sky",
     ]
     assert [ln.strip() for ln in out.splitlines() if ln.strip().startswith("caused:")] == [
