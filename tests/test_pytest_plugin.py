@@ -1088,21 +1088,20 @@ def test_parallel_calls_give_byte_identical_baselines(pytester: pytest.Pytester)
         assert cities == order, n
     _set(pytester, TURNS=[2, 3, 0, 1])
     _run(pytester).assert_outcomes(passed=3)
-    # one call answers differently: findings only on that call (the weather lookup and the
-    # tool returning its answer), whatever order the calls ran in
+    # one call answers differently: one finding per test, on that call (the weather lookup),
+    # the tool returning its answer as its related change, whatever order the calls ran in
     _set(pytester, CLOUDY="Oslo", TURNS=[3, 1, 2, 0])
     result = _run(pytester)
     result.assert_outcomes(failed=3)
     out = _failures(result)
     findings = [ln.strip() for ln in out.splitlines() if ln.strip().startswith("[")]
     assert findings == [
-        *[
-            "[warning] output_changed: output of tool 'get_weather' changed at step 5: $.sky",
-            "[warning] output_changed: output of tool 'lookup_weather' changed at step 6: $.sky",
-        ]
-        * 2,
-        "[warning] output_changed: output of tool 'fetch_weather' changed at step 3: $.sky",
+        *["[warning] output_changed: output of tool 'lookup_weather' changed at step 6: $.sky"] * 2,
         "[warning] output_changed: output of tool 'lookup_weather' changed at step 4: $.sky",
+    ]
+    assert [ln.strip() for ln in out.splitlines() if ln.strip().startswith("caused:")] == [
+        *["caused: output_changed: output of tool 'get_weather' changed at step 5: $.sky"] * 2,
+        "caused: output_changed: output of tool 'fetch_weather' changed at step 3: $.sky",
     ]
     assert out.count('+ actual:   "cloudy"') == 6
     # the model asks for another city in place of the last one: findings at that call's place

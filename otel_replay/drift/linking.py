@@ -11,6 +11,13 @@ Rules (docs/drift.md, "One change, one finding"):
   the ``output_changed`` finding of the LLM call that issued it (the nearest LLM step
   before it) as a related change; a changed tool result or status also takes the
   ``output_changed`` finding of the next LLM call.
+* A call's changed result or status (``output_changed``, ``status_changed``) is a related
+  change of a finding on a call nested inside it (a descendant through parent spans or
+  ``agent_replay.step.enclosing_span_id``, among the compared steps); findings on the most
+  deeply nested calls are linked first, and of several nested findings the first one takes
+  it. Such a finding then links LLM calls as a finding on its outermost enclosing tool call
+  would (a changed result taken from the enclosing call links the next LLM call), and LLM
+  calls nested inside tool calls are never the calls that issued or read a tool call.
 * A latency regression is reported on the step that got slower, not again on the steps
   that contain it (its ancestors).
 """
@@ -22,9 +29,9 @@ from dataclasses import replace
 from typing import Any
 
 from otel_replay.core import conventions as c
-from otel_replay.drift.findings import DriftFinding, StepRef
+from otel_replay.drift.findings import DriftFinding
 from otel_replay.drift.policy import DriftKind
-from otel_replay.model.steps import Step
+from otel_replay.model.steps import Step, enclosing_parent
 
 __all__ = ["link_consequences"]
 
@@ -39,6 +46,8 @@ _TOOL_CAUSES = frozenset(
     }
 )
 _RESULT_CAUSES = frozenset({DriftKind.OUTPUT_CHANGED, DriftKind.STATUS_CHANGED})
+#: Kinds of finding on a nested call that never cause its enclosing call's changed result.
+_NOT_NESTED_CAUSES = frozenset({DriftKind.LATENCY_REGRESSION, DriftKind.TOKEN_USAGE_REGRESSION})
 
 
 def link_consequences(
@@ -116,19 +125,23 @@ def _link(
                     llm_base[bp] = gi
     absorbed: set[int] = set()
     related: dict[int, list[DriftFinding]] = {gi: list(g[1:]) for gi, g in enumerate(groups)}
+    trees = {"b": _Tree(baseline), "c": _Tree(candidate)}
+    took = _link_nested(groups, at, trees, absorbed, related)
     for gi, g in enumerate(groups):
         f = g[0]
-        if gi in absorbed or f.kind not in _TOOL_CAUSES:
+        if gi in absorbed:
             continue
-        ref, side, steps, pos = _tool_ref(g, at, candidate, baseline)
-        if ref is None:
+        anchor = _anchor(f, at, trees, gi in took)
+        if anchor is None:
             continue
+        side, pos, result = anchor
+        tree = trees[side]
         targets = []
-        prev = _nearest_llm(steps, pos, -1)
+        prev = _nearest_llm(tree, pos, -1)
         if prev is not None:
             targets.append(prev)
-        if f.kind in _RESULT_CAUSES:
-            nxt = _nearest_llm(steps, pos, 1)
+        if result:
+            nxt = _nearest_llm(tree, pos, 1)
             if nxt is not None:
                 targets.append(nxt)
         for t in targets:
@@ -216,36 +229,125 @@ def _unpaired_key(f: DriftFinding, at: _Positions) -> tuple[DriftKind, int] | No
     return None
 
 
-def _tool_ref(
-    g: list[DriftFinding],
+class _Tree:
+    """The nesting of one side's compared steps: the position of the compared call each
+    step ran inside (its parent span, else its enclosing span), built on first use."""
+
+    def __init__(self, steps: Sequence[Step]) -> None:
+        self.steps = steps
+        self._up: list[int | None] | None = None
+        self._in_tool: set[int] | None = None
+
+    @property
+    def up(self) -> list[int | None]:
+        if self._up is None:
+            pos = {s.span_id: i for i, s in enumerate(self.steps)}
+            up: list[int | None] = []
+            for i, s in enumerate(self.steps):
+                p = enclosing_parent(s)
+                j = pos.get(p) if p is not None else None
+                up.append(j if j != i else None)
+            self._up = up
+        return self._up
+
+    def ancestors(self, pos: int) -> list[int]:
+        """Positions of the calls ``pos`` ran inside, innermost first."""
+        up = self.up
+        out: list[int] = []
+        p = up[pos] if 0 <= pos < len(up) else None
+        while p is not None and len(out) < len(up):
+            out.append(p)
+            p = up[p]
+        return out
+
+    def outer_tool(self, pos: int) -> int | None:
+        """Position of the outermost tool call ``pos`` ran inside."""
+        tools = [a for a in self.ancestors(pos) if self.steps[a].kind == c.KIND_TOOL]
+        return tools[-1] if tools else None
+
+    def in_tool(self, pos: int) -> bool:
+        """``pos`` ran inside a tool call."""
+        if self._in_tool is None:
+            self._in_tool = {i for i in range(len(self.steps)) if self.outer_tool(i) is not None}
+        return pos in self._in_tool
+
+
+def _link_nested(
+    groups: list[list[DriftFinding]],
     at: _Positions,
-    candidate: Sequence[Step],
-    baseline: Sequence[Step],
-) -> tuple[StepRef | None, str, Sequence[Step], int]:
-    """The tool step a group's primary is on: (ref, side, that side's steps, position)."""
-    f = g[0]
-    if f.candidate is not None and f.candidate.kind == c.KIND_TOOL:
-        p = at.c(f)
-        if p is not None:
-            return f.candidate, "c", candidate, p
-    if f.baseline is not None and f.baseline.kind == c.KIND_TOOL and f.candidate is None:
-        p = at.b(f)
-        if p is not None:
-            return f.baseline, "b", baseline, p
-    return None, "", (), 0
+    trees: Mapping[str, _Tree],
+    absorbed: set[int],
+    related: dict[int, list[DriftFinding]],
+) -> set[int]:
+    """Move the changed results of enclosing calls into the finding on the call nested
+    inside them (most deeply nested first); the groups that took one."""
+    results: dict[tuple[str, int], int] = {}  # (side, position) -> group of a changed result
+    for gi, g in enumerate(groups):
+        f = g[0]
+        if f.kind in _RESULT_CAUSES:
+            for side, p in (("c", at.c(f)), ("b", at.b(f))):
+                if p is not None:
+                    results[(side, p)] = gi
+    took: set[int] = set()
+    if not results:
+        return took
+    order: list[tuple[int, int, str, list[int]]] = []
+    for gi, g in enumerate(groups):
+        f = g[0]
+        if f.kind in _NOT_NESTED_CAUSES:
+            continue
+        side, p = ("c", at.c(f)) if f.candidate is not None else ("b", at.b(f))
+        if p is None:
+            continue
+        chain = trees[side].ancestors(p)
+        if chain:
+            order.append((-len(chain), gi, side, chain))
+    order.sort()
+    for _, gi, side, chain in order:
+        if gi in absorbed:
+            continue
+        for a in chain:
+            hit = results.get((side, a))
+            if hit is not None and hit != gi and hit not in absorbed:
+                absorbed.add(hit)
+                related[gi].append(groups[hit][0])
+                related[gi].extend(related[hit])
+                took.add(gi)
+    return took
 
 
-def _nearest_llm(steps: Sequence[Step], pos: int, direction: int) -> int | None:
+def _anchor(
+    f: DriftFinding, at: _Positions, trees: Mapping[str, _Tree], took_result: bool
+) -> tuple[str, int, bool] | None:
+    """Where a finding links LLM calls from: (side, tool call position, whether it changed
+    a result the next LLM call reads); ``None`` when it is not on or in a tool call."""
+    side, p = ("c", at.c(f)) if f.candidate is not None else ("b", at.b(f))
+    ref = f.candidate if f.candidate is not None else f.baseline
+    if p is None or ref is None:
+        return None
+    result = f.kind in _RESULT_CAUSES or took_result
+    if f.kind in _TOOL_CAUSES or took_result:
+        outer = trees[side].outer_tool(p)
+        if outer is not None:
+            return side, outer, result
+    if ref.kind == c.KIND_TOOL and f.kind in _TOOL_CAUSES:
+        return side, p, result
+    return None
+
+
+def _nearest_llm(tree: _Tree, pos: int, direction: int) -> int | None:
     """Position of the nearest LLM step before (``-1``) or after (``1``) ``pos`` with only
-    tool steps in between."""
+    tool steps (and steps run inside tool calls) in between."""
+    steps = tree.steps
     i = pos + direction
     while 0 <= i < len(steps):
         k = steps[i].kind
+        if k == c.KIND_TOOL or tree.in_tool(i):
+            i += direction
+            continue
         if k == c.KIND_LLM:
             return i
-        if k != c.KIND_TOOL:
-            return None
-        i += direction
+        return None
     return None
 
 
@@ -256,7 +358,7 @@ def _latency_once(findings: list[DriftFinding], steps: Sequence[Step]) -> list[D
     ]
     if len(slow) < 2:
         return findings
-    parent = {s.span_id: s.parent_span_id for s in steps}
+    parent = {s.span_id: enclosing_parent(s) for s in steps}
     ancestors: set[str] = set()
     for f in slow:
         assert f.candidate is not None

@@ -31,6 +31,7 @@ __all__ = [
     "Step",
     "normalize_span",
     "default_importance",
+    "enclosing_parent",
     "DEFAULT_IMPORTANCE",
 ]
 
@@ -227,6 +228,15 @@ class Step:
             "outputs": self.outputs,
             "attributes": {k: _jsonable(v) for k, v in self.attributes.items()},
         }
+
+
+def enclosing_parent(step: Step) -> str | None:
+    """The step's parent span, else the span it was recorded as running inside
+    (``agent_replay.step.enclosing_span_id``, for a span that started without a parent)."""
+    if step.parent_span_id is not None:
+        return step.parent_span_id
+    value = (step.attributes or {}).get(c.STEP_ENCLOSING_SPAN_ID)
+    return value if isinstance(value, str) and value else None
 
 
 def _first_int(attrs: Mapping[str, Any], keys: tuple[str, ...]) -> int | None:

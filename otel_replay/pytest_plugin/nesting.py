@@ -17,14 +17,12 @@ from __future__ import annotations
 
 import dataclasses
 import threading
-from collections.abc import Iterable, Mapping, Sequence
-from typing import Any
+from collections.abc import Iterable, Sequence
 
 from opentelemetry.context import Context
 from opentelemetry.sdk.trace import ReadableSpan, Span, SpanProcessor
 
-from otel_replay.core import conventions as c
-from otel_replay.model.steps import Step
+from otel_replay.model.steps import Step, enclosing_parent
 
 __all__ = ["NestingProcessor", "NOT_CURRENT_SCOPES", "enclosing_parent", "with_enclosing_parents"]
 
@@ -140,15 +138,6 @@ def _ran_alone(spans: Iterable[ReadableSpan]) -> set[str]:
                 alone.add(_hex(sid))
             ended = max(ended, end)
     return alone
-
-
-def enclosing_parent(step: Step) -> str | None:
-    """The step's parent span, else the span it was recorded as running inside."""
-    if step.parent_span_id is not None:
-        return step.parent_span_id
-    attrs: Mapping[str, Any] = step.attributes or {}
-    value = attrs.get(c.STEP_ENCLOSING_SPAN_ID)
-    return value if isinstance(value, str) and value else None
 
 
 def with_enclosing_parents(steps: Sequence[Step]) -> list[Step]:
