@@ -1,0 +1,247 @@
+"""The fleet end to end: the real Collector (deploy/collector/fleet.yaml, `load_balancing`
+exporter, trace-id routing) spreads an SDK-only producer's runs over two real
+``otel-replay serve`` workers that share one recording store (``--record-dir`` = ``--baselines``);
+the workers export back to the Collector, which sends spans to Jaeger and metrics to
+Prometheus.
+
+A baseline run with a checkpoint, an identical restored run and a changed restored run (the
+tool's result differs) are sent with trace ids chosen so that the baseline and the identical
+run hash to worker A and the changed run to worker B (B finds the baseline in A's recording
+file). Asserted: each run handled by exactly the predicted worker; one `output_changed` finding
+on the changed run's tool span (span event in Jaeger, log event and metrics in Prometheus);
+zero findings and a `no_drift` verdict for the identical run; spans in == spans out at every hop.
+"""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+from . import backends
+from .conftest import _start
+from .fleet import (
+    FleetCollector,
+    Worker,
+    run_producer,
+    start_fleet_collector,
+    start_worker,
+    trace_id_for,
+    wait_until,
+    worker_for_trace,
+)
+from .helpers import jaeger_trace, otlp_attrs, prom_query, wait_for
+
+pytestmark = pytest.mark.e2e
+
+WORKER = "agent_replay.serve.worker"
+DRIFT_EVENT = "agent_replay.drift"
+VERDICT_EVENT = "gen_ai.evaluation.result"
+
+
+@dataclass
+class Fleet:
+    collector: FleetCollector
+    workers: dict[str, Worker]  # grpc endpoint -> worker
+    prometheus: backends.Prometheus
+    store: Path
+
+    def worker_at(self, endpoint: str) -> Worker:
+        return self.workers[endpoint]
+
+
+@pytest.fixture(scope="module")
+def fleet(e2e_process_group, jaeger, tmp_path_factory) -> Fleet:
+    group = e2e_process_group
+    ports = [backends.free_port(), backends.free_port()]
+    endpoints = [f"{backends.LOOPBACK}:{p}" for p in ports]
+    col = _start(
+        "fleet collector", start_fleet_collector, group, jaeger.otlp_grpc_endpoint, endpoints
+    )
+    store = tmp_path_factory.mktemp("fleet-store")
+    suffix = uuid.uuid4().hex[:6]
+    workers = {}
+    for name, port, endpoint in zip("ab", ports, endpoints):
+        workers[endpoint] = _start(
+            f"worker {name}",
+            start_worker,
+            group,
+            f"fleet-{name}-{suffix}",
+            f"grpc://{col.return_grpc_endpoint}",
+            grpc_port=port,
+            args=[
+                "--record-dir",
+                str(store),
+                "--baselines",
+                str(store),
+                "--metric-interval",
+                "1",
+            ],
+        )
+    prom = _start(
+        "prometheus",
+        backends.start_prometheus,
+        group,
+        group.log_dir / "prometheus-fleet",
+        col.collector.prometheus_exporter_endpoint,
+        col.collector.telemetry_endpoint,
+        name="prometheus-fleet",
+    )
+    return Fleet(col, workers, prom, store)
+
+
+def _spans(fleet_jaeger_url: str, trace_id: str, n: int) -> list[dict]:
+    return wait_for(
+        lambda: (s := jaeger_trace(fleet_jaeger_url, trace_id)) and len(s) >= n and s,
+        60,
+        what=f"{n} spans of trace {trace_id} in Jaeger",
+    )
+
+
+def _events(span: dict, name: str) -> list[dict]:
+    return [
+        otlp_attrs(e.get("attributes", [])) for e in span.get("events", []) if e["name"] == name
+    ]
+
+
+def _by_name(spans: list[dict]) -> dict[str, dict]:
+    return {s["name"]: s for s in spans}
+
+
+def _span_id(span: dict) -> str:
+    return span["spanId"]
+
+
+def _prom(prom_url: str, promql: str, label: str) -> dict[str, float]:
+    return {s["metric"].get(label, ""): float(s["value"][1]) for s in prom_query(prom_url, promql)}
+
+
+def _accepted_spans(telemetry_endpoint: str, receiver: str) -> float:
+    """The Collector's own ``otelcol_receiver_accepted_spans`` for one receiver."""
+    import urllib.request
+
+    with urllib.request.urlopen(f"http://{telemetry_endpoint}/metrics", timeout=5) as r:  # noqa: S310
+        text = r.read().decode()
+    total = 0.0
+    for line in text.splitlines():
+        if line.startswith("otelcol_receiver_accepted_spans") and f'receiver="{receiver}"' in line:
+            total += float(line.rsplit(" ", 1)[1])
+    return total
+
+
+def test_fleet_routes_each_run_to_one_worker_and_reports_drift(fleet, jaeger):
+    endpoints = fleet.collector.workers
+    a, b = sorted(endpoints)
+    worker_a, worker_b = fleet.worker_at(a), fleet.worker_at(b)
+    service = f"fleet-agent-{uuid.uuid4().hex[:8]}"
+    ingress = fleet.collector.collector.otlp_grpc_endpoint
+    base_tid = trace_id_for(endpoints, a, f"{service}/base")
+    same_tid = trace_id_for(endpoints, a, f"{service}/same")
+    changed_tid = trace_id_for(endpoints, b, f"{service}/changed")
+    assert [worker_for_trace(endpoints, t) for t in (base_tid, same_tid, changed_tid)] == [a, a, b]
+    checkpoint_id = uuid.uuid4().hex
+    base_session = f"{service}-base"
+
+    base = run_producer(
+        "run", "--endpoint", ingress, "--service", service, "--session", base_session,
+        "--trace-id", base_tid, "--checkpoint-id", checkpoint_id,
+    )  # fmt: skip
+    assert base["exported"] == base["sent"] == 5 and base["failed"] == 0
+    _spans(jaeger.query_url, base_tid, 5)  # recorded by A and forwarded before the restores
+    source = f"{base_session}:{base_tid}:{checkpoint_id}"
+    runs = {}
+    for role, tid, status in (("same", same_tid, "shipped"), ("changed", changed_tid, "lost")):
+        runs[role] = run_producer(
+            "run", "--endpoint", ingress, "--service", service, "--session",
+            f"{service}-{role}", "--trace-id", tid, "--restore-from", source,
+            "--run-id", uuid.uuid4().hex, "--status", status,
+        )  # fmt: skip
+        assert runs[role]["exported"] == runs[role]["sent"] == 3 and runs[role]["failed"] == 0
+
+    # --- each run handled by exactly the predicted worker (every span carries its id)
+    spans = {
+        "base": _spans(jaeger.query_url, base_tid, 5),
+        "same": _spans(jaeger.query_url, same_tid, 3),
+        "changed": _spans(jaeger.query_url, changed_tid, 3),
+    }
+    handled = {
+        role: {otlp_attrs(s["attributes"]).get(WORKER) for s in ss} for role, ss in spans.items()
+    }
+    assert handled == {
+        "base": {worker_a.worker_id},
+        "same": {worker_a.worker_id},
+        "changed": {worker_b.worker_id},
+    }
+
+    # --- drift: one finding on the changed run's tool span, none on the identical run
+    def verdict(role: str) -> str | None:
+        got = jaeger_trace(jaeger.query_url, {"same": same_tid, "changed": changed_tid}[role])
+        root = next(s for s in got or [] if s["name"] == "invoke_agent support-agent")
+        (ev,) = _events(root, VERDICT_EVENT) or [None]
+        return ev and ev["gen_ai.evaluation.score.label"]
+
+    assert wait_until(lambda: verdict("same"), 60, "verdict of the identical run") == "no_drift"
+    assert wait_until(lambda: verdict("changed"), 60, "verdict of the changed run") == "drift"
+    changed = _by_name(jaeger_trace(jaeger.query_url, changed_tid))
+    same = jaeger_trace(jaeger.query_url, same_tid)
+    tool = changed["execute_tool lookup_order"]
+    assert _span_id(tool) == runs["changed"]["spans"]["tool"]
+    findings = [
+        (s["name"], ev["agent_replay.drift.kind"])
+        for s in changed.values()
+        for ev in _events(s, DRIFT_EVENT)
+    ]
+    assert findings == [("execute_tool lookup_order", "output_changed")]
+    assert [ev for s in same for ev in _events(s, DRIFT_EVENT)] == []
+
+    # --- metrics and log events through the Collector into Prometheus, per worker
+    prom = fleet.prometheus.url
+    ia, ib = worker_a.worker_id, worker_b.worker_id
+    q = f'agent_replay_drift_findings_total{{instance="{ib}"}}'
+    assert wait_for(lambda: _prom(prom, q, "agent_replay_drift_kind"), 60, what=q) == {
+        "output_changed": 1.0
+    }
+    q = f'sum by (instance) (agent_replay_drift_runs_total{{instance=~"{ia}|{ib}"}})'
+    assert wait_for(
+        lambda: (v := _prom(prom, q, "instance")) and len(v) == 2 and v, 60, what=q
+    ) == {ia: 1.0, ib: 1.0}
+    q = f'agent_replay_drift_log_events_total{{instance="{ib}"}}'
+    assert wait_for(lambda: _prom(prom, q, "agent_replay_drift_kind"), 60, what=q) == {
+        "output_changed": 1.0
+    }
+    q = f'agent_replay_drift_log_events_total{{instance="{ia}"}}'
+    assert _prom(prom, q, "agent_replay_drift_kind") == {}
+    q = f'agent_replay_evaluation_results_total{{instance=~"{ia}|{ib}"}}'
+    assert wait_for(
+        lambda: (v := _prom(prom, q, "gen_ai_evaluation_score_label")) and len(v) == 2 and v,
+        60,
+        what=q,
+    ) == {"no_drift": 1.0, "drift": 1.0}
+    q = f'agent_replay_drift_span_events_total{{job="{service}"}}'
+    assert wait_for(lambda: _prom(prom, q, "agent_replay_drift_kind"), 60, what=q) == {
+        "output_changed": 1.0
+    }
+
+    # --- span counts: producer -> Collector -> workers -> Collector -> Jaeger
+    sent = base["sent"] + runs["same"]["sent"] + runs["changed"]["sent"]
+    assert sent == 11
+    assert sum(len(s) for s in spans.values()) == sent
+    tele = fleet.collector.collector.telemetry_endpoint
+    wait_for(lambda: _accepted_spans(tele, "otlp/workers") >= sent, 30, what="returned spans")
+    assert _accepted_spans(tele, "otlp") == sent
+    assert _accepted_spans(tele, "otlp/workers") == sent
+    counters = {w.worker_id: w.healthz()["counters"] for w in (worker_a, worker_b)}
+    assert {w: c["spans_received"] for w, c in counters.items()} == {ia: 5 + 3, ib: 3}
+    assert {w: c["spans_exported"] for w, c in counters.items()} == {ia: 5 + 3, ib: 3}
+    assert {w: c["spans_dropped"] for w, c in counters.items()} == {ia: 0, ib: 0}
+    q = f'sum by (instance) (agent_replay_serve_spans_received_total{{instance=~"{ia}|{ib}"}})'
+    assert wait_for(
+        lambda: (v := _prom(prom, q, "instance")) and sum(v.values()) == sent and v, 60, what=q
+    ) == {ia: 8.0, ib: 3.0}
+    # both workers wrote their own file in the shared store
+    files = sorted(p.name for p in fleet.store.iterdir() if p.is_file())
+    assert len([f for f in files if ia in f]) == 1 and len([f for f in files if ib in f]) == 1, (
+        files
+    )
