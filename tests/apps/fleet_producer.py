@@ -2,7 +2,8 @@
 marks sessions, steps, a checkpoint and restored runs with the attributes of
 docs/semantic-conventions.md and exports them over OTLP, as an agent in any language would.
 
-    fleet_producer.py run --endpoint HOST:PORT --service NAME --session ID --trace-id HEX32
+    fleet_producer.py run --endpoint HOST:PORT --service NAME --session ID --trace-id HEX32[,HEX32]
+        (a second trace id: the session goes on in a second trace, as a resumed agent does)
         [--checkpoint-id ID] (baseline: a run that takes this checkpoint)
         [--restore-from SESSION:TRACE:CHECKPOINT --run-id ID] (a restored run of that checkpoint)
         [--status shipped|lost] (the tool's result; "lost" is the planted change)
@@ -98,11 +99,12 @@ def emit_run(
     checkpoint_id: str | None = None,
     provenance: dict[str, str] | None = None,
     status: str = "shipped",
+    seq: Any = None,
 ) -> dict[str, str]:
     """One agent run (one trace). A baseline run: chat, checkpoint, tool, chat; a restored run
     (``provenance`` on its root): the steps after the checkpoint, tool and chat. Returns the
-    span ids by role."""
-    seq = iter(range(1, 100))
+    span ids by role. ``seq`` continues a session's step numbering (default: from 1)."""
+    seq = seq if seq is not None else iter(range(1, 1000))
     ids: dict[str, str] = {}
 
     def attrs(**extra: Any) -> dict[str, Any]:
@@ -182,17 +184,17 @@ def emit_run(
     return ids
 
 
-def _provider(service: str, exporter: SpanExporter, trace_ids: Sequence[int] = ()) -> Any:
-    provider = TracerProvider(
+def _provider(service: str, trace_ids: Sequence[int] = ()) -> TracerProvider:
+    return TracerProvider(
         resource=Resource.create({"service.name": service}),
         id_generator=FixedTraceIds(trace_ids),
     )
-    return provider
 
 
 def cmd_run(args: argparse.Namespace) -> dict[str, Any]:
     counting = CountingExporter(otlp_exporter(args.endpoint))
-    provider = _provider(args.service, counting, [int(args.trace_id, 16)])
+    trace_ids = args.trace_id.split(",")
+    provider = _provider(args.service, [int(t, 16) for t in trace_ids])
     provider.add_span_processor(BatchSpanProcessor(counting, schedule_delay_millis=200))
     tracer = provider.get_tracer("fleet-producer")
     provenance = None
@@ -205,19 +207,26 @@ def cmd_run(args: argparse.Namespace) -> dict[str, Any]:
             "agent_replay.replay.source.trace_id": source_trace,
             "agent_replay.replay.mode": "live",
         }
+    seq = iter(range(1, 1000))
     ids = emit_run(
         tracer,
         args.session,
         checkpoint_id=args.checkpoint_id,
         provenance=provenance,
         status=args.status,
+        seq=seq,
     )
+    sent = len(ids)
+    for n, _ in enumerate(trace_ids[1:], start=2):  # the session goes on in another trace
+        more = emit_run(tracer, args.session, status=args.status, seq=seq)
+        ids.update({f"{role}#{n}": span_id for role, span_id in more.items()})
+        sent += len(more)
     provider.shutdown()
     return {
         "session": args.session,
         "trace_id": args.trace_id,
         "spans": ids,
-        "sent": len(ids),
+        "sent": sent,
         "exported": counting.exported,
         "failed": counting.failed,
     }
@@ -225,7 +234,7 @@ def cmd_run(args: argparse.Namespace) -> dict[str, Any]:
 
 def cmd_load(args: argparse.Namespace) -> dict[str, Any]:
     counting = CountingExporter(otlp_exporter(args.endpoint))
-    provider = _provider(args.service, counting)
+    provider = _provider(args.service)
     # a queue that holds everything: the SDK never drops on its side, so a loss is the service's
     provider.add_span_processor(
         BatchSpanProcessor(

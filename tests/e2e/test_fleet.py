@@ -30,6 +30,7 @@ from .fleet import (
     start_worker,
     trace_id_for,
     wait_until,
+    worker_for_session,
     worker_for_trace,
 )
 from .helpers import jaeger_trace, otlp_attrs, prom_query, wait_for
@@ -245,3 +246,56 @@ def test_fleet_routes_each_run_to_one_worker_and_reports_drift(fleet, jaeger):
     assert len([f for f in files if ia in f]) == 1 and len([f for f in files if ib in f]) == 1, (
         files
     )
+
+
+def _workers_of(jaeger_url: str, trace_id: str, n: int) -> set[str]:
+    return {otlp_attrs(s["attributes"]).get(WORKER) for s in _spans(jaeger_url, trace_id, n)}
+
+
+def test_session_routing_keeps_a_session_that_spans_two_traces_on_one_worker(
+    fleet, jaeger, e2e_process_group
+):
+    """``load_balancing/session``: one session continued in a second trace reaches one worker;
+    the same shape through trace-id routing is split over both (docs/fleet.md, "Routing key")."""
+    endpoints = fleet.collector.workers
+    a, b = sorted(endpoints)
+    by_session = _start(
+        "fleet collector (session routing)",
+        start_fleet_collector,
+        e2e_process_group,
+        jaeger.otlp_grpc_endpoint,
+        endpoints,
+        routing="load_balancing/session",
+        name="collector-fleet-session",
+    )
+    service = f"fleet-sessions-{uuid.uuid4().hex[:8]}"
+    session = next(
+        s for n in range(1000) if worker_for_session(endpoints, s := f"{service}-{n}") == a
+    )
+    # two trace ids that trace-id routing would send to different workers
+    t1 = trace_id_for(endpoints, a, f"{session}/1")
+    t2 = trace_id_for(endpoints, b, f"{session}/2")
+    out = run_producer(
+        "run", "--endpoint", by_session.collector.otlp_grpc_endpoint, "--service", service,
+        "--session", session, "--trace-id", f"{t1},{t2}",
+    )  # fmt: skip
+    assert (out["sent"], out["exported"], out["failed"]) == (6, 6, 0)
+    want = fleet.worker_at(a).worker_id
+    assert (_workers_of(jaeger.query_url, t1, 3), _workers_of(jaeger.query_url, t2, 3)) == (
+        {want},
+        {want},
+    )
+
+    # the same through the trace-id routed Collector: split, one trace per worker
+    t3 = trace_id_for(endpoints, a, f"{session}/3")
+    t4 = trace_id_for(endpoints, b, f"{session}/4")
+    out = run_producer(
+        "run", "--endpoint", fleet.collector.collector.otlp_grpc_endpoint, "--service", service,
+        "--session", f"{session}-by-trace", "--trace-id", f"{t3},{t4}",
+    )  # fmt: skip
+    assert (out["sent"], out["exported"], out["failed"]) == (6, 6, 0)
+    assert (_workers_of(jaeger.query_url, t3, 3), _workers_of(jaeger.query_url, t4, 3)) == (
+        {fleet.worker_at(a).worker_id},
+        {fleet.worker_at(b).worker_id},
+    )
+    by_session.collector.process.stop()
