@@ -107,10 +107,16 @@ def emit_run(
     seq = seq if seq is not None else iter(range(1, 1000))
     ids: dict[str, str] = {}
 
+    # provenance on every span (the run is recognized on whichever span arrives first), but the
+    # run id only on its root: a span carrying it is the run's root
+    # (docs/semantic-conventions.md, "Replay provenance")
+    every = {k: v for k, v in (provenance or {}).items() if k != "agent_replay.replay.run_id"}
+
     def attrs(**extra: Any) -> dict[str, Any]:
         return {
             "agent_replay.session.id": session,
             "agent_replay.step.sequence": next(seq),
+            **every,
             **extra,
         }
 

@@ -234,9 +234,9 @@ def test_fleet_routes_each_run_to_one_worker_and_reports_drift(fleet, jaeger):
     assert _accepted_spans(tele, "otlp") == sent
     assert _accepted_spans(tele, "otlp/workers") == sent
     counters = {w.worker_id: w.healthz()["counters"] for w in (worker_a, worker_b)}
-    assert {w: c["spans_received"] for w, c in counters.items()} == {ia: 5 + 3, ib: 3}
-    assert {w: c["spans_exported"] for w, c in counters.items()} == {ia: 5 + 3, ib: 3}
-    assert {w: c["spans_dropped"] for w, c in counters.items()} == {ia: 0, ib: 0}
+    assert {w: c["received"] for w, c in counters.items()} == {ia: 5 + 3, ib: 3}
+    assert {w: c["exported"] for w, c in counters.items()} == {ia: 5 + 3, ib: 3}
+    assert {w: c["dropped"] for w, c in counters.items()} == {ia: 0, ib: 0}
     q = f'sum by (instance) (agent_replay_serve_spans_received_total{{instance=~"{ia}|{ib}"}})'
     assert wait_for(
         lambda: (v := _prom(prom, q, "instance")) and sum(v.values()) == sent and v, 60, what=q
