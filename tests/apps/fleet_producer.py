@@ -7,6 +7,8 @@ docs/semantic-conventions.md and exports them over OTLP, as an agent in any lang
         [--checkpoint-id ID] (baseline: a run that takes this checkpoint)
         [--restore-from SESSION:TRACE:CHECKPOINT --run-id ID] (a restored run of that checkpoint)
         [--status shipped|lost] (the tool's result; "lost" is the planted change)
+        [--open-root] (the run's root span never ends, so it is never exported: a run that
+        stays open, as one of a crashed or still running agent)
     fleet_producer.py load --endpoint URL|HOST:PORT --service NAME --spans N --duration S
         (N spans in runs of 5, paced evenly over about S seconds)
 
@@ -100,6 +102,7 @@ def emit_run(
     provenance: dict[str, str] | None = None,
     status: str = "shipped",
     seq: Any = None,
+    end_root: bool = True,
 ) -> dict[str, str]:
     """One agent run (one trace). A baseline run: chat, checkpoint, tool, chat; a restored run
     (``provenance`` on its root): the steps after the checkpoint, tool and chat. Returns the
@@ -128,7 +131,9 @@ def emit_run(
             **(provenance or {}),
         }
     )
-    with tracer.start_as_current_span(f"invoke_agent {AGENT}", attributes=root_attrs) as root:
+    with tracer.start_as_current_span(
+        f"invoke_agent {AGENT}", attributes=root_attrs, end_on_exit=end_root
+    ) as root:
         ids["root"] = _hex(root)
         ctx = set_span_in_context(root)
         if checkpoint_id is not None:
@@ -221,8 +226,9 @@ def cmd_run(args: argparse.Namespace) -> dict[str, Any]:
         provenance=provenance,
         status=args.status,
         seq=seq,
+        end_root=not args.open_root,
     )
-    sent = len(ids)
+    sent = len(ids) - (1 if args.open_root else 0)
     for n, _ in enumerate(trace_ids[1:], start=2):  # the session goes on in another trace
         more = emit_run(tracer, args.session, status=args.status, seq=seq)
         ids.update({f"{role}#{n}": span_id for role, span_id in more.items()})
@@ -293,6 +299,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     run.add_argument("--restore-from")
     run.add_argument("--run-id")
     run.add_argument("--status", default="shipped")
+    run.add_argument("--open-root", action="store_true")
     load.add_argument("--spans", type=int, required=True)
     load.add_argument("--duration", type=float, required=True)
     args = parser.parse_args(argv)

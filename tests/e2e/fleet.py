@@ -144,6 +144,7 @@ def start_worker(
     grpc_port: int | None = None,
     args: Sequence[str] = (),
     env: dict[str, str] | None = None,
+    name: str | None = None,
     timeout: float = 60.0,
 ) -> Worker:
     """``otel-replay serve`` (this checkout's code) on loopback; ready when it printed its ready
@@ -164,7 +165,7 @@ def start_worker(
         *args,
     )
     full_env = {"PYTHONPATH": str(REPO_ROOT), "PYTHONUNBUFFERED": "1", **(env or {})}
-    proc = group.start(f"serve-{worker_id}", argv, env=full_env)
+    proc = group.start(name or f"serve-{worker_id}", argv, env=full_env)
     url = f"http://{LOOPBACK}:{http_port}"
 
     def ready() -> bool:
@@ -195,16 +196,17 @@ def run_producer(*args: str, timeout: float = 120.0) -> dict:
     return json.loads(result.stdout.strip().splitlines()[-1])
 
 
-def stop_gracefully(worker: Worker, timeout: float = 30.0) -> str:
-    """SIGTERM; wait for exit 0; the summary line it printed."""
+def stop_gracefully(worker: Worker, timeout: float = 60.0) -> str:
+    """SIGTERM; wait for exit 0; the summary line it printed (``otel-replay serve: stopped``)."""
     import os
     import signal
 
     os.killpg(worker.process.popen.pid, signal.SIGTERM)
     code = worker.process.popen.wait(timeout=timeout)
-    log = worker.process.log_tail(20)
+    log = worker.process.log_tail(40)
     assert code == 0, log
-    return log
+    (line,) = [ln for ln in log.splitlines() if ln.startswith("otel-replay serve: stopped")]
+    return line
 
 
 def wait_until(predicate, timeout: float, what: str):

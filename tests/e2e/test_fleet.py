@@ -28,6 +28,7 @@ from .fleet import (
     run_producer,
     start_fleet_collector,
     start_worker,
+    stop_gracefully,
     trace_id_for,
     wait_until,
     worker_for_session,
@@ -299,3 +300,70 @@ def test_session_routing_keeps_a_session_that_spans_two_traces_on_one_worker(
         {fleet.worker_at(b).worker_id},
     )
     by_session.collector.process.stop()
+
+
+def test_worker_restart_forwards_held_runs_and_the_collector_retries_to_it(
+    fleet, jaeger, e2e_process_group
+):
+    """SIGTERM on a worker that holds an open restored run: the run's spans are forwarded before
+    it exits 0. A run sent while it is down is accepted by the Collector, retried, and handled by
+    the worker restarted on the same address (docs/fleet.md, "What happens on worker restart")."""
+    endpoints = fleet.collector.workers
+    a, b = sorted(endpoints)
+    old_b = fleet.worker_at(b)
+    service = f"fleet-restart-{uuid.uuid4().hex[:8]}"
+    ingress = fleet.collector.collector.otlp_grpc_endpoint
+    base_tid = trace_id_for(endpoints, a, f"{service}/base")
+    checkpoint_id = uuid.uuid4().hex
+    run_producer(
+        "run", "--endpoint", ingress, "--service", service, "--session", f"{service}-base",
+        "--trace-id", base_tid, "--checkpoint-id", checkpoint_id,
+    )  # fmt: skip
+    _spans(jaeger.query_url, base_tid, 5)
+
+    # a restored run on B whose root never ends: B holds it
+    open_tid = trace_id_for(endpoints, b, f"{service}/open")
+    held_before = old_b.healthz()["counters"]["runs_compared"]
+    out = run_producer(
+        "run", "--endpoint", ingress, "--service", service, "--session", f"{service}-open",
+        "--trace-id", open_tid, "--restore-from", f"{service}-base:{base_tid}:{checkpoint_id}",
+        "--run-id", uuid.uuid4().hex, "--open-root",
+    )  # fmt: skip
+    assert (out["sent"], out["failed"]) == (2, 0)
+    wait_until(lambda: old_b.healthz()["counters"]["runs_held"] == 1, 30, "B holds the open run")
+    assert jaeger_trace(jaeger.query_url, open_tid) is None  # held, not yet forwarded
+
+    summary = stop_gracefully(old_b)
+    assert f"worker={old_b.worker_id} " in summary and " dropped=0 " in summary, summary
+    assert f"runs_compared={held_before + 1} " in summary, summary
+    held = _spans(jaeger.query_url, open_tid, 2)
+    assert sorted(s["name"] for s in held) == ["chat gpt-4o", "execute_tool lookup_order"]
+    assert {otlp_attrs(s["attributes"]).get(WORKER) for s in held} == {old_b.worker_id}
+
+    # B is down: the Collector accepts a run for B and retries it
+    down_tid = trace_id_for(endpoints, b, f"{service}/while-down")
+    out = run_producer(
+        "run", "--endpoint", ingress, "--service", service, "--session", f"{service}-down",
+        "--trace-id", down_tid,
+    )  # fmt: skip
+    assert (out["sent"], out["exported"], out["failed"]) == (3, 3, 0)
+    assert jaeger_trace(jaeger.query_url, down_tid) is None
+    new_b = _start(
+        "worker b (restarted)",
+        start_worker,
+        e2e_process_group,
+        old_b.worker_id,
+        f"grpc://{fleet.collector.return_grpc_endpoint}",
+        grpc_port=int(b.rsplit(":", 1)[1]),
+        args=["--record-dir", str(fleet.store), "--baselines", str(fleet.store)],
+        name=f"serve-{old_b.worker_id}-restarted",
+    )
+    fleet.workers[b] = new_b
+    spans = wait_for(
+        lambda: (s := jaeger_trace(jaeger.query_url, down_tid)) and len(s) >= 3 and s,
+        90,  # the sub-exporter's retry backoff grows up to 30 s
+        what="the run sent while B was down, in Jaeger",
+    )
+    assert len(spans) == 3
+    assert {otlp_attrs(s["attributes"]).get(WORKER) for s in spans} == {old_b.worker_id}
+    assert new_b.healthz()["counters"]["received"] == 3

@@ -63,7 +63,9 @@ def test_one_worker_under_bounded_load_loses_nothing_and_stays_flat(e2e_process_
     assert counters["received"] == SPANS, counters
     assert counters["exported"] == SPANS, counters
     assert counters["dropped"] == 0, counters
-    assert "otel-replay serve" in summary
+    assert summary.startswith(
+        f"otel-replay serve: stopped worker=fleet-load received={SPANS} exported={SPANS} dropped=0 "
+    ), summary
 
     warm = [rss for seen, rss in samples if seen >= SPANS // 4]
     assert len(warm) >= 20, samples  # sampled through the run, not only at its end
