@@ -367,3 +367,62 @@ def test_worker_restart_forwards_held_runs_and_the_collector_retries_to_it(
     assert len(spans) == 3
     assert {otlp_attrs(s["attributes"]).get(WORKER) for s in spans} == {old_b.worker_id}
     assert new_b.healthz()["counters"]["received"] == 3
+
+
+def test_worker_finds_the_baseline_in_jaeger_with_baseline_source(fleet, jaeger, e2e_process_group):
+    """The other baseline source: a one-worker fleet whose worker has no recording store, only
+    ``--baseline-source jaeger:URL``; it fetches the source trace the restored run names."""
+    service = f"fleet-jaeger-{uuid.uuid4().hex[:8]}"
+    port = backends.free_port()
+    endpoint = f"{backends.LOOPBACK}:{port}"
+    col = _start(
+        "fleet collector (one worker)",
+        start_fleet_collector,
+        e2e_process_group,
+        jaeger.otlp_grpc_endpoint,
+        [endpoint],
+        name="collector-fleet-jaeger",
+    )
+    worker = _start(
+        "worker c",
+        start_worker,
+        e2e_process_group,
+        f"fleet-c-{uuid.uuid4().hex[:6]}",
+        f"grpc://{col.return_grpc_endpoint}",
+        grpc_port=port,
+        args=["--baseline-source", f"jaeger:{jaeger.query_url}/"],
+    )
+    ingress = col.collector.otlp_grpc_endpoint
+    base_tid, changed_tid = uuid.uuid4().hex, uuid.uuid4().hex
+    checkpoint_id = uuid.uuid4().hex
+    run_producer(
+        "run", "--endpoint", ingress, "--service", service, "--session", f"{service}-base",
+        "--trace-id", base_tid, "--checkpoint-id", checkpoint_id,
+    )  # fmt: skip
+    _spans(jaeger.query_url, base_tid, 5)
+    out = run_producer(
+        "run", "--endpoint", ingress, "--service", service, "--session", f"{service}-changed",
+        "--trace-id", changed_tid, "--restore-from",
+        f"{service}-base:{base_tid}:{checkpoint_id}", "--run-id", uuid.uuid4().hex,
+        "--status", "lost",
+    )  # fmt: skip
+
+    def verdict() -> str | None:
+        got = jaeger_trace(jaeger.query_url, changed_tid) or []
+        roots = [s for s in got if s["name"] == "invoke_agent support-agent"]
+        evs = [ev for s in roots for ev in _events(s, VERDICT_EVENT)]
+        return evs[0]["gen_ai.evaluation.score.label"] if evs else None
+
+    assert wait_until(verdict, 60, "verdict of the changed run") == "drift"
+    spans = jaeger_trace(jaeger.query_url, changed_tid)
+    assert len(spans) == out["sent"] == 3
+    findings = [
+        (s["spanId"], ev["agent_replay.drift.kind"])
+        for s in spans
+        for ev in _events(s, DRIFT_EVENT)
+    ]
+    assert findings == [(out["spans"]["tool"], "output_changed")]
+    assert {otlp_attrs(s["attributes"]).get(WORKER) for s in spans} == {worker.worker_id}
+    assert worker.healthz()["counters"]["runs_compared"] == 1
+    col.collector.process.stop()
+    worker.process.stop()
