@@ -10,7 +10,9 @@ docs/semantic-conventions.md and exports them over OTLP, as an agent in any lang
         [--open-root] (the run's root span never ends, so it is never exported: a run that
         stays open, as one of a crashed or still running agent)
     fleet_producer.py load --endpoint URL|HOST:PORT --service NAME --spans N --duration S
-        (N spans in runs of 5, paced evenly over about S seconds)
+        [--restored-every K --restore-from SESSION:TRACE:CHECKPOINT]
+        (N spans in runs of 5, paced evenly over about S seconds; every K-th run is an
+        identical restored run of that checkpoint)
 
 ``--endpoint`` is OTLP/gRPC ``host:port``, or an ``http://host:port`` base URL for OTLP/HTTP
 protobuf (``/v1/traces`` is appended). Prints one JSON line: what was sent, with the ids of
@@ -260,15 +262,27 @@ def cmd_load(args: argparse.Namespace) -> dict[str, Any]:
     tracer = provider.get_tracer("fleet-producer")
     runs = args.spans // 5
     start = time.monotonic()
+    restored = 0
     for i in range(runs):
-        emit_run(tracer, f"load-{i}", checkpoint_id=None)  # 3 spans
-        # two more plain spans, so a run is 5
+        provenance = None
+        if args.restored_every and i % args.restored_every == 0:
+            source_session, source_trace, checkpoint_id = args.restore_from.split(":")
+            provenance = {
+                "agent_replay.replay.run_id": f"load-run-{i}",
+                "agent_replay.replay.checkpoint_id": checkpoint_id,
+                "agent_replay.replay.source.session_id": source_session,
+                "agent_replay.replay.source.trace_id": source_trace,
+                "agent_replay.replay.mode": "live",
+            }
+            restored += 1
+        emit_run(tracer, f"load-{i}", provenance=provenance)  # 3 spans
+        # two more plain spans (another session), so a run is 5
         with tracer.start_as_current_span(
-            "decision route", attributes={"agent_replay.session.id": f"load-{i}"}
+            "decision route", attributes={"agent_replay.session.id": f"load-{i}-x"}
         ):
             pass
         with tracer.start_as_current_span(
-            "other", attributes={"agent_replay.session.id": f"load-{i}"}
+            "other", attributes={"agent_replay.session.id": f"load-{i}-x"}
         ):
             pass
         due = start + args.duration * (i + 1) / runs
@@ -278,6 +292,7 @@ def cmd_load(args: argparse.Namespace) -> dict[str, Any]:
     provider.shutdown()
     return {
         "sent": runs * 5,
+        "restored_runs": restored,
         "exported": counting.exported,
         "failed": counting.failed,
         "failed_exports": counting.failed_exports,
@@ -302,6 +317,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     run.add_argument("--open-root", action="store_true")
     load.add_argument("--spans", type=int, required=True)
     load.add_argument("--duration", type=float, required=True)
+    load.add_argument("--restored-every", type=int, default=0)
+    load.add_argument("--restore-from")
     args = parser.parse_args(argv)
     out = cmd_run(args) if args.cmd == "run" else cmd_load(args)
     print(json.dumps(out), flush=True)

@@ -26,6 +26,7 @@ from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import (
 class SinkCounts:
     spans: int = 0
     log_records: int = 0
+    events: dict[str, int] = field(default_factory=dict)  # log records by event name
     metric_requests: int = 0
     trace_requests: int = 0
     span_ids: set[bytes] = field(default_factory=set)
@@ -52,9 +53,13 @@ class OtlpSink:
                     resp = sink._traces(body)
                 elif self.path == "/v1/logs":
                     req = ExportLogsServiceRequest.FromString(body)
-                    n = sum(len(sl.log_records) for rl in req.resource_logs for sl in rl.scope_logs)
                     with sink.lock:
-                        sink.counts.log_records += n
+                        for rl in req.resource_logs:
+                            for sl in rl.scope_logs:
+                                for rec in sl.log_records:
+                                    sink.counts.log_records += 1
+                                    ev = sink.counts.events
+                                    ev[rec.event_name] = ev.get(rec.event_name, 0) + 1
                     resp = ExportLogsServiceResponse().SerializeToString()
                 elif self.path == "/v1/metrics":
                     ExportMetricsServiceRequest.FromString(body)

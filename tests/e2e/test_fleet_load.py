@@ -1,6 +1,9 @@
 """Bounded load through one ``otel-replay serve`` worker (loopback only, fixed size): 50,000
 spans from an SDK-only producer over about 20 seconds (OTLP/HTTP protobuf, batches of 512, the
-SDK's retries on a retryable status) to a real OTLP/HTTP receiver downstream.
+SDK's retries on a retryable status) to a real OTLP/HTTP receiver downstream. Every tenth run
+(1,000 of them) is an identical restored run of a baseline in the worker's recording store
+(``--record-dir`` = ``--baselines``, the worker records all 50,000 spans too), so the drift path
+holds, compares and releases runs throughout.
 
 No loss: every span the producer handed over reaches the downstream receiver exactly once,
 and the worker's counters say received == exported, dropped == 0. Flat memory: the worker's
@@ -23,15 +26,27 @@ pytestmark = [pytest.mark.e2e, pytest.mark.slow]
 
 SPANS = 50_000
 DURATION_S = 20.0
+RESTORED_EVERY = 10
+RESTORED_RUNS = SPANS // 5 // RESTORED_EVERY
 RSS_GROWTH_BOUND = 24 * 1024 * 1024
 
 
-def test_one_worker_under_bounded_load_loses_nothing_and_stays_flat(e2e_process_group):
+def test_one_worker_under_bounded_load_loses_nothing_and_stays_flat(e2e_process_group, tmp_path):
+    store = str(tmp_path / "store")
+    (tmp_path / "store").mkdir()
     with OtlpSink() as sink:
         worker = start_worker(
-            e2e_process_group, "fleet-load", sink.url, args=["--metric-interval", "1"]
+            e2e_process_group,
+            "fleet-load",
+            sink.url,
+            args=["--metric-interval", "1", "--record-dir", store, "--baselines", store],
         )
         pid = worker.process.popen.pid
+        base = run_producer(
+            "run", "--endpoint", worker.http_url, "--service", "fleet-load", "--session",
+            "load-base", "--trace-id", "5" * 32, "--checkpoint-id", "c" * 32,
+        )  # fmt: skip
+        wait_until(lambda: sink.counts.spans == base["sent"], 30, "the baseline downstream")
         samples: list[tuple[int, int]] = []  # (spans received so far downstream, rss)
         stop = threading.Event()
 
@@ -46,9 +61,12 @@ def test_one_worker_under_bounded_load_loses_nothing_and_stays_flat(e2e_process_
             out = run_producer(
                 "load", "--endpoint", worker.http_url, "--service", "fleet-load",
                 "--spans", str(SPANS), "--duration", str(DURATION_S),
+                "--restored-every", str(RESTORED_EVERY),
+                "--restore-from", f"load-base:{'5' * 32}:{'c' * 32}",
                 timeout=DURATION_S * 10,
             )  # fmt: skip
-            wait_until(lambda: sink.counts.spans >= SPANS, 60, f"{SPANS} spans downstream")
+            total = SPANS + base["sent"]
+            wait_until(lambda: sink.counts.spans >= total, 60, f"{total} spans downstream")
             time.sleep(1.0)  # nothing more may arrive
         finally:
             stop.set()
@@ -56,15 +74,22 @@ def test_one_worker_under_bounded_load_loses_nothing_and_stays_flat(e2e_process_
         counters = worker.healthz()["counters"]
         summary = stop_gracefully(worker)
 
+    total = SPANS + base["sent"]
     assert (out["sent"], out["exported"], out["failed"]) == (SPANS, SPANS, 0), out
-    assert sink.counts.spans == SPANS
-    assert len(sink.counts.span_ids) == SPANS  # each exactly once
-    assert sink.counts.workers == {"fleet-load": SPANS}
-    assert counters["received"] == SPANS, counters
-    assert counters["exported"] == SPANS, counters
+    assert out["restored_runs"] == RESTORED_RUNS
+    assert sink.counts.spans == total
+    assert len(sink.counts.span_ids) == total  # each exactly once
+    assert sink.counts.workers == {"fleet-load": total}
+    assert counters["received"] == total, counters
+    assert counters["exported"] == total, counters
     assert counters["dropped"] == 0, counters
+    assert counters["runs_compared"] == RESTORED_RUNS, counters
+    assert counters["runs_not_compared"] == 0, counters
+    assert counters["runs_held"] == 0, counters
+    # one verdict per restored run, no drift finding
+    assert sink.counts.events == {"gen_ai.evaluation.result": RESTORED_RUNS}
     assert summary.startswith(
-        f"otel-replay serve: stopped worker=fleet-load received={SPANS} exported={SPANS} dropped=0 "
+        f"otel-replay serve: stopped worker=fleet-load received={total} exported={total} dropped=0 "
     ), summary
 
     warm = [rss for seen, rss in samples if seen >= SPANS // 4]
