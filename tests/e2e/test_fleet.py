@@ -426,3 +426,73 @@ def test_worker_finds_the_baseline_in_jaeger_with_baseline_source(fleet, jaeger,
     assert worker.healthz()["counters"]["runs_compared"] == 1
     col.collector.process.stop()
     worker.process.stop()
+
+
+def test_a_full_worker_pushes_back_and_the_collector_retries_without_loss(
+    fleet, jaeger, e2e_process_group
+):
+    """A worker that may hold one run (``--max-held-runs 1``) holds an open restored run and
+    refuses the request with the next one (gRPC ``UNAVAILABLE``); the Collector retries it
+    until the open run's timeout (``--run-timeout 4``) frees the worker. Nothing is lost."""
+    service = f"fleet-full-{uuid.uuid4().hex[:8]}"
+    port = backends.free_port()
+    col = _start(
+        "fleet collector (one small worker)",
+        start_fleet_collector,
+        e2e_process_group,
+        jaeger.otlp_grpc_endpoint,
+        [f"{backends.LOOPBACK}:{port}"],
+        name="collector-fleet-full",
+    )
+    store = str(fleet.store)
+    worker = _start(
+        "worker d",
+        start_worker,
+        e2e_process_group,
+        f"fleet-d-{uuid.uuid4().hex[:6]}",
+        f"grpc://{col.return_grpc_endpoint}",
+        grpc_port=port,
+        args=["--record-dir", store, "--baselines", store, "--max-held-runs", "1",
+              "--run-timeout", "4"],
+    )  # fmt: skip
+    ingress = col.collector.otlp_grpc_endpoint
+    base_tid, open_tid, next_tid = (uuid.uuid4().hex for _ in range(3))
+    checkpoint_id = uuid.uuid4().hex
+    run_producer(
+        "run", "--endpoint", ingress, "--service", service, "--session", f"{service}-base",
+        "--trace-id", base_tid, "--checkpoint-id", checkpoint_id,
+    )  # fmt: skip
+    _spans(jaeger.query_url, base_tid, 5)
+    source = f"{service}-base:{base_tid}:{checkpoint_id}"
+    run_producer(
+        "run", "--endpoint", ingress, "--service", service, "--session", f"{service}-open",
+        "--trace-id", open_tid, "--restore-from", source, "--run-id", uuid.uuid4().hex,
+        "--open-root",
+    )  # fmt: skip
+    wait_until(lambda: worker.healthz()["counters"]["runs_held"] == 1, 30, "the open run held")
+    out = run_producer(
+        "run", "--endpoint", ingress, "--service", service, "--session", f"{service}-next",
+        "--trace-id", next_tid, "--restore-from", source, "--run-id", uuid.uuid4().hex,
+    )  # fmt: skip
+    assert (out["sent"], out["failed"]) == (3, 0)  # the Collector accepted it
+    wait_until(
+        lambda: worker.healthz()["counters"]["requests_rejected"] >= 1, 30, "a refused request"
+    )
+    nxt = _spans(jaeger.query_url, next_tid, 3)  # retried by the Collector after the timeout
+    assert len(nxt) == 3
+    held = _spans(jaeger.query_url, open_tid, 2)
+    assert len(held) == 2
+    counters = worker.healthz()["counters"]
+    # A refused request's spans count as received and dropped{reason=full} (the worker's
+    # invariant received = exported + dropped); the Collector sent them again, so nothing was
+    # lost: 10 spans in, 10 exported, each refusal 3 more received and dropped.
+    refusals = counters["requests_rejected"]
+    assert refusals >= 1
+    assert (counters["runs_timed_out"], counters["runs_held"]) == (1, 0), counters
+    assert counters["dropped_by_reason"] == {"full": 3 * refusals}, counters
+    assert (counters["received"], counters["exported"]) == (10 + 3 * refusals, 10), counters
+    tele = col.collector.telemetry_endpoint
+    wait_for(lambda: _accepted_spans(tele, "otlp/workers") == 10, 30, what="10 spans returned")
+    assert _accepted_spans(tele, "otlp") == 10
+    col.collector.process.stop()
+    worker.process.stop()
