@@ -7,9 +7,8 @@ enriched spans, drift log events and metrics by OTLP. See docs/fleet.md.
 from typing import Any
 
 from otel_replay.serve.config import ServeConfig
-from otel_replay.serve.decode import ServeRequestError
 
-__all__ = ["Service", "ServeConfig", "ServeRequestError"]
+__all__ = ["Service", "ServeConfig"]
 
 
 def __getattr__(name: str) -> Any:

@@ -16,7 +16,7 @@ from otel_replay.model.steps import Step
 from otel_replay.restore.resolve import source_from_url
 from otel_replay.restore.sources import RecordingSource, StepSource
 
-__all__ = ["Provenance", "BaselineFinder", "BaselineNotFound", "parse_baseline_source"]
+__all__ = ["Provenance", "BaselineFinder", "parse_baseline_source"]
 
 _CACHE_SIZE = 1024
 _RECORDING_SUFFIXES = (".jsonl", ".json", ".binpb", ".gz", ".zst")
@@ -33,7 +33,7 @@ class Provenance:
     source_trace_id: str | None = None
 
 
-class BaselineNotFound(LookupError):  # noqa: N818 - an outcome, not a user-facing error
+class _NoBaseline(LookupError):
     """No baseline for a restored run (the message says where it was looked for)."""
 
 
@@ -86,7 +86,7 @@ class BaselineFinder:
         return " and ".join(where)
 
     def lookup(self, prov: Provenance) -> list[Step]:
-        """The baseline steps of ``prov``'s checkpoint; :class:`BaselineNotFound` saying why."""
+        """The baseline steps of ``prov``'s checkpoint; :class:`_NoBaseline` saying why."""
         cached = self._cache.get(prov.checkpoint_id)
         if cached is not None:
             self._cache.move_to_end(prov.checkpoint_id)
@@ -103,7 +103,7 @@ class BaselineFinder:
             while len(self._cache) > _CACHE_SIZE:
                 self._cache.popitem(last=False)
             return steps
-        raise BaselineNotFound(
+        raise _NoBaseline(
             f"no baseline for checkpoint {prov.checkpoint_id} (restored run "
             f"{prov.run_id or '?'}, session {prov.session_id}) in {self.describe()}: "
             + "; ".join(problems)

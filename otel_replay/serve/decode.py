@@ -2,7 +2,7 @@
 
 An ``ExportTraceServiceRequest`` has the wire format of ``TracesData``, so the recordings'
 fast protobuf decoder reads it as it is; OTLP/JSON goes through the recordings' JSON codec.
-Every problem is a :class:`ServeRequestError` whose message names what is wrong.
+Every problem is a :class:`_BadRequest` whose message names what is wrong.
 """
 
 from __future__ import annotations
@@ -18,14 +18,14 @@ from opentelemetry.sdk.trace import ReadableSpan
 from otel_replay.formats.otlp_json_decode import traces_data_from_json
 from otel_replay.formats.otlp_proto import _ProtoDecoder, _RawTracesData
 
-__all__ = ["ServeRequestError", "decode_request", "gunzip_capped", "PROTOBUF", "JSON"]
+__all__ = ["decode_request", "gunzip_capped", "PROTOBUF", "JSON"]
 
 PROTOBUF = "application/x-protobuf"
 JSON = "application/json"
 _DECODER_CACHE_LIMIT = 2048  # resources + scopes cached per thread before a fresh decoder
 
 
-class ServeRequestError(ValueError):
+class _BadRequest(ValueError):
     """An OTLP request ``otel-replay serve`` cannot accept: unsupported content type or
     encoding, a body over the size cap, or a body that is not OTLP trace data. The message
     names the problem; the request is answered with HTTP 400 (gRPC ``INVALID_ARGUMENT``), or
@@ -37,20 +37,20 @@ class ServeRequestError(ValueError):
 
 
 def gunzip_capped(body: bytes, max_bytes: int) -> bytes:
-    """The gzip-decompressed ``body``; :class:`ServeRequestError` when it is not gzip or
+    """The gzip-decompressed ``body``; :class:`_BadRequest` when it is not gzip or
     decompresses to more than ``max_bytes``."""
     d = zlib.decompressobj(16 + zlib.MAX_WBITS)
     try:
         out = d.decompress(body, max_bytes + 1)
     except zlib.error as exc:
-        raise ServeRequestError(f"Content-Encoding gzip but the body is not gzip: {exc}") from None
+        raise _BadRequest(f"Content-Encoding gzip but the body is not gzip: {exc}") from None
     if len(out) > max_bytes or d.unconsumed_tail:
-        raise ServeRequestError(
+        raise _BadRequest(
             f"request body decompresses to more than the cap of {max_bytes} bytes",
             reason="too_large",
         )
     if not d.eof:
-        raise ServeRequestError("Content-Encoding gzip but the body is a truncated gzip stream")
+        raise _BadRequest("Content-Encoding gzip but the body is a truncated gzip stream")
     return out
 
 
@@ -66,7 +66,7 @@ def _decoder() -> _ProtoDecoder:
 
 def decode_request(body: bytes, content_type: str = PROTOBUF) -> list[ReadableSpan]:
     """The spans of one OTLP trace export request body (``application/x-protobuf`` or
-    ``application/json``); :class:`ServeRequestError` naming the problem otherwise."""
+    ``application/json``); :class:`_BadRequest` naming the problem otherwise."""
     spans: list[ReadableSpan] = []
     dec = _decoder()
     if content_type == PROTOBUF:
@@ -78,23 +78,23 @@ def decode_request(body: bytes, content_type: str = PROTOBUF) -> list[ReadableSp
         try:
             td: Any = TracesData.FromString(body)
         except DecodeError as exc:
-            raise ServeRequestError(
+            raise _BadRequest(
                 f"the body is not an OTLP ExportTraceServiceRequest (protobuf): {exc}"
             ) from None
     elif content_type == JSON:
         try:
             td = traces_data_from_json(body)
         except ValueError as exc:
-            raise ServeRequestError(
+            raise _BadRequest(
                 f"the body is not an OTLP/JSON ExportTraceServiceRequest: {exc}"
             ) from None
     else:
-        raise ServeRequestError(
+        raise _BadRequest(
             f"unsupported Content-Type {content_type!r} (expected {PROTOBUF} or {JSON})",
             reason="unsupported",
         )
     try:
         dec.from_pb(td, spans)
     except (ValueError, TypeError, OverflowError) as exc:
-        raise ServeRequestError(f"invalid span data in the request: {exc}") from None
+        raise _BadRequest(f"invalid span data in the request: {exc}") from None
     return spans

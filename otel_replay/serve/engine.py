@@ -32,7 +32,7 @@ from otel_replay.drift.held import is_run_root
 from otel_replay.drift.processor import DriftProcessor
 from otel_replay.drift.report import DriftReport
 from otel_replay.restore.tracking import TrackedRun, TrackingRegistry
-from otel_replay.serve.baselines import BaselineFinder, BaselineNotFound, Provenance
+from otel_replay.serve.baselines import BaselineFinder, Provenance, _NoBaseline
 from otel_replay.serve.forward import Forwarder
 
 __all__ = ["Engine", "Admission", "Limits"]
@@ -291,7 +291,7 @@ class Engine:
         else:
             try:
                 steps = self.baselines.lookup(prov)
-            except BaselineNotFound as exc:
+            except _NoBaseline as exc:
                 problem = str(exc)
             except Exception as exc:
                 problem = f"baseline lookup failed: {exc!r}"
@@ -324,9 +324,7 @@ class Engine:
             self._logged.add((reason, key))
         self._not_compared.add(1, {c.ATTR_SERVE_REASON: reason})
         if first:
-            logger.warning(
-                "otel-replay serve: restored run forwarded without comparison: %s", message
-            )
+            logger.warning("restored run forwarded without comparison: %s", message)
 
     def _forget(self, sid: str, run: _Run) -> None:
         """Under the lock: the run is no longer held."""

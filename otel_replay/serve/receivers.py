@@ -22,7 +22,7 @@ from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTrace
 from otel_replay.serve.decode import (
     JSON,
     PROTOBUF,
-    ServeRequestError,
+    _BadRequest,
     decode_request,
     gunzip_capped,
 )
@@ -38,10 +38,10 @@ _GRPC_CODES = {"invalid": 3, "unsupported": 3, "too_large": 8, "full": 14, "shut
 
 
 def _handle(engine: Engine, body: bytes, content_type: str) -> Admission:
-    """Decode and admit one request body (``ServeRequestError`` when it cannot be read)."""
+    """Decode and admit one request body (``_BadRequest`` when it cannot be read)."""
     try:
         spans = decode_request(body, content_type)
-    except ServeRequestError as exc:
+    except _BadRequest as exc:
         engine.reject(exc.reason)
         raise
     return engine.accept(spans, len(body))
@@ -111,15 +111,15 @@ class _HttpHandler(BaseHTTPRequestHandler):
                 if encoding == "gzip":
                     body = gunzip_capped(body, cap)
                 elif encoding not in ("identity", ""):
-                    raise ServeRequestError(
+                    raise _BadRequest(
                         f"unsupported Content-Encoding {encoding!r} (expected gzip or none)",
                         reason="unsupported",
                     )
-            except ServeRequestError as exc:
+            except _BadRequest as exc:
                 engine.reject(exc.reason)
                 raise
             admission = _handle(engine, body, ctype)
-        except ServeRequestError as exc:
+        except _BadRequest as exc:
             code = _HTTP_CODES[exc.reason]
             self._status(code, _GRPC_CODES[exc.reason], str(exc), ctype)
             return
@@ -202,7 +202,7 @@ class GrpcReceiver:
     def _export(self, request: bytes, context: grpc.ServicerContext) -> None:
         try:
             admission = _handle(self.engine, request, PROTOBUF)
-        except ServeRequestError as exc:
+        except _BadRequest as exc:
             context.abort(grpc.StatusCode.INVALID_ARGUMENT, str(exc))
         if not admission.accepted:
             context.abort(grpc.StatusCode.UNAVAILABLE, admission.message)

@@ -75,6 +75,8 @@ class Service:
         self.worker_id = config.worker_id or default_worker_id()
         down = parse_downstream(config.downstream)
         source = parse_baseline_source(config.baseline_source) if config.baseline_source else None
+        if config.record_dir is not None:
+            os.makedirs(config.record_dir, exist_ok=True)  # --baselines may be the same
         if config.baselines is not None and not os.path.isdir(config.baselines):
             raise ValueError(f"--baselines {config.baselines!r} is not a directory")
         for name, value in (
@@ -109,7 +111,6 @@ class Service:
         self.logger_provider.add_log_record_processor(BatchLogRecordProcessor(logs))
         recorder = None
         if config.record_dir is not None:
-            os.makedirs(config.record_dir, exist_ok=True)
             safe = "".join(ch if ch.isalnum() or ch in "-_." else "_" for ch in self.worker_id)
             recorder = RecordingExporter(
                 os.path.join(config.record_dir, f"spans-{safe}.jsonl"),
