@@ -15,6 +15,7 @@ zero findings and a `no_drift` verdict for the identical run; spans in == spans 
 from __future__ import annotations
 
 import uuid
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -55,7 +56,7 @@ class Fleet:
 
 
 @pytest.fixture(scope="module")
-def fleet(e2e_process_group, jaeger, tmp_path_factory) -> Fleet:
+def fleet(e2e_process_group, jaeger, tmp_path_factory) -> Iterator[Fleet]:
     group = e2e_process_group
     ports = [backends.free_port(), backends.free_port()]
     endpoints = [f"{backends.LOOPBACK}:{p}" for p in ports]
@@ -91,7 +92,12 @@ def fleet(e2e_process_group, jaeger, tmp_path_factory) -> Fleet:
         col.collector.telemetry_endpoint,
         name="prometheus-fleet",
     )
-    return Fleet(col, workers, prom, store)
+    fleet = Fleet(col, workers, prom, store)
+    yield fleet
+    # stopped at the end of this module, not of the session (they would idle on)
+    for proc in [w.process for w in fleet.workers.values()] + [col.collector.process]:
+        proc.stop()
+    prom.process.stop()
 
 
 def _spans(fleet_jaeger_url: str, trace_id: str, n: int) -> list[dict]:
