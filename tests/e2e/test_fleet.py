@@ -502,3 +502,87 @@ def test_a_full_worker_pushes_back_and_the_collector_retries_without_loss(
     assert _accepted_spans(tele, "otlp") == 10
     col.collector.process.stop()
     worker.process.stop()
+
+
+def test_a_real_instrumented_agent_through_the_fleet(fleet, jaeger):
+    """A real agent: the ``openai`` client against the local fake server, traced by the GenAI
+    OpenAI instrumentation and numbered by the ``ReplayProcessor``, exports to the fleet
+    Collector. Its baseline lands in the fleet's recording store (written by whichever worker
+    its trace hashed to); the agent restores the checkpoint from that store and runs again,
+    unchanged and with a planted tool result, and the workers compare each run."""
+    pytest.importorskip("openai")
+    pytest.importorskip("opentelemetry.instrumentation.genai.openai")
+    from opentelemetry.exporter.otlp.proto.grpc.trace_exporter import OTLPSpanExporter
+    from opentelemetry.metrics import NoOpMeterProvider
+    from opentelemetry.sdk.resources import Resource
+    from opentelemetry.sdk.trace import TracerProvider
+    from opentelemetry.sdk.trace.export import BatchSpanProcessor
+
+    from otel_replay import agent_run, checkpoint, restore
+    from otel_replay.capture.processor import ReplayProcessor
+    from tests.agents.instrument import instrumented
+    from tests.agents.openai_loop import fake_openai_server, make_openai_runner
+    from tests.agents.script import BASELINE, SCENARIOS
+
+    service = f"fleet-openai-{uuid.uuid4().hex[:8]}"
+    provider = TracerProvider(resource=Resource({"service.name": service}))
+    provider.add_span_processor(ReplayProcessor(meter_provider=NoOpMeterProvider()))
+    # each run flushed as one request (its provenance is on its root, which ends last)
+    provider.add_span_processor(
+        BatchSpanProcessor(
+            OTLPSpanExporter(endpoint=fleet.collector.collector.otlp_grpc_endpoint, insecure=True),
+            schedule_delay_millis=600_000,
+        )
+    )
+    tracer = provider.get_tracer(service)
+    traces: dict[str, str] = {}
+    try:
+        with (
+            fake_openai_server() as server,
+            pytest.MonkeyPatch.context() as mp,
+            instrumented("openai", provider, mp, meter_provider=NoOpMeterProvider()),
+        ):
+            runner = make_openai_runner(server, tracer, own_run=False)
+            with agent_run("weather_agent", session_id=f"{service}-base", tracer=tracer) as run:
+                cid = checkpoint({"city": "Paris"}, label="start", tracer=tracer)
+                runner(BASELINE)
+            traces["base"] = format(run.span.get_span_context().trace_id, "032x")
+            assert provider.force_flush(30_000)
+            _spans(jaeger.query_url, traces["base"], 4)  # recorded and forwarded by a worker
+            for name in ("same", "result_changed"):
+                result = restore(cid, source=str(fleet.store), target={}, tracer=tracer)
+                with result.run("weather_agent") as run:
+                    runner(SCENARIOS[name])
+                traces[name] = format(run.span.get_span_context().trace_id, "032x")
+                assert provider.force_flush(30_000)
+    finally:
+        provider.shutdown()
+
+    def labels() -> dict[str, str] | None:
+        out = {}
+        for name in ("same", "result_changed"):
+            got = jaeger_trace(jaeger.query_url, traces[name]) or []
+            evs = [ev for s in got for ev in _events(s, VERDICT_EVENT)]
+            if not evs:
+                return None
+            (ev,) = evs
+            out[name] = ev["gen_ai.evaluation.score.label"]
+        return out
+
+    assert wait_until(labels, 60, "both verdicts") == {
+        "same": "no_drift",
+        "result_changed": "drift",
+    }
+    spans = {name: jaeger_trace(jaeger.query_url, tid) for name, tid in traces.items()}
+    ids = {w.worker_id for w in fleet.workers.values()}
+    for name, ss in spans.items():
+        (worker,) = {otlp_attrs(s["attributes"]).get(WORKER) for s in ss}  # one worker per run
+        assert worker in ids, (name, worker)
+    findings = [
+        (name, otlp_attrs(s["attributes"]).get("gen_ai.tool.name"), ev["agent_replay.drift.kind"])
+        for name, ss in spans.items()
+        for s in ss
+        for ev in _events(s, DRIFT_EVENT)
+        if "agent_replay.drift.caused_by" not in ev
+    ]
+    assert findings == [("result_changed", "get_weather", "output_changed")]
