@@ -27,16 +27,16 @@ DEFAULT_TIMEOUT_S = 10.0
 
 
 def _timeout() -> float:
-    for name in ("OTEL_EXPORTER_OTLP_TRACES_TIMEOUT", "OTEL_EXPORTER_OTLP_TIMEOUT"):
-        raw = os.environ.get(name, "").strip()
-        if raw:
-            try:
-                value = float(raw) / 1000  # the spec's unit: milliseconds
-            except ValueError:
-                continue
-            if value > 0:
-                return value
-    return DEFAULT_TIMEOUT_S
+    raw = (
+        os.environ.get("OTEL_EXPORTER_OTLP_TRACES_TIMEOUT")
+        or os.environ.get("OTEL_EXPORTER_OTLP_TIMEOUT")
+        or ""
+    ).strip()
+    try:
+        value = float(raw) / 1000  # the spec's unit: milliseconds
+    except ValueError:
+        return DEFAULT_TIMEOUT_S
+    return value if value > 0 else DEFAULT_TIMEOUT_S
 
 
 def _headers() -> dict[str, str]:
