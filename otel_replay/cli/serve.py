@@ -87,7 +87,7 @@ def add_serve_parser(sub: Any) -> None:
             "their agent_replay.replay.* attributes, compares each with its baseline like the "
             "DriftProcessor, and exports the enriched spans, drift log events and metrics by "
             "OTLP to --downstream. Every option defaults to its environment variable "
-            "(OTEL_REPLAY_SERVE_*). Prints one 'ready' line when it listens; SIGTERM or SIGINT "
+            "(docs/configuration.md lists them). Prints one 'ready' line when it listens; SIGTERM or SIGINT "
             "stop it gracefully (held runs are compared or forwarded, exporters flushed) with "
             "a summary line on stderr. See docs/fleet.md.",
         ),

@@ -1,5 +1,5 @@
 """``otel-replay serve`` settings: :class:`ServeConfig`, its defaults from the
-``OTEL_REPLAY_SERVE_*`` variables, and the downstream endpoint (:func:`parse_downstream`)."""
+serve variables of ``SETTINGS``, and the downstream endpoint (:func:`parse_downstream`)."""
 
 from __future__ import annotations
 
@@ -93,7 +93,7 @@ class ServeConfig:
 
     @classmethod
     def from_env(cls) -> ServeConfig:
-        """The defaults, overridden by the ``OTEL_REPLAY_SERVE_*`` variables."""
+        """The defaults, overridden by their environment variables."""
         return cls(
             host=env_str(c.ENV_SERVE_HOST) or c.DEFAULT_SERVE_HOST,
             grpc_port=env_port(c.ENV_SERVE_GRPC_PORT, c.DEFAULT_SERVE_GRPC_PORT),

@@ -1,7 +1,6 @@
-"""OTLP export requests -> SDK ``ReadableSpan`` objects, with size caps.
-
-An ``ExportTraceServiceRequest`` has the wire format of ``TracesData``, so the recordings'
-fast protobuf decoder reads it as it is; OTLP/JSON goes through the recordings' JSON codec.
+"""OTLP export request bodies -> ``TracesData`` messages (an ``ExportTraceServiceRequest``
+has the same wire format; OTLP/JSON goes through the recordings' JSON codec), gzip with a
+size cap, and SDK ``ReadableSpan`` objects for the spans the DriftProcessor compares.
 Every problem is a :class:`_BadRequest` whose message names what is wrong.
 """
 
@@ -17,8 +16,9 @@ from opentelemetry.sdk.trace import ReadableSpan
 
 from otel_replay.formats.otlp_json_decode import traces_data_from_json
 from otel_replay.formats.otlp_proto import _ProtoDecoder, _RawTracesData
+from otel_replay.serve.split import SpanBytesTracesData
 
-__all__ = ["decode_request", "gunzip_capped", "PROTOBUF", "JSON"]
+__all__ = ["parse_request", "spans_of", "gunzip_capped", "PROTOBUF", "JSON"]
 
 PROTOBUF = "application/x-protobuf"
 JSON = "application/json"
@@ -64,37 +64,45 @@ def _decoder() -> _ProtoDecoder:
     return dec
 
 
-def decode_request(body: bytes, content_type: str = PROTOBUF) -> list[ReadableSpan]:
-    """The spans of one OTLP trace export request body (``application/x-protobuf`` or
-    ``application/json``); :class:`_BadRequest` naming the problem otherwise."""
-    spans: list[ReadableSpan] = []
-    dec = _decoder()
+def parse_request(body: bytes, content_type: str = PROTOBUF) -> tuple[Any, bytes]:
+    """One OTLP trace export request body (``application/x-protobuf`` or
+    ``application/json``) as a :data:`~otel_replay.serve.split.SpanBytesTracesData`, validated
+    against the full OTLP schema, and its protobuf bytes; :class:`_BadRequest` naming the
+    problem otherwise."""
     if content_type == PROTOBUF:
         try:
-            dec.from_pb(_RawTracesData.FromString(body), spans, dec.raw_attrs)
-            return spans
-        except (DecodeError, ValueError, TypeError, OverflowError):
-            spans.clear()  # redone through the full schema, which names the error
-        try:
-            td: Any = TracesData.FromString(body)
+            TracesData.FromString(body)  # validates every field (the span bytes are not)
+            return SpanBytesTracesData.FromString(body), body
         except DecodeError as exc:
             raise _BadRequest(
                 f"the body is not an OTLP ExportTraceServiceRequest (protobuf): {exc}"
             ) from None
-    elif content_type == JSON:
+    if content_type == JSON:
         try:
             td = traces_data_from_json(body)
         except ValueError as exc:
             raise _BadRequest(
                 f"the body is not an OTLP/JSON ExportTraceServiceRequest: {exc}"
             ) from None
-    else:
-        raise _BadRequest(
-            f"unsupported Content-Type {content_type!r} (expected {PROTOBUF} or {JSON})",
-            reason="unsupported",
-        )
+        wire = td.SerializeToString()
+        return SpanBytesTracesData.FromString(wire), wire
+    raise _BadRequest(
+        f"unsupported Content-Type {content_type!r} (expected {PROTOBUF} or {JSON})",
+        reason="unsupported",
+    )
+
+
+def spans_of(body: bytes) -> list[ReadableSpan]:
+    """SDK spans of a serialized ``TracesData``; :class:`_BadRequest` for invalid span data."""
+    spans: list[ReadableSpan] = []
+    dec = _decoder()
     try:
-        dec.from_pb(td, spans)
-    except (ValueError, TypeError, OverflowError) as exc:
+        dec.from_pb(_RawTracesData.FromString(body), spans, dec.raw_attrs)
+        return spans
+    except (DecodeError, ValueError, TypeError, OverflowError):
+        spans.clear()  # redone through the full schema, which names the error
+    try:
+        dec.from_pb(TracesData.FromString(body), spans)
+    except (DecodeError, ValueError, TypeError, OverflowError) as exc:
         raise _BadRequest(f"invalid span data in the request: {exc}") from None
     return spans

@@ -21,19 +21,17 @@ from opentelemetry.sdk.trace import ReadableSpan
 from opentelemetry.sdk.trace.export import SpanExporter
 
 from otel_replay.core import conventions as c
-from otel_replay.core.sdkspan import (
-    own_attributes,
-    replace_attributes,
-    span_attributes,
-    update_attributes,
-)
+from otel_replay.core.sdkspan import span_attributes
 from otel_replay.core.selfmetrics import ErrorReporter, get_meter, logger
 from otel_replay.drift.held import is_run_root
 from otel_replay.drift.processor import DriftProcessor
 from otel_replay.drift.report import DriftReport
 from otel_replay.restore.tracking import TrackedRun, TrackingRegistry
 from otel_replay.serve.baselines import BaselineFinder, Provenance, _NoBaseline
-from otel_replay.serve.forward import Forwarder
+from otel_replay.serve.decode import spans_of
+from otel_replay.serve.forward import Forwarder, Raw
+from otel_replay.serve.otlp_out import OtlpTraceSender
+from otel_replay.serve.split import extract, might_hold, scan, worker_field
 
 __all__ = ["Engine", "Admission", "Limits"]
 
@@ -86,7 +84,7 @@ class Engine:
 
     def __init__(
         self,
-        exporter: SpanExporter,
+        sender: OtlpTraceSender,
         *,
         worker_id: str,
         baselines: BaselineFinder | None = None,
@@ -147,7 +145,8 @@ class Engine:
             unit="{run}",
             description="Restored runs held until they end",
         )
-        self.forwarder = Forwarder(exporter, self._exported_batch, batch_size=forward_batch_size)
+        self._stamp_kv = worker_field(worker_id)
+        self.forwarder = Forwarder(sender, self._exported_batch, batch_size=forward_batch_size)
         self.drift = _ServeDrift(
             self.forwarder,
             registry=TrackingRegistry(max_runs=max(self.limits.max_held_runs * 2, 16)),
@@ -164,48 +163,56 @@ class Engine:
 
     # ------------------------------------------------------------------ admission
 
-    def accept(self, spans: Sequence[ReadableSpan], nbytes: int) -> Admission:
-        """Take the spans of one request, or refuse them all (nothing of a refused request is
-        processed: the sender retries it)."""
-        n = len(spans)
+    def admit(self, td: Any, body: bytes) -> Admission:
+        """Take the spans of one request (``td``, a
+        :data:`~otel_replay.serve.split.SpanBytesTracesData` of the protobuf ``body``), or
+        refuse them all
+        (nothing of a refused request is processed: the sender retries it). Spans of restored
+        runs are decoded and held for the comparison; the rest are forwarded as received, with
+        the worker attribute."""
+        nbytes = len(body)
+        sessions = might_hold(body, self._runs)
+        sc = scan(td, self._runs, self._done, self._stamp_kv, sessions)
+        n = sc.count
         if not n:
             return _ACCEPTED
         per_span = max(1, nbytes // n)
-        new: dict[str, Provenance] = {}
-        held_spans = 0
-        runs = self._runs
-        done = self._done
-        for s in spans:
-            a = span_attributes(s)
-            sid = a.get(c.SESSION_ID)
-            if sid is None:
-                continue
-            if sid in runs or sid in new:
-                held_spans += 1
-                continue
-            ckpt = a.get(c.REPLAY_CHECKPOINT_ID)
-            if ckpt is not None and isinstance(sid, str) and sid not in done:
-                new[sid] = _provenance(sid, a)
-                held_spans += 1
-        self._stamp(spans)
+        registered: list[tuple[str, Provenance]] = []
         with self._lock:
-            refusal = self._refusal(n, len(new), held_spans * per_span)
+            refusal = self._refusal(n, len(sc.new), len(sc.held) * per_span)
             if refusal is not None:
                 self._count_refused(n, refusal)
                 return refusal
             self.counts["received"] += n
-            self._received.add(n)
             now = time.monotonic()
-            for sid, prov in new.items():
-                if sid not in runs:
-                    runs[sid] = _Run(prov, now)
+            for sid, prov in sc.new.items():
+                if sid not in self._runs:
+                    self._runs[sid] = _Run(prov, now)
                     self.counts["runs_tracked"] += 1
-            feed: list[ReadableSpan] = []
-            roots: list[ReadableSpan] = []
+                    registered.append((sid, prov))
+        self._received.add(n)
+        if self.recorder is not None:
+            self._record(spans_of(td.SerializeToString()))
+        held = spans_of(extract(td, sc.held)) if sc.held else []
+        rest = n - len(held)
+        if rest:
+            self.forwarder.put(Raw(td.SerializeToString(), rest))
+        if held:
+            self._hold(held, per_span)
+        for sid, prov in registered:
+            self._lookups.submit(self._resolve, sid, prov)
+        return _ACCEPTED
+
+    def _hold(self, spans: list[ReadableSpan], per_span: int) -> None:
+        """Spans of restored runs: held while the run waits for its baseline, else to the
+        DriftProcessor (the run's root last: it ends the comparison)."""
+        feed: list[ReadableSpan] = []
+        roots: list[ReadableSpan] = []
+        with self._lock:
+            runs = self._runs
             for s in spans:
-                sid = span_attributes(s).get(c.SESSION_ID) if runs else None
-                run = runs.get(sid) if sid is not None else None
-                if run is None:
+                run = runs.get(span_attributes(s).get(c.SESSION_ID))  # type: ignore[arg-type]
+                if run is None:  # ended meanwhile: forwarded
                     feed.append(s)
                     continue
                 run.bytes += per_span
@@ -216,13 +223,8 @@ class Engine:
                     roots.append(s)
                 else:
                     feed.append(s)
-        if self.recorder is not None:
-            self._record(spans)
-        for sid, prov in new.items():
-            self._lookups.submit(self._resolve, sid, prov)
         self._feed(feed)
         self._feed(roots)
-        return _ACCEPTED
 
     def _refusal(self, n: int, new_runs: int, held_bytes: int) -> Admission | None:
         lim = self.limits
@@ -246,6 +248,7 @@ class Engine:
         return None
 
     def _count_refused(self, n: int, refusal: Admission) -> None:
+        """Under the lock: a refused request's spans, received and dropped."""
         self.counts["received"] += n
         self._received.add(n)
         self._drop(n, refusal.reason)
@@ -260,14 +263,6 @@ class Engine:
         self.counts["dropped"] += n
         self.dropped[reason] = self.dropped.get(reason, 0) + n
         self._dropped.add(n, {c.ATTR_SERVE_REASON: reason})
-
-    def _stamp(self, spans: Iterable[ReadableSpan]) -> None:
-        stamp = {c.SERVE_WORKER: self.worker_id}
-        for s in spans:
-            attrs = own_attributes(s)
-            kept = update_attributes(attrs, stamp)
-            if kept is not attrs:
-                replace_attributes(s, kept)
 
     def _record(self, spans: Sequence[ReadableSpan]) -> None:
         assert self.recorder is not None
@@ -445,17 +440,3 @@ class Engine:
                 self.recorder.shutdown()
             except Exception as exc:
                 self.errors.report("record", exc)
-
-
-def _provenance(sid: str, a: Any) -> Provenance:
-    def text(key: str) -> str | None:
-        v = a.get(key)
-        return v if isinstance(v, str) and v else None
-
-    return Provenance(
-        session_id=sid,
-        checkpoint_id=str(a.get(c.REPLAY_CHECKPOINT_ID)),
-        run_id=text(c.REPLAY_RUN_ID),
-        source_session_id=text(c.REPLAY_SOURCE_SESSION_ID),
-        source_trace_id=text(c.REPLAY_SOURCE_TRACE_ID),
-    )

@@ -1,5 +1,10 @@
-"""The export end of ``otel-replay serve``: a bounded queue of spans in front of one exporter,
-exported in batches by one thread, every span counted as exported or dropped.
+"""The export end of ``otel-replay serve``: a queue of spans in front of the downstream,
+sent in requests of about 512 spans by one thread, every span counted as exported or dropped.
+
+The queue holds SDK spans (the DriftProcessor's output: held runs, enriched) and serialized
+OTLP requests (the spans forwarded as received, with the worker attribute). A request is the
+concatenation of serialized ``ExportTraceServiceRequest`` messages, which protobuf reads as
+one message with all their ``resource_spans``.
 
 The SDK's ``BatchSpanProcessor`` drops spans from a full queue with a log line only; here the
 queue's depth is visible (:attr:`Forwarder.queued`), so the receivers refuse new requests with
@@ -15,19 +20,32 @@ from typing import Any
 
 from opentelemetry.context import Context
 from opentelemetry.sdk.trace import ReadableSpan, Span, SpanProcessor
-from opentelemetry.sdk.trace.export import SpanExporter, SpanExportResult
 
-__all__ = ["Forwarder"]
+from otel_replay.formats.otlp_proto import encode_spans
+from otel_replay.serve.otlp_out import OtlpTraceSender
+
+__all__ = ["Forwarder", "Raw"]
+
+
+class Raw:
+    """``count`` spans serialized as one ``ExportTraceServiceRequest``."""
+
+    __slots__ = ("body", "count")
+
+    def __init__(self, body: bytes, count: int) -> None:
+        self.body = body
+        self.count = count
+
 
 #: Spans per export request (the SDK BatchSpanProcessor's default).
 BATCH_SIZE = 512
 #: Longest wait before a partial batch is exported, in seconds.
-SCHEDULE_DELAY_S = 0.2
+SCHEDULE_DELAY_S = 0.05
 
 
 class Forwarder(SpanProcessor):
-    """Queues ended spans for ``exporter``; ``on_result(count, error)`` is told of each batch
-    (``error`` ``None`` when it was exported).
+    """Queues ended spans (and :class:`Raw` requests) for ``sender``; ``on_result(count,
+    error)`` is told of each request sent (``error`` ``None`` when it was exported).
 
     ``on_end`` never blocks and never drops: admission control is the caller's, by
     :attr:`queued` (the receivers check it before accepting a request).
@@ -35,17 +53,18 @@ class Forwarder(SpanProcessor):
 
     def __init__(
         self,
-        exporter: SpanExporter,
+        sender: OtlpTraceSender,
         on_result: Callable[[int, str | None], Any],
         *,
         batch_size: int = BATCH_SIZE,
         schedule_delay: float = SCHEDULE_DELAY_S,
     ) -> None:
-        self.exporter = exporter
+        self.sender = sender
         self._on_result = on_result
         self._batch_size = batch_size
         self._delay = schedule_delay
-        self._queue: list[ReadableSpan] = []
+        self._queue: list[ReadableSpan | Raw] = []
+        self._queued = 0  # spans in the queue
         self._cond = threading.Condition()
         self._exporting = 0
         self._stopped = False
@@ -59,7 +78,7 @@ class Forwarder(SpanProcessor):
     @property
     def queued(self) -> int:
         """Spans waiting for export or being exported."""
-        return len(self._queue) + self._exporting
+        return self._queued + self._exporting
 
     def on_start(self, span: Span, parent_context: Context | None = None) -> None:
         pass
@@ -67,22 +86,39 @@ class Forwarder(SpanProcessor):
     def on_end(self, span: ReadableSpan) -> None:
         with self._cond:
             self._queue.append(span)
-            if len(self._queue) >= self._batch_size:
+            self._queued += 1
+            if self._queued >= self._batch_size:
                 self._cond.notify()
 
-    def _take(self) -> list[ReadableSpan] | None:
+    def put(self, raw: Raw) -> None:
+        """Queue spans already serialized."""
+        with self._cond:
+            self._queue.append(raw)
+            self._queued += raw.count
+            if self._queued >= self._batch_size:
+                self._cond.notify()
+
+    def _take(self) -> list[ReadableSpan | Raw] | None:
         with self._cond:
             deadline = time.monotonic() + self._delay
-            while not self._stopped and len(self._queue) < self._batch_size:
+            while not self._stopped and self._queued < self._batch_size:
                 left = deadline - time.monotonic()
                 if left <= 0:
                     break
                 self._cond.wait(left)
             if not self._queue:
                 return None if self._stopped else []
-            batch = self._queue[: self._batch_size]
-            del self._queue[: self._batch_size]
-            self._exporting = len(batch)
+            count = 0
+            taken = 0
+            for item in self._queue:
+                count += item.count if type(item) is Raw else 1
+                taken += 1
+                if count >= self._batch_size:
+                    break
+            batch = self._queue[:taken]
+            del self._queue[:taken]
+            self._queued -= count
+            self._exporting = count
             return batch
 
     def _run(self) -> None:
@@ -93,15 +129,19 @@ class Forwarder(SpanProcessor):
             if batch:
                 self._export(batch)
 
-    def _export(self, batch: list[ReadableSpan]) -> None:
+    def _export(self, batch: list[ReadableSpan | Raw]) -> None:
         error: str | None
+        count = self._exporting
         try:
-            result = self.exporter.export(batch)
-            error = None if result is SpanExportResult.SUCCESS else f"export returned {result.name}"
+            parts = [item.body for item in batch if type(item) is Raw]
+            spans = [item for item in batch if type(item) is not Raw]
+            if spans:
+                parts.append(encode_spans(spans).SerializeToString())  # type: ignore[arg-type]
+            error = self.sender.send(b"".join(parts))
         except Exception as exc:
             error = f"export raised {exc!r}"
         try:
-            self._on_result(len(batch), error)
+            self._on_result(count, error)
         finally:
             with self._cond:
                 self._exporting = 0
@@ -130,13 +170,14 @@ class Forwarder(SpanProcessor):
             self._cond.notify_all()
         self._thread.join(max(0.0, timeout_millis / 1000))
         try:
-            self.exporter.shutdown()
+            self.sender.close()
         except Exception:
             pass
 
     def drain_unexported(self) -> int:
         """Remove and count the spans still queued (after a shutdown that timed out)."""
         with self._cond:
-            n = len(self._queue)
+            n = self._queued
             self._queue.clear()
+            self._queued = 0
         return n

@@ -23,8 +23,8 @@ from otel_replay.serve.decode import (
     JSON,
     PROTOBUF,
     _BadRequest,
-    decode_request,
     gunzip_capped,
+    parse_request,
 )
 from otel_replay.serve.engine import Admission, Engine
 
@@ -40,11 +40,11 @@ _GRPC_CODES = {"invalid": 3, "unsupported": 3, "too_large": 8, "full": 14, "shut
 def _handle(engine: Engine, body: bytes, content_type: str) -> Admission:
     """Decode and admit one request body (``_BadRequest`` when it cannot be read)."""
     try:
-        spans = decode_request(body, content_type)
+        td, wire = parse_request(body, content_type)
+        return engine.admit(td, wire)
     except _BadRequest as exc:
         engine.reject(exc.reason)
         raise
-    return engine.accept(spans, len(body))
 
 
 class _HttpHandler(BaseHTTPRequestHandler):

@@ -11,7 +11,6 @@ from typing import Any
 from opentelemetry.sdk.metrics import MeterProvider
 from opentelemetry.sdk.metrics.export import MetricExporter, PeriodicExportingMetricReader
 from opentelemetry.sdk.resources import SERVICE_INSTANCE_ID, SERVICE_NAME, Resource
-from opentelemetry.sdk.trace.export import SpanExporter
 
 from otel_replay.core import conventions as c
 from otel_replay.core.env import env_float
@@ -19,28 +18,27 @@ from otel_replay.formats.exporter import RecordingExporter
 from otel_replay.serve.baselines import BaselineFinder, parse_baseline_source
 from otel_replay.serve.config import Downstream, ServeConfig, default_worker_id, parse_downstream
 from otel_replay.serve.engine import Engine, Limits
+from otel_replay.serve.otlp_out import sender_for
 from otel_replay.serve.receivers import GrpcReceiver, HttpReceiver
 
 __all__ = ["Service", "downstream_exporters"]
 
 
-def downstream_exporters(down: Downstream) -> tuple[SpanExporter, MetricExporter, Any]:
-    """OTLP span, metric and log exporters for ``down``."""
+def downstream_exporters(down: Downstream) -> tuple[MetricExporter, Any]:
+    """The SDK's OTLP metric and log exporters for ``down`` (spans go through
+    :func:`~otel_replay.serve.otlp_out.sender_for`)."""
     if down.protocol == "grpc" or (
         down.protocol == "env"
         and not os.environ.get("OTEL_EXPORTER_OTLP_PROTOCOL", "grpc").startswith("http")
     ):
         from opentelemetry.exporter.otlp.proto.grpc._log_exporter import OTLPLogExporter
         from opentelemetry.exporter.otlp.proto.grpc.metric_exporter import OTLPMetricExporter
-        from opentelemetry.exporter.otlp.proto.grpc.trace_exporter import OTLPSpanExporter
 
         if down.protocol == "env":
-            return OTLPSpanExporter(), OTLPMetricExporter(), OTLPLogExporter()
+            return OTLPMetricExporter(), OTLPLogExporter()
         ep = down.endpoint
-        return (
-            OTLPSpanExporter(endpoint=ep, insecure=True),
-            OTLPMetricExporter(endpoint=ep, insecure=True),
-            OTLPLogExporter(endpoint=ep, insecure=True),
+        return OTLPMetricExporter(endpoint=ep, insecure=True), OTLPLogExporter(
+            endpoint=ep, insecure=True
         )
     from opentelemetry.exporter.otlp.proto.http._log_exporter import (  # type: ignore[assignment]
         OTLPLogExporter,
@@ -48,15 +46,11 @@ def downstream_exporters(down: Downstream) -> tuple[SpanExporter, MetricExporter
     from opentelemetry.exporter.otlp.proto.http.metric_exporter import (  # type: ignore[assignment]
         OTLPMetricExporter,
     )
-    from opentelemetry.exporter.otlp.proto.http.trace_exporter import (  # type: ignore[assignment]
-        OTLPSpanExporter,
-    )
 
     if down.protocol == "env":
-        return OTLPSpanExporter(), OTLPMetricExporter(), OTLPLogExporter()
+        return OTLPMetricExporter(), OTLPLogExporter()
     base = down.endpoint
     return (
-        OTLPSpanExporter(endpoint=f"{base}/v1/traces"),
         OTLPMetricExporter(endpoint=f"{base}/v1/metrics"),
         OTLPLogExporter(endpoint=f"{base}/v1/logs"),
     )
@@ -91,7 +85,8 @@ class Service:
         ):
             if n <= 0:
                 raise ValueError(f"{name} must be a positive integer, got {n!r}")
-        spans, metrics, logs = downstream_exporters(down)
+        metrics, logs = downstream_exporters(down)
+        sender = sender_for(down)
         self.downstream = down
         resource = Resource(
             {SERVICE_NAME: c.SERVE_SERVICE_NAME, SERVICE_INSTANCE_ID: self.worker_id}
@@ -124,7 +119,7 @@ class Service:
                 timeout=env_float(c.ENV_HTTP_TIMEOUT, c.DEFAULT_HTTP_TIMEOUT_SECONDS),
             )
         self.engine = Engine(
-            spans,
+            sender,
             worker_id=self.worker_id,
             baselines=baselines,
             recorder=recorder,
