@@ -98,29 +98,59 @@ def _varint(blob: bytes, i: int) -> tuple[int, int]:
 
 
 def _string_at(blob: bytes, prefix: bytes) -> str | None:
-    """The string value of the first serialized KeyValue starting with ``prefix`` in the
-    serialized span ``blob`` (span attributes precede events and links), or ``None``:
-    ``value`` (tag 2) holding an AnyValue whose ``string_value`` (tag 1) is the string."""
+    """The string value of the first serialized KeyValue whose key is ``prefix``'s in the
+    serialized span ``blob`` (span attributes precede events and links), or ``None``.
+
+    Protobuf leaves field order free: the Python SDK writes ``key`` (tag 1) before ``value``
+    (tag 2, an AnyValue whose ``string_value`` is tag 1), the Collector (Go pdata) writes
+    ``value`` first. Both short forms are read from the bytes; anything else decodes the span.
+    """
     i = blob.find(prefix)
     if i < 0:
         return None
     try:
         j = i + len(prefix)
-        n = blob[j + 3]
+        n = blob[j + 3] if j + 3 < len(blob) else 0xFF
         if blob[j] == 0x12 and blob[j + 1] < 0x80 and blob[j + 2] == 0x0A and n < 0x80:
-            if n + 2 <= blob[j + 1]:  # the common case: short values, one-byte lengths
+            if n + 2 <= blob[j + 1]:  # key first, short value: one-byte lengths
                 return blob[j + 4 : j + 4 + n].decode("utf-8")
-        if blob[j] != 0x12:
-            return None
-        length, k = _varint(blob, j + 1)
-        if length == 0 or blob[k] != 0x0A:
-            return None
-        size, start = _varint(blob, k + 1)
-        if start + size > k + length:
-            return None
-        return blob[start : start + size].decode("utf-8")
+        found = _value_before(blob, i, len(prefix))
+        if found is not None:
+            return found
     except (IndexError, UnicodeDecodeError):
+        pass
+    return _decoded_string(blob, prefix)
+
+
+def _value_before(blob: bytes, i: int, key_len: int) -> str | None:
+    """The value-first form ending at the key ``blob[i:i + key_len]`` (one-byte lengths):
+    ``0x4A L 0x12 m 0x0A n <n bytes> <key>`` with ``m = n + 2`` and ``L = m + 2 + key_len``."""
+    for n in range(min(i - 6, 0x7D) + 1):
+        s = i - n
+        if (
+            blob[s - 1] == n
+            and blob[s - 2] == 0x0A
+            and blob[s - 3] == n + 2
+            and blob[s - 4] == 0x12
+            and blob[s - 5] == n + 4 + key_len
+            and blob[s - 6] == 0x4A
+        ):
+            return blob[s:i].decode("utf-8")
+    return None
+
+
+def _decoded_string(blob: bytes, prefix: bytes) -> str | None:
+    """The slow path: decode the span and read the attribute (``prefix`` names its key)."""
+    key = prefix[2:].decode()
+    try:
+        span = Span.FromString(blob)
+    except Exception:
         return None
+    for kv in span.attributes:
+        if kv.key == key:
+            v = kv.value
+            return v.string_value if v.WhichOneof("value") == "string_value" else None
+    return None
 
 
 def _restamp(blob: bytes, stamp: bytes) -> bytes:

@@ -173,8 +173,8 @@ def start_worker(
         return bool(_READY.search(text)) and http_ok(f"{url}/healthz")
 
     group.wait_ready(proc, ready, timeout, "ready line on stdout and /healthz")
-    match = _READY.search(proc.log_path.read_text(errors="replace"))
-    assert match is not None
+    # the last ready line: a restarted worker appends to the same log
+    match = list(_READY.finditer(proc.log_path.read_text(errors="replace")))[-1]
     assert match.group(1) == f"{LOOPBACK}:{grpc_port}", match.group(0)
     assert match.group(3) == worker_id, match.group(0)
     return Worker(proc, worker_id, f"{LOOPBACK}:{grpc_port}", url)
