@@ -318,7 +318,7 @@ def main(argv: list[str] | None = None) -> list[dict[str, Any]]:
     parser.add_argument("--rounds", type=int, default=5)
     parser.add_argument(
         "--restored",
-        default="0,0.1",
+        default="0,0.01,0.1",
         help="comma-separated shares of the runs that are restored, one mix each",
     )
     args = parser.parse_args(argv)
