@@ -146,7 +146,12 @@ class Engine:
             description="Restored runs held until they end",
         )
         self._stamp_kv = worker_field(worker_id)
-        self.forwarder = Forwarder(sender, self._exported_batch, batch_size=forward_batch_size)
+        self.forwarder = Forwarder(
+            sender,
+            self._exported_batch,
+            batch_size=forward_batch_size,
+            on_error=self.errors.report,
+        )
         self.drift = _ServeDrift(
             self.forwarder,
             registry=TrackingRegistry(max_runs=max(self.limits.max_held_runs * 2, 16)),

@@ -58,7 +58,9 @@ class Forwarder(SpanProcessor):
         *,
         batch_size: int = BATCH_SIZE,
         schedule_delay: float = SCHEDULE_DELAY_S,
+        on_error: Callable[[str, BaseException], Any] | None = None,
     ) -> None:
+        self._on_error = on_error
         self.sender = sender
         self._on_result = on_result
         self._batch_size = batch_size
@@ -171,8 +173,9 @@ class Forwarder(SpanProcessor):
         self._thread.join(max(0.0, timeout_millis / 1000))
         try:
             self.sender.close()
-        except Exception:
-            pass
+        except Exception as exc:
+            if self._on_error is not None:
+                self._on_error("sender.close", exc)
 
     def drain_unexported(self) -> int:
         """Remove and count the spans still queued (after a shutdown that timed out)."""

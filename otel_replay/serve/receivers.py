@@ -45,6 +45,10 @@ def _handle(engine: Engine, body: bytes, content_type: str) -> Admission:
     except _BadRequest as exc:
         engine.reject(exc.reason)
         raise
+    except Exception as exc:  # a bug of ours: answered, logged once, counted
+        engine.errors.report("admit", exc)
+        engine.reject("internal")
+        return Admission(False, "internal", f"otel-replay serve failed on the request: {exc!r}")
 
 
 class _HttpHandler(BaseHTTPRequestHandler):
@@ -124,7 +128,8 @@ class _HttpHandler(BaseHTTPRequestHandler):
             self._status(code, _GRPC_CODES[exc.reason], str(exc), ctype)
             return
         if not admission.accepted:
-            self._status(503, 14, admission.message, ctype)
+            internal = admission.reason == "internal"
+            self._status(500 if internal else 503, 13 if internal else 14, admission.message, ctype)
             return
         if ctype == JSON:
             self._send(200, b"{}", JSON)
@@ -205,7 +210,12 @@ class GrpcReceiver:
         except _BadRequest as exc:
             context.abort(grpc.StatusCode.INVALID_ARGUMENT, str(exc))
         if not admission.accepted:
-            context.abort(grpc.StatusCode.UNAVAILABLE, admission.message)
+            code = (
+                grpc.StatusCode.INTERNAL
+                if admission.reason == "internal"
+                else grpc.StatusCode.UNAVAILABLE
+            )
+            context.abort(code, admission.message)
 
     def start(self) -> None:
         self.server.start()

@@ -76,6 +76,7 @@ _RUN_PREFIX = _prefix(c.REPLAY_RUN_ID)
 _SOURCE_SESSION_PREFIX = _prefix(c.REPLAY_SOURCE_SESSION_ID)
 _SOURCE_TRACE_PREFIX = _prefix(c.REPLAY_SOURCE_TRACE_ID)
 _WORKER_PREFIX = _prefix(_WORKER)
+_FEW = 8  # up to this many sessions to hold, spans are searched for their ids
 
 
 def worker_field(worker_id: str) -> bytes:
@@ -185,48 +186,60 @@ def might_hold(body: bytes, held: Collection[str]) -> bool:
 
 
 def scan(
-    td: Any, held: Container[str], done: Container[str], stamp: bytes, sessions: bool = True
+    td: Any, held: Collection[str], done: Container[str], stamp: bytes, sessions: bool = True
 ) -> Scan:
     """Classify every span of ``td`` (a :data:`SpanBytesTracesData`: sessions in ``held``
     are held; a span with ``agent_replay.replay.checkpoint_id`` starts a restored run unless
     its session is ``done``) and append ``stamp`` (:func:`worker_field`) to each. With
-    ``sessions=False`` (:func:`might_hold` said no) only the stamp is appended."""
+    ``sessions=False`` (:func:`might_hold` said no) only the stamp is appended.
+
+    The sessions to hold are found first (held runs, and the sessions of spans carrying a
+    checkpoint id); a span is then read only if their id occurs in its bytes."""
     out = Scan()
     new = out.new
-    positions = out.held
-    others: dict[str, list[tuple[int, int, int]]] = {}
-    count = 0
+    groups: list[tuple[int, int, list[bytes]]] = []
     for ri, rs in enumerate(td.resource_spans):
         for si, ss in enumerate(rs.scope_spans):
             spans = list(ss.spans)
-            count += len(spans)
-            stamped = [b + stamp if _WORKER_PREFIX not in b else _restamp(b, stamp) for b in spans]
-            ss.spans[:] = stamped
-            if not sessions:
+            out.count += len(spans)
+            ss.spans[:] = [
+                b + stamp if _WORKER_PREFIX not in b else _restamp(b, stamp) for b in spans
+            ]
+            if sessions:
+                groups.append((ri, si, spans))
+    if not groups:
+        return out
+    for _ri, _si, spans in groups:
+        for blob in spans:
+            if _CHECKPOINT_PREFIX not in blob:
                 continue
+            sid = _string_at(blob, _SESSION_PREFIX)
+            if not sid or sid in held or sid in new or sid in done:
+                continue
+            ckpt = _string_at(blob, _CHECKPOINT_PREFIX)
+            if ckpt:
+                new[sid] = Provenance(
+                    session_id=sid,
+                    checkpoint_id=ckpt,
+                    run_id=_string_at(blob, _RUN_PREFIX),
+                    source_session_id=_string_at(blob, _SOURCE_SESSION_PREFIX),
+                    source_trace_id=_string_at(blob, _SOURCE_TRACE_PREFIX),
+                )
+    positions = out.held
+    if len(held) + len(new) <= _FEW:
+        targets = [(t, t.encode()) for t in (*list(held), *new)]
+        for ri, si, spans in groups:
             for pi, blob in enumerate(spans):
-                sid = _string_at(blob, _SESSION_PREFIX)
-                if not sid:
-                    continue
-                if sid in held:
-                    positions.append((ri, si, pi))
-                    continue
-                # the run may be recognized by a later span of the request (its root)
-                others.setdefault(sid, []).append((ri, si, pi))
-                if sid in new or sid in done or _CHECKPOINT_PREFIX not in blob:
-                    continue
-                ckpt = _string_at(blob, _CHECKPOINT_PREFIX)
-                if ckpt:
-                    new[sid] = Provenance(
-                        session_id=sid,
-                        checkpoint_id=ckpt,
-                        run_id=_string_at(blob, _RUN_PREFIX),
-                        source_session_id=_string_at(blob, _SOURCE_SESSION_PREFIX),
-                        source_trace_id=_string_at(blob, _SOURCE_TRACE_PREFIX),
-                    )
-    for sid in new:
-        positions.extend(others[sid])
-    out.count = count
+                for sid, raw in targets:
+                    if raw in blob and _string_at(blob, _SESSION_PREFIX) == sid:
+                        positions.append((ri, si, pi))
+                        break
+        return out
+    for ri, si, spans in groups:
+        for pi, blob in enumerate(spans):
+            sid = _string_at(blob, _SESSION_PREFIX)
+            if sid and (sid in held or sid in new):
+                positions.append((ri, si, pi))
     return out
 
 
