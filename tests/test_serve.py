@@ -26,6 +26,7 @@ from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 
 from otel_replay.core import conventions as c
+from otel_replay.formats.files import load_recording
 from otel_replay.formats.otlp_json_encode import traces_data_to_json
 from otel_replay.serve import ServeConfig, Service
 from tests.otlp_sink import Sink, attrs_of, otlp_sink, wait_until
@@ -191,6 +192,10 @@ def test_same_run_no_drift_changed_run_one_finding_counts_in_equal_out(tmp_path)
     # the recording store: one file per worker, every span received
     (recorded,) = (tmp_path / "rec").glob("spans-*.jsonl")
     assert recorded.name == f"spans-{WORKER}.jsonl"
+    rec = load_recording(recorded)
+    assert len(rec.spans) == sent
+    assert {s.attributes[c.SERVE_WORKER] for s in rec.spans} == {WORKER}
+    assert not any(s.events for s in rec.spans)  # what was received, before the comparison
 
 
 def test_run_recognized_from_its_root_alone_when_the_run_comes_in_one_request(tmp_path):

@@ -1,7 +1,7 @@
 """A real instrumented agent through ``otel-replay serve``: a tool-calling loop on the real
 ``openai`` client against the local fake server, traced by the OpenTelemetry GenAI OpenAI
 instrumentation, numbered by the ``ReplayProcessor`` and exported by the SDK's OTLP/HTTP
-exporter to the worker. The worker records the baseline run; the agent restores its
+exporter to the worker in requests of two spans. The worker records the baseline run; the agent restores its
 checkpoint from that recording store and runs again, and the worker compares each restored
 run with the baseline: a run that behaves the same gives no finding, a planted change exactly
 one, on the right span."""
@@ -36,13 +36,13 @@ def test_restored_openai_agent_compared_by_the_worker(tmp_path: Any) -> None:
     with serving(tmp_path) as (service, sink), fake_openai_server() as server:
         provider = TracerProvider(resource=Resource({"service.name": "weather-agent"}))
         provider.add_span_processor(ReplayProcessor(meter_provider=NoOpMeterProvider()))
-        # The restored run's provenance is on its root, which ends last: each run is flushed
-        # as one request (a run exported over several requests needs the provenance on its
-        # steps too, docs/fleet.md), so no timer flush may split it.
+        # Requests of 2 spans: each run reaches the worker in several requests, its root
+        # (which carries agent_replay.replay.run_id) last; the ReplayProcessor marks every
+        # span of the restored session with its checkpoint, so the worker holds them all.
         provider.add_span_processor(
             BatchSpanProcessor(
                 OTLPSpanExporter(endpoint=f"http://{service.http_address}/v1/traces"),
-                schedule_delay_millis=600_000,
+                max_export_batch_size=2,
             )
         )
         tracer = provider.get_tracer("weather-agent")

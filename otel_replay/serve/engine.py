@@ -171,10 +171,10 @@ class Engine:
     def admit(self, td: Any, body: bytes) -> Admission:
         """Take the spans of one request (``td``, a
         :data:`~otel_replay.serve.split.SpanBytesTracesData` of the protobuf ``body``), or
-        refuse them all
-        (nothing of a refused request is processed: the sender retries it). Spans of restored
-        runs are decoded and held for the comparison; the rest are forwarded as received, with
-        the worker attribute."""
+        refuse them all (nothing of a refused request is processed: the sender retries it).
+        Spans of restored runs are decoded and held for the comparison; the rest are forwarded
+        as received, with the worker attribute. Spans that cannot be decoded raise
+        ``_BadRequest`` before anything is counted or kept."""
         nbytes = len(body)
         sessions = might_hold(body, self._runs)
         sc = scan(td, self._runs, self._done, self._stamp_kv, sessions)
@@ -182,6 +182,8 @@ class Engine:
         if not n:
             return _ACCEPTED
         per_span = max(1, nbytes // n)
+        recorded = spans_of(td.SerializeToString()) if self.recorder is not None else None
+        held = spans_of(extract(td, sc.held)) if sc.held else []
         registered: list[tuple[str, Provenance]] = []
         with self._lock:
             refusal = self._refusal(n, len(sc.new), len(sc.held) * per_span)
@@ -196,9 +198,8 @@ class Engine:
                     self.counts["runs_tracked"] += 1
                     registered.append((sid, prov))
         self._received.add(n)
-        if self.recorder is not None:
-            self._record(spans_of(td.SerializeToString()))
-        held = spans_of(extract(td, sc.held)) if sc.held else []
+        if recorded is not None:
+            self._record(recorded)
         rest = n - len(held)
         if rest:
             self.forwarder.put(Raw(td.SerializeToString(), rest))
