@@ -149,28 +149,28 @@ def test_fleet_routes_each_run_to_one_worker_and_reports_drift(fleet, jaeger):
     same_tid = trace_id_for(endpoints, a, f"{service}/same")
     changed_tid = trace_id_for(endpoints, b, f"{service}/changed")
     assert [worker_for_trace(endpoints, t) for t in (base_tid, same_tid, changed_tid)] == [a, a, b]
-    checkpoint_id = uuid.uuid4().hex
     base_session = f"{service}-base"
 
     base = run_producer(
         "run", "--endpoint", ingress, "--service", service, "--session", base_session,
-        "--trace-id", base_tid, "--checkpoint-id", checkpoint_id,
+        "--trace-id", base_tid, "--baseline",
     )  # fmt: skip
-    assert base["exported"] == base["sent"] == 5 and base["failed"] == 0
-    _spans(jaeger.query_url, base_tid, 5)  # recorded by A and forwarded before the restores
+    assert base["exported"] == base["sent"] == 4 and base["failed"] == 0
+    checkpoint_id = base["checkpoint"]
+    _spans(jaeger.query_url, base_tid, 4)  # recorded by A and forwarded before the restores
     source = f"{base_session}:{base_tid}:{checkpoint_id}"
     runs = {}
     for role, tid, status in (("same", same_tid, "shipped"), ("changed", changed_tid, "lost")):
         runs[role] = run_producer(
             "run", "--endpoint", ingress, "--service", service, "--session",
             f"{service}-{role}", "--trace-id", tid, "--restore-from", source,
-            "--run-id", uuid.uuid4().hex, "--status", status,
+            "--status", status,
         )  # fmt: skip
         assert runs[role]["exported"] == runs[role]["sent"] == 3 and runs[role]["failed"] == 0
 
     # --- each run handled by exactly the predicted worker (every span carries its id)
     spans = {
-        "base": _spans(jaeger.query_url, base_tid, 5),
+        "base": _spans(jaeger.query_url, base_tid, 4),
         "same": _spans(jaeger.query_url, same_tid, 3),
         "changed": _spans(jaeger.query_url, changed_tid, 3),
     }
@@ -195,7 +195,7 @@ def test_fleet_routes_each_run_to_one_worker_and_reports_drift(fleet, jaeger):
     changed = _by_name(jaeger_trace(jaeger.query_url, changed_tid))
     same = jaeger_trace(jaeger.query_url, same_tid)
     tool = changed["execute_tool lookup_order"]
-    assert _span_id(tool) == runs["changed"]["spans"]["tool"]
+    assert _span_id(tool) == runs["changed"]["spans"]["lookup_order"]
     findings = [
         (s["name"], ev["agent_replay.drift.kind"])
         for s in changed.values()
@@ -234,20 +234,20 @@ def test_fleet_routes_each_run_to_one_worker_and_reports_drift(fleet, jaeger):
 
     # --- span counts: producer -> Collector -> workers -> Collector -> Jaeger
     sent = base["sent"] + runs["same"]["sent"] + runs["changed"]["sent"]
-    assert sent == 11
+    assert sent == 10
     assert sum(len(s) for s in spans.values()) == sent
     tele = fleet.collector.collector.telemetry_endpoint
     wait_for(lambda: _accepted_spans(tele, "otlp/workers") >= sent, 30, what="returned spans")
     assert _accepted_spans(tele, "otlp") == sent
     assert _accepted_spans(tele, "otlp/workers") == sent
     counters = {w.worker_id: w.healthz()["counters"] for w in (worker_a, worker_b)}
-    assert {w: c["received"] for w, c in counters.items()} == {ia: 5 + 3, ib: 3}
-    assert {w: c["exported"] for w, c in counters.items()} == {ia: 5 + 3, ib: 3}
+    assert {w: c["received"] for w, c in counters.items()} == {ia: 4 + 3, ib: 3}
+    assert {w: c["exported"] for w, c in counters.items()} == {ia: 4 + 3, ib: 3}
     assert {w: c["dropped"] for w, c in counters.items()} == {ia: 0, ib: 0}
     q = f'sum by (instance) (agent_replay_serve_spans_received_total{{instance=~"{ia}|{ib}"}})'
     assert wait_for(
         lambda: (v := _prom(prom, q, "instance")) and sum(v.values()) == sent and v, 60, what=q
-    ) == {ia: 8.0, ib: 3.0}
+    ) == {ia: 7.0, ib: 3.0}
     # both workers wrote their own file in the shared store
     files = sorted(p.name for p in fleet.store.iterdir() if p.is_file())
     assert len([f for f in files if ia in f]) == 1 and len([f for f in files if ib in f]) == 1, (
@@ -320,12 +320,11 @@ def test_worker_restart_forwards_held_runs_and_the_collector_retries_to_it(
     service = f"fleet-restart-{uuid.uuid4().hex[:8]}"
     ingress = fleet.collector.collector.otlp_grpc_endpoint
     base_tid = trace_id_for(endpoints, a, f"{service}/base")
-    checkpoint_id = uuid.uuid4().hex
-    run_producer(
+    checkpoint_id = run_producer(
         "run", "--endpoint", ingress, "--service", service, "--session", f"{service}-base",
-        "--trace-id", base_tid, "--checkpoint-id", checkpoint_id,
-    )  # fmt: skip
-    _spans(jaeger.query_url, base_tid, 5)
+        "--trace-id", base_tid, "--baseline",
+    )["checkpoint"]  # fmt: skip
+    _spans(jaeger.query_url, base_tid, 4)
 
     # a restored run on B whose root never ends: B holds it
     open_tid = trace_id_for(endpoints, b, f"{service}/open")
@@ -333,7 +332,7 @@ def test_worker_restart_forwards_held_runs_and_the_collector_retries_to_it(
     out = run_producer(
         "run", "--endpoint", ingress, "--service", service, "--session", f"{service}-open",
         "--trace-id", open_tid, "--restore-from", f"{service}-base:{base_tid}:{checkpoint_id}",
-        "--run-id", uuid.uuid4().hex, "--open-root",
+        "--open-root",
     )  # fmt: skip
     assert (out["sent"], out["failed"]) == (2, 0)
     wait_until(lambda: old_b.healthz()["counters"]["runs_held"] == 1, 30, "B holds the open run")
@@ -343,7 +342,7 @@ def test_worker_restart_forwards_held_runs_and_the_collector_retries_to_it(
     assert f"worker={old_b.worker_id} " in summary and " dropped=0 " in summary, summary
     assert f"runs_compared={held_before + 1} " in summary, summary
     held = _spans(jaeger.query_url, open_tid, 2)
-    assert sorted(s["name"] for s in held) == ["chat gpt-4o", "execute_tool lookup_order"]
+    assert sorted(s["name"] for s in held) == ["chat fake-model", "execute_tool lookup_order"]
     assert {otlp_attrs(s["attributes"]).get(WORKER) for s in held} == {old_b.worker_id}
 
     # B is down: the Collector accepts a run for B and retries it
@@ -400,17 +399,15 @@ def test_worker_finds_the_baseline_in_jaeger_with_baseline_source(fleet, jaeger,
     )
     ingress = col.collector.otlp_grpc_endpoint
     base_tid, changed_tid = uuid.uuid4().hex, uuid.uuid4().hex
-    checkpoint_id = uuid.uuid4().hex
-    run_producer(
+    checkpoint_id = run_producer(
         "run", "--endpoint", ingress, "--service", service, "--session", f"{service}-base",
-        "--trace-id", base_tid, "--checkpoint-id", checkpoint_id,
-    )  # fmt: skip
-    _spans(jaeger.query_url, base_tid, 5)
+        "--trace-id", base_tid, "--baseline",
+    )["checkpoint"]  # fmt: skip
+    _spans(jaeger.query_url, base_tid, 4)
     out = run_producer(
         "run", "--endpoint", ingress, "--service", service, "--session", f"{service}-changed",
         "--trace-id", changed_tid, "--restore-from",
-        f"{service}-base:{base_tid}:{checkpoint_id}", "--run-id", uuid.uuid4().hex,
-        "--status", "lost",
+        f"{service}-base:{base_tid}:{checkpoint_id}", "--status", "lost",
     )  # fmt: skip
 
     def verdict() -> str | None:
@@ -427,7 +424,7 @@ def test_worker_finds_the_baseline_in_jaeger_with_baseline_source(fleet, jaeger,
         for s in spans
         for ev in _events(s, DRIFT_EVENT)
     ]
-    assert findings == [(out["spans"]["tool"], "output_changed")]
+    assert findings == [(out["spans"]["lookup_order"], "output_changed")]
     assert {otlp_attrs(s["attributes"]).get(WORKER) for s in spans} == {worker.worker_id}
     assert worker.healthz()["counters"]["runs_compared"] == 1
     col.collector.process.stop()
@@ -463,22 +460,20 @@ def test_a_full_worker_pushes_back_and_the_collector_retries_without_loss(
     )  # fmt: skip
     ingress = col.collector.otlp_grpc_endpoint
     base_tid, open_tid, next_tid = (uuid.uuid4().hex for _ in range(3))
-    checkpoint_id = uuid.uuid4().hex
-    run_producer(
+    checkpoint_id = run_producer(
         "run", "--endpoint", ingress, "--service", service, "--session", f"{service}-base",
-        "--trace-id", base_tid, "--checkpoint-id", checkpoint_id,
-    )  # fmt: skip
-    _spans(jaeger.query_url, base_tid, 5)
+        "--trace-id", base_tid, "--baseline",
+    )["checkpoint"]  # fmt: skip
+    _spans(jaeger.query_url, base_tid, 4)
     source = f"{service}-base:{base_tid}:{checkpoint_id}"
     run_producer(
         "run", "--endpoint", ingress, "--service", service, "--session", f"{service}-open",
-        "--trace-id", open_tid, "--restore-from", source, "--run-id", uuid.uuid4().hex,
-        "--open-root",
+        "--trace-id", open_tid, "--restore-from", source, "--open-root",
     )  # fmt: skip
     wait_until(lambda: worker.healthz()["counters"]["runs_held"] == 1, 30, "the open run held")
     out = run_producer(
         "run", "--endpoint", ingress, "--service", service, "--session", f"{service}-next",
-        "--trace-id", next_tid, "--restore-from", source, "--run-id", uuid.uuid4().hex,
+        "--trace-id", next_tid, "--restore-from", source,
     )  # fmt: skip
     assert (out["sent"], out["failed"]) == (3, 0)  # the Collector accepted it
     wait_until(
@@ -491,15 +486,15 @@ def test_a_full_worker_pushes_back_and_the_collector_retries_without_loss(
     counters = worker.healthz()["counters"]
     # A refused request's spans count as received and dropped{reason=full} (the worker's
     # invariant received = exported + dropped); the Collector sent them again, so nothing was
-    # lost: 10 spans in, 10 exported, each refusal 3 more received and dropped.
+    # lost: 9 spans in, 9 exported, each refusal 3 more received and dropped.
     refusals = counters["requests_rejected"]
     assert refusals >= 1
     assert (counters["runs_timed_out"], counters["runs_held"]) == (1, 0), counters
     assert counters["dropped_by_reason"] == {"full": 3 * refusals}, counters
-    assert (counters["received"], counters["exported"]) == (10 + 3 * refusals, 10), counters
+    assert (counters["received"], counters["exported"]) == (9 + 3 * refusals, 9), counters
     tele = col.collector.telemetry_endpoint
-    wait_for(lambda: _accepted_spans(tele, "otlp/workers") == 10, 30, what="10 spans returned")
-    assert _accepted_spans(tele, "otlp") == 10
+    wait_for(lambda: _accepted_spans(tele, "otlp/workers") == 9, 30, what="9 spans returned")
+    assert _accepted_spans(tele, "otlp") == 9
     col.collector.process.stop()
     worker.process.stop()
 
