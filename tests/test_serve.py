@@ -410,3 +410,27 @@ def test_request_of_helper_builds_a_real_request():
     body = request_of(lambda t: t.start_span("x").end())
     (rs,) = ExportTraceServiceRequest.FromString(body).resource_spans
     assert [s.name for s in rs.scope_spans[0].spans] == ["x"]
+
+
+def test_connections_over_the_cap_get_the_retryable_status(tmp_path, monkeypatch):
+    import socket
+
+    from otel_replay.serve import receivers
+
+    monkeypatch.setattr(receivers, "MAX_CONNECTIONS", 1)
+    with serving(tmp_path) as (service, _sink):
+        host, port = service.http_address.split(":")
+        with socket.create_connection((host, int(port)), timeout=10):  # holds the one slot
+            wait_until(lambda: healthz_refused(service), what="the second connection refused")
+        service.stop()
+
+
+def healthz_refused(service: Service) -> bool:
+    """A request on a new connection is answered 503 with Retry-After (the slot is taken)."""
+    try:
+        urllib.request.urlopen(f"http://{service.http_address}/healthz", timeout=10)
+    except urllib.error.HTTPError as exc:
+        return exc.code == 503 and exc.headers["Retry-After"] == "1"
+    except (ConnectionError, urllib.error.URLError):
+        return False  # reset before the answer was read: try again
+    return False

@@ -258,10 +258,14 @@ class Engine:
         self.counts["received"] += n
         self._received.add(n)
         self._drop(n, refusal.reason)
-        self.reject(refusal.reason)
+        self._reject_locked(reason=refusal.reason)
 
     def reject(self, reason: str) -> None:
         """Count a refused request (also the ones that could not be decoded)."""
+        with self._lock:
+            self._reject_locked(reason)
+
+    def _reject_locked(self, reason: str) -> None:
         self.counts["requests_rejected"] += 1
         self._rejected.add(1, {c.ATTR_SERVE_REASON: reason})
 
