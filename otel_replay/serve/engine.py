@@ -23,6 +23,7 @@ from opentelemetry.sdk.trace.export import SpanExporter
 from otel_replay.core import conventions as c
 from otel_replay.core.sdkspan import span_attributes
 from otel_replay.core.selfmetrics import ErrorReporter, get_meter, logger
+from otel_replay.core.text import count
 from otel_replay.drift.held import is_run_root
 from otel_replay.drift.processor import DriftProcessor
 from otel_replay.drift.report import DriftReport
@@ -238,9 +239,12 @@ class Engine:
             return Admission(False, "shutting_down", "otel-replay serve is shutting down")
         if new_runs and len(self._runs) + new_runs > lim.max_held_runs:
             return Admission(
-                False, "full", f"{len(self._runs)} restored runs held (max {lim.max_held_runs})"
+                False,
+                "full",
+                f"{count(len(self._runs), 'restored run')} held (max {lim.max_held_runs})",
             )
-        if held_bytes and self._held_bytes + held_bytes > lim.max_held_bytes:
+        # (with nothing held, a request is taken whatever its size: it can never fit later)
+        if held_bytes and self._held_bytes and self._held_bytes + held_bytes > lim.max_held_bytes:
             return Admission(
                 False,
                 "full",
