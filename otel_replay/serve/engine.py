@@ -405,6 +405,11 @@ class Engine:
     # ------------------------------------------------------------------ state
 
     @property
+    def held_runs(self) -> int:
+        """Restored runs held now (waiting for their baseline or their root)."""
+        return len(self._runs)
+
+    @property
     def full(self) -> bool:
         """Whether a request holding a new restored run would be refused now."""
         return len(self._runs) >= self.limits.max_held_runs or (
@@ -416,7 +421,7 @@ class Engine:
         with self._lock:
             out: dict[str, Any] = dict(self.counts)
             out["dropped_by_reason"] = dict(self.dropped)
-            out["runs_held"] = len(self._runs)
+            out["runs_held"] = self.held_runs
             out["held_bytes"] = self._held_bytes
         out["queued"] = self.forwarder.queued
         out["in_flight"] = out["received"] - out["exported"] - out["dropped"]
