@@ -245,7 +245,7 @@ def worker_rate(
         engine = service.engine
         t0, c0 = time.perf_counter(), time.process_time()
         _send(service.http.port, path)
-        while engine.counts["exported"] + engine.counts["dropped"] < n:
+        while engine.counts["exported"] + engine.counts["dropped"] < n or engine.held_runs:
             time.sleep(0.002)
         wall, cpu = time.perf_counter() - t0, time.process_time() - c0
         return n / wall, n / cpu, engine.snapshot()

@@ -298,7 +298,7 @@ def test_full_worker_answers_with_the_retryable_status(tmp_path):
         more = request_of(restored_children(base, "more-3"))
         status, headers, reply = post(service.http_address, more)
         assert (status, headers["Retry-After"]) == (503, "1")
-        assert status_pb2.Status.FromString(reply).message == "1 restored runs held (max 1)"
+        assert status_pb2.Status.FromString(reply).message == "1 restored run held (max 1)"
         with grpc.insecure_channel(service.grpc_address) as channel:
             export = channel.unary_unary(
                 "/opentelemetry.proto.collector.trace.v1.TraceService/Export",
@@ -410,3 +410,51 @@ def test_request_of_helper_builds_a_real_request():
     body = request_of(lambda t: t.start_span("x").end())
     (rs,) = ExportTraceServiceRequest.FromString(body).resource_spans
     assert [s.name for s in rs.scope_spans[0].spans] == ["x"]
+
+
+def test_connections_over_the_cap_get_the_retryable_status(tmp_path, monkeypatch):
+    import socket
+
+    from otel_replay.serve import receivers
+
+    monkeypatch.setattr(receivers, "MAX_CONNECTIONS", 1)
+    with serving(tmp_path) as (service, _sink):
+        host, port = service.http_address.split(":")
+        with socket.create_connection((host, int(port)), timeout=10):  # holds the one slot
+            wait_until(lambda: healthz_refused(service), what="the second connection refused")
+        service.stop()
+
+
+def healthz_refused(service: Service) -> bool:
+    """A request on a new connection is answered 503 with Retry-After (the slot is taken)."""
+    try:
+        urllib.request.urlopen(f"http://{service.http_address}/healthz", timeout=10)
+    except urllib.error.HTTPError as exc:
+        return exc.code == 503 and exc.headers["Retry-After"] == "1"
+    except (ConnectionError, urllib.error.URLError):
+        return False  # reset before the answer was read: try again
+    return False
+
+
+def test_held_bytes_over_the_cap_get_the_retryable_status(tmp_path):
+    with serving(tmp_path, max_held_bytes=100) as (service, _sink):
+        agent = Agent(http_exporter(service.http_address))
+        base = agent.baseline("base-6")
+        agent.flush()
+        agent.shutdown()
+        first = request_of(restored_children(base, "big-6"))
+        assert post(service.http_address, first)[0] == 200  # nothing held: taken whatever its size
+        wait_until(lambda: healthz(service)["counters"]["runs_held"] == 1, what="one held run")
+        held = healthz(service)["counters"]["held_bytes"]
+        assert held > 100
+        assert healthz(service)["status"] == "full"
+        status, headers, reply = post(
+            service.http_address, request_of(restored_children(base, "more-6"))
+        )
+        assert (status, headers["Retry-After"]) == (503, "1")
+        assert status_pb2.Status.FromString(reply).message == (
+            f"{held} bytes of restored runs held (max 100)"
+        )
+        final = service.stop()
+    assert final["dropped_by_reason"] == {"full": 2}
+    assert final["runs_compared"] == 1

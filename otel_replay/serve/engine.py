@@ -23,6 +23,7 @@ from opentelemetry.sdk.trace.export import SpanExporter
 from otel_replay.core import conventions as c
 from otel_replay.core.sdkspan import span_attributes
 from otel_replay.core.selfmetrics import ErrorReporter, get_meter, logger
+from otel_replay.core.text import count
 from otel_replay.drift.held import is_run_root
 from otel_replay.drift.processor import DriftProcessor
 from otel_replay.drift.report import DriftReport
@@ -238,9 +239,12 @@ class Engine:
             return Admission(False, "shutting_down", "otel-replay serve is shutting down")
         if new_runs and len(self._runs) + new_runs > lim.max_held_runs:
             return Admission(
-                False, "full", f"{len(self._runs)} restored runs held (max {lim.max_held_runs})"
+                False,
+                "full",
+                f"{count(len(self._runs), 'restored run')} held (max {lim.max_held_runs})",
             )
-        if held_bytes and self._held_bytes + held_bytes > lim.max_held_bytes:
+        # (with nothing held, a request is taken whatever its size: it can never fit later)
+        if held_bytes and self._held_bytes and self._held_bytes + held_bytes > lim.max_held_bytes:
             return Admission(
                 False,
                 "full",
@@ -258,10 +262,14 @@ class Engine:
         self.counts["received"] += n
         self._received.add(n)
         self._drop(n, refusal.reason)
-        self.reject(refusal.reason)
+        self._reject_locked(reason=refusal.reason)
 
     def reject(self, reason: str) -> None:
         """Count a refused request (also the ones that could not be decoded)."""
+        with self._lock:
+            self._reject_locked(reason)
+
+    def _reject_locked(self, reason: str) -> None:
         self.counts["requests_rejected"] += 1
         self._rejected.add(1, {c.ATTR_SERVE_REASON: reason})
 
@@ -397,6 +405,11 @@ class Engine:
     # ------------------------------------------------------------------ state
 
     @property
+    def held_runs(self) -> int:
+        """Restored runs held now (waiting for their baseline or their root)."""
+        return len(self._runs)
+
+    @property
     def full(self) -> bool:
         """Whether a request holding a new restored run would be refused now."""
         return len(self._runs) >= self.limits.max_held_runs or (
@@ -408,7 +421,7 @@ class Engine:
         with self._lock:
             out: dict[str, Any] = dict(self.counts)
             out["dropped_by_reason"] = dict(self.dropped)
-            out["runs_held"] = len(self._runs)
+            out["runs_held"] = self.held_runs
             out["held_bytes"] = self._held_bytes
         out["queued"] = self.forwarder.queued
         out["in_flight"] = out["received"] - out["exported"] - out["dropped"]

@@ -32,6 +32,12 @@ __all__ = ["HttpReceiver", "GrpcReceiver", "RETRY_AFTER_S"]
 
 #: Seconds a refused sender is asked to wait (HTTP ``Retry-After``).
 RETRY_AFTER_S = 1
+#: Concurrent HTTP connections (threads), and concurrent gRPC calls, per worker.
+MAX_CONNECTIONS = 64
+_BUSY = (
+    b"HTTP/1.1 503 Service Unavailable\r\nRetry-After: 1\r\nContent-Length: 0\r\n"
+    b"Connection: close\r\n\r\n"
+)
 _EMPTY_RESPONSE = ExportTraceServiceResponse().SerializeToString()
 _HTTP_CODES = {"invalid": 400, "unsupported": 415, "too_large": 413}
 _GRPC_CODES = {"invalid": 3, "unsupported": 3, "too_large": 8, "full": 14, "shutting_down": 14}
@@ -138,10 +144,33 @@ class _HttpHandler(BaseHTTPRequestHandler):
 
 
 class _HttpServer(ThreadingHTTPServer):
+    """One thread per connection, at most :data:`MAX_CONNECTIONS`: more are answered 503."""
+
     daemon_threads = True
     engine: Engine
     max_request_bytes: int
     health: Callable[[], dict[str, Any]]
+
+    def __init__(self, address: tuple[str, int], handler: Any) -> None:
+        super().__init__(address, handler)
+        self._slots = threading.BoundedSemaphore(MAX_CONNECTIONS)
+
+    def process_request(self, request: Any, client_address: Any) -> None:
+        if not self._slots.acquire(blocking=False):
+            try:
+                request.sendall(_BUSY)
+            except OSError:
+                pass  # the client is gone; the refusal is counted below
+            self.shutdown_request(request)
+            self.engine.reject("full")
+            return
+        super().process_request(request, client_address)
+
+    def process_request_thread(self, request: Any, client_address: Any) -> None:
+        try:
+            super().process_request_thread(request, client_address)
+        finally:
+            self._slots.release()
 
 
 class HttpReceiver:
@@ -179,6 +208,7 @@ class GrpcReceiver:
         self.engine = engine
         self.server = grpc.server(
             ThreadPoolExecutor(max_workers=4, thread_name_prefix="otel-replay-serve-grpc"),
+            maximum_concurrent_rpcs=MAX_CONNECTIONS,
             options=[
                 ("grpc.max_receive_message_length", max_request_bytes),
                 ("grpc.so_reuseport", 0),
