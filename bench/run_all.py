@@ -7,7 +7,8 @@
 Parts: per-span processor cost in CPU time (``bench_spans.py``) and in instructions counted
 by valgrind (``bench_instructions.py``, skipped without valgrind), alignment (``bench_align.py``),
 recordings write/load (``bench_recordings.py``), serving recorded LangChain calls
-(``bench_serve.py``) and the memory soak (``bench_memory.py``;
+(``bench_serve.py``), one ``otel-replay serve`` worker against a bare OTLP receiver
+(``bench_fleet.py``) and the memory soak (``bench_memory.py``;
 the full 1M-span soak is ``bench/bench_memory.py --spans 1000000``). Exit status 0 when
 every target is met, 1 otherwise (the numbers are printed either way).
 """
@@ -29,6 +30,7 @@ from typing import Any
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
 
+import bench_fleet  # noqa: E402
 import bench_instructions  # noqa: E402
 import bench_memory  # noqa: E402
 import bench_serve  # noqa: E402
@@ -145,6 +147,11 @@ def main(argv: list[str] | None = None) -> int:
         ["--calls", "50", "--rounds", "5"] if quick else ["--calls", "200", "--rounds", "15"]
     )
 
+    print("\n== otel-replay serve worker vs a bare OTLP receiver ==")
+    fleet_rows = bench_fleet.main(
+        ["--spans", "10240", "--rounds", "3"] if quick else ["--spans", "40960", "--rounds", "5"]
+    )
+
     rows: list[tuple[str, str, str, bool | None]] = []
     rows += _per_span_rows("CPU", span_rows, lambda r: f"{r['median_ns_per_span'] / 1000:.1f} us")
     rows += _per_span_rows(
@@ -195,6 +202,16 @@ def main(argv: list[str] | None = None) -> int:
                 bool(r["met"]),
             )
         )
+    for r in fleet_rows:
+        rows.append(
+            (
+                f"serve worker / bare receiver, {r['restored_share']:.0%} runs restored",
+                f"{r['ratio']:.2f} ({r['worker_spans_per_s']:,.0f} spans/s)",
+                f">= {r['target_ratio']}",
+                # the target is for fleet traffic; the restored-heavy mix is reported
+                bool(r["met"]) if r["restored_share"] == 0 else None,
+            )
+        )
     print(f"\n== summary ({time.perf_counter() - t0:.0f} s) ==")
     w = max(len(r[0]) for r in rows)
     print(f"{'measure':<{w}}  {'result':<34} {'target':<20} met")
@@ -212,6 +229,7 @@ def main(argv: list[str] | None = None) -> int:
                     "recordings": rates,
                     "memory": mem,
                     "serve": serve_rows,
+                    "fleet": fleet_rows,
                 },
                 fh,
                 indent=2,

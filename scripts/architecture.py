@@ -38,6 +38,7 @@ LAYERS: dict[str, frozenset[str]] = {
         {"core", "model", "capture", "formats", "replay", "restore", "drift"}
     ),
     "setup": frozenset({"core", "model", "capture", "formats", "replay", "restore", "drift"}),
+    "serve": frozenset({"core", "model", "capture", "formats", "replay", "restore", "drift"}),
     "cli": frozenset(
         {
             "core",
@@ -49,6 +50,7 @@ LAYERS: dict[str, frozenset[str]] = {
             "drift",
             "integrations",
             "setup",
+            "serve",
         }
     ),
     "pytest_plugin": frozenset(

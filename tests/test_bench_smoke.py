@@ -80,3 +80,15 @@ def test_serve_benchmark_measures_served_and_live_calls(bench_path, capsys):
     assert all(r["served_ms"] > 0 and r["live_ms"] > 0 for r in rows)
     assert {r["target_ms"] for r in rows} == {1.0}
     assert "served ms/call" in capsys.readouterr().out
+
+
+def test_fleet_benchmark_measures_a_worker_against_a_bare_receiver(bench_path, capsys):
+    import bench_fleet
+
+    rows = bench_fleet.main(["--spans", "1024", "--rounds", "1", "--restored", "0,0.2"])
+    assert [r["restored_share"] for r in rows] == [0.0, 0.2]
+    for r in rows:
+        assert (r["spans"], r["requests"], r["exported"], r["dropped"]) == (1020, 2, 1020, 0)
+        assert r["bare_spans_per_s"] > 0 and r["worker_spans_per_s"] > 0
+    assert [r["runs_compared"] for r in rows] == [0, 41]
+    assert "ratio" in capsys.readouterr().out

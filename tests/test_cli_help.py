@@ -55,7 +55,9 @@ def test_every_argument_and_option_of_every_command_has_help() -> None:
                     if not (choice.help or "").strip():
                         missing.append(("otel-replay", choice.dest))
     assert missing == []
-    assert seen == 28  # otel-replay 3 (-h, --version, COMMAND), demo 3, inspect 5, diff 17
+    assert (
+        seen == 42
+    )  # otel-replay 3 (-h, --version, COMMAND), demo 3, inspect 5, diff 17, serve 14
 
 
 def test_every_help_ends_with_its_exit_codes() -> None:
@@ -66,7 +68,7 @@ def test_every_help_ends_with_its_exit_codes() -> None:
         assert text.endswith(exit_codes_epilog(name) + "\n")
         documented = [int(m) for m in re.findall(r"^  (\d)  ", text.split("exit codes:")[1], re.M)]
         assert documented == list(EXIT_CODES[name])
-    assert names == ["", "demo", "inspect", "diff"]
+    assert names == ["", "demo", "inspect", "diff", "serve"]
 
 
 def test_the_readme_documents_the_exit_codes() -> None:
@@ -102,7 +104,41 @@ def _in_process(*argv: str) -> Callable[[Path, pytest.CaptureFixture], tuple[int
     return run
 
 
+def _serve_until_sigterm(tmp: Path, _capsys: pytest.CaptureFixture) -> tuple[int, str, str]:
+    """``otel-replay serve`` started, stopped by SIGTERM after its ready line."""
+    import signal
+
+    from tests.otlp_sink import otlp_sink
+
+    with otlp_sink() as sink:
+        proc = subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "otel_replay.cli",
+                "serve",
+                "--grpc-port",
+                "0",
+                "--http-port",
+                "0",
+                "--downstream",
+                sink.url,
+            ],
+            cwd=ROOT,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        assert proc.stdout is not None
+        ready = proc.stdout.readline()
+        proc.send_signal(signal.SIGTERM)
+        out, err = proc.communicate(timeout=60)
+    return proc.returncode, ready + out, err
+
+
 CASES: dict[tuple[str, int], Callable[[Path, pytest.CaptureFixture], tuple[int, str, str]]] = {
+    ("serve", EXIT_OK): _serve_until_sigterm,
+    ("serve", EXIT_USAGE): _in_process("serve", "--grpc-port", "x"),
     ("demo", EXIT_OK): lambda tmp, _: _demo(tmp, "--out", str(tmp / "out")),
     ("demo", EXIT_USAGE): lambda tmp, _: _demo(tmp, "--format", "xml"),
     ("demo", EXIT_ERROR): lambda tmp, _: (
@@ -145,7 +181,11 @@ def test_documented_exit_code(
     code, out, err = CASES[case](tmp_path, capsys)
     assert code == expected, out + err
     _check_prefix(command, err)
-    if expected in (EXIT_OK, EXIT_DRIFT):
+    if command == "serve" and expected == EXIT_OK:  # its one summary line, by design
+        assert out.startswith("otel-replay serve: ready grpc=127.0.0.1:")
+        assert err.startswith("otel-replay serve: stopped worker=")
+        assert err.count("\n") == 1
+    elif expected in (EXIT_OK, EXIT_DRIFT):
         assert err == ""
     else:
         prefix = f"otel-replay {command}: " if command else "otel-replay: "

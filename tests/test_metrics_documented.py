@@ -24,6 +24,7 @@ from otel_replay import (
 )
 from otel_replay.capture.redaction import RedactionProcessor
 from otel_replay.core import conventions as c
+from otel_replay.formats.files import write_recording
 from tests.conftest import points_by_attributes
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -103,9 +104,69 @@ def _exported(reader: InMemoryMetricReader) -> set[str]:
     }
 
 
+def _serve_everything(tmp_path: Path) -> InMemoryMetricReader:
+    """An ``otel-replay serve`` engine fed by the SDK's OTLP encoder: a plain run exported,
+    a restored run compared after the run timeout, one without a baseline, one refused when
+    full, one request that cannot be read."""
+    from opentelemetry.exporter.otlp.proto.common.trace_encoder import encode_spans
+    from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+
+    from otel_replay.serve.baselines import BaselineFinder
+    from otel_replay.serve.decode import parse_request
+    from otel_replay.serve.engine import Engine, Limits
+    from otel_replay.serve.otlp_out import OtlpTraceSender
+    from tests.otlp_sink import otlp_sink, wait_until
+    from tests.serve_producer import Agent
+
+    memory = InMemorySpanExporter()
+    agent = Agent(memory)
+    base = agent.baseline("base")
+    agent.restored(base, "open", end_root=False)
+    agent.restored(base, "full")
+    agent.restored(type(base)("x", "f" * 32, "0" * 32, {}), "orphan")
+    agent.flush()
+    spans = memory.get_finished_spans()
+    write_recording(
+        tmp_path / "base.jsonl",
+        [s for s in spans if s.attributes["agent_replay.session.id"] == "base"],
+    )
+
+    def body(session: str) -> bytes:
+        return encode_spans(
+            [s for s in spans if s.attributes["agent_replay.session.id"] == session]
+        ).SerializeToString()
+
+    reader = InMemoryMetricReader()
+    mp = MeterProvider(metric_readers=[reader])
+    with otlp_sink() as sink:
+        engine = Engine(
+            OtlpTraceSender("http", f"{sink.url}/v1/traces"),
+            worker_id="w",
+            baselines=BaselineFinder(tmp_path),
+            limits=Limits(max_held_runs=1, run_timeout=3600),
+            meter_provider=mp,
+        )
+        try:
+
+            def admit(session: str) -> bool:
+                return engine.admit(parse_request(body(session))[0], body(session)).accepted
+
+            assert admit("base") and admit("orphan")
+            wait_until(lambda: engine.counts["runs_not_compared"] == 1, what="the orphan run")
+            assert admit("open")
+            wait_until(lambda: engine.drift.holds("open"), what="the open run held")
+            assert not admit("full")  # one held run is the limit
+            engine.reject("invalid")
+            assert engine.expire(float("inf")) == 1
+        finally:
+            engine.close(10)
+    assert engine.dropped == {"full": 3}
+    return reader
+
+
 def test_documented_metrics_are_exactly_the_exported_ones(tmp_path):
-    exported = _exported(_run_everything(tmp_path))
-    assert len(exported) == 10
+    exported = _exported(_run_everything(tmp_path)) | _exported(_serve_everything(tmp_path))
+    assert len(exported) == 17
     assert _pipelines_table() == exported
     assert _conventions_table() == exported
 

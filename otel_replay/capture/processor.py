@@ -14,7 +14,7 @@ from opentelemetry.context import Context
 from opentelemetry.metrics import CallbackOptions, MeterProvider, Observation
 from opentelemetry.sdk.trace import ReadableSpan, Span, SpanProcessor
 
-from otel_replay.capture.spans import _RESUME
+from otel_replay.capture.spans import _RESUME, RESTORED_SESSIONS
 from otel_replay.core import conventions as c
 from otel_replay.core.env import env_int, sdk_disabled, warn_sdk_disabled
 from otel_replay.core.sdkspan import span_attributes, span_parts, stamp_started, started_attributes
@@ -52,6 +52,17 @@ def _mark_resume_root(span: Any, attrs: Mapping[str, Any], resume: Any) -> None:
         return
     resume.marked_id = span.get_span_context().span_id
     span.set_attribute(c.REPLAY_RESUME_ROOT, True)
+
+
+_RESTORED_MARKS = RESTORED_SESSIONS.marks
+
+
+def _mark_restored(span: Any, attrs: Mapping[str, Any], marks: Mapping[str, str]) -> None:
+    """A span of a restored run's session gets the run's checkpoint and source ids (those it
+    does not set itself): ``otel-replay serve`` recognizes the run by any of its spans."""
+    missing = {k: v for k, v in marks.items() if k not in attrs}
+    if missing:
+        span.set_attributes(missing)
 
 
 class IncompleteHistoryError(LookupError):
@@ -185,6 +196,11 @@ class ReplayProcessor(SpanProcessor):
             # Both values are valid attribute values already (a str and an int), and the
             # span is not yet visible to other code.
             stamp_started(span, attrs, bounded, sid if own is not sid else None, seq)
+            restored = _RESTORED_MARKS
+            if restored:
+                marks = restored.get(sid)
+                if marks is not None:
+                    _mark_restored(span, attrs, marks)
             if _CHECKPOINT_ID in attrs:
                 self._open_buffer(sid)
             resume = _RESUME.get()
@@ -215,6 +231,9 @@ class ReplayProcessor(SpanProcessor):
             span.set_attributes({_SESSION_ID: sid, _STEP_SEQUENCE: seq})
         else:
             span.set_attribute(_STEP_SEQUENCE, seq)
+        marks = _RESTORED_MARKS.get(sid)
+        if marks is not None:
+            _mark_restored(span, attrs, marks)
         if _CHECKPOINT_ID in attrs:
             self._open_buffer(sid)
         resume = _RESUME.get()

@@ -11,7 +11,10 @@ import contextvars
 import functools
 import inspect
 import json
+import os
+import threading
 import uuid
+from collections import OrderedDict
 from collections.abc import Awaitable, Callable, Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any, Protocol, TypeVar, cast, overload
@@ -80,6 +83,33 @@ class _Resume:
 _RESUME: contextvars.ContextVar[_Resume | None] = contextvars.ContextVar(
     "otel_replay_resume", default=None
 )
+
+
+class _RestoredSessions:
+    """Sessions of restored runs and the provenance attributes the ``ReplayProcessor`` puts
+    on each of their spans at start (``agent_replay.replay.checkpoint_id`` and the
+    ``source.*`` ids), so that a service that sees the run's spans in several requests
+    (``otel-replay serve``) recognizes every one. Bounded: the oldest are forgotten."""
+
+    def __init__(self, max_sessions: int = 10_000) -> None:
+        self.marks: OrderedDict[str, dict[str, str]] = OrderedDict()
+        self._max = max_sessions
+        self._lock = threading.Lock()
+
+    def mark(self, session_id: str, attributes: dict[str, str]) -> None:
+        with self._lock:
+            self.marks[session_id] = dict(attributes)
+            self.marks.move_to_end(session_id)
+            while len(self.marks) > self._max:
+                self.marks.popitem(last=False)
+
+    def _after_fork(self) -> None:
+        self._lock = threading.Lock()
+
+
+RESTORED_SESSIONS = _RestoredSessions()
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=RESTORED_SESSIONS._after_fork)
 
 
 @contextmanager

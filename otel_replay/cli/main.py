@@ -1,4 +1,4 @@
-"""Command line: ``otel-replay demo | inspect | diff``: the parser and the dispatch to the
+"""Command line: ``otel-replay demo | inspect | diff | serve``: the parser and the dispatch to the
 command modules."""
 
 from __future__ import annotations
@@ -15,6 +15,7 @@ from otel_replay.cli.demo import add_demo_parser
 from otel_replay.cli.diff import add_diff_parser
 from otel_replay.cli.inspect import add_inspect_parser
 from otel_replay.cli.render import EXIT_ERROR, EXIT_OK, EXIT_USAGE, error, exit_codes_epilog
+from otel_replay.cli.serve import add_serve_parser
 from otel_replay.core.version import __version__
 from otel_replay.formats.errors import RecordingError, RecordingWarning
 from otel_replay.model.errors import CheckpointError
@@ -23,7 +24,8 @@ __all__ = ["main", "build_parser"]
 
 
 def build_parser() -> argparse.ArgumentParser:
-    """The ``otel-replay`` parser with its ``demo``, ``inspect`` and ``diff`` subcommands."""
+    """The ``otel-replay`` parser with its ``demo``, ``inspect``, ``diff`` and ``serve``
+    subcommands."""
     parser = argparse.ArgumentParser(
         prog="otel-replay",
         description="Record, restore, replay and drift detection for AI agents on OpenTelemetry.",
@@ -42,6 +44,7 @@ def build_parser() -> argparse.ArgumentParser:
     add_demo_parser(sub)
     add_inspect_parser(sub)
     add_diff_parser(sub)
+    add_serve_parser(sub)
     return parser
 
 

@@ -54,6 +54,11 @@ EXIT_CODES: dict[str, dict[int, str]] = {
         EXIT_USAGE: "usage error, or --session names a session that is not in the recording",
         EXIT_ERROR: _INPUT_ERROR,
     },
+    "serve": {
+        EXIT_OK: "stopped by SIGTERM or SIGINT after a graceful shutdown",
+        EXIT_USAGE: "usage error: a bad option or variable, no downstream, a port that cannot be "
+        "bound",
+    },
     "diff": {
         EXIT_OK: "no drift at or above --fail-on",
         EXIT_DRIFT: "drift at or above --fail-on",

@@ -149,6 +149,14 @@ METRIC_BUFFER_BYTES: Final = "agent_replay.buffer.size"  # updown By
 METRIC_BUFFER_SESSIONS: Final = "agent_replay.buffer.sessions"  # updown {session}
 METRIC_BUFFER_EVICTIONS: Final = "agent_replay.buffer.evictions"  # counter {step}, attr reason
 METRIC_PROCESSOR_ERRORS: Final = "agent_replay.processor.errors"  # counter {error}, attr component
+# otel-replay serve
+METRIC_SERVE_RECEIVED: Final = "agent_replay.serve.spans.received"  # counter {span}
+METRIC_SERVE_EXPORTED: Final = "agent_replay.serve.spans.exported"  # counter {span}
+METRIC_SERVE_DROPPED: Final = "agent_replay.serve.spans.dropped"  # counter {span}, attr reason
+METRIC_SERVE_HELD: Final = "agent_replay.serve.runs.held"  # async updown {run}
+METRIC_SERVE_TIMED_OUT: Final = "agent_replay.serve.runs.timed_out"  # counter {run}
+METRIC_SERVE_NOT_COMPARED: Final = "agent_replay.serve.runs.not_compared"  # counter, attr reason
+METRIC_SERVE_REJECTED: Final = "agent_replay.serve.requests.rejected"  # counter, attr reason
 
 # Metric attribute keys
 ATTR_KIND: Final = "agent_replay.drift.kind"
@@ -157,6 +165,10 @@ ATTR_OUTCOME: Final = "agent_replay.replay.outcome"
 ATTR_REASON: Final = "agent_replay.eviction.reason"
 ATTR_COMPONENT: Final = "agent_replay.component"
 ATTR_ERROR_TYPE: Final = "error.type"
+ATTR_SERVE_REASON: Final = "agent_replay.serve.reason"
+#: Span attribute: the ``otel-replay serve`` worker that forwarded the span.
+SERVE_WORKER: Final = "agent_replay.serve.worker"
+SERVE_SERVICE_NAME: Final = "otel-replay-serve"
 
 # --- Environment variables and defaults -----------------------------------------------------
 ENV_INLINE_STATE_MAX_BYTES: Final = "OTEL_REPLAY_INLINE_STATE_MAX_BYTES"
@@ -191,6 +203,29 @@ ENV_DRIFT_MAX_HELD_SPANS: Final = "OTEL_REPLAY_DRIFT_MAX_HELD_SPANS"
 DEFAULT_DRIFT_MAX_HELD_SPANS: Final = 10_000
 ENV_DRIFT_MAX_REPORTS: Final = "OTEL_REPLAY_DRIFT_MAX_REPORTS"
 DEFAULT_DRIFT_MAX_REPORTS: Final = 1_000
+ENV_SERVE_HOST: Final = "OTEL_REPLAY_SERVE_HOST"
+DEFAULT_SERVE_HOST: Final = "127.0.0.1"
+ENV_SERVE_GRPC_PORT: Final = "OTEL_REPLAY_SERVE_GRPC_PORT"
+DEFAULT_SERVE_GRPC_PORT: Final = 4317
+ENV_SERVE_HTTP_PORT: Final = "OTEL_REPLAY_SERVE_HTTP_PORT"
+DEFAULT_SERVE_HTTP_PORT: Final = 4318
+ENV_SERVE_DOWNSTREAM: Final = "OTEL_REPLAY_SERVE_DOWNSTREAM"
+ENV_SERVE_BASELINES: Final = "OTEL_REPLAY_SERVE_BASELINES"
+ENV_SERVE_BASELINE_SOURCE: Final = "OTEL_REPLAY_SERVE_BASELINE_SOURCE"
+ENV_SERVE_RECORD_DIR: Final = "OTEL_REPLAY_SERVE_RECORD_DIR"
+ENV_SERVE_WORKER_ID: Final = "OTEL_REPLAY_SERVE_WORKER_ID"
+ENV_SERVE_MAX_HELD_RUNS: Final = "OTEL_REPLAY_SERVE_MAX_HELD_RUNS"
+DEFAULT_SERVE_MAX_HELD_RUNS: Final = 1_000
+ENV_SERVE_MAX_HELD_BYTES: Final = "OTEL_REPLAY_SERVE_MAX_HELD_BYTES"
+DEFAULT_SERVE_MAX_HELD_BYTES: Final = 256 * 1024 * 1024
+ENV_SERVE_RUN_TIMEOUT: Final = "OTEL_REPLAY_SERVE_RUN_TIMEOUT"
+DEFAULT_SERVE_RUN_TIMEOUT_SECONDS: Final = 300.0
+ENV_SERVE_METRIC_INTERVAL: Final = "OTEL_REPLAY_SERVE_METRIC_INTERVAL"
+DEFAULT_SERVE_METRIC_INTERVAL_SECONDS: Final = 10.0
+ENV_SERVE_MAX_REQUEST_BYTES: Final = "OTEL_REPLAY_SERVE_MAX_REQUEST_BYTES"
+DEFAULT_SERVE_MAX_REQUEST_BYTES: Final = 16 * 1024 * 1024
+ENV_SERVE_MAX_QUEUED_SPANS: Final = "OTEL_REPLAY_SERVE_MAX_QUEUED_SPANS"
+DEFAULT_SERVE_MAX_QUEUED_SPANS: Final = 65_536
 # The OpenTelemetry SDK's own switch (read, never set, by otel-replay)
 ENV_SDK_DISABLED: Final = "OTEL_SDK_DISABLED"
 

@@ -258,6 +258,80 @@ SETTINGS: tuple[Setting, ...] = (
         "largest line/frame read from a recording",
     ),
     Setting(
+        c.ENV_SERVE_HOST, c.DEFAULT_SERVE_HOST, "`otel-replay serve --host`: address to listen on"
+    ),
+    Setting(
+        c.ENV_SERVE_GRPC_PORT,
+        str(c.DEFAULT_SERVE_GRPC_PORT),
+        "`otel-replay serve --grpc-port`: OTLP gRPC port (`0`: a free port)",
+    ),
+    Setting(
+        c.ENV_SERVE_HTTP_PORT,
+        str(c.DEFAULT_SERVE_HTTP_PORT),
+        "`otel-replay serve --http-port`: OTLP/HTTP port (`POST /v1/traces`, `GET /healthz`; "
+        "`0`: a free port)",
+    ),
+    Setting(
+        c.ENV_SERVE_DOWNSTREAM,
+        "the `OTEL_EXPORTER_OTLP_*` variables",
+        "`otel-replay serve --downstream`: `http(s)://HOST:PORT` (OTLP/HTTP protobuf) or "
+        "`grpc://HOST:PORT` (OTLP gRPC, insecure) for spans, drift log events and metrics",
+    ),
+    Setting(
+        c.ENV_SERVE_BASELINES,
+        "unset",
+        "`otel-replay serve --baselines`: recording directory with the baseline runs",
+    ),
+    Setting(
+        c.ENV_SERVE_BASELINE_SOURCE,
+        "unset",
+        "`otel-replay serve --baseline-source`: `phoenix:URL` or `jaeger:URL` to query for "
+        "baselines",
+    ),
+    Setting(
+        c.ENV_SERVE_RECORD_DIR,
+        "unset",
+        "`otel-replay serve --record-dir`: also record every received span there "
+        "(`spans-<worker>.jsonl`)",
+    ),
+    Setting(
+        c.ENV_SERVE_WORKER_ID,
+        "`<hostname>-<pid>`",
+        "`otel-replay serve --worker-id`: `agent_replay.serve.worker` on forwarded spans, "
+        "`service.instance.id` of the worker's metrics",
+    ),
+    Setting(
+        c.ENV_SERVE_MAX_HELD_RUNS,
+        str(c.DEFAULT_SERVE_MAX_HELD_RUNS),
+        "`otel-replay serve --max-held-runs`: restored runs held at once (more: retryable status)",
+    ),
+    Setting(
+        c.ENV_SERVE_MAX_HELD_BYTES,
+        _mib(c.DEFAULT_SERVE_MAX_HELD_BYTES),
+        "`otel-replay serve --max-held-bytes`: bytes of held runs (more: retryable status)",
+    ),
+    Setting(
+        c.ENV_SERVE_RUN_TIMEOUT,
+        f"{c.DEFAULT_SERVE_RUN_TIMEOUT_SECONDS:g} s",
+        "`otel-replay serve --run-timeout`: a held run whose root never ends is compared (or "
+        "forwarded) after this",
+    ),
+    Setting(
+        c.ENV_SERVE_METRIC_INTERVAL,
+        f"{c.DEFAULT_SERVE_METRIC_INTERVAL_SECONDS:g} s",
+        "`otel-replay serve --metric-interval`: metric export interval",
+    ),
+    Setting(
+        c.ENV_SERVE_MAX_REQUEST_BYTES,
+        _mib(c.DEFAULT_SERVE_MAX_REQUEST_BYTES),
+        "`otel-replay serve`: largest OTLP request accepted (after gzip decompression)",
+    ),
+    Setting(
+        c.ENV_SERVE_MAX_QUEUED_SPANS,
+        str(c.DEFAULT_SERVE_MAX_QUEUED_SPANS),
+        "`otel-replay serve`: spans waiting for export before requests get the retryable status",
+    ),
+    Setting(
         c.ENV_HTTP_TIMEOUT,
         f"{c.DEFAULT_HTTP_TIMEOUT_SECONDS:g} s",
         "timeout of each HTTP request to a trace backend (Phoenix, Jaeger) in seconds",
@@ -281,6 +355,45 @@ STANDARD_SETTINGS: tuple[Setting, ...] = (
         "OTEL_EXPORTER_OTLP_PROTOCOL",
         "grpc",
         "protocol of that export (`grpc`, `http/protobuf`)",
+    ),
+    Setting(
+        "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT",
+        "unset",
+        "`otel-replay serve` without `--downstream`: where spans go (else "
+        "`OTEL_EXPORTER_OTLP_ENDPOINT`)",
+    ),
+    Setting(
+        "OTEL_EXPORTER_OTLP_TRACES_PROTOCOL",
+        "unset",
+        "`otel-replay serve` without `--downstream`: protocol of the span export (else "
+        "`OTEL_EXPORTER_OTLP_PROTOCOL`)",
+    ),
+    Setting(
+        "OTEL_EXPORTER_OTLP_HEADERS",
+        "unset",
+        "`otel-replay serve` without `--downstream`: `key=value,...` headers of the span export "
+        "(`OTEL_EXPORTER_OTLP_TRACES_HEADERS` first)",
+    ),
+    Setting(
+        "OTEL_EXPORTER_OTLP_TRACES_HEADERS",
+        "unset",
+        "as `OTEL_EXPORTER_OTLP_HEADERS`, for spans only",
+    ),
+    Setting(
+        "OTEL_EXPORTER_OTLP_INSECURE",
+        "false",
+        "`otel-replay serve` without `--downstream`: `true`: plain gRPC to an `https` endpoint",
+    ),
+    Setting(
+        "OTEL_EXPORTER_OTLP_TIMEOUT",
+        "10000 (ms)",
+        "`otel-replay serve`: bound of one span export, retries included "
+        "(`OTEL_EXPORTER_OTLP_TRACES_TIMEOUT` first)",
+    ),
+    Setting(
+        "OTEL_EXPORTER_OTLP_TRACES_TIMEOUT",
+        "unset",
+        "as `OTEL_EXPORTER_OTLP_TIMEOUT`, for spans only",
     ),
     Setting(
         "OTEL_METRICS_EXPORTER",

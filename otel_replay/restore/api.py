@@ -21,7 +21,7 @@ from opentelemetry.metrics import MeterProvider
 from opentelemetry.trace import Span
 
 from otel_replay.capture.checkpoint import SESSION_CLOCK
-from otel_replay.capture.spans import AgentRun, agent_run, resumed_run
+from otel_replay.capture.spans import RESTORED_SESSIONS, AgentRun, agent_run, resumed_run
 from otel_replay.core import conventions as c
 from otel_replay.model.checkpoint import Checkpoint
 from otel_replay.model.errors import CheckpointNotFoundError
@@ -229,6 +229,11 @@ def _result(
         tracer=tracer,
     )
     SESSION_CLOCK.seed(result.session_id, prep.checkpoint.id)
+    ckpt = prep.checkpoint
+    marks = {c.REPLAY_CHECKPOINT_ID: ckpt.id, c.REPLAY_SOURCE_SESSION_ID: ckpt.session_id}
+    if ckpt.trace_id:
+        marks[c.REPLAY_SOURCE_TRACE_ID] = ckpt.trace_id
+    RESTORED_SESSIONS.mark(result.session_id, marks)
     return result
 
 

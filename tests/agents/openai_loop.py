@@ -12,7 +12,7 @@ import time
 import uuid
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
@@ -119,9 +119,10 @@ _TOOL_SPECS = [
 ]
 
 
-def make_openai_runner(server: FakeOpenAIServer, tracer: Any) -> Any:
+def make_openai_runner(server: FakeOpenAIServer, tracer: Any, *, own_run: bool = True) -> Any:
     """A runner (script -> final answer) driving the ``openai`` client against ``server``;
-    tool calls issued together run concurrently, as agents do."""
+    tool calls issued together run concurrently, as agents do. ``own_run=False``: no
+    ``agent_run`` of its own (the caller's run, e.g. a restored one, is the session)."""
     import openai
 
     client = openai.OpenAI(base_url=server.base_url, api_key="test-key", max_retries=0)
@@ -129,7 +130,7 @@ def make_openai_runner(server: FakeOpenAIServer, tracer: Any) -> Any:
     def run(script: Script) -> str:
         server.script = script
         messages: list[dict[str, Any]] = [{"role": "user", "content": PROMPT}]
-        with agent_run("weather_agent", tracer=tracer):
+        with agent_run("weather_agent", tracer=tracer) if own_run else nullcontext():
             for _ in range(8):  # bounded: a scripted run has a few turns
                 resp = client.chat.completions.create(
                     model=MODEL, messages=messages, tools=_TOOL_SPECS, timeout=10

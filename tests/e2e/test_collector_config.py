@@ -36,23 +36,25 @@ def test_validate_accepts_config_with_redaction_and_zero_sampling(collector_bina
     assert result.returncode == 0, result.stdout + result.stderr
 
 
-def test_builder_manifest_lists_exactly_the_config_components():
-    """deploy/collector/builder-config.yaml must list what collector-config.yaml uses."""
+FLEET_CONFIG = REPO_ROOT / "deploy" / "collector" / "fleet.yaml"
+
+MODULE_FOR = {
+    "otlp": "receiver/otlpreceiver",
+    "memory_limiter": "processor/memorylimiterprocessor",
+    "batch": "processor/batchprocessor",
+    "tail_sampling": "processor/tailsamplingprocessor",
+    "transform": "processor/transformprocessor",
+    "deltatocumulative": "processor/deltatocumulativeprocessor",
+    "otlp_grpc": "exporter/otlpexporter",
+    "prometheus": "exporter/prometheusexporter",
+    "count": "connector/countconnector",
+}
+
+
+def _components(config: str) -> set[str]:
+    """Component types a config defines (``name`` of ``name/id``)."""
     import re
 
-    manifest = (REPO_ROOT / "deploy" / "collector" / "builder-config.yaml").read_text()
-    config = COLLECTOR_CONFIG.read_text()
-    module_for = {
-        "otlp": "receiver/otlpreceiver",
-        "memory_limiter": "processor/memorylimiterprocessor",
-        "batch": "processor/batchprocessor",
-        "tail_sampling": "processor/tailsamplingprocessor",
-        "transform": "processor/transformprocessor",
-        "deltatocumulative": "processor/deltatocumulativeprocessor",
-        "otlp_grpc": "exporter/otlpexporter",
-        "prometheus": "exporter/prometheusexporter",
-        "count": "connector/countconnector",
-    }
     used = set()
     section = None
     for line in config.splitlines():
@@ -63,13 +65,27 @@ def test_builder_manifest_lists_exactly_the_config_components():
         comp = re.match(r"^  ([a-z_]+)(?:/[\w.-]+)?:", line)
         if comp and section in {"receivers", "processors", "exporters", "connectors"}:
             used.add(comp.group(1))
-    assert used == set(module_for), used
+    return used
+
+
+def test_builder_manifest_lists_exactly_the_config_components():
+    """deploy/collector/builder-config.yaml must list what collector-config.yaml and
+    deploy/collector/fleet.yaml use (plus the test config's file exporter)."""
+    import re
+
+    manifest = (REPO_ROOT / "deploy" / "collector" / "builder-config.yaml").read_text()
+    assert _components(COLLECTOR_CONFIG.read_text()) == set(MODULE_FOR)
+    # the fleet config: the same components plus the load_balancing exporter
+    assert _components(FLEET_CONFIG.read_text()) == set(MODULE_FOR) | {"load_balancing"}
     listed = set(
         re.findall(r"gomod: \S+/((?:receiver|processor|exporter|connector)/\w+) ", manifest)
     )
     # plus exactly what the test-only config (the Collector's own file exporter) adds
     test_config = (REPO_ROOT / "tests" / "e2e" / "collector-file-config.yaml").read_text()
     assert re.findall(r"^  (file)/\w+:", test_config, re.M) == ["file", "file", "file"]
-    assert listed == set(module_for.values()) | {"exporter/fileexporter"}, listed
+    assert listed == set(MODULE_FOR.values()) | {
+        "exporter/fileexporter",
+        "exporter/loadbalancingexporter",
+    }, listed
     versions = set(re.findall(r"gomod: \S+ (v\S+)", manifest))
     assert versions <= {"v0.161.0", "v1.67.0"}, versions

@@ -1,0 +1,461 @@
+"""The heart of ``otel-replay serve``: admits decoded spans (or refuses them with OTLP's
+retryable status when full), recognizes restored runs by their replay provenance, looks their
+baseline up off the receiving threads, and feeds everything to a real
+:class:`~otel_replay.drift.processor.DriftProcessor` whose downstream is the
+:class:`~otel_replay.serve.forward.Forwarder`. Every span is counted: received = exported +
+dropped + held/queued while running.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections import OrderedDict
+from collections.abc import Iterable, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from typing import Any
+
+from opentelemetry.metrics import CallbackOptions, MeterProvider, Observation
+from opentelemetry.sdk.trace import ReadableSpan
+from opentelemetry.sdk.trace.export import SpanExporter
+
+from otel_replay.core import conventions as c
+from otel_replay.core.sdkspan import span_attributes
+from otel_replay.core.selfmetrics import ErrorReporter, get_meter, logger
+from otel_replay.core.text import count
+from otel_replay.drift.held import is_run_root
+from otel_replay.drift.processor import DriftProcessor
+from otel_replay.drift.report import DriftReport
+from otel_replay.restore.tracking import TrackedRun, TrackingRegistry
+from otel_replay.serve.baselines import BaselineFinder, Provenance, _NoBaseline
+from otel_replay.serve.decode import spans_of
+from otel_replay.serve.forward import Forwarder, Raw
+from otel_replay.serve.otlp_out import OtlpTraceSender
+from otel_replay.serve.split import extract, might_hold, scan, worker_field
+
+__all__ = ["Engine", "Admission", "Limits"]
+
+_REMEMBERED = 10_000  # finished / unmatched sessions remembered (late spans are forwarded)
+
+
+@dataclass(frozen=True)
+class Limits:
+    """Bounds of one worker."""
+
+    max_held_runs: int = c.DEFAULT_SERVE_MAX_HELD_RUNS
+    max_held_bytes: int = c.DEFAULT_SERVE_MAX_HELD_BYTES
+    run_timeout: float = c.DEFAULT_SERVE_RUN_TIMEOUT_SECONDS
+    max_queued_spans: int = c.DEFAULT_SERVE_MAX_QUEUED_SPANS
+
+
+@dataclass(frozen=True)
+class Admission:
+    """The answer to a request: accepted, or refused (``retryable``) with a reason."""
+
+    accepted: bool
+    reason: str = ""
+    message: str = ""
+
+
+_ACCEPTED = Admission(True)
+
+
+@dataclass
+class _Run:
+    prov: Provenance
+    started: float
+    bytes: int = 0
+    pending: list[ReadableSpan] | None = field(default_factory=list)  # None once tracked
+
+
+class _ServeDrift(DriftProcessor):
+    """The DriftProcessor, telling the engine when a run was compared."""
+
+    engine: Engine
+
+    def finish(self, session_id: str) -> DriftReport | None:
+        report = super().finish(session_id)
+        self.engine._finished(session_id)
+        return report
+
+
+class Engine:
+    """Admission, restored-run recognition and counting in front of a DriftProcessor."""
+
+    def __init__(
+        self,
+        sender: OtlpTraceSender,
+        *,
+        worker_id: str,
+        baselines: BaselineFinder | None = None,
+        recorder: SpanExporter | None = None,
+        limits: Limits | None = None,
+        meter_provider: MeterProvider | None = None,
+        logger_provider: Any = None,
+        forward_batch_size: int = 512,
+    ) -> None:
+        self.worker_id = worker_id
+        self.limits = limits or Limits()
+        self.baselines = baselines
+        self.recorder = recorder
+        self._lock = threading.Lock()
+        self._runs: dict[str, _Run] = {}
+        self._done: OrderedDict[str, None] = OrderedDict()
+        self._closing = False
+        self.counts: dict[str, int] = {
+            "received": 0,
+            "exported": 0,
+            "dropped": 0,
+            "runs_tracked": 0,
+            "runs_compared": 0,
+            "runs_timed_out": 0,
+            "runs_not_compared": 0,
+            "requests_rejected": 0,
+        }
+        self.dropped: dict[str, int] = {}
+        self._held_bytes = 0
+        self._logged: set[tuple[str, str]] = set()
+        meter = get_meter(meter_provider)
+        self.errors = ErrorReporter("serve", meter)
+        self._received = meter.create_counter(
+            c.METRIC_SERVE_RECEIVED,
+            unit="{span}",
+            description="Spans received by otel-replay serve",
+        )
+        self._exported = meter.create_counter(
+            c.METRIC_SERVE_EXPORTED, unit="{span}", description="Spans exported downstream"
+        )
+        self._dropped = meter.create_counter(
+            c.METRIC_SERVE_DROPPED, unit="{span}", description="Spans received and not exported"
+        )
+        self._timed_out = meter.create_counter(
+            c.METRIC_SERVE_TIMED_OUT, unit="{run}", description="Held runs ended by the run timeout"
+        )
+        self._not_compared = meter.create_counter(
+            c.METRIC_SERVE_NOT_COMPARED,
+            unit="{run}",
+            description="Restored runs forwarded without a comparison",
+        )
+        self._rejected = meter.create_counter(
+            c.METRIC_SERVE_REJECTED, unit="{request}", description="OTLP requests refused"
+        )
+        meter.create_observable_up_down_counter(
+            c.METRIC_SERVE_HELD,
+            callbacks=[self._observe_held],
+            unit="{run}",
+            description="Restored runs held until they end",
+        )
+        self._stamp_kv = worker_field(worker_id)
+        self.forwarder = Forwarder(
+            sender,
+            self._exported_batch,
+            batch_size=forward_batch_size,
+            on_error=self.errors.report,
+        )
+        self.drift = _ServeDrift(
+            self.forwarder,
+            registry=TrackingRegistry(max_runs=max(self.limits.max_held_runs * 2, 16)),
+            meter_provider=meter_provider,
+            logger_provider=logger_provider,
+        )
+        self.drift.engine = self
+        self._lookups = ThreadPoolExecutor(1, thread_name_prefix="otel-replay-serve-baseline")
+        self._stop = threading.Event()
+        self._reaper = threading.Thread(
+            target=self._reap, name="otel-replay-serve-timeout", daemon=True
+        )
+        self._reaper.start()
+
+    # ------------------------------------------------------------------ admission
+
+    def admit(self, td: Any, body: bytes) -> Admission:
+        """Take the spans of one request (``td``, a
+        :data:`~otel_replay.serve.split.SpanBytesTracesData` of the protobuf ``body``), or
+        refuse them all (nothing of a refused request is processed: the sender retries it).
+        Spans of restored runs are decoded and held for the comparison; the rest are forwarded
+        as received, with the worker attribute. Spans that cannot be decoded raise
+        ``_BadRequest`` before anything is counted or kept."""
+        nbytes = len(body)
+        sessions = might_hold(body, self._runs)
+        sc = scan(td, self._runs, self._done, self._stamp_kv, sessions)
+        n = sc.count
+        if not n:
+            return _ACCEPTED
+        per_span = max(1, nbytes // n)
+        recorded = spans_of(td.SerializeToString()) if self.recorder is not None else None
+        held = spans_of(extract(td, sc.held)) if sc.held else []
+        registered: list[tuple[str, Provenance]] = []
+        with self._lock:
+            refusal = self._refusal(n, len(sc.new), len(sc.held) * per_span)
+            if refusal is not None:
+                self._count_refused(n, refusal)
+                return refusal
+            self.counts["received"] += n
+            now = time.monotonic()
+            for sid, prov in sc.new.items():
+                if sid not in self._runs:
+                    self._runs[sid] = _Run(prov, now)
+                    self.counts["runs_tracked"] += 1
+                    registered.append((sid, prov))
+        self._received.add(n)
+        if recorded is not None:
+            self._record(recorded)
+        rest = n - len(held)
+        if rest:
+            self.forwarder.put(Raw(td.SerializeToString(), rest))
+        if held:
+            self._hold(held, per_span)
+        for sid, prov in registered:
+            self._lookups.submit(self._resolve, sid, prov)
+        return _ACCEPTED
+
+    def _hold(self, spans: list[ReadableSpan], per_span: int) -> None:
+        """Spans of restored runs: held while the run waits for its baseline, else to the
+        DriftProcessor (the run's root last: it ends the comparison)."""
+        feed: list[ReadableSpan] = []
+        roots: list[ReadableSpan] = []
+        with self._lock:
+            runs = self._runs
+            for s in spans:
+                run = runs.get(span_attributes(s).get(c.SESSION_ID))  # type: ignore[arg-type]
+                if run is None:  # ended meanwhile: forwarded
+                    feed.append(s)
+                    continue
+                run.bytes += per_span
+                self._held_bytes += per_span
+                if run.pending is not None:
+                    run.pending.append(s)
+                elif is_run_root(s):
+                    roots.append(s)
+                else:
+                    feed.append(s)
+        self._feed(feed)
+        self._feed(roots)
+
+    def _refusal(self, n: int, new_runs: int, held_bytes: int) -> Admission | None:
+        lim = self.limits
+        if self._closing:
+            return Admission(False, "shutting_down", "otel-replay serve is shutting down")
+        if new_runs and len(self._runs) + new_runs > lim.max_held_runs:
+            return Admission(
+                False,
+                "full",
+                f"{count(len(self._runs), 'restored run')} held (max {lim.max_held_runs})",
+            )
+        # (with nothing held, a request is taken whatever its size: it can never fit later)
+        if held_bytes and self._held_bytes and self._held_bytes + held_bytes > lim.max_held_bytes:
+            return Admission(
+                False,
+                "full",
+                f"{self._held_bytes} bytes of restored runs held (max {lim.max_held_bytes})",
+            )
+        queued = self.forwarder.queued
+        if queued and queued + n > lim.max_queued_spans:
+            return Admission(
+                False, "full", f"{queued} spans queued for export (max {lim.max_queued_spans})"
+            )
+        return None
+
+    def _count_refused(self, n: int, refusal: Admission) -> None:
+        """Under the lock: a refused request's spans, received and dropped."""
+        self.counts["received"] += n
+        self._received.add(n)
+        self._drop(n, refusal.reason)
+        self._reject_locked(reason=refusal.reason)
+
+    def reject(self, reason: str) -> None:
+        """Count a refused request (also the ones that could not be decoded)."""
+        with self._lock:
+            self._reject_locked(reason)
+
+    def _reject_locked(self, reason: str) -> None:
+        self.counts["requests_rejected"] += 1
+        self._rejected.add(1, {c.ATTR_SERVE_REASON: reason})
+
+    def _drop(self, n: int, reason: str) -> None:
+        self.counts["dropped"] += n
+        self.dropped[reason] = self.dropped.get(reason, 0) + n
+        self._dropped.add(n, {c.ATTR_SERVE_REASON: reason})
+
+    def _record(self, spans: Sequence[ReadableSpan]) -> None:
+        assert self.recorder is not None
+        try:
+            self.recorder.export(spans)  # failures are logged and counted by the exporter
+        except Exception as exc:
+            self.errors.report("record", exc)
+
+    def _feed(self, spans: Iterable[ReadableSpan]) -> None:
+        on_end = self.drift.on_end
+        for s in spans:
+            on_end(s)
+
+    # ------------------------------------------------------------------ runs
+
+    def _resolve(self, sid: str, prov: Provenance) -> None:
+        steps: list[Any] | None = None
+        problem = ""
+        if self.baselines is None:
+            problem = "no --baselines or --baseline-source is configured"
+        else:
+            try:
+                steps = self.baselines.lookup(prov)
+            except _NoBaseline as exc:
+                problem = str(exc)
+            except Exception as exc:
+                problem = f"baseline lookup failed: {exc!r}"
+        with self._lock:
+            run = self._runs.get(sid)
+            if run is None or run.pending is None:
+                return  # timed out or shut down meanwhile
+            pending, run.pending = run.pending, None
+            if steps is not None:
+                self.drift.registry.register(
+                    TrackedRun(
+                        session_id=sid,
+                        baseline=steps,
+                        checkpoint_id=prov.checkpoint_id,
+                        source_session_id=prov.source_session_id,
+                        source_trace_id=prov.source_trace_id,
+                    )
+                )
+            else:
+                self._forget(sid, run)
+        if steps is None:
+            self._not_compared_run("baseline_not_found", prov.checkpoint_id, problem)
+        pending.sort(key=is_run_root)  # the run's root last: it ends the comparison
+        self._feed(pending)
+
+    def _not_compared_run(self, reason: str, key: str, message: str) -> None:
+        with self._lock:
+            self.counts["runs_not_compared"] += 1
+            first = (reason, key) not in self._logged and len(self._logged) < 10_000
+            self._logged.add((reason, key))
+        self._not_compared.add(1, {c.ATTR_SERVE_REASON: reason})
+        if first:
+            logger.warning("restored run forwarded without comparison: %s", message)
+
+    def _forget(self, sid: str, run: _Run) -> None:
+        """Under the lock: the run is no longer held."""
+        if self._runs.pop(sid, None) is not None:
+            self._held_bytes -= run.bytes
+        self._done[sid] = None
+        while len(self._done) > _REMEMBERED:
+            self._done.popitem(last=False)
+
+    def _finished(self, sid: str) -> None:
+        with self._lock:
+            run = self._runs.get(sid)
+            if run is None:
+                return
+            self._forget(sid, run)
+            self.counts["runs_compared"] += 1
+
+    def _reap(self) -> None:
+        tick = min(1.0, max(0.05, self.limits.run_timeout / 4))
+        while not self._stop.wait(tick):
+            self.expire(time.monotonic())
+
+    def expire(self, now: float) -> int:
+        """End the runs held longer than the run timeout: compare what was seen (or forward a
+        run still waiting for its baseline); returns how many."""
+        limit = self.limits.run_timeout
+        with self._lock:
+            old = [(sid, r) for sid, r in self._runs.items() if now - r.started >= limit]
+        for sid, run in old:
+            self._end(sid, run, "timed_out")
+        return len(old)
+
+    def _end(self, sid: str, run: _Run, why: str) -> None:
+        with self._lock:
+            if self._runs.get(sid) is not run:
+                return
+            pending = run.pending
+            if pending is not None:
+                run.pending = None
+                self._forget(sid, run)
+        if why == "timed_out":
+            with self._lock:
+                self.counts["runs_timed_out"] += 1
+            self._timed_out.add(1)
+        if pending is not None:
+            self._not_compared_run(
+                why,
+                run.prov.checkpoint_id,
+                f"run of session {sid} ({why}) before its baseline was found",
+            )
+            self._feed(pending)
+        else:
+            self.drift.finish(sid)
+
+    def _exported_batch(self, n: int, error: str | None) -> None:
+        with self._lock:
+            if error is None:
+                self.counts["exported"] += n
+            else:
+                self._drop(n, "export_failed")
+        if error is None:
+            self._exported.add(n)
+        else:
+            self.errors.report("export", RuntimeError(f"downstream {error}; {n} spans dropped"))
+
+    def _observe_held(self, options: CallbackOptions) -> Iterable[Observation]:
+        return [Observation(len(self._runs))]
+
+    # ------------------------------------------------------------------ state
+
+    @property
+    def held_runs(self) -> int:
+        """Restored runs held now (waiting for their baseline or their root)."""
+        return len(self._runs)
+
+    @property
+    def full(self) -> bool:
+        """Whether a request holding a new restored run would be refused now."""
+        return len(self._runs) >= self.limits.max_held_runs or (
+            self._held_bytes >= self.limits.max_held_bytes
+        )
+
+    def snapshot(self) -> dict[str, Any]:
+        """Counters for ``/healthz`` and the summary line."""
+        with self._lock:
+            out: dict[str, Any] = dict(self.counts)
+            out["dropped_by_reason"] = dict(self.dropped)
+            out["runs_held"] = self.held_runs
+            out["held_bytes"] = self._held_bytes
+        out["queued"] = self.forwarder.queued
+        out["in_flight"] = out["received"] - out["exported"] - out["dropped"]
+        return out
+
+    def close(self, timeout: float) -> None:
+        """Refuse new requests, compare or forward every held run, export what is queued,
+        shut the exporter down; within about ``timeout`` seconds."""
+        deadline = time.monotonic() + timeout
+        with self._lock:
+            self._closing = True
+        self._stop.set()
+        self._lookups.shutdown(wait=False, cancel_futures=True)
+        # lookups in progress finish on their own (bounded by the source's timeout)
+        while time.monotonic() < deadline - timeout / 2:
+            with self._lock:
+                waiting = [sid for sid, r in self._runs.items() if r.pending is not None]
+            if not waiting:
+                break
+            time.sleep(0.02)
+        with self._lock:
+            left = list(self._runs.items())
+        for sid, run in left:
+            self._end(sid, run, "shutdown")
+        left_ms = int(max(0.0, deadline - time.monotonic()) * 1000)
+        self.drift.shutdown_timeout_millis = left_ms
+        self.forwarder.shutdown_timeout_millis = max(0, left_ms - 100)
+        self.drift.shutdown()
+        lost = self.forwarder.drain_unexported()
+        if lost:
+            with self._lock:
+                self._drop(lost, "shutdown")
+        if self.recorder is not None:
+            try:
+                self.recorder.shutdown()
+            except Exception as exc:
+                self.errors.report("record", exc)
