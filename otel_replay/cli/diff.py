@@ -8,7 +8,7 @@ import sys
 import time
 from typing import Any, TextIO
 
-from otel_replay.cli.load import LOCATE_HELP, load_input
+from otel_replay.cli.load import LOCATE_HELP, STRICT_HELP, load_input
 from otel_replay.cli.render import (
     EXIT_DRIFT,
     EXIT_ERROR,
@@ -17,7 +17,8 @@ from otel_replay.cli.render import (
     error,
     exit_codes_epilog,
     paragraphs,
-    warning,
+    terminal_text,
+    warn_once,
 )
 from otel_replay.drift.compare import compare
 from otel_replay.drift.outputs import SessionComparison, format_for_path, step_view
@@ -98,12 +99,13 @@ def cmd_diff(args: argparse.Namespace, out: TextIO) -> int:
             return EXIT_USAGE
     progress = _Progress(bool(args.progress))
     progress.step(0, 3, "loading baseline")
-    base_rec = _load(args.baseline, "baseline")
+    seen: set[str] = set()  # warnings printed (the same file on both sides: once)
+    base_rec = _load(args.baseline, "baseline", args.strict, seen)
     if base_rec is None:
         return EXIT_ERROR
     progress.enabled = progress.enabled or len(base_rec.spans) > _LARGE
     progress.step(1, 3, "loading candidate")
-    cand_rec = _load(args.candidate, "candidate")
+    cand_rec = _load(args.candidate, "candidate", args.strict, seen)
     if cand_rec is None:
         return EXIT_ERROR
     progress.enabled = progress.enabled or len(cand_rec.spans) > _LARGE
@@ -150,11 +152,10 @@ def cmd_diff(args: argparse.Namespace, out: TextIO) -> int:
     return max(_exit_code(r, args.fail_on) for r in reports)
 
 
-def _load(path: str, role: str) -> Recording | None:
+def _load(path: str, role: str, strict: bool, seen: set[str]) -> Recording | None:
     """The recording at ``path``; ``None`` (the error printed) when it holds no span."""
-    rec, no_spans = load_input(path)
-    for w in rec.warnings:
-        warning("diff", w)
+    rec, no_spans = load_input(path, strict=strict)
+    warn_once("diff", rec.warnings, seen)
     if no_spans is not None:
         error("diff", f"{role} {no_spans}; nothing to compare")
         return None
@@ -200,9 +201,9 @@ def _write(reports: list[DriftReport], fmt: str, out: TextIO) -> None:
         if n:
             out.write("\n")
         if fmt == "markdown":
-            out.write(report.to_markdown() + "\n")
+            out.write(terminal_text(report.to_markdown()) + "\n")
             continue
-        out.write(report.render_table() + "\n")  # it names both sessions
+        out.write(terminal_text(report.render_table()) + "\n")  # it names both sessions
 
 
 def _ignore_path(text: str) -> str:
@@ -354,5 +355,6 @@ def add_diff_parser(sub: Any) -> None:
         metavar="N",
         help="minimum token usage increase that counts (default: 0)",
     )
+    p.add_argument("--strict", action="store_true", help=STRICT_HELP)
     p.add_argument("--progress", action="store_true", help="always show progress on stderr")
     p.set_defaults(func=cmd_diff)

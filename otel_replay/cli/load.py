@@ -4,13 +4,22 @@ and whether it holds any span."""
 from __future__ import annotations
 
 import os
+import warnings
 
 from otel_replay.cli.render import count
+from otel_replay.formats.errors import RecordingWarning
 from otel_replay.formats.files import load_recording
 from otel_replay.formats.locate import locate_recording
 from otel_replay.formats.recording import Recording
+from otel_replay.model.checkpoint import Checkpoint
 
-__all__ = ["LOCATE_HELP", "load_input"]
+__all__ = ["LOCATE_HELP", "STRICT_HELP", "load_input", "recorded_checkpoints"]
+
+#: ``--help`` of ``--strict`` (the library's ``strict=True``).
+STRICT_HELP = (
+    "fail at the first damaged line, frame, file or checkpoint span (exit code 3) instead of "
+    "skipping it with a warning"
+)
 
 #: How a directory argument is read (for ``--help``; the rule is ``locate_recording``'s).
 LOCATE_HELP = (
@@ -22,11 +31,12 @@ LOCATE_HELP = (
 )
 
 
-def load_input(path: str) -> tuple[Recording, str | None]:
+def load_input(path: str, *, strict: bool = False) -> tuple[Recording, str | None]:
     """The recording at ``path`` and, when it holds no span, the message saying so (naming
-    the file or directory read and why). Raises ``RecordingError`` like ``load_recording``."""
+    the file or directory read and why). Raises ``RecordingError`` like ``load_recording``
+    (``strict``: also at the first damaged record)."""
     located = locate_recording(path)
-    rec = load_recording(located)
+    rec = load_recording(located, strict=strict)
     if rec.spans:
         return rec, None
     if os.path.isdir(located):
@@ -42,3 +52,15 @@ def load_input(path: str) -> tuple[Recording, str | None]:
     else:
         why = "it holds no spans"
     return rec, f"{located}: no spans ({why})"
+
+
+def recorded_checkpoints(
+    rec: Recording, *, strict: bool = False
+) -> tuple[list[Checkpoint], list[str]]:
+    """The checkpoints of ``rec`` and the warnings of the malformed checkpoint spans skipped
+    (each naming file and line or byte offset); ``strict`` raises ``CheckpointError``."""
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always", RecordingWarning)
+        ckpts = rec.checkpoints(strict=strict)
+    notes = [str(w.message) for w in caught if issubclass(w.category, RecordingWarning)]
+    return ckpts, notes

@@ -6,6 +6,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import logging
+import os
 import sys
 import warnings
 from collections.abc import Iterator, Sequence
@@ -14,7 +15,15 @@ from typing import TextIO
 from otel_replay.cli.demo import add_demo_parser
 from otel_replay.cli.diff import add_diff_parser
 from otel_replay.cli.inspect import add_inspect_parser
-from otel_replay.cli.render import EXIT_ERROR, EXIT_OK, EXIT_USAGE, error, exit_codes_epilog
+from otel_replay.cli.render import (
+    EXIT_BROKEN_PIPE,
+    EXIT_ERROR,
+    EXIT_OK,
+    EXIT_USAGE,
+    error,
+    exit_codes_epilog,
+    terminal_text,
+)
 from otel_replay.core.version import __version__
 from otel_replay.formats.errors import RecordingError, RecordingWarning
 from otel_replay.model.errors import CheckpointError
@@ -46,7 +55,8 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 class _PrefixFormatter(logging.Formatter):
-    """Log records as ``otel-replay COMMAND: warning: message`` lines."""
+    """Log records as ``otel-replay COMMAND: warning: message`` lines (control characters
+    escaped: messages can carry backend responses)."""
 
     def __init__(self, command: str) -> None:
         super().__init__()
@@ -54,7 +64,7 @@ class _PrefixFormatter(logging.Formatter):
 
     def format(self, record: logging.LogRecord) -> str:
         level = record.levelname.lower()
-        return f"otel-replay {self.command}: {level}: {record.getMessage()}"
+        return terminal_text(f"otel-replay {self.command}: {level}: {record.getMessage()}")
 
 
 @contextlib.contextmanager
@@ -80,6 +90,17 @@ def _os_error_text(exc: OSError) -> str:
     return str(exc)
 
 
+def _quiet_stdout() -> None:
+    """After a broken pipe: point stdout at /dev/null so the interpreter's final flush of
+    what is still buffered cannot fail again (and print "Exception ignored ...")."""
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        os.close(devnull)
+    except (OSError, ValueError):  # pragma: no cover - stdout without a file descriptor
+        pass
+
+
 def main(argv: Sequence[str] | None = None, out: TextIO | None = None) -> int:
     """Entry point; returns the exit code (``--help`` for what each code means)."""
     parser = build_parser()
@@ -93,7 +114,12 @@ def main(argv: Sequence[str] | None = None, out: TextIO | None = None) -> int:
     with _command_output(args.command):
         try:
             code: int = args.func(args, stream)
+            stream.flush()
             return code
+        except BrokenPipeError:  # stdout closed early (| head): end quietly
+            if stream is sys.stdout:
+                _quiet_stdout()
+            return EXIT_BROKEN_PIPE
         except (RecordingError, CheckpointError) as exc:
             error(args.command, str(exc))
             return EXIT_ERROR
