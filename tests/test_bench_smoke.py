@@ -80,3 +80,21 @@ def test_serve_benchmark_measures_served_and_live_calls(bench_path, capsys):
     assert all(r["served_ms"] > 0 and r["live_ms"] > 0 for r in rows)
     assert {r["target_ms"] for r in rows} == {1.0}
     assert "served ms/call" in capsys.readouterr().out
+
+
+def test_large_recording_benchmark_runs_the_cli_on_both_files(bench_path, capsys):
+    import bench_large
+
+    res = bench_large.main(["--spans", "2000", "--limit", "5"])
+    assert [r[0] for r in res["rows"]] == [
+        "diff time / floor of both files",
+        "diff peak RSS / size of both files",
+        "diff finds the planted change only",
+        "inspect --no-steps time / floor of one file",
+        "inspect --no-steps RSS, 2,000 vs 500 spans",
+        "inspect --limit 5",
+    ]
+    assert res["diff_findings"] == 1 and res["diff_finding_ok"]
+    assert res["outline_ok"] and res["limit_ok"] and res["limit_rows"] == 5
+    assert res["floor_both_s"] > 0 and res["diff_rss_mb"] > 0
+    assert "parsing floor" in capsys.readouterr().out

@@ -56,7 +56,7 @@ def test_every_argument_and_option_of_every_command_has_help() -> None:
                     if not (choice.help or "").strip():
                         missing.append(("otel-replay", choice.dest))
     assert missing == []
-    assert seen == 31  # otel-replay 3 (-h, --version, COMMAND), demo 3, inspect 7, diff 18
+    assert seen == 34  # otel-replay 3 (-h, --version, COMMAND), demo 3, inspect 9, diff 19
 
 
 def test_every_help_ends_with_its_exit_codes() -> None:

@@ -5,10 +5,10 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-import time
 from typing import Any, TextIO
 
-from otel_replay.cli.load import LOCATE_HELP, STRICT_HELP, load_input
+from otel_replay.cli.load import LOCATE_HELP, STRICT_HELP, add_progress_flags, load_input
+from otel_replay.cli.progress import CountingSteps, Progress, file_progress, progress_enabled
 from otel_replay.cli.render import (
     EXIT_DRIFT,
     EXIT_ERROR,
@@ -36,31 +36,6 @@ from otel_replay.formats.recording import Recording
 from otel_replay.model.steps import Step
 
 __all__ = ["add_diff_parser", "select_steps", "cmd_diff"]
-
-_LARGE = 20_000  # spans: show progress above this
-
-
-class _Progress:
-    """Progress lines on stderr for long work (large inputs or ``--progress``)."""
-
-    def __init__(self, enabled: bool, stream: TextIO | None = None) -> None:
-        self.enabled = enabled
-        self.stream = stream or sys.stderr
-        self.t0 = time.perf_counter()
-        self.tty = bool(getattr(self.stream, "isatty", lambda: False)())
-
-    def step(self, done: int, total: int, what: str) -> None:
-        if not self.enabled:
-            return
-        width = 30
-        filled = int(width * done / total) if total else width
-        bar = "#" * filled + "." * (width - filled)
-        line = f"[{bar}] {done}/{total} {what} ({time.perf_counter() - self.t0:.1f}s)"
-        self.stream.write(("\r" + line) if self.tty else line + "\n")
-        if self.tty and done >= total:
-            self.stream.write("\n")
-        self.stream.flush()
-
 
 #: Kept for the deprecated ``otel_replay.diffcmd`` import path.
 select_steps = session_steps
@@ -97,19 +72,17 @@ def cmd_diff(args: argparse.Namespace, out: TextIO) -> int:
         except ValueError as exc:
             error("diff", f"--output {exc}")
             return EXIT_USAGE
-    progress = _Progress(bool(args.progress))
-    progress.step(0, 3, "loading baseline")
+    err = sys.stderr
+    progress = Progress(
+        err, progress_enabled(err, quiet=args.quiet, forced=args.progress), clock=args.clock
+    )
     seen: set[str] = set()  # warnings printed (the same file on both sides: once)
-    base_rec = _load(args.baseline, "baseline", args.strict, seen)
+    base_rec = _load(args.baseline, "baseline", args.strict, seen, progress)
     if base_rec is None:
         return EXIT_ERROR
-    progress.enabled = progress.enabled or len(base_rec.spans) > _LARGE
-    progress.step(1, 3, "loading candidate")
-    cand_rec = _load(args.candidate, "candidate", args.strict, seen)
+    cand_rec = _load(args.candidate, "candidate", args.strict, seen, progress)
     if cand_rec is None:
         return EXIT_ERROR
-    progress.enabled = progress.enabled or len(cand_rec.spans) > _LARGE
-    progress.step(2, 3, "comparing")
     policy = _policy(args)
     try:
         pairs = match_sessions(
@@ -126,9 +99,25 @@ def cmd_diff(args: argparse.Namespace, out: TextIO) -> int:
         return EXIT_USAGE
     reports: list[DriftReport] = []
     sessions: list[SessionComparison] = []
+    total = sum(len(p.baseline.steps) + len(p.candidate.steps) for p in pairs)
+    progress.phase("comparing steps", total, "steps")
+    done = 0
     for pair in pairs:
         b, c = pair.baseline, pair.candidate
-        report = compare(b.steps, c.steps, policy, mode=args.mode)
+        nb = len(b.steps)
+        report = compare(
+            CountingSteps(b.steps, progress, start=done),
+            CountingSteps(
+                c.steps,
+                progress,
+                start=done + nb,
+                then=lambda: progress.phase("aligning and comparing pairs", len(pairs), "runs"),
+            ),
+            policy,
+            mode=args.mode,
+        )
+        done += nb + len(c.steps)
+        progress.update(len(reports) + 1)
         report.baseline_session = b.session_id
         report.candidate_session = c.session_id
         reports.append(report)
@@ -138,27 +127,40 @@ def cmd_diff(args: argparse.Namespace, out: TextIO) -> int:
                     report, b.steps, c.steps, policy, args, b.session_id, c.session_id
                 )
             )
-    progress.step(3, 3, "done")
+        if len(reports) < len(pairs):
+            progress.phase("comparing steps", total, "steps")
+            progress.update(done)
+    progress.phase("rendering", 1 + len(args.output), "outputs")
     if args.format in ("junit", "html"):
         out.write(render_report(sessions, args.format))
     else:
         _write(reports, args.format, out)
-    for path in args.output:
+    progress.update(1)
+    for n, path in enumerate(args.output):
         try:
             write_report(path, sessions)
         except (ValueError, OSError) as exc:
+            progress.finish()
             error("diff", f"--output {path}: {exc}")
             return EXIT_ERROR
+        progress.update(n + 2)
+    progress.finish()
     return max(_exit_code(r, args.fail_on) for r in reports)
 
 
-def _load(path: str, role: str, strict: bool, seen: set[str]) -> Recording | None:
-    """The recording at ``path``; ``None`` (the error printed) when it holds no span."""
-    rec, no_spans = load_input(path, strict=strict)
+def _load(
+    path: str, role: str, strict: bool, seen: set[str], progress: Progress
+) -> Recording | None:
+    """The recording at ``path``, normalized; ``None`` (the error printed) when it holds no
+    span."""
+    rec, no_spans = load_input(path, strict=strict, progress=file_progress(progress, role))
+    progress.finish()
     warn_once("diff", rec.warnings, seen)
     if no_spans is not None:
         error("diff", f"{role} {no_spans}; nothing to compare")
         return None
+    progress.phase(f"normalizing {role}", rec.span_count, "spans")
+    rec.prepare(progress.update)
     return rec
 
 
@@ -356,5 +358,5 @@ def add_diff_parser(sub: Any) -> None:
         help="minimum token usage increase that counts (default: 0)",
     )
     p.add_argument("--strict", action="store_true", help=STRICT_HELP)
-    p.add_argument("--progress", action="store_true", help="always show progress on stderr")
+    add_progress_flags(p)
     p.set_defaults(func=cmd_diff)

@@ -3,17 +3,27 @@ and whether it holds any span."""
 
 from __future__ import annotations
 
+import argparse
 import os
+import time
 import warnings
 
 from otel_replay.cli.render import count
 from otel_replay.formats.errors import RecordingWarning
-from otel_replay.formats.files import load_recording
+from otel_replay.formats.files import LoadProgress, load_recording
 from otel_replay.formats.locate import locate_recording
 from otel_replay.formats.recording import Recording
+from otel_replay.formats.summary import RecordingSummary, summarize_recording
 from otel_replay.model.checkpoint import Checkpoint
 
-__all__ = ["LOCATE_HELP", "STRICT_HELP", "load_input", "recorded_checkpoints"]
+__all__ = [
+    "LOCATE_HELP",
+    "STRICT_HELP",
+    "add_progress_flags",
+    "load_input",
+    "summarize_input",
+    "recorded_checkpoints",
+]
 
 #: ``--help`` of ``--strict`` (the library's ``strict=True``).
 STRICT_HELP = (
@@ -31,31 +41,57 @@ LOCATE_HELP = (
 )
 
 
-def load_input(path: str, *, strict: bool = False) -> tuple[Recording, str | None]:
-    """The recording at ``path`` and, when it holds no span, the message saying so (naming
-    the file or directory read and why). Raises ``RecordingError`` like ``load_recording``
-    (``strict``: also at the first damaged record)."""
+def add_progress_flags(parser: argparse.ArgumentParser) -> None:
+    """``--progress`` and ``--quiet`` (and the clock the progress bar reads, for tests)."""
+    parser.add_argument(
+        "--progress",
+        action="store_true",
+        help="show progress on stderr also when it is not a terminal",
+    )
+    parser.add_argument(
+        "--quiet", action="store_true", help="no progress bar (shown on a terminal by default)"
+    )
+    parser.set_defaults(clock=time.monotonic)
+
+
+def load_input(
+    path: str, *, strict: bool = False, progress: LoadProgress | None = None
+) -> tuple[Recording, str | None]:
+    """The compact recording at ``path`` (steps, no SDK spans) and, when it holds no span,
+    the message saying so (naming the file or directory read and why). Raises
+    ``RecordingError`` like ``load_recording`` (``strict``: also at the first damaged
+    record); ``progress`` is called as each file is read."""
     located = locate_recording(path)
-    rec = load_recording(located, strict=strict)
-    if rec.spans:
-        return rec, None
+    rec = load_recording(located, strict=strict, keep_spans=False, progress=progress)
+    return rec, _no_spans(located, rec)
+
+
+def summarize_input(
+    path: str, *, strict: bool = False, progress: LoadProgress | None = None
+) -> tuple[RecordingSummary, str | None]:
+    """:func:`load_input` as a streaming :class:`RecordingSummary` (flat memory)."""
+    located = locate_recording(path)
+    summary = summarize_recording(located, strict=strict, progress=progress)
+    return summary, _no_spans(located, summary)
+
+
+def _no_spans(located: str, rec: Recording | RecordingSummary) -> str | None:
+    if rec.span_count:
+        return None
     if os.path.isdir(located):
         names = ", ".join(os.path.basename(p) for p in rec.paths)
-        return (
-            rec,
-            f"{located}: no spans in its {count(len(rec.paths), 'recording file')} ({names})",
-        )
+        return f"{located}: no spans in its {count(len(rec.paths), 'recording file')} ({names})"
     if os.path.getsize(located) == 0:
         why = "the file is empty"
     elif rec.warnings:
         why = "it holds only a truncated last record, which was skipped"
     else:
         why = "it holds no spans"
-    return rec, f"{located}: no spans ({why})"
+    return f"{located}: no spans ({why})"
 
 
 def recorded_checkpoints(
-    rec: Recording, *, strict: bool = False
+    rec: Recording | RecordingSummary, *, strict: bool = False
 ) -> tuple[list[Checkpoint], list[str]]:
     """The checkpoints of ``rec`` and the warnings of the malformed checkpoint spans skipped
     (each naming file and line or byte offset); ``strict`` raises ``CheckpointError``."""

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import gc
 import logging
 import os
 import sys
@@ -84,6 +85,23 @@ def _command_output(command: str) -> Iterator[None]:
         root.removeHandler(handler)
 
 
+#: Commands that build many long-lived acyclic objects (the steps of whole recordings): the
+#: cyclic garbage collector is paused while they run (it would rescan them again and again).
+_BULK_COMMANDS = frozenset({"inspect", "diff"})
+
+
+@contextlib.contextmanager
+def _gc_paused(pause: bool) -> Iterator[None]:
+    was_enabled = gc.isenabled()
+    if pause:
+        gc.disable()
+    try:
+        yield
+    finally:
+        if pause and was_enabled:
+            gc.enable()
+
+
 def _os_error_text(exc: OSError) -> str:
     if exc.filename is not None and exc.strerror:
         return f"{exc.filename}: {exc.strerror}"
@@ -111,7 +129,7 @@ def main(argv: Sequence[str] | None = None, out: TextIO | None = None) -> int:
             exc.code if isinstance(exc.code, int) else (EXIT_OK if exc.code is None else EXIT_USAGE)
         )
     stream = out or sys.stdout
-    with _command_output(args.command):
+    with _command_output(args.command), _gc_paused(args.command in _BULK_COMMANDS):
         try:
             code: int = args.func(args, stream)
             stream.flush()

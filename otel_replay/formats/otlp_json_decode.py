@@ -46,6 +46,7 @@ _KIND_NAMES: dict[str, int] = {
     "SPAN_KIND_PRODUCER": 4,
     "SPAN_KIND_CONSUMER": 5,
 }
+_MAX_SHARED_STRINGS = 1 << 16
 _STATUS_NAMES = {"STATUS_CODE_UNSET": 0, "STATUS_CODE_OK": 1, "STATUS_CODE_ERROR": 2}
 
 
@@ -158,7 +159,16 @@ def _kvs_to_pb(target: Any, kvs: Any) -> None:
 
 
 class _JsonDecoder(_DecoderBase):
-    """Builds ReadableSpans from OTLP/JSON ``TracesData`` objects."""
+    """Builds ReadableSpans from OTLP/JSON ``TracesData`` objects; with ``compact`` the
+    :data:`~otel_replay.core.sdkspan.Parts` a step is normalized from instead (validated the
+    same way, equal to ``span_parts`` of the span that would have been built)."""
+
+    compact: bool = False
+    #: compact: one str object per distinct short attribute value / span name (session ids,
+    #: operation, model and tool names repeat on every span of a large recording)
+    _strings: dict[str, str] | None = None
+    #: compact: whether to share repeated strings (not when the parts are dropped at once)
+    share_strings: bool = True
 
     def from_json(self, obj: Any, out: list[ReadableSpan]) -> None:
         for i, rs in enumerate(_resource_spans_of(obj)):
@@ -232,6 +242,41 @@ class _JsonDecoder(_DecoderBase):
         else:
             raise _Invalid(f"status is {_json_kind(st)}, expected an object")
         kind = g("kind")
+        if self.compact:  # the checks of the _make_span call below, in its order
+            name = _json_str(g("name"), "name")
+            trace_id = _json_id(g("traceId"), 16, "traceId")
+            span_id = _json_id(g("spanId"), 8, "spanId")
+            parent = _json_id(g("parentSpanId"), 8, "parentSpanId")
+            self.trace_state(_json_str(g("traceState"), "traceState"))
+            _json_int(g("flags"), "flags")
+            if type(kind) is not int:
+                _json_enum(kind, _KIND_NAMES, "kind")
+            start = _json_int(g("startTimeUnixNano"), "startTimeUnixNano")
+            end = _json_int(g("endTimeUnixNano"), "endTimeUnixNano")
+            if code == 2:
+                description = message or None
+            else:
+                code, description = (1 if code == 1 else 0), None
+            attrs = attrs if type(attrs) is dict else dict(attrs)
+            strings = self._strings
+            if strings is None:
+                strings = self._strings = {}
+            if self.share_strings and len(strings) < _MAX_SHARED_STRINGS:
+                for k, v in attrs.items():
+                    if type(v) is str and len(v) <= 64:
+                        attrs[k] = strings.setdefault(v, v)
+                name = strings.setdefault(name, name)
+            return (  # type: ignore[return-value]
+                attrs,
+                trace_id,
+                span_id,
+                parent or None,
+                name,
+                code,
+                description,
+                start,
+                end or None,
+            )
         return _make_span(
             _json_str(g("name"), "name"),
             _json_id(g("traceId"), 16, "traceId"),

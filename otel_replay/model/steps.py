@@ -289,11 +289,20 @@ def step_from_parts(parts: Parts, session_id: str | None) -> Step:
     return step
 
 
+def step_of_parts(parts: Parts, session_id: str | None) -> Step:
+    """The step of the span ``parts`` were taken from, computed now; equal to
+    ``normalize_span(span, session_id)``. The step keeps ``parts``' attribute dict itself
+    (no copy): for parts nothing else holds, e.g. decoded from a recording."""
+    step = _new_step(Step)
+    step.__dict__.update(_fields(parts, session_id, copy=False))
+    return step
+
+
 _ERROR = StatusCode.ERROR.value
 _OK = StatusCode.OK.value
 
 
-def _fields(parts: Parts, session_id: str | None) -> dict[str, Any]:
+def _fields(parts: Parts, session_id: str | None, copy: bool = True) -> dict[str, Any]:
     """The field values of :func:`normalize_span`'s step."""
     attrs, trace_id, span_id, parent_id, span_name, code, description, start, end = parts
     kind, name = _classify(attrs, span_name)
@@ -326,7 +335,7 @@ def _fields(parts: Parts, session_id: str | None) -> dict[str, Any]:
         "importance": importance,
         "inputs": inputs,
         "outputs": outputs,
-        "attributes": dict(attrs),
+        "attributes": dict(attrs) if copy else attrs,
     }
 
 
