@@ -85,12 +85,14 @@ def test_serve_benchmark_measures_served_and_live_calls(bench_path, capsys):
 def test_large_recording_benchmark_runs_the_cli_on_both_files(bench_path, capsys):
     import bench_large
 
-    res = bench_large.main(["--spans", "2000", "--limit", "5"])
+    res = bench_large.main(["--spans", "2000", "--limit", "5", "--rounds", "1"])
     assert [r[0] for r in res["rows"]] == [
-        "diff time / floor of both files",
+        "diff wall time / floor of both files",
+        "diff CPU time / floor of both files",
         "diff peak RSS / size of both files",
         "diff finds the planted change only",
-        "inspect --no-steps time / floor of one file",
+        "inspect --no-steps wall time / floor of one file",
+        "inspect --no-steps CPU time / floor of one file",
         "inspect --no-steps RSS, 2,000 vs 500 spans",
         "inspect --limit 5",
     ]
