@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import argparse
+import functools
+import io
 import json
 import sys
 from typing import Any, TextIO
@@ -19,6 +21,7 @@ from otel_replay.cli.render import (
     paragraphs,
     terminal_text,
     warn_once,
+    write_out,
 )
 from otel_replay.drift.compare import compare
 from otel_replay.drift.outputs import SessionComparison, format_for_path, step_view
@@ -76,6 +79,13 @@ def cmd_diff(args: argparse.Namespace, out: TextIO) -> int:
     progress = Progress(
         err, progress_enabled(err, quiet=args.quiet, forced=args.progress), clock=args.clock
     )
+    try:
+        return _diff(args, out, progress)
+    finally:
+        progress.finish()
+
+
+def _diff(args: argparse.Namespace, out: TextIO, progress: Progress) -> int:
     seen: set[str] = set()  # warnings printed (the same file on both sides: once)
     base_rec = _load(args.baseline, "baseline", args.strict, seen, progress)
     if base_rec is None:
@@ -95,6 +105,7 @@ def cmd_diff(args: argparse.Namespace, out: TextIO) -> int:
             mode=args.mode,
         )
     except SessionMatchError as exc:
+        progress.finish()
         error("diff", str(exc))
         return EXIT_USAGE
     reports: list[DriftReport] = []
@@ -111,7 +122,7 @@ def cmd_diff(args: argparse.Namespace, out: TextIO) -> int:
                 c.steps,
                 progress,
                 start=done + nb,
-                then=lambda: progress.phase("aligning and comparing pairs", len(pairs), "runs"),
+                then=functools.partial(_aligning, progress, len(reports), len(pairs)),
             ),
             policy,
             mode=args.mode,
@@ -132,10 +143,14 @@ def cmd_diff(args: argparse.Namespace, out: TextIO) -> int:
             progress.update(done)
     progress.phase("rendering", 1 + len(args.output), "outputs")
     if args.format in ("junit", "html"):
-        out.write(render_report(sessions, args.format))
+        text = render_report(sessions, args.format)
     else:
-        _write(reports, args.format, out)
+        buf = io.StringIO()
+        _write(reports, args.format, buf)
+        text = buf.getvalue()
     progress.update(1)
+    progress.finish()  # the bar is cleared before stdout is written (one terminal)
+    write_out(out, text)
     for n, path in enumerate(args.output):
         try:
             write_report(path, sessions)
@@ -144,8 +159,12 @@ def cmd_diff(args: argparse.Namespace, out: TextIO) -> int:
             error("diff", f"--output {path}: {exc}")
             return EXIT_ERROR
         progress.update(n + 2)
-    progress.finish()
     return max(_exit_code(r, args.fail_on) for r in reports)
+
+
+def _aligning(progress: Progress, done: int, total: int) -> None:
+    progress.phase("aligning and comparing pairs", total, "runs")
+    progress.update(done)
 
 
 def _load(

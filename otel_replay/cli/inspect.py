@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import io
 import json
 import sys
 from typing import Any, TextIO
@@ -26,6 +27,7 @@ from otel_replay.cli.render import (
     render_table,
     terminal_text,
     warn_once,
+    write_out,
 )
 from otel_replay.model.checkpoint import Checkpoint
 from otel_replay.model.steps import Step
@@ -102,7 +104,15 @@ def _session_line(out: TextIO, sid: str, steps: int, ckpts: int) -> None:
     )
 
 
-def _inspect(args: argparse.Namespace, out: TextIO, progress: Progress) -> int:
+def _inspect(args: argparse.Namespace, stdout: TextIO, progress: Progress) -> int:
+    out = io.StringIO()  # the tables, written once the progress bar is cleared
+    code = _inspect_to(args, out, progress)
+    progress.finish()
+    write_out(stdout, out.getvalue())
+    return code
+
+
+def _inspect_to(args: argparse.Namespace, out: TextIO, progress: Progress) -> int:
     rec, no_spans = load_input(args.path, strict=args.strict, progress=file_progress(progress))
     progress.phase("normalizing", rec.span_count, "spans")
     rec.prepare(progress.update)

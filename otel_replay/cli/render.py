@@ -7,7 +7,7 @@ import re
 import sys
 import textwrap
 from collections.abc import Iterable, Sequence
-from typing import Any
+from typing import Any, TextIO
 
 from otel_replay.core.text import count
 from otel_replay.model.checkpoint import Checkpoint
@@ -18,6 +18,7 @@ __all__ = [
     "checkpoints_of",
     "terminal_text",
     "warn_once",
+    "write_out",
     "count",
     "error",
     "warning",
@@ -126,6 +127,14 @@ def warning(command: str, message: str) -> None:
     """Print ``otel-replay COMMAND: warning: MESSAGE`` on stderr (control characters
     escaped)."""
     print(terminal_text(f"otel-replay {command}: warning: {message}"), file=sys.stderr)
+
+
+def write_out(out: TextIO, text: str, chunk: int = 1 << 16) -> None:
+    """Write ``text`` in pieces: one huge write into a pipe whose reader has gone (``| head``)
+    can end without an error, the data after the first piece lost; a piece at a time, the
+    next write raises ``BrokenPipeError`` (exit code 141)."""
+    for at in range(0, len(text), chunk):
+        out.write(text[at : at + chunk])
 
 
 def warn_once(command: str, messages: Iterable[str], seen: set[str] | None = None) -> None:
