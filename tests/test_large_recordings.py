@@ -353,3 +353,38 @@ def test_the_generator_writes_about_800_bytes_per_span(tmp_path: Path) -> None:
     size = write_large(str(tmp_path / "r.jsonl"), 2000)
     assert 700 * 2000 < size < 900 * 2000
     assert os.path.getsize(tmp_path / "r.jsonl") == size
+
+
+def test_the_streaming_outline_prints_what_the_full_listing_prints(
+    tmp_path: Path, pipeline: Any
+) -> None:
+    from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+
+    from otel_replay import checkpoint
+    from otel_replay.cli import inspect as cli_inspect
+    from otel_replay.cli.progress import Progress
+    from otel_replay.core import conventions as c
+
+    assert isinstance(pipeline.exporter, InMemorySpanExporter)
+    for sid in ("alpha", "beta"):
+        with pipeline.tracer.start_as_current_span("run", attributes={c.SESSION_ID: sid}):
+            checkpoint({"n": 1}, tracer=pipeline.tracer)
+            with pipeline.tracer.start_as_current_span("child"):  # session from its trace
+                pass
+            checkpoint({"n": 2}, tracer=pipeline.tracer, label="second")
+    with pipeline.tracer.start_as_current_span("orphan"):  # its own trace, no session
+        pass
+    path = tmp_path / "r.jsonl"
+    write_recording(path, pipeline.exporter.get_finished_spans())
+    for extra in ([], ["--session", "beta"]):
+        args = build_parser().parse_args(["inspect", str(path), "--no-steps", "--quiet", *extra])
+        outline, full = io.StringIO(), io.StringIO()
+        assert cli_inspect._outline(args, outline, Progress(io.StringIO(), False)) == 0
+        assert cli_inspect._inspect(args, full, Progress(io.StringIO(), False)) == 0
+        assert outline.getvalue() == full.getvalue()
+        assert "checkpoint" in outline.getvalue()
+    text = outline.getvalue().splitlines()
+    assert text[1] == "9 spans, 1 session, 2 checkpoints"  # all spans, the one session
+    assert text[3] == "Session beta  (4 steps, 2 checkpoints)"
+    args = build_parser().parse_args(["inspect", str(path), "--no-steps", "--session", "nope"])
+    assert cli_inspect._outline(args, io.StringIO(), Progress(io.StringIO(), False)) == 2
