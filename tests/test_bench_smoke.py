@@ -83,6 +83,7 @@ def test_serve_benchmark_measures_served_and_live_calls(bench_path, capsys):
 
 
 def test_large_recording_benchmark_runs_the_cli_on_both_files(bench_path, capsys):
+    pytest.importorskip("orjson")  # the parsing floor is orjson's (extras fast and test)
     import bench_large
 
     res = bench_large.main(["--spans", "2000", "--limit", "5", "--rounds", "1"])
