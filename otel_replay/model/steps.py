@@ -55,6 +55,18 @@ def default_importance(kind: str, is_error: bool) -> float:
     return DEFAULT_IMPORTANCE.get(kind, DEFAULT_IMPORTANCE[c.KIND_OTHER])
 
 
+#: The attributes ``Step.input_tokens`` / ``output_tokens`` read, first present wins.
+INPUT_TOKEN_KEYS = (
+    c.GEN_AI_USAGE_INPUT_TOKENS,
+    "gen_ai.usage.prompt_tokens",
+    "llm.token_count.prompt",
+)
+OUTPUT_TOKEN_KEYS = (
+    c.GEN_AI_USAGE_OUTPUT_TOKENS,
+    "gen_ai.usage.completion_tokens",
+    "llm.token_count.completion",
+)
+
 _LAZY = "_lazy_span"  # instance key of a lazily normalized step: (span parts, session id)
 
 
@@ -179,21 +191,11 @@ class Step:
 
     @property
     def input_tokens(self) -> int | None:
-        return _first_int(
-            self.attributes,
-            (c.GEN_AI_USAGE_INPUT_TOKENS, "gen_ai.usage.prompt_tokens", "llm.token_count.prompt"),
-        )
+        return _first_int(self.attributes, INPUT_TOKEN_KEYS)
 
     @property
     def output_tokens(self) -> int | None:
-        return _first_int(
-            self.attributes,
-            (
-                c.GEN_AI_USAGE_OUTPUT_TOKENS,
-                "gen_ai.usage.completion_tokens",
-                "llm.token_count.completion",
-            ),
-        )
+        return _first_int(self.attributes, OUTPUT_TOKEN_KEYS)
 
     @property
     def replay_step_key(self) -> str | None:
