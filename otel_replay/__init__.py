@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import importlib
 import sys
 import types
 from typing import TYPE_CHECKING, Any
@@ -206,11 +205,68 @@ __all__ = [
 ]
 
 
+def _module(module: str) -> types.ModuleType:
+    """The defining module of a public name (static imports: no dynamic import)."""
+    if module == "otel_replay.capture.checkpoint":
+        import otel_replay.capture.checkpoint  # noqa: F401 (loads the module)
+    elif module == "otel_replay.capture.processor":
+        import otel_replay.capture.processor  # noqa: F401 (loads the module)
+    elif module == "otel_replay.capture.spans":
+        import otel_replay.capture.spans  # noqa: F401 (loads the module)
+    elif module == "otel_replay.core.version":
+        import otel_replay.core.version  # noqa: F401 (loads the module)
+    elif module == "otel_replay.drift.compare":
+        import otel_replay.drift.compare  # noqa: F401 (loads the module)
+    elif module == "otel_replay.drift.findings":
+        import otel_replay.drift.findings  # noqa: F401 (loads the module)
+    elif module == "otel_replay.drift.policy":
+        import otel_replay.drift.policy  # noqa: F401 (loads the module)
+    elif module == "otel_replay.drift.processor":
+        import otel_replay.drift.processor  # noqa: F401 (loads the module)
+    elif module == "otel_replay.drift.report":
+        import otel_replay.drift.report  # noqa: F401 (loads the module)
+    elif module == "otel_replay.drift.sessions":
+        import otel_replay.drift.sessions  # noqa: F401 (loads the module)
+    elif module == "otel_replay.formats.errors":
+        import otel_replay.formats.errors  # noqa: F401 (loads the module)
+    elif module == "otel_replay.formats.exporter":
+        import otel_replay.formats.exporter  # noqa: F401 (loads the module)
+    elif module == "otel_replay.formats.files":
+        import otel_replay.formats.files  # noqa: F401 (loads the module)
+    elif module == "otel_replay.model.checkpoint":
+        import otel_replay.model.checkpoint  # noqa: F401 (loads the module)
+    elif module == "otel_replay.model.errors":
+        import otel_replay.model.errors  # noqa: F401 (loads the module)
+    elif module == "otel_replay.model.steps":
+        import otel_replay.model.steps  # noqa: F401 (loads the module)
+    elif module == "otel_replay.model.stores":
+        import otel_replay.model.stores  # noqa: F401 (loads the module)
+    elif module == "otel_replay.pytest_plugin.config":
+        import otel_replay.pytest_plugin.config  # noqa: F401 (loads the module)
+    elif module == "otel_replay.replay.events":
+        import otel_replay.replay.events  # noqa: F401 (loads the module)
+    elif module == "otel_replay.replay.reexecution":
+        import otel_replay.replay.reexecution  # noqa: F401 (loads the module)
+    elif module == "otel_replay.restore.api":
+        import otel_replay.restore.api  # noqa: F401 (loads the module)
+    elif module == "otel_replay.restore.errors":
+        import otel_replay.restore.errors  # noqa: F401 (loads the module)
+    elif module == "otel_replay.restore.hooks":
+        import otel_replay.restore.hooks  # noqa: F401 (loads the module)
+    elif module == "otel_replay.restore.http_client":
+        import otel_replay.restore.http_client  # noqa: F401 (loads the module)
+    elif module == "otel_replay.setup.configuration":
+        import otel_replay.setup.configuration  # noqa: F401 (loads the module)
+    else:
+        raise AssertionError(module)  # every module of _LAZY has a case
+    return sys.modules[module]
+
+
 def __getattr__(name: str) -> Any:
     module = _LAZY.get(name)
     if module is None:
         raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    value = getattr(importlib.import_module(module), name)
+    value = getattr(_module(module), name)
     globals()[name] = value
     return value
 
