@@ -1,7 +1,5 @@
 """``python -m otel_replay.cli``."""
 
-import sys
+from otel_replay.cli.main import run_process
 
-from otel_replay.cli.main import main
-
-sys.exit(main())
+run_process()
