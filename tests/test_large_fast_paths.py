@@ -4,7 +4,6 @@ the CLI start-up that loads only what its command needs."""
 
 from __future__ import annotations
 
-import io
 import json
 import subprocess
 import sys
@@ -223,72 +222,3 @@ def test_the_package_names_resolve_on_first_use_and_restore_stays_the_function()
         [sys.executable, "-c", code], capture_output=True, text=True, check=True, cwd=ROOT
     )
     assert out.stdout.split() == ["otel_replay.drift.processor", "otel_replay.formats.files"]
-
-
-def _pair(tmp_path: Path) -> list[str]:
-    sys.path.insert(0, str(ROOT / "bench"))
-    try:
-        from large_recording import write_large
-    finally:
-        sys.path.remove(str(ROOT / "bench"))
-    base, cand = tmp_path / "base.jsonl", tmp_path / "cand.jsonl"
-    write_large(str(base), 200)
-    write_large(str(cand), 200, changed=100)
-    return [str(base), str(cand)]
-
-
-@pytest.mark.parametrize("command", ["diff", "inspect"])
-def test_the_cli_process_ends_with_the_output_and_code_of_main(
-    tmp_path: Path, command: str
-) -> None:
-    """``python -m otel_replay.cli`` ends without freeing the loaded recordings (os._exit
-    after flushing): its output and exit code are those of ``main()`` in-process."""
-    from otel_replay.cli import held
-    from otel_replay.cli.main import main
-
-    paths = _pair(tmp_path)
-    argv = (
-        ["diff", *paths, "--format", "json", "--fail-on", "warning", "--quiet"]
-        if command == "diff"
-        else ["inspect", paths[0], "--limit", "3", "--quiet"]
-    )
-    buf = io.StringIO()
-    code = main(argv, out=buf)
-    assert held._HELD is None  # in-process: nothing is held
-    assert code == (1 if command == "diff" else 0)
-    proc = subprocess.run(
-        [sys.executable, "-m", "otel_replay.cli", *argv],
-        capture_output=True,
-        text=True,
-        cwd=ROOT,
-    )
-    assert (proc.returncode, proc.stdout, proc.stderr) == (code, buf.getvalue(), "")
-    if command == "diff":
-        assert len(json.loads(proc.stdout)["findings"]) == 1
-
-
-def test_the_cli_process_skips_freeing_only_when_a_recording_was_held(tmp_path: Path) -> None:
-    """With a recording held the process ends by ``os._exit`` (no atexit handler runs, so
-    nothing is freed one object at a time); without one it exits as usual."""
-    paths = _pair(tmp_path)
-    code = (
-        "import atexit, sys\n"
-        "from otel_replay.cli.main import run_process\n"
-        "atexit.register(lambda: print('atexit ran', file=sys.stderr))\n"
-        "run_process(sys.argv[1:])\n"
-    )
-    runs = {}
-    for name, argv in {
-        "diff": ["diff", *paths, "--quiet"],
-        "inspect": ["inspect", paths[0], "--quiet"],
-        "outline": ["inspect", paths[0], "--no-steps", "--quiet"],
-    }.items():
-        proc = subprocess.run(
-            [sys.executable, "-c", code, *argv], capture_output=True, text=True, cwd=ROOT
-        )
-        runs[name] = (proc.returncode, proc.stderr, proc.stdout != "")
-    assert runs == {
-        "diff": (0, "", True),
-        "inspect": (0, "", True),
-        "outline": (0, "atexit ran\n", True),  # a streamed outline holds nothing
-    }

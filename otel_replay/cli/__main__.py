@@ -1,5 +1,7 @@
 """``python -m otel_replay.cli``."""
 
-from otel_replay.cli.main import run_process
+import sys
 
-run_process()
+from otel_replay.cli.main import main
+
+sys.exit(main())

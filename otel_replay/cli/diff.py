@@ -9,7 +9,6 @@ import json
 import sys
 from typing import Any, TextIO
 
-from otel_replay.cli.held import hold_until_exit
 from otel_replay.cli.load import LOCATE_HELP, STRICT_HELP, add_progress_flags, load_input
 from otel_replay.cli.progress import CountingSteps, Progress, file_progress, progress_enabled
 from otel_replay.cli.render import (
@@ -94,8 +93,6 @@ def _diff(args: argparse.Namespace, out: TextIO, progress: Progress) -> int:
     cand_rec = _load(args.candidate, "candidate", args.strict, seen, progress)
     if cand_rec is None:
         return EXIT_ERROR
-    hold_until_exit(base_rec)
-    hold_until_exit(cand_rec)
     policy = _policy(args)
     try:
         pairs = match_sessions(

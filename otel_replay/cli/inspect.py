@@ -8,7 +8,6 @@ import json
 import sys
 from typing import Any, TextIO
 
-from otel_replay.cli.held import hold_until_exit
 from otel_replay.cli.load import (
     LOCATE_HELP,
     STRICT_HELP,
@@ -115,7 +114,6 @@ def _inspect(args: argparse.Namespace, stdout: TextIO, progress: Progress) -> in
 
 def _inspect_to(args: argparse.Namespace, out: TextIO, progress: Progress) -> int:
     rec, no_spans = load_input(args.path, strict=args.strict, progress=file_progress(progress))
-    hold_until_exit(rec)
     progress.phase("normalizing", rec.span_count, "spans")
     rec.prepare(progress.update)
     notes = list(rec.warnings)

@@ -11,9 +11,8 @@ import os
 import sys
 import warnings
 from collections.abc import Iterator, Sequence
-from typing import NoReturn, TextIO
+from typing import TextIO
 
-from otel_replay.cli import held
 from otel_replay.cli.demo import add_demo_parser
 from otel_replay.cli.diff import add_diff_parser
 from otel_replay.cli.inspect import add_inspect_parser
@@ -30,7 +29,7 @@ from otel_replay.core.version import __version__
 from otel_replay.formats.errors import RecordingError, RecordingWarning
 from otel_replay.model.errors import CheckpointError
 
-__all__ = ["main", "build_parser", "run_process"]
+__all__ = ["main", "build_parser"]
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -149,26 +148,5 @@ def main(argv: Sequence[str] | None = None, out: TextIO | None = None) -> int:
             return 130
 
 
-def run_process(argv: Sequence[str] | None = None) -> NoReturn:
-    """Run the command and end the process with its exit code (``python -m otel_replay.cli``).
-
-    When the command held large objects (:func:`~otel_replay.cli.held.hold_until_exit`), the
-    process ends after flushing stdout, stderr and the logging handlers without freeing them
-    (``os._exit``); otherwise through ``sys.exit`` as usual.
-    """
-    held._HELD = []
-    code = main(argv)
-    if held._HELD:
-        for stream in (sys.stdout, sys.stderr):
-            try:
-                stream.flush()
-            except (OSError, ValueError):  # a closed pipe: nothing more can be written
-                pass
-        logging.shutdown()
-        os._exit(code)
-    held._HELD = None
-    sys.exit(code)
-
-
 if __name__ == "__main__":  # pragma: no cover
-    run_process()
+    sys.exit(main())
