@@ -6,9 +6,10 @@
 
 Parts: per-span processor cost in CPU time (``bench_spans.py``) and in instructions counted
 by valgrind (``bench_instructions.py``, skipped without valgrind), alignment (``bench_align.py``),
-recordings write/load (``bench_recordings.py``), serving recorded LangChain calls
-(``bench_serve.py``), one ``otel-replay serve`` worker against a bare OTLP receiver
-(``bench_fleet.py``) and the memory soak (``bench_memory.py``;
+recordings write/load (``bench_recordings.py``), large recordings through the CLI
+(``bench_large.py``: ``diff`` and ``inspect`` against the parsing floor), serving recorded
+LangChain calls (``bench_serve.py``), one ``otel-replay serve`` worker against a bare OTLP
+receiver (``bench_fleet.py``) and the memory soak (``bench_memory.py``;
 the full 1M-span soak is ``bench/bench_memory.py --spans 1000000``). Exit status 0 when
 every target is met, 1 otherwise (the numbers are printed either way).
 """
@@ -32,6 +33,7 @@ sys.path.insert(0, HERE)
 
 import bench_fleet  # noqa: E402
 import bench_instructions  # noqa: E402
+import bench_large  # noqa: E402
 import bench_memory  # noqa: E402
 import bench_serve  # noqa: E402
 import bench_spans  # noqa: E402
@@ -139,6 +141,9 @@ def main(argv: list[str] | None = None) -> int:
     rec_out = _run("bench_recordings.py", ["20000" if quick else "50000"])
     rates = _recording_rates(rec_out)
 
+    print("\n== large recordings ==")
+    large = bench_large.main(["--spans", "20000" if quick else "200000"])
+
     print("\n== memory ==")
     mem = bench_memory.main(["--spans", "40000" if quick else "100000"])
 
@@ -193,6 +198,7 @@ def main(argv: list[str] | None = None) -> int:
             bool(mem["ok"]),
         )
     )
+    rows += [(f"large: {name}", value, target, met) for name, value, target, met in large["rows"]]
     for r in serve_rows:
         rows.append(
             (
@@ -228,6 +234,7 @@ def main(argv: list[str] | None = None) -> int:
                     "compare_ms": compare_ms,
                     "recordings": rates,
                     "memory": mem,
+                    "large": {k: v for k, v in large.items() if k != "rows"},
                     "serve": serve_rows,
                     "fleet": fleet_rows,
                 },

@@ -92,3 +92,24 @@ def test_fleet_benchmark_measures_a_worker_against_a_bare_receiver(bench_path, c
         assert r["bare_spans_per_s"] > 0 and r["worker_spans_per_s"] > 0
     assert [r["runs_compared"] for r in rows] == [0, 41]
     assert "ratio" in capsys.readouterr().out
+
+
+def test_large_recording_benchmark_runs_the_cli_on_both_files(bench_path, capsys):
+    pytest.importorskip("orjson")  # the parsing floor is orjson's (extras fast and test)
+    import bench_large
+
+    res = bench_large.main(["--spans", "2000", "--limit", "5", "--rounds", "1"])
+    assert [r[0] for r in res["rows"]] == [
+        "diff wall time / floor of both files",
+        "diff CPU time / floor of both files",
+        "diff peak RSS / size of both files",
+        "diff finds the planted change only",
+        "inspect --no-steps wall time / floor of one file",
+        "inspect --no-steps CPU time / floor of one file",
+        "inspect --no-steps RSS, 2,000 vs 500 spans",
+        "inspect --limit 5",
+    ]
+    assert res["diff_findings"] == 1 and res["diff_finding_ok"]
+    assert res["outline_ok"] and res["limit_ok"] and res["limit_rows"] == 5
+    assert res["floor_both_s"] > 0 and res["diff_rss_mb"] > 0
+    assert "parsing floor" in capsys.readouterr().out

@@ -17,6 +17,7 @@ import pytest
 
 from otel_replay.cli.main import build_parser, main
 from otel_replay.cli.render import (
+    EXIT_BROKEN_PIPE,
     EXIT_CODES,
     EXIT_DRIFT,
     EXIT_ERROR,
@@ -55,9 +56,8 @@ def test_every_argument_and_option_of_every_command_has_help() -> None:
                     if not (choice.help or "").strip():
                         missing.append(("otel-replay", choice.dest))
     assert missing == []
-    assert (
-        seen == 42
-    )  # otel-replay 3 (-h, --version, COMMAND), demo 3, inspect 5, diff 17, serve 14
+    # otel-replay 3 (-h, --version, COMMAND), demo 3, inspect 9, diff 19, serve 14
+    assert seen == 48
 
 
 def test_every_help_ends_with_its_exit_codes() -> None:
@@ -66,15 +66,21 @@ def test_every_help_ends_with_its_exit_codes() -> None:
         names.append(name)
         text = parser.format_help()
         assert text.endswith(exit_codes_epilog(name) + "\n")
-        documented = [int(m) for m in re.findall(r"^  (\d)  ", text.split("exit codes:")[1], re.M)]
+        documented = [int(m) for m in re.findall(r"^  (\d+)  ", text.split("exit codes:")[1], re.M)]
         assert documented == list(EXIT_CODES[name])
     assert names == ["", "demo", "inspect", "diff", "serve"]
 
 
 def test_the_readme_documents_the_exit_codes() -> None:
     text = README.read_text()
-    rows = re.findall(r"^\| `(\d)` \| (.+?) \|$", text, re.M)
-    assert [int(code) for code, _ in rows] == [EXIT_OK, EXIT_DRIFT, EXIT_USAGE, EXIT_ERROR]
+    rows = re.findall(r"^\| `(\d+)` \| (.+?) \|$", text, re.M)
+    assert [int(code) for code, _ in rows] == [
+        EXIT_OK,
+        EXIT_DRIFT,
+        EXIT_USAGE,
+        EXIT_ERROR,
+        EXIT_BROKEN_PIPE,
+    ]
 
 
 # --- one case of each documented exit code, for each command ------------------------------------
@@ -136,6 +142,28 @@ def _serve_until_sigterm(tmp: Path, _capsys: pytest.CaptureFixture) -> tuple[int
     return proc.returncode, ready + out, err
 
 
+def _closed_stdout(tmp: Path, command: str, *names: str) -> tuple[int, str, str]:
+    """``command`` with a stdout whose reader is gone (``| head`` after its lines)."""
+    _record(tmp / "a.jsonl", "s", BASE, confidence=0.9)
+    env = {k: v for k, v in os.environ.items() if not k.startswith("OTEL_")}
+    read_end, write_end = os.pipe()
+    os.close(read_end)
+    try:
+        proc = subprocess.run(
+            [sys.executable, "-m", "otel_replay.cli", command, *(str(tmp / n) for n in names)],
+            cwd=ROOT,
+            env=env,
+            stdout=write_end,
+            stderr=subprocess.PIPE,
+            text=True,
+            timeout=120,
+            check=False,
+        )
+    finally:
+        os.close(write_end)
+    return proc.returncode, "", proc.stderr
+
+
 CASES: dict[tuple[str, int], Callable[[Path, pytest.CaptureFixture], tuple[int, str, str]]] = {
     ("serve", EXIT_OK): _serve_until_sigterm,
     ("serve", EXIT_USAGE): _in_process("serve", "--grpc-port", "x"),
@@ -152,6 +180,8 @@ CASES: dict[tuple[str, int], Callable[[Path, pytest.CaptureFixture], tuple[int, 
     ("diff", EXIT_DRIFT): _in_process("diff", "{tmp}/a.jsonl", "{tmp}/b.jsonl"),
     ("diff", EXIT_USAGE): _in_process("diff", "{tmp}/a.jsonl", "{tmp}/b.jsonl", "--mode", "x"),
     ("diff", EXIT_ERROR): _in_process("diff", "{tmp}/a.jsonl", "{tmp}/not-a-dir/b.jsonl"),
+    ("inspect", EXIT_BROKEN_PIPE): lambda tmp, _: _closed_stdout(tmp, "inspect", "a.jsonl"),
+    ("diff", EXIT_BROKEN_PIPE): lambda tmp, _: _closed_stdout(tmp, "diff", "a.jsonl", "a.jsonl"),
     ("", EXIT_OK): _in_process("--version"),
     ("", EXIT_USAGE): _in_process("nosuchcommand"),
 }
@@ -185,7 +215,7 @@ def test_documented_exit_code(
         assert out.startswith("otel-replay serve: ready grpc=127.0.0.1:")
         assert err.startswith("otel-replay serve: stopped worker=")
         assert err.count("\n") == 1
-    elif expected in (EXIT_OK, EXIT_DRIFT):
+    elif expected in (EXIT_OK, EXIT_DRIFT, EXIT_BROKEN_PIPE):
         assert err == ""
     else:
         prefix = f"otel-replay {command}: " if command else "otel-replay: "

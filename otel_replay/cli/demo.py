@@ -9,17 +9,8 @@ import os
 import shutil
 import time
 from pathlib import Path
-from typing import Any, TextIO
+from typing import TYPE_CHECKING, Any, TextIO
 
-from opentelemetry import trace
-from opentelemetry.sdk.metrics import MeterProvider
-from opentelemetry.sdk.metrics.export import MetricReader
-from opentelemetry.sdk.resources import Resource
-from opentelemetry.sdk.trace import SpanProcessor, TracerProvider
-from opentelemetry.sdk.trace.export import BatchSpanProcessor, SpanExporter
-
-from otel_replay.capture.processor import ReplayProcessor
-from otel_replay.cli.demo_agent import AGENT_NAME, CHANGED_CORPUS, AgentState, ResearchAgent
 from otel_replay.cli.otlp import (
     DEMO_SERVICE_NAME,
     EXPORT_TIMEOUT_S,
@@ -41,12 +32,14 @@ from otel_replay.cli.render import (
 )
 from otel_replay.core import conventions as c
 from otel_replay.core.env import sdk_disabled
-from otel_replay.drift.processor import DriftProcessor
-from otel_replay.formats.exporter import RecordingExporter
-from otel_replay.formats.files import RecordingFormat, load_recording
-from otel_replay.model.steps import Step
-from otel_replay.model.stores import DirectoryCheckpointStore
-from otel_replay.restore.api import restore
+
+if TYPE_CHECKING:
+    from opentelemetry.sdk.metrics.export import MetricReader
+    from opentelemetry.sdk.resources import Resource
+    from opentelemetry.sdk.trace.export import SpanExporter
+
+    from otel_replay.formats.files import RecordingFormat
+    from otel_replay.model.steps import Step
 
 __all__ = ["run_demo", "QUESTION", "add_demo_parser", "cmd_demo"]
 
@@ -144,6 +137,21 @@ def _run(
     out: TextIO,
     started: float,
 ) -> int:
+    # the processors, SDK providers and the agent are imported here, not at module level:
+    # building the ``otel-replay`` parser (every command) does not load them
+    from opentelemetry import trace
+    from opentelemetry.sdk.metrics import MeterProvider
+    from opentelemetry.sdk.trace import SpanProcessor, TracerProvider
+    from opentelemetry.sdk.trace.export import BatchSpanProcessor
+
+    from otel_replay.capture.processor import ReplayProcessor
+    from otel_replay.cli.demo_agent import AGENT_NAME, CHANGED_CORPUS, AgentState, ResearchAgent
+    from otel_replay.drift.processor import DriftProcessor
+    from otel_replay.formats.exporter import RecordingExporter
+    from otel_replay.formats.files import load_recording
+    from otel_replay.model.stores import DirectoryCheckpointStore
+    from otel_replay.restore.api import restore
+
     meter_provider = MeterProvider(resource=resource, metric_readers=readers)
     provider = TracerProvider(resource=resource)
     store = DirectoryCheckpointStore(recording_dir / "checkpoints")

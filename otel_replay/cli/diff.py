@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import argparse
+import functools
+import io
 import json
 import sys
-import time
 from typing import Any, TextIO
 
-from otel_replay.cli.load import LOCATE_HELP, load_input
+from otel_replay.cli.load import LOCATE_HELP, STRICT_HELP, add_progress_flags, load_input
+from otel_replay.cli.progress import CountingSteps, Progress, file_progress, progress_enabled
 from otel_replay.cli.render import (
     EXIT_DRIFT,
     EXIT_ERROR,
@@ -17,7 +19,9 @@ from otel_replay.cli.render import (
     error,
     exit_codes_epilog,
     paragraphs,
-    warning,
+    terminal_text,
+    warn_once,
+    write_out,
 )
 from otel_replay.drift.compare import compare
 from otel_replay.drift.outputs import SessionComparison, format_for_path, step_view
@@ -35,31 +39,6 @@ from otel_replay.formats.recording import Recording
 from otel_replay.model.steps import Step
 
 __all__ = ["add_diff_parser", "select_steps", "cmd_diff"]
-
-_LARGE = 20_000  # spans: show progress above this
-
-
-class _Progress:
-    """Progress lines on stderr for long work (large inputs or ``--progress``)."""
-
-    def __init__(self, enabled: bool, stream: TextIO | None = None) -> None:
-        self.enabled = enabled
-        self.stream = stream or sys.stderr
-        self.t0 = time.perf_counter()
-        self.tty = bool(getattr(self.stream, "isatty", lambda: False)())
-
-    def step(self, done: int, total: int, what: str) -> None:
-        if not self.enabled:
-            return
-        width = 30
-        filled = int(width * done / total) if total else width
-        bar = "#" * filled + "." * (width - filled)
-        line = f"[{bar}] {done}/{total} {what} ({time.perf_counter() - self.t0:.1f}s)"
-        self.stream.write(("\r" + line) if self.tty else line + "\n")
-        if self.tty and done >= total:
-            self.stream.write("\n")
-        self.stream.flush()
-
 
 #: Kept for the deprecated ``otel_replay.diffcmd`` import path.
 select_steps = session_steps
@@ -96,18 +75,24 @@ def cmd_diff(args: argparse.Namespace, out: TextIO) -> int:
         except ValueError as exc:
             error("diff", f"--output {exc}")
             return EXIT_USAGE
-    progress = _Progress(bool(args.progress))
-    progress.step(0, 3, "loading baseline")
-    base_rec = _load(args.baseline, "baseline")
+    err = sys.stderr
+    progress = Progress(
+        err, progress_enabled(err, quiet=args.quiet, forced=args.progress), clock=args.clock
+    )
+    try:
+        return _diff(args, out, progress)
+    finally:
+        progress.finish()
+
+
+def _diff(args: argparse.Namespace, out: TextIO, progress: Progress) -> int:
+    seen: set[str] = set()  # warnings printed (the same file on both sides: once)
+    base_rec = _load(args.baseline, "baseline", args.strict, seen, progress)
     if base_rec is None:
         return EXIT_ERROR
-    progress.enabled = progress.enabled or len(base_rec.spans) > _LARGE
-    progress.step(1, 3, "loading candidate")
-    cand_rec = _load(args.candidate, "candidate")
+    cand_rec = _load(args.candidate, "candidate", args.strict, seen, progress)
     if cand_rec is None:
         return EXIT_ERROR
-    progress.enabled = progress.enabled or len(cand_rec.spans) > _LARGE
-    progress.step(2, 3, "comparing")
     policy = _policy(args)
     try:
         pairs = match_sessions(
@@ -120,13 +105,30 @@ def cmd_diff(args: argparse.Namespace, out: TextIO) -> int:
             mode=args.mode,
         )
     except SessionMatchError as exc:
+        progress.finish()
         error("diff", str(exc))
         return EXIT_USAGE
     reports: list[DriftReport] = []
     sessions: list[SessionComparison] = []
+    total = sum(len(p.baseline.steps) + len(p.candidate.steps) for p in pairs)
+    progress.phase("comparing steps", total, "steps")
+    done = 0
     for pair in pairs:
         b, c = pair.baseline, pair.candidate
-        report = compare(b.steps, c.steps, policy, mode=args.mode)
+        nb = len(b.steps)
+        report = compare(
+            CountingSteps(b.steps, progress, start=done),
+            CountingSteps(
+                c.steps,
+                progress,
+                start=done + nb,
+                then=functools.partial(_aligning, progress, len(reports), len(pairs)),
+            ),
+            policy,
+            mode=args.mode,
+        )
+        done += nb + len(c.steps)
+        progress.update(len(reports) + 1)
         report.baseline_session = b.session_id
         report.candidate_session = c.session_id
         reports.append(report)
@@ -136,28 +138,48 @@ def cmd_diff(args: argparse.Namespace, out: TextIO) -> int:
                     report, b.steps, c.steps, policy, args, b.session_id, c.session_id
                 )
             )
-    progress.step(3, 3, "done")
+        if len(reports) < len(pairs):
+            progress.phase("comparing steps", total, "steps")
+            progress.update(done)
+    progress.phase("rendering", 1 + len(args.output), "outputs")
     if args.format in ("junit", "html"):
-        out.write(render_report(sessions, args.format))
+        text = render_report(sessions, args.format)
     else:
-        _write(reports, args.format, out)
-    for path in args.output:
+        buf = io.StringIO()
+        _write(reports, args.format, buf)
+        text = buf.getvalue()
+    progress.update(1)
+    progress.finish()  # the bar is cleared before stdout is written (one terminal)
+    write_out(out, text)
+    for n, path in enumerate(args.output):
         try:
             write_report(path, sessions)
         except (ValueError, OSError) as exc:
+            progress.finish()
             error("diff", f"--output {path}: {exc}")
             return EXIT_ERROR
+        progress.update(n + 2)
     return max(_exit_code(r, args.fail_on) for r in reports)
 
 
-def _load(path: str, role: str) -> Recording | None:
-    """The recording at ``path``; ``None`` (the error printed) when it holds no span."""
-    rec, no_spans = load_input(path)
-    for w in rec.warnings:
-        warning("diff", w)
+def _aligning(progress: Progress, done: int, total: int) -> None:
+    progress.phase("aligning and comparing pairs", total, "runs")
+    progress.update(done)
+
+
+def _load(
+    path: str, role: str, strict: bool, seen: set[str], progress: Progress
+) -> Recording | None:
+    """The recording at ``path``, normalized; ``None`` (the error printed) when it holds no
+    span."""
+    rec, no_spans = load_input(path, strict=strict, progress=file_progress(progress, role))
+    progress.finish()
+    warn_once("diff", rec.warnings, seen)
     if no_spans is not None:
         error("diff", f"{role} {no_spans}; nothing to compare")
         return None
+    progress.phase(f"normalizing {role}", rec.span_count, "spans")
+    rec.prepare(progress.update)
     return rec
 
 
@@ -200,9 +222,9 @@ def _write(reports: list[DriftReport], fmt: str, out: TextIO) -> None:
         if n:
             out.write("\n")
         if fmt == "markdown":
-            out.write(report.to_markdown() + "\n")
+            out.write(terminal_text(report.to_markdown()) + "\n")
             continue
-        out.write(report.render_table() + "\n")  # it names both sessions
+        out.write(terminal_text(report.render_table()) + "\n")  # it names both sessions
 
 
 def _ignore_path(text: str) -> str:
@@ -354,5 +376,6 @@ def add_diff_parser(sub: Any) -> None:
         metavar="N",
         help="minimum token usage increase that counts (default: 0)",
     )
-    p.add_argument("--progress", action="store_true", help="always show progress on stderr")
+    p.add_argument("--strict", action="store_true", help=STRICT_HELP)
+    add_progress_flags(p)
     p.set_defaults(func=cmd_diff)

@@ -3,22 +3,34 @@
 from __future__ import annotations
 
 import argparse
+import io
 import json
+import sys
 from typing import Any, TextIO
 
-from otel_replay.cli.load import LOCATE_HELP, load_input
+from otel_replay.cli.load import (
+    LOCATE_HELP,
+    STRICT_HELP,
+    add_progress_flags,
+    load_input,
+    recorded_checkpoints,
+    summarize_input,
+)
+from otel_replay.cli.progress import Progress, file_progress, progress_enabled
 from otel_replay.cli.render import (
     EXIT_OK,
     EXIT_USAGE,
-    checkpoints_of,
     count,
     error,
     exit_codes_epilog,
     paragraphs,
     render_table,
-    warning,
+    terminal_text,
+    warn_once,
+    write_out,
 )
 from otel_replay.model.checkpoint import Checkpoint
+from otel_replay.model.steps import Step
 
 __all__ = ["add_inspect_parser", "cmd_inspect"]
 
@@ -31,92 +43,181 @@ def _short(value: Any, width: int = 48) -> str:
 
 
 def cmd_inspect(args: argparse.Namespace, out: TextIO) -> int:
-    rec, no_spans = load_input(args.path)
-    for w in rec.warnings:
-        warning("inspect", w)
+    err = sys.stderr
+    progress = Progress(
+        err, progress_enabled(err, quiet=args.quiet, forced=args.progress), clock=args.clock
+    )
+    try:
+        if args.no_steps and args.format == "table":
+            return _outline(args, out, progress)
+        return _inspect(args, out, progress)
+    finally:
+        progress.finish()
+
+
+def _outline(args: argparse.Namespace, out: TextIO, progress: Progress) -> int:
+    """``--no-steps`` tables from one streaming pass (flat memory)."""
+    summary, no_spans = summarize_input(
+        args.path, strict=args.strict, progress=file_progress(progress)
+    )
+    progress.finish()
+    notes = list(summary.warnings)
     if no_spans is not None:
-        warning("inspect", no_spans)
+        notes.append(no_spans)
+    sessions = summary.sessions()
+    counts = summary.step_counts()
+    if args.session:
+        if args.session not in sessions:
+            return _unknown_session(args, notes, sessions)
+        sessions = [args.session]
+    ckpts, skipped_ckpts = recorded_checkpoints(summary, strict=args.strict)
+    if args.session:
+        ckpts = [ck for ck in ckpts if ck.session_id == args.session]
+    warn_once("inspect", notes + skipped_ckpts)
+    _header(out, summary.paths, summary.span_count, len(sessions), len(ckpts))
+    for sid in sessions:
+        s_ckpts = [ck for ck in ckpts if ck.session_id == sid]
+        _session_line(out, sid, counts.get(sid, 0), len(s_ckpts))
+        if s_ckpts:
+            out.write(_checkpoint_table(s_ckpts) + "\n")
+    return EXIT_OK
+
+
+def _unknown_session(args: argparse.Namespace, notes: list[str], sessions: list[str]) -> int:
+    warn_once("inspect", notes)
+    known = ", ".join(sessions) if sessions else "none"
+    error("inspect", f"session {args.session!r} is not in {args.path} (sessions: {known})")
+    return EXIT_USAGE
+
+
+def _header(out: TextIO, paths: list[str], spans: int, sessions: int, ckpts: int) -> None:
+    out.write(terminal_text(f"Recording: {', '.join(paths)}") + "\n")
+    out.write(
+        f"{count(spans, 'span')}, {count(sessions, 'session')}, {count(ckpts, 'checkpoint')}\n"
+    )
+
+
+def _session_line(out: TextIO, sid: str, steps: int, ckpts: int) -> None:
+    out.write(
+        terminal_text(f"\nSession {sid}  ({count(steps, 'step')}, {count(ckpts, 'checkpoint')})")
+        + "\n"
+    )
+
+
+def _inspect(args: argparse.Namespace, stdout: TextIO, progress: Progress) -> int:
+    out = io.StringIO()  # the tables, written once the progress bar is cleared
+    code = _inspect_to(args, out, progress)
+    progress.finish()
+    write_out(stdout, out.getvalue())
+    return code
+
+
+def _inspect_to(args: argparse.Namespace, out: TextIO, progress: Progress) -> int:
+    rec, no_spans = load_input(args.path, strict=args.strict, progress=file_progress(progress))
+    progress.phase("normalizing", rec.span_count, "spans")
+    rec.prepare(progress.update)
+    notes = list(rec.warnings)
+    if no_spans is not None:
+        notes.append(no_spans)
     steps = rec.steps()
     sessions = rec.sessions()
     if args.session:
         if args.session not in sessions:
-            known = ", ".join(sessions) if sessions else "none"
-            error(
-                "inspect",
-                f"session {args.session!r} is not in {args.path} (sessions: {known})",
-            )
-            return EXIT_USAGE
+            progress.finish()
+            return _unknown_session(args, notes, sessions)
         sessions = [args.session]
         steps = [s for s in steps if s.session_id == args.session]
-    ckpts = checkpoints_of(steps)
+    ckpts, skipped_ckpts = recorded_checkpoints(rec, strict=args.strict)
+    if args.session:
+        ckpts = [ck for ck in ckpts if ck.session_id == args.session]
+    notes.extend(skipped_ckpts)
+    progress.finish()
+    warn_once("inspect", notes)
+    limit: int | None = args.limit
+    left = limit
     if args.format == "json":
-        doc = {
+        doc: dict[str, Any] = {
             "paths": rec.paths,
-            "warnings": rec.warnings + ([no_spans] if no_spans else []),
-            "sessions": [
-                {
-                    "session_id": sid,
-                    "checkpoints": [_ckpt_dict(ck) for ck in ckpts if ck.session_id == sid],
-                    "steps": [s.to_dict() for s in steps if s.session_id == sid],
-                }
-                for sid in sessions
-            ],
+            "warnings": list(dict.fromkeys(notes)),
+            "sessions": [],
         }
+        for sid in sessions:
+            s_steps = rec.steps_for_session(sid)
+            entry: dict[str, Any] = {
+                "session_id": sid,
+                "checkpoints": [_ckpt_dict(ck) for ck in ckpts if ck.session_id == sid],
+            }
+            if left is None:
+                entry["steps"] = [s.to_dict() for s in s_steps]
+            else:
+                entry["steps"] = [s.to_dict() for s in s_steps[:left]]
+                entry["steps_not_shown"] = len(s_steps) - len(entry["steps"])
+                left -= len(entry["steps"])
+            doc["sessions"].append(entry)
         json.dump(doc, out, indent=2, ensure_ascii=False)
         out.write("\n")
         return EXIT_OK
-    out.write(f"Recording: {', '.join(rec.paths)}\n")
-    out.write(
-        f"{count(len(rec.spans), 'span')}, {count(len(sessions), 'session')}, "
-        f"{count(len(ckpts), 'checkpoint')}\n"
-    )
+    _header(out, rec.paths, rec.span_count, len(sessions), len(ckpts))
+    not_shown = 0
+    listed = 0 if args.no_steps else min(len(steps), limit if limit is not None else len(steps))
+    progress.phase("rendering", listed, "steps")
     for sid in sessions:
-        s_steps = [s for s in steps if s.session_id == sid]
+        s_steps = rec.steps_for_session(sid)
         s_ckpts = [ck for ck in ckpts if ck.session_id == sid]
-        out.write(
-            f"\nSession {sid}  ({count(len(s_steps), 'step')}, "
-            f"{count(len(s_ckpts), 'checkpoint')})\n"
-        )
+        _session_line(out, sid, len(s_steps), len(s_ckpts))
         if s_ckpts:
-            out.write(
-                render_table(
-                    ["#", "checkpoint", "label", "framework", "at step", "state", "parent"],
-                    [
-                        [
-                            ck.sequence,
-                            ck.id,
-                            ck.label,
-                            ck.framework,
-                            ck.step_sequence,
-                            f"{ck.state_size} B {ck.state_location}",
-                            ck.parent_id,
-                        ]
-                        for ck in s_ckpts
-                    ],
-                )
-                + "\n"
-            )
-        if not args.no_steps:
-            out.write(
-                render_table(
-                    ["seq", "kind", "name", "status", "imp", "ms", "input", "output"],
-                    [
-                        [
-                            s.sequence,
-                            s.kind,
-                            s.name,
-                            s.status,
-                            f"{s.importance:.1f}",
-                            f"{s.duration_ns / 1e6:.2f}",
-                            _short(s.inputs, 32),
-                            _short(s.outputs, 40),
-                        ]
-                        for s in s_steps
-                    ],
-                )
-                + "\n"
-            )
+            out.write(_checkpoint_table(s_ckpts) + "\n")
+        if args.no_steps:
+            continue
+        shown = s_steps if left is None else s_steps[:left]
+        not_shown += len(s_steps) - len(shown)
+        if left is not None:
+            left -= len(shown)
+        if shown:
+            out.write(_step_table(shown, progress) + "\n")
+    progress.finish()
+    if not_shown:
+        out.write(f"\n{count(not_shown, 'more step')} not shown (--limit {limit})\n")
     return EXIT_OK
+
+
+def _checkpoint_table(ckpts: list[Checkpoint]) -> str:
+    return render_table(
+        ["#", "checkpoint", "label", "framework", "at step", "state", "parent"],
+        [
+            [
+                ck.sequence,
+                ck.id,
+                ck.label,
+                ck.framework,
+                ck.step_sequence,
+                f"{ck.state_size} B {ck.state_location}",
+                ck.parent_id,
+            ]
+            for ck in ckpts
+        ],
+    )
+
+
+def _step_table(steps: list[Step], progress: Progress) -> str:
+    rows: list[list[Any]] = []
+    start = progress.done_count
+    for at in range(0, len(steps), 4096):
+        rows.extend(
+            [
+                s.sequence,
+                s.kind,
+                s.name,
+                s.status,
+                f"{s.importance:.1f}",
+                f"{s.duration_ns / 1e6:.2f}",
+                _short(s.inputs, 32),
+                _short(s.outputs, 40),
+            ]
+            for s in steps[at : at + 4096]
+        )
+        progress.update(start + len(rows))
+    return render_table(["seq", "kind", "name", "status", "imp", "ms", "input", "output"], rows)
 
 
 def _ckpt_dict(ck: Checkpoint) -> dict[str, Any]:
@@ -133,6 +234,16 @@ def _ckpt_dict(ck: Checkpoint) -> dict[str, Any]:
         "state_size": ck.state_size,
         "state_location": ck.state_location,
     }
+
+
+def _limit(text: str) -> int:
+    try:
+        v = int(text)
+    except ValueError:
+        v = -1
+    if v < 0:
+        raise argparse.ArgumentTypeError(f"expected a whole number >= 0, got {text!r}")
+    return v
 
 
 def add_inspect_parser(sub: Any) -> None:
@@ -158,4 +269,12 @@ def add_inspect_parser(sub: Any) -> None:
     )
     insp.add_argument("--session", metavar="ID", help="only this session")
     insp.add_argument("--no-steps", action="store_true", help="list checkpoints only")
+    insp.add_argument(
+        "--limit",
+        type=_limit,
+        metavar="N",
+        help="list at most N steps in all (then how many were left out)",
+    )
+    insp.add_argument("--strict", action="store_true", help=STRICT_HELP)
+    add_progress_flags(insp)
     insp.set_defaults(func=cmd_inspect)

@@ -5,7 +5,9 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import gc
 import logging
+import os
 import sys
 import warnings
 from collections.abc import Iterator, Sequence
@@ -14,7 +16,15 @@ from typing import TextIO
 from otel_replay.cli.demo import add_demo_parser
 from otel_replay.cli.diff import add_diff_parser
 from otel_replay.cli.inspect import add_inspect_parser
-from otel_replay.cli.render import EXIT_ERROR, EXIT_OK, EXIT_USAGE, error, exit_codes_epilog
+from otel_replay.cli.render import (
+    EXIT_BROKEN_PIPE,
+    EXIT_ERROR,
+    EXIT_OK,
+    EXIT_USAGE,
+    error,
+    exit_codes_epilog,
+    terminal_text,
+)
 from otel_replay.cli.serve import add_serve_parser
 from otel_replay.core.version import __version__
 from otel_replay.formats.errors import RecordingError, RecordingWarning
@@ -49,7 +59,8 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 class _PrefixFormatter(logging.Formatter):
-    """Log records as ``otel-replay COMMAND: warning: message`` lines."""
+    """Log records as ``otel-replay COMMAND: warning: message`` lines (control characters
+    escaped: messages can carry backend responses)."""
 
     def __init__(self, command: str) -> None:
         super().__init__()
@@ -57,7 +68,7 @@ class _PrefixFormatter(logging.Formatter):
 
     def format(self, record: logging.LogRecord) -> str:
         level = record.levelname.lower()
-        return f"otel-replay {self.command}: {level}: {record.getMessage()}"
+        return terminal_text(f"otel-replay {self.command}: {level}: {record.getMessage()}")
 
 
 @contextlib.contextmanager
@@ -77,10 +88,38 @@ def _command_output(command: str) -> Iterator[None]:
         root.removeHandler(handler)
 
 
+#: Commands that build many long-lived acyclic objects (the steps of whole recordings): the
+#: cyclic garbage collector is paused while they run (it would rescan them again and again).
+_BULK_COMMANDS = frozenset({"inspect", "diff"})
+
+
+@contextlib.contextmanager
+def _gc_paused(pause: bool) -> Iterator[None]:
+    was_enabled = gc.isenabled()
+    if pause:
+        gc.disable()
+    try:
+        yield
+    finally:
+        if pause and was_enabled:
+            gc.enable()
+
+
 def _os_error_text(exc: OSError) -> str:
     if exc.filename is not None and exc.strerror:
         return f"{exc.filename}: {exc.strerror}"
     return str(exc)
+
+
+def _quiet_stdout() -> None:
+    """After a broken pipe: point stdout at /dev/null so the interpreter's final flush of
+    what is still buffered cannot fail again (and print "Exception ignored ...")."""
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        os.close(devnull)
+    except (OSError, ValueError):  # pragma: no cover - stdout without a file descriptor
+        pass
 
 
 def main(argv: Sequence[str] | None = None, out: TextIO | None = None) -> int:
@@ -93,10 +132,15 @@ def main(argv: Sequence[str] | None = None, out: TextIO | None = None) -> int:
             exc.code if isinstance(exc.code, int) else (EXIT_OK if exc.code is None else EXIT_USAGE)
         )
     stream = out or sys.stdout
-    with _command_output(args.command):
+    with _command_output(args.command), _gc_paused(args.command in _BULK_COMMANDS):
         try:
             code: int = args.func(args, stream)
+            stream.flush()
             return code
+        except BrokenPipeError:  # stdout closed early (| head): end quietly
+            if stream is sys.stdout:
+                _quiet_stdout()
+            return EXIT_BROKEN_PIPE
         except (RecordingError, CheckpointError) as exc:
             error(args.command, str(exc))
             return EXIT_ERROR

@@ -16,7 +16,7 @@ from otel_replay.model.span_shapes import (
     TOOL_INPUT_KEYS,
     TOOL_OUTPUT_KEYS,
 )
-from otel_replay.model.steps import Step
+from otel_replay.model.steps import INPUT_TOKEN_KEYS, OUTPUT_TOKEN_KEYS, Step, _first_int
 
 __all__ = ["fingerprint", "RunProfile", "profile"]
 
@@ -35,9 +35,10 @@ def fingerprint(kind: str, attrs: Mapping[str, Any], status: str) -> tuple[Any, 
 
     Two same-signature steps with equal fingerprints have no findings but possibly a latency
     regression. A field that cannot be fingerprinted exactly (spans of other
-    instrumentations, whose inputs and outputs are assembled from several attributes, and
-    non-integer token counts) gets a fresh ``object()``, which never compares equal: those
-    steps are always compared field by field.
+    instrumentations, whose inputs and outputs are assembled from several attributes) gets a
+    fresh ``object()``, which never compares equal: those steps are always compared field
+    by field. A token count that is not an int attribute of its GenAI key (absent, a float,
+    another convention's key) is fingerprinted as the count the comparison reads.
     """
     if kind == "tool":
         if _TL_KIND_KEY in attrs or _OI_KIND_KEY in attrs:
@@ -59,8 +60,10 @@ def fingerprint(kind: str, attrs: Mapping[str, Any], status: str) -> tuple[Any, 
             object()
             if _OI_KIND_KEY in attrs
             else (x if type(x) is str else _source(attrs, LLM_OUTPUT_KEYS)),
-            y if type(y) is int else object(),
-            z if type(z) is int else object(),
+            # the count the comparison reads (``Step.input_tokens``: the first present of
+            # the token attributes, floats truncated), tagged so it never equals an int
+            y if type(y) is int else _token_print(attrs, INPUT_TOKEN_KEYS),
+            z if type(z) is int else _token_print(attrs, OUTPUT_TOKEN_KEYS),
             status,
         )
     if kind == "decision":
@@ -68,6 +71,14 @@ def fingerprint(kind: str, attrs: Mapping[str, Any], status: str) -> tuple[Any, 
         y = attrs.get(_CONFIDENCE)
         return (x, type(x), y, type(y), status)
     return (status,)
+
+
+_NO_TOKENS = ("tokens", None)
+
+
+def _token_print(attrs: Mapping[str, Any], keys: tuple[str, ...]) -> tuple[str, int | None]:
+    n = _first_int(attrs, keys)
+    return _NO_TOKENS if n is None else ("tokens", n)
 
 
 def _source(attrs: Mapping[str, Any], keys: tuple[str, ...]) -> Any:

@@ -18,16 +18,18 @@ objects, recovering from damage (:mod:`~otel_replay.formats.readers`, docs/recor
 from __future__ import annotations
 
 import contextlib
+import functools
 import gc
 import os
 import warnings
-from collections.abc import Iterable, Iterator
-from typing import Literal
+from collections.abc import Callable, Iterable, Iterator
+from typing import Any, Literal
 
 from opentelemetry.sdk.trace import ReadableSpan
 
 from otel_replay.core import conventions as c
 from otel_replay.core.env import env_int
+from otel_replay.core.sdkspan import span_parts
 from otel_replay.formats.coercion import coercions_to
 from otel_replay.formats.compression import (
     compress_record,
@@ -57,7 +59,12 @@ __all__ = [
     "PROTOBUF_SUFFIX",
     "load_recording",
     "write_recording",
+    "LoadProgress",
 ]
+
+#: ``progress(path, bytes_read, bytes_total)``: called as a file is read (at least once per
+#: record and at its end); sizes are of the decompressed stream for compressed files.
+LoadProgress = Callable[[str, int, int], None]
 
 RecordingFormat = Literal["jsonl", "protobuf"]
 #: File name endings read as OTLP JSON lines.
@@ -78,6 +85,8 @@ def load_recording(
     max_bytes: int | None = None,
     max_file_bytes: int | None = None,
     strict: bool = False,
+    keep_spans: bool = True,
+    progress: LoadProgress | None = None,
 ) -> Recording:
     """Load a recording file, or every recording file at the top level of a directory
     (``*.jsonl``, ``*.json``, ``*.binpb``, each also ``.gz``/``.zst``; sorted by name).
@@ -93,14 +102,58 @@ def load_recording(
     be read at all is reported (:attr:`Recording.errors`, a warning) and the others load.
     ``strict=True`` raises at the first damaged record or file instead.
 
+    ``keep_spans=False`` loads a compact recording: the spans are decoded (and checked) as
+    usual but only what their steps need is kept, not SDK span objects (``Recording.spans``
+    is empty; steps, sessions, checkpoints and ``where()`` are the same; less memory and
+    time for large recordings). ``progress`` is called as each file is read.
+
     Raises :class:`RecordingError` (missing path, not a regular file, no recording files, no
     file loadable), :class:`RecordingFormatError` (a file with no readable record, or any
     damage with ``strict``; with file and line or byte offset) or :class:`RecordingSizeError`
     (a cap is exceeded).
     """
+    loaded, spans, notes, skipped, errors, origins = _read_files(
+        os.fspath(path),
+        max_bytes=max_bytes,
+        max_file_bytes=max_file_bytes,
+        strict=strict,
+        keep_spans=keep_spans,
+        progress=progress,
+        sink=None,
+    )
+    if keep_spans:
+        return Recording(loaded, spans, notes, skipped=skipped, errors=errors, origins=origins)
+    return Recording(
+        loaded, (), notes, skipped=skipped, errors=errors, origins=origins, parts=spans
+    )
+
+
+#: What :func:`_read_files` returns: the files loaded, the spans (or parts), the notes, the
+#: skipped records, the files that failed and the origins of the records.
+_Read = tuple[
+    list[str],
+    list[Any],
+    list[str],
+    list[SkippedRecord],
+    dict[str, RecordingError],
+    list[tuple[int, str, int | None, int | None]],
+]
+
+
+def _read_files(
+    root: str,
+    *,
+    max_bytes: int | None,
+    max_file_bytes: int | None,
+    strict: bool,
+    keep_spans: bool,
+    progress: LoadProgress | None,
+    sink: Any,
+) -> _Read:
+    """The work of :func:`load_recording`; ``sink`` streams the records (see ``FileLoad``)."""
+
     if max_bytes is None:
         max_bytes = env_int(c.ENV_RECORDING_MAX_LINE_BYTES, c.DEFAULT_RECORDING_MAX_LINE_BYTES)
-    root = os.fspath(path)
     directory = os.path.isdir(root)
     if directory:
         try:
@@ -122,35 +175,46 @@ def load_recording(
         files = [root]
     else:
         raise RecordingError(f"{root}: no such recording file or directory")
-    spans: list[ReadableSpan] = []
+    spans: list[Any] = []  # ReadableSpan, or Parts with keep_spans=False
     notes: list[str] = []
     skipped: list[SkippedRecord] = []
     errors: dict[str, RecordingError] = {}
     origins: list[tuple[int, str, int | None, int | None]] = []
     decoder = _Decoder()
+    decoder.compact = not keep_spans
+    decoder.share_strings = sink is None
+    load = functools.partial(
+        _load_file,
+        decoder=decoder,
+        spans=spans,
+        notes=notes,
+        skipped=skipped,
+        origins=origins,
+        max_bytes=max_bytes,
+        max_file_bytes=max_file_bytes,
+        strict=strict,
+        progress=progress,
+        sink=sink,
+    )
     with _gc_paused():
         for file in files:
             if not directory or strict:
-                _load_file(
-                    file, decoder, spans, notes, skipped, origins, max_bytes, max_file_bytes, strict
-                )
+                load(file)
                 continue
             try:
-                _load_file(
-                    file, decoder, spans, notes, skipped, origins, max_bytes, max_file_bytes, strict
-                )
+                load(file)
             except RecordingError as exc:
                 errors[file] = exc
                 message = f"skipped file: {exc}"
                 notes.append(message)
-                warnings.warn(message, RecordingWarning, stacklevel=2)
+                warnings.warn(message, RecordingWarning, stacklevel=3)
     if errors and len(errors) == len(files):
         first = next(iter(errors.values()))
         raise RecordingError(
             f"{root}: none of the {len(files)} recording files could be loaded; first: {first}"
         ) from first
     loaded = [f for f in files if f not in errors]
-    return Recording(loaded, spans, notes, skipped=skipped, errors=errors, origins=origins)
+    return loaded, spans, notes, skipped, errors, origins
 
 
 @contextlib.contextmanager
@@ -168,14 +232,17 @@ def _gc_paused() -> Iterator[None]:
 
 def _load_file(
     path: str,
+    *,
     decoder: _Decoder,
-    spans: list[ReadableSpan],
+    spans: list[Any],
     notes: list[str],
     skipped: list[SkippedRecord],
     origins: list[tuple[int, str, int | None, int | None]],
     max_bytes: int,
     max_file_bytes: int | None,
     strict: bool,
+    progress: LoadProgress | None,
+    sink: Any,
 ) -> None:
     with contextlib.ExitStack() as stack:
         f = stack.enter_context(open_regular(path))
@@ -210,11 +277,19 @@ def _load_file(
             fmt = "jsonl" if head.lstrip()[:1] in (b"{", b"") else "protobuf"
         load = FileLoad(path, decoder, spans, strict=strict, max_bytes=max_bytes, head=head)
         load.notes.extend(pre)
+        if progress is not None:
+            load.progress = lambda done: progress(path, done, size)
+        load.sink = sink
+        first = len(spans)
         if fmt == "jsonl":
             load_jsonl(load, f)
         else:
             load_binpb(load, f, size)
-        load.finish(notes, skipped, origins, stacklevel=4)
+            if decoder.compact and sink is None:  # protobuf decodes to SDK spans: keep parts
+                spans[first:] = [span_parts(span) for span in spans[first:]]
+        if progress is not None:
+            progress(path, size, size)
+        load.finish(notes, skipped, origins, stacklevel=5)
 
 
 def write_recording(

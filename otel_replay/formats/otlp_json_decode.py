@@ -11,7 +11,7 @@ from opentelemetry.sdk.trace import Event, ReadableSpan
 from opentelemetry.sdk.util.instrumentation import InstrumentationScope
 from opentelemetry.trace import Link
 
-from otel_replay.core.sdkspan import new_event
+from otel_replay.core.sdkspan import Parts, new_event
 from otel_replay.formats.errors import _Invalid
 from otel_replay.formats.json_text import _json_error_text, _loads
 from otel_replay.formats.otlp_json_fields import (
@@ -46,6 +46,7 @@ _KIND_NAMES: dict[str, int] = {
     "SPAN_KIND_PRODUCER": 4,
     "SPAN_KIND_CONSUMER": 5,
 }
+_MAX_SHARED_STRINGS = 1 << 16
 _STATUS_NAMES = {"STATUS_CODE_UNSET": 0, "STATUS_CODE_OK": 1, "STATUS_CODE_ERROR": 2}
 
 
@@ -158,7 +159,16 @@ def _kvs_to_pb(target: Any, kvs: Any) -> None:
 
 
 class _JsonDecoder(_DecoderBase):
-    """Builds ReadableSpans from OTLP/JSON ``TracesData`` objects."""
+    """Builds ReadableSpans from OTLP/JSON ``TracesData`` objects; with ``compact`` the
+    :data:`~otel_replay.core.sdkspan.Parts` a step is normalized from instead (validated the
+    same way, equal to ``span_parts`` of the span that would have been built)."""
+
+    compact: bool = False
+    #: compact: one str object per distinct short attribute value / span name (session ids,
+    #: operation, model and tool names repeat on every span of a large recording)
+    _strings: dict[str, str] | None = None
+    #: compact: whether to share repeated strings (not when the parts are dropped at once)
+    share_strings: bool = True
 
     def from_json(self, obj: Any, out: list[ReadableSpan]) -> None:
         for i, rs in enumerate(_resource_spans_of(obj)):
@@ -202,6 +212,10 @@ class _JsonDecoder(_DecoderBase):
                 raise exc.at(f"scopeSpans[{j}]") from None
 
     def _json_span(self, s: Any, resource: Resource, scope: InstrumentationScope) -> ReadableSpan:
+        if self.compact:
+            fast = _common_parts(s)
+            if fast is not None:
+                return self._shared(fast)  # type: ignore[return-value]
         s = _span_dict(s)
         g = s.get
         attrs: Any = _json_attrs(g("attributes"))
@@ -232,6 +246,35 @@ class _JsonDecoder(_DecoderBase):
         else:
             raise _Invalid(f"status is {_json_kind(st)}, expected an object")
         kind = g("kind")
+        if self.compact:  # the checks of the _make_span call below, in its order
+            name = _json_str(g("name"), "name")
+            trace_id = _json_id(g("traceId"), 16, "traceId")
+            span_id = _json_id(g("spanId"), 8, "spanId")
+            parent = _json_id(g("parentSpanId"), 8, "parentSpanId")
+            self.trace_state(_json_str(g("traceState"), "traceState"))
+            _json_int(g("flags"), "flags")
+            if type(kind) is not int:
+                _json_enum(kind, _KIND_NAMES, "kind")
+            start = _json_int(g("startTimeUnixNano"), "startTimeUnixNano")
+            end = _json_int(g("endTimeUnixNano"), "endTimeUnixNano")
+            if code == 2:
+                description = message or None
+            else:
+                code, description = (1 if code == 1 else 0), None
+            attrs = attrs if type(attrs) is dict else dict(attrs)
+            return self._shared(  # type: ignore[return-value]
+                (
+                    attrs,
+                    trace_id,
+                    span_id,
+                    parent or None,
+                    name,
+                    code,
+                    description,
+                    start,
+                    end or None,
+                )
+            )
         return _make_span(
             _json_str(g("name"), "name"),
             _json_id(g("traceId"), 16, "traceId"),
@@ -250,6 +293,22 @@ class _JsonDecoder(_DecoderBase):
             resource,
             scope,
         )
+
+    def _shared(self, parts: Parts) -> Parts:
+        """``parts`` with repeated short strings shared (``share_strings``)."""
+        if not self.share_strings:
+            return parts
+        strings = self._strings
+        if strings is None:
+            strings = self._strings = {}
+        if len(strings) >= _MAX_SHARED_STRINGS:
+            return parts
+        attrs: dict[str, Any] = parts[0]  # type: ignore[assignment]  # decoded: a dict
+        for k, v in attrs.items():
+            if type(v) is str and len(v) <= 64:
+                attrs[k] = strings.setdefault(v, v)
+        name = parts[4]
+        return (*parts[:4], strings.setdefault(name, name), *parts[5:])  # type: ignore[return-value]
 
     def _json_event(self, e: Any) -> Event:
         e = _obj(e, "event")
@@ -273,6 +332,84 @@ class _JsonDecoder(_DecoderBase):
             _json_attrs(lk.get("attributes")),
             _json_int(lk.get("droppedAttributesCount"), "droppedAttributesCount"),
         )
+
+
+_COMMON_KEYS = frozenset(
+    (
+        "traceId",
+        "spanId",
+        "parentSpanId",
+        "flags",
+        "name",
+        "kind",
+        "startTimeUnixNano",
+        "endTimeUnixNano",
+        "attributes",
+        "status",
+    )
+)
+
+
+def _common_parts(s: Any) -> Parts | None:
+    """The compact parts of a span of the common shape (hex ids, integer flags and kind,
+    string or integer times, no events, links, trace state or dropped counts), exactly as
+    the general path builds them; ``None`` for anything else, which the general path decodes
+    and checks (its error messages included)."""
+    if type(s) is not dict or not s.keys() <= _COMMON_KEYS:
+        return None
+    g = s.get
+    tid = g("traceId")
+    sid = g("spanId")
+    pid = g("parentSpanId")
+    name = g("name", "")
+    flags = g("flags")
+    kind = g("kind")
+    if (
+        type(tid) is not str
+        or len(tid) != 32
+        or type(sid) is not str
+        or len(sid) != 16
+        or not (tid.isalnum() and sid.isalnum())
+        or type(name) is not str
+        or (flags is not None and type(flags) is not int)
+        or (kind is not None and type(kind) is not int)
+    ):
+        return None
+    try:
+        trace_id = int(tid, 16)
+        span_id = int(sid, 16)
+        if pid is None or pid == "":
+            parent = None
+        elif type(pid) is str and len(pid) == 16 and pid.isalnum():
+            parent = int(pid, 16) or None
+        else:
+            return None
+        start = g("startTimeUnixNano")
+        end = g("endTimeUnixNano")
+        start = 0 if start is None else int(start) if type(start) in (str, int) else None
+        end = 0 if end is None else int(end) if type(end) in (str, int) else None
+        if start is None or end is None:
+            return None
+        st = g("status")
+        if not st:
+            if st is not None and type(st) is not dict:
+                return None
+            code, description = 0, None
+        elif type(st) is dict and st.keys() <= {"code", "message"}:
+            code = st.get("code", 0)
+            message = st.get("message", "")
+            if type(code) is not int or type(message) is not str:
+                return None
+            if code == 2:
+                description = message or None
+            else:
+                code, description = (1 if code == 1 else 0), None
+        else:
+            return None
+        attrs = _json_attrs(g("attributes"))
+    except (ValueError, _Invalid):
+        return None
+    return (attrs, trace_id, span_id, parent, name, code, description, start, end or None)
 
 
 def _cache_key(attrs: dict[str, Any], *extra: Any) -> tuple[Any, ...] | None:

@@ -78,6 +78,21 @@ class FileLoad:
         self.skipped: list[SkippedRecord] = []
         self.first_error: RecordingError | None = None
         self._start = len(spans)
+        #: called with the bytes read so far after each record (None: no progress)
+        self.progress: Any = None
+        #: streaming: called with each record's spans, line and byte offset, after which
+        #: they are dropped from ``spans`` (None: spans are kept)
+        self.sink: Any = None
+        #: spans with an absent or all-zero id seen by the sink
+        self.bad_ids = 0
+
+    def record(self, count: int, line: int | None, offset: int | None) -> None:
+        """A record whose spans start at ``spans[count]`` was read at ``line``/``offset``."""
+        if self.sink is None:
+            self.origins.append((count, line, offset))
+            return
+        self.sink(self, self.spans[count:], line, offset)
+        del self.spans[count:]
 
     def note(self, message: str) -> None:
         self.notes.append(message)
@@ -125,8 +140,12 @@ class FileLoad:
         skipped.extend(self.skipped)
         path = self.path
         origins.extend((i, path, line, offset) for i, line, offset in self.origins)
-        bad_ids = 0
+        bad_ids = self.bad_ids
         for span in self.spans[self._start :]:
+            if type(span) is tuple:  # compact: Parts
+                if not span[1] or not span[2]:
+                    bad_ids += 1
+                continue
             ctx = span.context
             if ctx is None or not ctx.trace_id or not ctx.span_id:
                 bad_ids += 1
@@ -182,7 +201,10 @@ def load_jsonl(load: FileLoad, f: IO[bytes]) -> None:
     readline = f.readline
     fast = json_text._orjson  # read at call time, so tests can switch the stdlib path on
     loads = fast.loads if fast is not None else None
+    progress = load.progress
     while True:
+        if progress is not None:
+            progress(offset)
         raw = readline(limit)
         if not raw:
             return
@@ -257,7 +279,7 @@ def load_jsonl(load: FileLoad, f: IO[bytes]) -> None:
         count = len(spans)
         try:
             decoder.from_json(obj, spans)
-            load.origins.append((count, line, None))
+            load.record(count, line, None)
         except _Invalid as exc:
             del spans[count:]
             load.skip(
@@ -358,8 +380,10 @@ def load_binpb(load: FileLoad, f: IO[bytes], end: int) -> None:
     from_pb = decoder.from_pb
     raw_attrs = decoder.raw_attrs
     raw_class = _RawTracesData.FromString
-    origins = load.origins
+    progress = load.progress
     while True:
+        if progress is not None:
+            progress(offset)
         header = read(4)
         if not header:
             return
@@ -402,7 +426,7 @@ def load_binpb(load: FileLoad, f: IO[bytes], end: int) -> None:
                 del spans[count:]
                 problem = _decode_frame(decoder, body, spans)
             if problem is None:
-                origins.append((count, None, offset))
+                load.record(count, None, offset)
                 load.records += 1
                 offset += 4 + size
                 continue
@@ -430,7 +454,7 @@ def load_binpb(load: FileLoad, f: IO[bytes], end: int) -> None:
             count = len(spans)
             if _decode_frame(decoder, _pread(f, offset + 4, region), spans, full=True) is None:
                 recovered = len(spans) - count
-                load.origins.append((count, None, offset))
+                load.record(count, None, offset)
             else:
                 del spans[count:]
         if recovered:

@@ -3,18 +3,22 @@
 from __future__ import annotations
 
 import bisect
+import gc
 import warnings
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 
 from opentelemetry.sdk.trace import ReadableSpan
 
+from otel_replay.core.sdkspan import Parts
 from otel_replay.formats.errors import RecordingError, RecordingWarning, SkippedRecord
 from otel_replay.model.checkpoint import Checkpoint
 from otel_replay.model.errors import CheckpointError
 from otel_replay.model.span_shapes import session_id_of
-from otel_replay.model.steps import Step, normalize_span
+from otel_replay.model.steps import Step, normalize_span, step_of_parts
 
 __all__ = ["Recording"]
+
+_CHUNK = 4096  # spans normalized between progress calls
 
 
 class Recording:
@@ -23,6 +27,9 @@ class Recording:
     ``warnings`` are the messages of everything skipped while loading, ``skipped`` the
     damaged records (:class:`SkippedRecord`), ``errors`` the files of a directory that could
     not be loaded at all (path -> error); ``paths`` are the files loaded.
+
+    A compact recording (``load_recording(..., keep_spans=False)``) keeps only what its steps
+    need: its ``spans`` list is empty, ``span_count`` and ``len()`` count the spans read.
     """
 
     def __init__(
@@ -34,9 +41,15 @@ class Recording:
         skipped: Sequence[SkippedRecord] = (),
         errors: Mapping[str, RecordingError] | None = None,
         origins: Sequence[tuple[int, str, int | None, int | None]] = (),
+        parts: list[Parts] | None = None,
     ) -> None:
         self.paths: list[str] = list(paths)
         self.spans: list[ReadableSpan] = list(spans)
+        #: compact: the span parts, until the steps are made of them
+        self._parts = parts
+        self._count = len(parts) if parts is not None else len(self.spans)
+        #: compact: (trace id, span id) per span, in file order (for ``where``)
+        self._ids: list[tuple[int, int | None]] | None = None
         self.warnings: list[str] = list(warnings)
         self.skipped: list[SkippedRecord] = list(skipped)
         self.errors: dict[str, RecordingError] = dict(errors or {})
@@ -46,10 +59,28 @@ class Recording:
         self._sessions: list[str] | None = None
 
     def __len__(self) -> int:
-        return len(self.spans)
+        return self._count
+
+    @property
+    def span_count(self) -> int:
+        """The number of spans loaded (also of a compact recording)."""
+        return self._count
+
+    @property
+    def compact(self) -> bool:
+        """Whether only steps are kept (``load_recording(..., keep_spans=False)``)."""
+        return self._parts is not None or self._ids is not None
 
     def __repr__(self) -> str:
-        return f"Recording(paths={self.paths!r}, spans={len(self.spans)}, warnings={len(self.warnings)})"
+        return (
+            f"Recording(paths={self.paths!r}, spans={self._count}, warnings={len(self.warnings)})"
+        )
+
+    def prepare(self, progress: Callable[[int, int], None] | None = None) -> None:
+        """Normalize the spans into steps now (else on first use); ``progress(done, total)``
+        is called every few thousand spans and at the end."""
+        if self._steps is None:
+            self._normalize(progress)
 
     def steps(self) -> list[Step]:
         """All spans as steps, sorted by (session id, sequence, start time).
@@ -105,11 +136,10 @@ class Recording:
         if not self._origins or span_id is None:
             return None
         starts = [o[0] for o in self._origins]
-        for i, span in enumerate(self.spans):
-            ctx = span.context
-            if ctx is None or format(ctx.span_id, "016x") != span_id:
+        for i, (tid, sid) in enumerate(self._span_ids()):
+            if sid is None or format(sid, "016x") != span_id:
                 continue
-            if trace_id is not None and format(ctx.trace_id, "032x") != trace_id:
+            if trace_id is not None and format(tid, "032x") != trace_id:
                 continue
             _, path, line, offset = self._origins[bisect.bisect_right(starts, i) - 1]
             if line is not None:
@@ -117,7 +147,63 @@ class Recording:
             return f"{path}: at byte offset {offset}"
         return None
 
-    def _normalize(self) -> None:
+    def _span_ids(self) -> list[tuple[int, int | None]]:
+        if self._parts is not None:
+            return [(p[1], p[2]) for p in self._parts]
+        if self._ids is not None:
+            return self._ids
+        out: list[tuple[int, int | None]] = []
+        for span in self.spans:
+            ctx = span.context
+            out.append((ctx.trace_id, ctx.span_id) if ctx is not None else (0, None))
+        return out
+
+    def _normalize_parts(
+        self, parts: list[Parts], progress: Callable[[int, int], None] | None
+    ) -> list[Step]:
+        trace_session: dict[int, str] = {}
+        for p in parts:
+            tid = p[1]
+            if tid in trace_session:
+                continue
+            sid = session_id_of(p[0], tid)
+            if sid != format(tid, "032x"):
+                trace_session[tid] = sid
+        self._ids = [(p[1], p[2]) for p in parts]
+        get = trace_session.get
+        total = len(parts)
+        steps: list[Step] = []
+        ids: dict[int, tuple[int]] = {}  # one (id,) per trace / parent: they repeat
+        for at in range(0, total, _CHUNK):
+            chunk = [step_of_parts(p, get(p[1])) for p in parts[at : at + _CHUNK]]
+            for step in chunk:
+                d = step.__dict__
+                tid = d["trace_id"]
+                d["trace_id"] = ids.setdefault(tid[0], tid)
+                pid = d["parent_span_id"]
+                if pid is not None:
+                    d["parent_span_id"] = ids.setdefault(pid[0], pid)
+            steps.extend(chunk)
+            if progress is not None:
+                progress(len(steps), total)
+        self._parts = None  # the steps hold the attributes now
+        return steps
+
+    def _normalize(self, progress: Callable[[int, int], None] | None = None) -> None:
+        was_enabled = gc.isenabled()
+        gc.disable()  # many long-lived acyclic objects: the collector would rescan them
+        try:
+            if self._parts is not None:
+                self._finish_normalize(self._normalize_parts(self._parts, progress))
+            else:
+                self._normalize_spans()
+        finally:
+            if was_enabled:
+                gc.enable()
+        if progress is not None:
+            progress(self._count, self._count)
+
+    def _normalize_spans(self) -> None:
         trace_session: dict[int, str] = {}
         for span in self.spans:
             ctx = span.context
@@ -128,12 +214,14 @@ class Recording:
             if sid != format(tid, "032x"):
                 trace_session[tid] = sid
         unsorted: list[Step] = []
-        sessions: dict[str, None] = {}
         for span in self.spans:
             ctx = span.context
             step = normalize_span(span, trace_session.get(ctx.trace_id if ctx is not None else 0))
-            sessions.setdefault(step.session_id)
             unsorted.append(step)
+        self._finish_normalize(unsorted)
+
+    def _finish_normalize(self, unsorted: list[Step]) -> None:
+        sessions = dict.fromkeys(s.session_id for s in unsorted)
         steps = sorted(
             unsorted,
             key=lambda s: (

@@ -56,6 +56,18 @@ def default_importance(kind: str, is_error: bool) -> float:
     return DEFAULT_IMPORTANCE.get(kind, DEFAULT_IMPORTANCE[c.KIND_OTHER])
 
 
+#: The attributes ``Step.input_tokens`` / ``output_tokens`` read, first present wins.
+INPUT_TOKEN_KEYS = (
+    c.GEN_AI_USAGE_INPUT_TOKENS,
+    "gen_ai.usage.prompt_tokens",
+    "llm.token_count.prompt",
+)
+OUTPUT_TOKEN_KEYS = (
+    c.GEN_AI_USAGE_OUTPUT_TOKENS,
+    "gen_ai.usage.completion_tokens",
+    "llm.token_count.completion",
+)
+
 _LAZY = "_lazy_span"  # instance key of a lazily normalized step: (span parts, session id)
 
 
@@ -180,21 +192,11 @@ class Step:
 
     @property
     def input_tokens(self) -> int | None:
-        return _first_int(
-            self.attributes,
-            (c.GEN_AI_USAGE_INPUT_TOKENS, "gen_ai.usage.prompt_tokens", "llm.token_count.prompt"),
-        )
+        return _first_int(self.attributes, INPUT_TOKEN_KEYS)
 
     @property
     def output_tokens(self) -> int | None:
-        return _first_int(
-            self.attributes,
-            (
-                c.GEN_AI_USAGE_OUTPUT_TOKENS,
-                "gen_ai.usage.completion_tokens",
-                "llm.token_count.completion",
-            ),
-        )
+        return _first_int(self.attributes, OUTPUT_TOKEN_KEYS)
 
     @property
     def replay_step_key(self) -> str | None:
@@ -299,11 +301,20 @@ def step_from_parts(parts: Parts, session_id: str | None) -> Step:
     return step
 
 
+def step_of_parts(parts: Parts, session_id: str | None) -> Step:
+    """The step of the span ``parts`` were taken from, computed now; equal to
+    ``normalize_span(span, session_id)``. The step keeps ``parts``' attribute dict itself
+    (no copy): for parts nothing else holds, e.g. decoded from a recording."""
+    step = _new_step(Step)
+    step.__dict__.update(_fields(parts, session_id, copy=False))
+    return step
+
+
 _ERROR = StatusCode.ERROR.value
 _OK = StatusCode.OK.value
 
 
-def _fields(parts: Parts, session_id: str | None) -> dict[str, Any]:
+def _fields(parts: Parts, session_id: str | None, copy: bool = True) -> dict[str, Any]:
     """The field values of :func:`normalize_span`'s step."""
     attrs, trace_id, span_id, parent_id, span_name, code, description, start, end = parts
     kind, name = _classify(attrs, span_name)
@@ -336,7 +347,7 @@ def _fields(parts: Parts, session_id: str | None) -> dict[str, Any]:
         "importance": importance,
         "inputs": inputs,
         "outputs": outputs,
-        "attributes": dict(attrs),
+        "attributes": dict(attrs) if copy else attrs,
     }
 
 
