@@ -21,6 +21,7 @@ from otel_replay.cli.render import (
     paragraphs,
     terminal_text,
     warn_once,
+    whole_number,
     write_out,
 )
 from otel_replay.drift.compare import compare
@@ -246,16 +247,6 @@ def _ratio(text: str) -> float:
     return v
 
 
-def _count(text: str) -> int:
-    try:
-        v = int(text)
-    except ValueError:
-        v = -1
-    if v < 0:
-        raise argparse.ArgumentTypeError(f"expected a whole number >= 0, got {text!r}")
-    return v
-
-
 def _ms(text: str) -> float:
     try:
         v = float(text)
@@ -372,7 +363,7 @@ def add_diff_parser(sub: Any) -> None:
     )
     p.add_argument(
         "--token-floor",
-        type=_count,
+        type=whole_number,
         metavar="N",
         help="minimum token usage increase that counts (default: 0)",
     )

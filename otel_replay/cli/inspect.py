@@ -27,6 +27,7 @@ from otel_replay.cli.render import (
     render_table,
     terminal_text,
     warn_once,
+    whole_number,
     write_out,
 )
 from otel_replay.model.checkpoint import Checkpoint
@@ -236,16 +237,6 @@ def _ckpt_dict(ck: Checkpoint) -> dict[str, Any]:
     }
 
 
-def _limit(text: str) -> int:
-    try:
-        v = int(text)
-    except ValueError:
-        v = -1
-    if v < 0:
-        raise argparse.ArgumentTypeError(f"expected a whole number >= 0, got {text!r}")
-    return v
-
-
 def add_inspect_parser(sub: Any) -> None:
     insp = sub.add_parser(
         "inspect",
@@ -271,7 +262,7 @@ def add_inspect_parser(sub: Any) -> None:
     insp.add_argument("--no-steps", action="store_true", help="list checkpoints only")
     insp.add_argument(
         "--limit",
-        type=_limit,
+        type=whole_number,
         metavar="N",
         help="list at most N steps in all (then how many were left out)",
     )

@@ -3,6 +3,7 @@ lines, plain-text tables, counted nouns and the checkpoints recorded among a rec
 
 from __future__ import annotations
 
+import argparse
 import re
 import sys
 import textwrap
@@ -14,6 +15,7 @@ from otel_replay.model.checkpoint import Checkpoint
 from otel_replay.model.steps import Step
 
 __all__ = [
+    "whole_number",
     "render_table",
     "checkpoints_of",
     "terminal_text",
@@ -121,6 +123,17 @@ def exit_codes_epilog(command: str = "") -> str:
 def paragraphs(*texts: str) -> str:
     """Help text: each of ``texts`` wrapped to 79 columns, separated by blank lines."""
     return "\n\n".join(textwrap.fill(t, 79) for t in texts)
+
+
+def whole_number(text: str) -> int:
+    """An ``argparse`` type: an int >= 0."""
+    try:
+        v = int(text)
+    except ValueError:
+        v = -1
+    if v < 0:
+        raise argparse.ArgumentTypeError(f"expected a whole number >= 0, got {text!r}")
+    return v
 
 
 def error(command: str, message: str) -> None:

@@ -5,7 +5,7 @@ serialized, and the per-load cache of decoded ``KeyValue`` messages)."""
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence, Set
 from typing import Any
 
 from google.protobuf import descriptor_pb2, descriptor_pool, message_factory
@@ -390,19 +390,23 @@ def _file_protos(fd: Any, seen: dict[str, descriptor_pb2.FileDescriptorProto]) -
         seen[fd.name] = proto
 
 
-def _raw_traces_data_class() -> Any:
-    """``TracesData`` with the ``attributes`` of spans, events and links declared as
-    ``repeated bytes``: the wire format is the same, but parsing leaves each ``KeyValue``
-    serialized, so identical attributes are decoded once (:meth:`_ProtoDecoder.raw_attrs`)."""
+def traces_data_with_bytes_fields(fields: Set[tuple[str, str]]) -> Any:
+    """A ``TracesData`` class whose ``(message, field)`` pairs of the trace proto (nested
+    messages as ``"Span.Event"``) are declared ``bytes``: the wire format is the same, but
+    parsing leaves those fields serialized."""
     files: dict[str, descriptor_pb2.FileDescriptorProto] = {}
     _file_protos(TracesData.DESCRIPTOR.file, files)
-    trace = files[TracesData.DESCRIPTOR.file.name]
-    span = next(m for m in trace.message_type if m.name == "Span")
-    for message in (span, *span.nested_type):
-        for field in message.field:
-            if field.name == "attributes":
-                field.type = descriptor_pb2.FieldDescriptorProto.TYPE_BYTES
-                field.ClearField("type_name")
+
+    def retype(messages: Any, prefix: str) -> None:
+        for message in messages:
+            name = prefix + message.name
+            for field in message.field:
+                if (name, field.name) in fields:
+                    field.type = descriptor_pb2.FieldDescriptorProto.TYPE_BYTES
+                    field.ClearField("type_name")
+            retype(message.nested_type, name + ".")
+
+    retype(files[TracesData.DESCRIPTOR.file.name].message_type, "")
     pool = descriptor_pool.DescriptorPool()
     for proto in files.values():
         pool.Add(proto)
@@ -411,7 +415,11 @@ def _raw_traces_data_class() -> Any:
     )
 
 
-_RawTracesData: Any = _raw_traces_data_class()
+#: ``TracesData`` with the ``attributes`` of spans, events and links declared as ``repeated
+#: bytes``, so identical attributes are decoded once (:meth:`_ProtoDecoder.raw_attrs`).
+_RawTracesData: Any = traces_data_with_bytes_fields(
+    {("Span", "attributes"), ("Span.Event", "attributes"), ("Span.Link", "attributes")}
+)
 
 
 def spans_from_traces_data(td: TracesData) -> list[ReadableSpan]:

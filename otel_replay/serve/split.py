@@ -14,38 +14,18 @@ from collections.abc import Collection, Container
 from dataclasses import dataclass, field
 from typing import Any
 
-from google.protobuf import descriptor_pb2, descriptor_pool, message_factory
 from opentelemetry.proto.common.v1.common_pb2 import KeyValue
-from opentelemetry.proto.trace.v1.trace_pb2 import Span, TracesData
+from opentelemetry.proto.trace.v1.trace_pb2 import Span
 
 from otel_replay.core import conventions as c
-from otel_replay.formats.otlp_proto import _file_protos
+from otel_replay.formats.otlp_proto import traces_data_with_bytes_fields
 from otel_replay.serve.baselines import Provenance
 
 __all__ = ["Scan", "scan", "might_hold", "extract", "worker_field", "SpanBytesTracesData"]
 
 
-def _span_bytes_class() -> Any:
-    """``TracesData`` with ``ScopeSpans.spans`` declared ``repeated bytes`` (same wire
-    format: parsing leaves each span serialized)."""
-    files: dict[str, descriptor_pb2.FileDescriptorProto] = {}
-    _file_protos(TracesData.DESCRIPTOR.file, files)
-    trace = files[TracesData.DESCRIPTOR.file.name]
-    scope_spans = next(m for m in trace.message_type if m.name == "ScopeSpans")
-    for f in scope_spans.field:
-        if f.name == "spans":
-            f.type = descriptor_pb2.FieldDescriptorProto.TYPE_BYTES
-            f.ClearField("type_name")
-    pool = descriptor_pool.DescriptorPool()
-    for proto in files.values():
-        pool.Add(proto)
-    return message_factory.GetMessageClass(
-        pool.FindMessageTypeByName(TracesData.DESCRIPTOR.full_name)
-    )
-
-
-#: ``TracesData`` whose spans stay serialized (``bytes``); see :func:`_span_bytes_class`.
-SpanBytesTracesData: Any = _span_bytes_class()
+#: ``TracesData`` whose spans stay serialized (``bytes``).
+SpanBytesTracesData: Any = traces_data_with_bytes_fields({("ScopeSpans", "spans")})
 
 _SESSION = c.SESSION_ID
 _WORKER = c.SERVE_WORKER
