@@ -82,6 +82,36 @@ def test_sigterm_compares_and_forwards_held_runs_then_exits_0(tmp_path):
     assert [p.name for p in rec.glob("*.jsonl")] == ["spans-w-env.jsonl"]
 
 
+def test_settings_without_an_option_come_from_the_environment():
+    from google.rpc import status_pb2
+
+    with otlp_sink() as sink:
+        proc = _start(
+            {
+                c.ENV_SERVE_GRPC_PORT: "0",
+                c.ENV_SERVE_HTTP_PORT: "0",
+                c.ENV_SERVE_DOWNSTREAM: sink.url,
+                c.ENV_SERVE_MAX_REQUEST_BYTES: "4096",
+            }
+        )
+        try:
+            assert proc.stdout is not None
+            match = READY.match(proc.stdout.readline())
+            assert match
+            status, _h, reply = post(f"127.0.0.1:{match.group(2)}", b"x" * 5000)
+            proc.send_signal(signal.SIGTERM)
+            proc.communicate(timeout=60)
+        finally:
+            if proc.poll() is None:
+                proc.kill()
+                proc.communicate()
+    assert status == 413
+    assert status_pb2.Status.FromString(reply).message == (
+        "request body of 5000 bytes exceeds the cap of 4096 bytes"
+    )
+    assert proc.returncode == 0
+
+
 def test_no_downstream_is_a_usage_error(capsys, monkeypatch):
     for name in (c.ENV_SERVE_DOWNSTREAM, "OTEL_EXPORTER_OTLP_ENDPOINT"):
         monkeypatch.delenv(name, raising=False)

@@ -4,6 +4,7 @@ itself is :mod:`otel_replay.serve`)."""
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import signal
 import sys
 import threading
@@ -36,7 +37,9 @@ def _positive(kind: type) -> Any:
 
 
 def cmd_serve(args: argparse.Namespace, out: TextIO) -> int:
-    config = ServeConfig(
+    # the options' defaults are the environment's; the settings without an option keep theirs
+    config = dataclasses.replace(
+        ServeConfig.from_env(),
         host=args.host,
         grpc_port=args.grpc_port,
         http_port=args.http_port,
