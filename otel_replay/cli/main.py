@@ -6,6 +6,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import gc
+import importlib
 import logging
 import os
 import sys
@@ -13,9 +14,6 @@ import warnings
 from collections.abc import Iterator, Sequence
 from typing import TextIO
 
-from otel_replay.cli.demo import add_demo_parser
-from otel_replay.cli.diff import add_diff_parser
-from otel_replay.cli.inspect import add_inspect_parser
 from otel_replay.cli.render import (
     EXIT_BROKEN_PIPE,
     EXIT_ERROR,
@@ -25,7 +23,6 @@ from otel_replay.cli.render import (
     exit_codes_epilog,
     terminal_text,
 )
-from otel_replay.cli.serve import add_serve_parser
 from otel_replay.core.version import __version__
 from otel_replay.formats.errors import RecordingError, RecordingWarning
 from otel_replay.model.errors import CheckpointError
@@ -33,9 +30,19 @@ from otel_replay.model.errors import CheckpointError
 __all__ = ["main", "build_parser"]
 
 
-def build_parser() -> argparse.ArgumentParser:
+#: The commands, in ``--help`` order: name -> module with its ``add_<name>_parser``.
+_COMMANDS: dict[str, str] = {
+    "demo": "otel_replay.cli.demo",
+    "inspect": "otel_replay.cli.inspect",
+    "diff": "otel_replay.cli.diff",
+    "serve": "otel_replay.cli.serve",
+}
+
+
+def build_parser(command: str | None = None) -> argparse.ArgumentParser:
     """The ``otel-replay`` parser with its ``demo``, ``inspect``, ``diff`` and ``serve``
-    subcommands."""
+    subcommands; with ``command``, only that one's module is imported and its parser built
+    (the others are bare names: a command line parses as with the full parser)."""
     parser = argparse.ArgumentParser(
         prog="otel-replay",
         description="Record, restore, replay and drift detection for AI agents on OpenTelemetry.",
@@ -51,11 +58,21 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(
         dest="command", required=True, metavar="COMMAND", help="the command to run"
     )
-    add_demo_parser(sub)
-    add_inspect_parser(sub)
-    add_diff_parser(sub)
-    add_serve_parser(sub)
+    for name, module in _COMMANDS.items():
+        if command is None or name == command:
+            getattr(importlib.import_module(module), f"add_{name}_parser")(sub)
+        else:
+            sub.add_parser(name)
     return parser
+
+
+def _command_of(argv: Sequence[str]) -> str | None:
+    """The command a command line names (its first argument that is not an option; the
+    top-level options take no value), or ``None``."""
+    for arg in argv:
+        if not arg.startswith("-"):
+            return arg if arg in _COMMANDS else None
+    return None
 
 
 class _PrefixFormatter(logging.Formatter):
@@ -124,7 +141,9 @@ def _quiet_stdout() -> None:
 
 def main(argv: Sequence[str] | None = None, out: TextIO | None = None) -> int:
     """Entry point; returns the exit code (``--help`` for what each code means)."""
-    parser = build_parser()
+    if argv is None:
+        argv = sys.argv[1:]
+    parser = build_parser(_command_of(argv))  # start-up: import only the command run
     try:
         args = parser.parse_args(argv)
     except SystemExit as exc:  # usage errors (2), --help and --version (0)

@@ -1,7 +1,8 @@
 """Recordings on disk: OTLP JSON lines and protobuf codecs, the exporter, the loader.
 
 ``files`` (formats, load and write), ``exporter``, ``recording`` (the loaded spans and
-steps), ``summary`` (a streaming outline of large recordings), ``errors``; the codecs ``otlp_proto``, ``otlp_json_encode``, ``otlp_json_decode``,
+steps), ``summary`` (a streaming outline of large recordings; ``outline_decode``, its typed decode of
+JSON lines), ``errors``; the codecs ``otlp_proto``, ``otlp_json_encode``, ``otlp_json_decode``,
 ``otlp_json_fields``, ``json_text``, and ``sdk_spans`` (SDK spans from decoded parts).
 
 May import: ``core``, ``model``.

@@ -202,6 +202,7 @@ def load_jsonl(load: FileLoad, f: IO[bytes]) -> None:
     fast = json_text._orjson  # read at call time, so tests can switch the stdlib path on
     loads = fast.loads if fast is not None else None
     progress = load.progress
+    fast_line = getattr(load.sink, "fast_line", None)  # a sink may read whole lines itself
     while True:
         if progress is not None:
             progress(offset)
@@ -228,6 +229,9 @@ def load_jsonl(load: FileLoad, f: IO[bytes]) -> None:
                 size += len(raw)
             offset = start + size
             load.skip(error, size=size, spans=None, line=line, reason=cap)
+            continue
+        if fast_line is not None and fast_line(load, raw):
+            load.records += 1
             continue
         obj: Any
         try:

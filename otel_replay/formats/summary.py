@@ -18,6 +18,7 @@ from otel_replay.core import conventions as c
 from otel_replay.core.sdkspan import Parts, span_parts
 from otel_replay.formats.errors import RecordingError, RecordingWarning, SkippedRecord, _where
 from otel_replay.formats.files import LoadProgress, _read_files
+from otel_replay.formats.outline_decode import AVAILABLE, OutlineLines
 from otel_replay.model.checkpoint import Checkpoint
 from otel_replay.model.errors import CheckpointError
 from otel_replay.model.span_shapes import session_id_of
@@ -40,6 +41,7 @@ class RecordingSummary:
         self._trace_session: dict[int, str] = {}
         #: checkpoint spans: (parts, where they were read)
         self._checkpoints: list[tuple[Parts, str]] = []
+        self._lines = OutlineLines(self._traces, self._trace_session) if AVAILABLE else None
 
     def __len__(self) -> int:
         return self.span_count
@@ -65,6 +67,17 @@ class RecordingSummary:
                     where = _where(load.path, line, offset if line is None else None)[:-2]
                 self._checkpoints.append((p, where))
         self.span_count += len(spans)
+
+    def fast_line(self, load: Any, raw: bytes) -> bool:
+        """Whether one JSON line was read here (``OutlineLines``), not by the decoder."""
+        lines = self._lines
+        if lines is None:
+            return False
+        n = lines.read(load, raw)
+        if n is None:
+            return False
+        self.span_count += n
+        return True
 
     def _session(self, tid: int) -> str:
         return self._trace_session.get(tid) or format(tid, "032x")
@@ -126,7 +139,7 @@ def summarize_recording(
         strict=strict,
         keep_spans=False,
         progress=progress,
-        sink=summary.add,
+        sink=_Sink(summary),
     )
     summary.paths, summary.warnings, summary.skipped, summary.errors = (
         loaded,
@@ -135,3 +148,15 @@ def summarize_recording(
         errors,
     )
     return summary
+
+
+class _Sink:
+    """``FileLoad.sink`` of a summary: its records' spans, and whole lines it reads itself
+    (``fast_line``, see :func:`~otel_replay.formats.readers.load_jsonl`)."""
+
+    def __init__(self, summary: RecordingSummary) -> None:
+        self.add = summary.add
+        self.fast_line = summary.fast_line
+
+    def __call__(self, load: Any, spans: list[Any], line: int | None, offset: int | None) -> None:
+        self.add(load, spans, line, offset)
