@@ -8,6 +8,7 @@ from __future__ import annotations
 import copy
 import gzip
 import json
+import subprocess
 import sys
 from collections.abc import Callable
 from pathlib import Path
@@ -24,7 +25,8 @@ from tests.test_large_recordings import assert_same_recording
 
 msgspec = pytest.importorskip("msgspec")  # extra "fast"
 
-BENCH = Path(__file__).resolve().parents[1] / "bench"
+ROOT = Path(__file__).resolve().parents[1]
+BENCH = ROOT / "bench"
 sys.path.insert(0, str(BENCH))
 from large_recording import write_large  # noqa: E402
 
@@ -115,6 +117,7 @@ EDITS: list[tuple[str, Callable[[dict[str, Any]], None], bool]] = [
     ("unicode digits in id", _set(["spanId"], "\u0663" * 16), True),
     ("zero span id", _set(["spanId"], "0" * 16), True),
     ("zero trace id", _set(["traceId"], "0" * 32), True),
+    ("unicode zero span id", _set(["spanId"], "\u0660" * 16), True),
     ("base64 span id", _set(["spanId"], "EAAAAAAAAAM="), False),
     ("base64 parent id", _set(["parentSpanId"], "APBnqguKArc="), False),
     ("empty parent id", _set(["parentSpanId"], ""), True),
@@ -379,3 +382,22 @@ def test_without_msgspec_every_line_takes_the_general_path(
     assert_same_recording(path)
     assert taken == []
     assert RecordingSummary()._lines is None
+
+
+def test_inspect_imports_only_its_own_command(tmp_path: Path) -> None:
+    path = tmp_path / "r.jsonl"
+    write_large(str(path), 3)
+    code = (
+        "import sys\n"
+        "from otel_replay.cli.main import main\n"
+        f"assert main(['inspect', {str(path)!r}, '--no-steps', '--quiet']) == 0\n"
+        "print(sorted(m for m in sys.modules if m.startswith(('otel_replay.cli.', "
+        "'otel_replay.drift', 'opentelemetry.sdk.metrics'))))\n"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True, cwd=ROOT
+    )
+    assert out.stdout.splitlines()[-1] == str(
+        ["otel_replay.cli.inspect", "otel_replay.cli.load", "otel_replay.cli.main"]
+        + ["otel_replay.cli.progress", "otel_replay.cli.render"]
+    )

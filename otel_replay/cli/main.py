@@ -6,13 +6,12 @@ from __future__ import annotations
 import argparse
 import contextlib
 import gc
-import importlib
 import logging
 import os
 import sys
 import warnings
-from collections.abc import Iterator, Sequence
-from typing import TextIO
+from collections.abc import Callable, Iterator, Sequence
+from typing import Any, TextIO
 
 from otel_replay.cli.render import (
     EXIT_BROKEN_PIPE,
@@ -30,12 +29,37 @@ from otel_replay.model.errors import CheckpointError
 __all__ = ["main", "build_parser"]
 
 
-#: The commands, in ``--help`` order: name -> module with its ``add_<name>_parser``.
-_COMMANDS: dict[str, str] = {
-    "demo": "otel_replay.cli.demo",
-    "inspect": "otel_replay.cli.inspect",
-    "diff": "otel_replay.cli.diff",
-    "serve": "otel_replay.cli.serve",
+def _add_demo(sub: Any) -> None:
+    from otel_replay.cli.demo import add_demo_parser
+
+    add_demo_parser(sub)
+
+
+def _add_inspect(sub: Any) -> None:
+    from otel_replay.cli.inspect import add_inspect_parser
+
+    add_inspect_parser(sub)
+
+
+def _add_diff(sub: Any) -> None:
+    from otel_replay.cli.diff import add_diff_parser
+
+    add_diff_parser(sub)
+
+
+def _add_serve(sub: Any) -> None:
+    from otel_replay.cli.serve import add_serve_parser
+
+    add_serve_parser(sub)
+
+
+#: The commands, in ``--help`` order, each with what adds its parser (importing its module:
+#: a command line imports only the command it runs).
+_COMMANDS: dict[str, Callable[[Any], None]] = {
+    "demo": _add_demo,
+    "inspect": _add_inspect,
+    "diff": _add_diff,
+    "serve": _add_serve,
 }
 
 
@@ -58,9 +82,9 @@ def build_parser(command: str | None = None) -> argparse.ArgumentParser:
     sub = parser.add_subparsers(
         dest="command", required=True, metavar="COMMAND", help="the command to run"
     )
-    for name, module in _COMMANDS.items():
+    for name, add in _COMMANDS.items():
         if command is None or name == command:
-            getattr(importlib.import_module(module), f"add_{name}_parser")(sub)
+            add(sub)
         else:
             sub.add_parser(name)
     return parser

@@ -222,7 +222,7 @@ class OutlineLines:
     def _spans(self, decoder: Any, td: Any) -> tuple[list[Any], list[Callable[[], Any]]]:
         """The spans of ``td`` and the resources and scopes to make for them, read as the
         general decoder reads them (same checks; its caches)."""
-        spans: list[Any] = []
+        lists: list[list[Any]] = []
         made: list[Callable[[], Any]] = []
         resources = decoder.resources
         scopes = decoder.scopes
@@ -251,11 +251,11 @@ class OutlineLines:
                         _make, scopes, decoder._scope, key, name, version, sattrs, sschema
                     )
                 )
-                if spans:
-                    spans.extend(ss.spans)
-                else:
-                    spans = ss.spans  # one list per line, usually: not copied
-        return spans, made
+                if ss.spans:
+                    lists.append(ss.spans)
+        if len(lists) == 1:
+            return lists[0], made  # one list per line, usually: not copied
+        return [s for spans in lists for s in spans], made
 
     def _count(self, load: Any, spans: list[Any], tids: list[str], sids: list[str]) -> None:
         traces = self._traces
@@ -267,10 +267,13 @@ class OutlineLines:
             by_trace[t] = by_trace.get(t, 0) + n
             if not t:
                 zero_traces += n
-        zero_spans = sids.count(_ZERO_SPAN_ID)
+        if "".join(sids).isascii():
+            zero_spans = sids.count(_ZERO_SPAN_ID)
+        else:  # other zero digits
+            zero_spans = sum(1 for s in sids if not int(s, 16))
         if zero_traces and zero_spans:  # a span with both counts once
             load.bad_ids += sum(
-                1 for s, t in zip(sids, tids, strict=True) if s == _ZERO_SPAN_ID or not int(t, 16)
+                1 for s, t in zip(sids, tids, strict=True) if not (int(s, 16) and int(t, 16))
             )
         else:
             load.bad_ids += zero_traces + zero_spans
