@@ -276,6 +276,7 @@ RAW_EDITS: list[tuple[str, Callable[[bytes], bytes], bool]] = [
     ("repeated id", lambda b: b.replace(b'"flags":257', b'"spanId":"xyz","flags":257', 1), False),
     ("escaped key", lambda b: b.replace(b'"key":"gen_ai.', b'"key":"gen\\u005fai.'), False),
     ("other escape", lambda b: b.replace(b'"chat gpt-4o"', b'"chat \\u00e9"', 1), True),
+    ("escaped ampersand", lambda b: b.replace(b'"chat gpt-4o"', b'"chat \\u0026"', 1), True),
     (
         "escaped checkpoint key",
         lambda b: b.replace(
@@ -368,6 +369,32 @@ def test_torn_gzip_directory_and_protobuf_read_as_load_recording_reads_them(
     write_recording(d / "d.binpb", spans, format="protobuf")
     assert_same_recording(d)
     assert taken.count(True) >= 4
+
+
+def test_a_collector_written_recording_reads_as_load_recording_reads_it(
+    tmp_path: Path, taken: list[bool]
+) -> None:
+    data = ROOT / "tests" / "data" / "recordings" / "collector-ptrace.jsonl"
+    assert_same_recording(data)
+    assert taken == [False]  # trace state, events and links: the general decoder
+    doc = json.loads(data.read_bytes())
+    for rs in doc["resourceSpans"]:
+        for ss in rs["scopeSpans"]:
+            for span in ss["spans"]:
+                for key in ("traceState", "events", "links", "droppedAttributesCount"):
+                    span.pop(key, None)
+                span.pop("droppedEventsCount", None)
+                span.pop("droppedLinksCount", None)
+                span["attributes"] = [  # bytes and map values: the general decoder
+                    a for a in span.get("attributes", []) if a["key"] not in ("bytes", "kvList")
+                ]
+    spans = doc["resourceSpans"][0]["scopeSpans"][0]["spans"]
+    assert spans[1]["traceId"] == ""  # an absent id: the general decoder
+    spans[1].update(traceId=spans[0]["traceId"], spanId="2122232425262728")
+    path = tmp_path / "r.jsonl"
+    path.write_bytes(json.dumps(doc).encode() + b"\n")
+    assert_same_recording(path)
+    assert taken[-1] is True
 
 
 def test_without_msgspec_every_line_takes_the_general_path(

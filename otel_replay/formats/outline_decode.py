@@ -39,9 +39,9 @@ except ImportError:  # pragma: no cover - depends on the environment
 AVAILABLE = msgspec is not None
 
 #: A line that may hold a checkpoint span: its key, or a ``\\u00XX`` escape that could spell
-#: one of its characters (``_``, ``.``, letters). Such lines take the general path.
+#: one of its characters (``.``, ``_``, lower-case letters). Such lines take the general path.
 _CHECKPOINT_KEY = c.CHECKPOINT_ID.encode()
-_KEY_ESCAPE = re.compile(rb"\\u00[2567]")
+_KEY_ESCAPE = re.compile(rb"\\u00(?:2[eE]|5[fF]|6[1-9a-fA-F]|7[0-9aA])")
 _SESSION_KEYS = frozenset((c.SESSION_ID, c.GEN_AI_CONVERSATION_ID, "session.id"))
 _ZERO_SPAN_ID = "0" * 16
 #: Longest decimal time string taken here (``int()`` refuses more than
