@@ -428,3 +428,19 @@ def test_inspect_imports_only_its_own_command(tmp_path: Path) -> None:
         ["otel_replay.cli.inspect", "otel_replay.cli.load", "otel_replay.cli.main"]
         + ["otel_replay.cli.progress", "otel_replay.cli.render"]
     )
+
+
+def test_strict_raises_at_the_same_record_as_load_recording(tmp_path: Path) -> None:
+    from otel_replay.formats.errors import RecordingFormatError
+    from otel_replay.formats.files import load_recording
+
+    docs = _docs(tmp_path)
+    _span(docs[1])["spanId"] = "xyz"
+    path = tmp_path / "r.jsonl"
+    path.write_bytes(b"".join(_lines(docs)))
+    with pytest.raises(RecordingFormatError) as full:
+        load_recording(path, strict=True)
+    with pytest.raises(RecordingFormatError) as outline:
+        summarize_recording(path, strict=True)
+    assert str(outline.value) == str(full.value)
+    assert str(full.value).startswith(f"{path}:2: ")
