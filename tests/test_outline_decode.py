@@ -8,13 +8,17 @@ from __future__ import annotations
 import copy
 import gzip
 import json
+import os
 import subprocess
 import sys
+import tempfile
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from otel_replay.core import conventions as c
 from otel_replay.formats import outline_decode
@@ -444,3 +448,57 @@ def test_strict_raises_at_the_same_record_as_load_recording(tmp_path: Path) -> N
         summarize_recording(path, strict=True)
     assert str(outline.value) == str(full.value)
     assert str(full.value).startswith(f"{path}:2: ")
+
+
+_FIELDS = ["traceId", "spanId", "parentSpanId", "flags", "name", "kind", "status", "foo"]
+_FIELDS += ["startTimeUnixNano", "endTimeUnixNano", "attributes", "events", "traceState"]
+_JUNK = st.recursive(
+    st.none()
+    | st.booleans()
+    | st.integers(-(2**70), 2**70)
+    | st.floats()
+    | st.text(max_size=12)
+    | st.sampled_from(["", "0" * 16, "10000000000000ab", "0" * 32, TID2, "1796", " 7", "7"])
+    | st.sampled_from([{"stringValue": "s"}, {"intValue": "5"}, {"boolValue": True}, {}])
+    | st.sampled_from([{"doubleValue": 1}, {"arrayValue": {"values": []}}, {"code": 2}, []]),
+    lambda inner: (
+        st.lists(inner, max_size=3)
+        | st.dictionaries(
+            st.sampled_from(["stringValue", "intValue", "boolValue", "doubleValue", "arrayValue"])
+            | st.sampled_from(["values", "key", "value", "code", "message", "name"]),
+            inner,
+            max_size=3,
+        )
+    ),
+    max_leaves=8,
+)
+_TARGETS = st.one_of(
+    st.tuples(st.just("span"), st.integers(0, 5), st.sampled_from(_FIELDS)),
+    st.tuples(st.just("value"), st.integers(0, 5), st.sampled_from([c.SESSION_ID, SEQ])),
+    st.tuples(st.just("record"), st.just(0), st.sampled_from(["resource", "scope", "schemaUrl"])),
+)
+
+
+@settings(
+    max_examples=int(os.environ.get("OTEL_REPLAY_FUZZ_EXAMPLES", "60")),
+    deadline=None,
+    suppress_health_check=list(HealthCheck),
+)
+@given(st.lists(st.tuples(_TARGETS, _JUNK), min_size=1, max_size=3))
+def test_any_damage_reads_as_load_recording_reads_it(edits: list[Any]) -> None:
+    with tempfile.TemporaryDirectory() as tmp:
+        docs = _docs(Path(tmp))
+        for (where, i, field), value in edits:
+            if where == "span":
+                _span(docs[1], i)[field] = value
+            elif where == "value":  # a repeated key: the last one counts
+                attrs = _span(docs[1], i).get("attributes")
+                if isinstance(attrs, list):
+                    attrs.append({"key": field, "value": value})
+            elif field == "scope":
+                docs[1]["resourceSpans"][0]["scopeSpans"][0]["scope"] = value
+            else:
+                docs[1]["resourceSpans"][0][field] = value
+        path = Path(tmp) / "r.jsonl"
+        path.write_bytes(b"".join(_lines(docs)))
+        assert_same_recording(path)
