@@ -8,6 +8,7 @@ dropped + held/queued while running.
 
 from __future__ import annotations
 
+import queue
 import threading
 import time
 from collections import OrderedDict
@@ -32,7 +33,7 @@ from otel_replay.serve.baselines import BaselineFinder, Provenance, _NoBaseline
 from otel_replay.serve.decode import spans_of
 from otel_replay.serve.forward import Forwarder, Raw
 from otel_replay.serve.otlp_out import OtlpTraceSender
-from otel_replay.serve.split import extract, might_hold, scan, worker_field
+from otel_replay.serve.split import RECEIVED, extract, might_hold, scan, worker_field
 
 __all__ = ["Engine", "Admission", "Limits"]
 
@@ -161,6 +162,14 @@ class Engine:
         )
         self.drift.engine = self
         self._lookups = ThreadPoolExecutor(1, thread_name_prefix="otel-replay-serve-baseline")
+        # spans of restored runs go to the DriftProcessor on a thread of their own, so the
+        # receivers answer while runs are compared
+        self._to_drift: queue.SimpleQueue[list[ReadableSpan] | None] = queue.SimpleQueue()
+        self._drift_queued = 0  # spans in _to_drift (under the lock)
+        self._drifter = threading.Thread(
+            target=self._drift_loop, name="otel-replay-serve-drift", daemon=True
+        )
+        self._drifter.start()
         self._stop = threading.Event()
         self._reaper = threading.Thread(
             target=self._reap, name="otel-replay-serve-timeout", daemon=True
@@ -178,13 +187,13 @@ class Engine:
         ``_BadRequest`` before anything is counted or kept."""
         nbytes = len(body)
         sessions = might_hold(body, self._runs)
-        sc = scan(td, self._runs, self._done, self._stamp_kv, sessions)
+        sc = scan(td, self._runs, self._done, self._stamp_kv, sessions, body)
         n = sc.count
         if not n:
             return _ACCEPTED
         per_span = max(1, nbytes // n)
         recorded = spans_of(td.SerializeToString()) if self.recorder is not None else None
-        held = spans_of(extract(td, sc.held)) if sc.held else []
+        held = self._held_spans(td, sc.held) if sc.held else []
         registered: list[tuple[str, Provenance]] = []
         with self._lock:
             refusal = self._refusal(n, len(sc.new), len(sc.held) * per_span)
@@ -210,6 +219,16 @@ class Engine:
             self._lookups.submit(self._resolve, sid, prov)
         return _ACCEPTED
 
+    def _held_spans(self, td: Any, positions: list[tuple[int, int, int]]) -> list[ReadableSpan]:
+        """The spans at ``positions`` taken out of ``td`` and decoded; each keeps its bytes
+        (exported as received unless the comparison enriches it)."""
+        body, received = extract(td, positions)
+        spans = spans_of(body)
+        if len(spans) == len(received):
+            for s, r in zip(spans, received, strict=True):
+                setattr(s, RECEIVED, r)
+        return spans
+
     def _hold(self, spans: list[ReadableSpan], per_span: int) -> None:
         """Spans of restored runs: held while the run waits for its baseline, else to the
         DriftProcessor (the run's root last: it ends the comparison)."""
@@ -230,8 +249,29 @@ class Engine:
                     roots.append(s)
                 else:
                     feed.append(s)
-        self._feed(feed)
-        self._feed(roots)
+            self._to_drift_locked(feed + roots)
+
+    def _to_drift_locked(self, spans: list[ReadableSpan]) -> None:
+        """Under the lock: queue ``spans`` for the DriftProcessor, in order."""
+        if spans:
+            self._drift_queued += len(spans)
+            self._to_drift.put(spans)
+
+    def _drift_loop(self) -> None:
+        get = self._to_drift.get
+        while True:
+            spans = get()
+            if spans is None:
+                return
+            try:
+                self._feed(spans)
+            except Exception as exc:  # the DriftProcessor reports its own; this is ours
+                self.errors.report("drift", exc)
+            with self._lock:
+                self._drift_queued -= len(spans)
+                idle = not self._drift_queued
+            if idle:  # nothing more to compare now: export without the schedule delay
+                self.forwarder.kick()
 
     def _refusal(self, n: int, new_runs: int, held_bytes: int) -> Admission | None:
         lim = self.limits
@@ -250,7 +290,7 @@ class Engine:
                 "full",
                 f"{self._held_bytes} bytes of restored runs held (max {lim.max_held_bytes})",
             )
-        queued = self.forwarder.queued
+        queued = self.forwarder.queued + self._drift_queued
         if queued and queued + n > lim.max_queued_spans:
             return Admission(
                 False, "full", f"{queued} spans queued for export (max {lim.max_queued_spans})"
@@ -321,10 +361,10 @@ class Engine:
                 )
             else:
                 self._forget(sid, run)
+            pending.sort(key=is_run_root)  # the run's root last: it ends the comparison
+            self._to_drift_locked(pending)
         if steps is None:
             self._not_compared_run("baseline_not_found", prov.checkpoint_id, problem)
-        pending.sort(key=is_run_root)  # the run's root last: it ends the comparison
-        self._feed(pending)
 
     def _not_compared_run(self, reason: str, key: str, message: str) -> None:
         with self._lock:
@@ -442,6 +482,8 @@ class Engine:
             if not waiting:
                 break
             time.sleep(0.02)
+        while self._drift_queued and time.monotonic() < deadline - timeout / 4:
+            time.sleep(0.01)  # the spans taken in are compared before the runs end
         with self._lock:
             left = list(self._runs.items())
         for sid, run in left:
@@ -450,7 +492,12 @@ class Engine:
         self.drift.shutdown_timeout_millis = left_ms
         self.forwarder.shutdown_timeout_millis = max(0, left_ms - 100)
         self.drift.shutdown()
-        lost = self.forwarder.drain_unexported()
+        self._to_drift.put(None)
+        self._drifter.join(max(0.0, deadline - time.monotonic()))
+        with self._lock:
+            lost = self._drift_queued  # not even compared in time
+            self._drift_queued = 0
+        lost += self.forwarder.drain_unexported()
         if lost:
             with self._lock:
                 self._drop(lost, "shutdown")

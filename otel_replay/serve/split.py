@@ -10,8 +10,10 @@ to a serialized ``Span`` (field 9, ``attributes``) is one more attribute of that
 
 from __future__ import annotations
 
+from bisect import bisect_left, bisect_right
 from collections.abc import Collection, Container
 from dataclasses import dataclass, field
+from itertools import accumulate
 from typing import Any
 
 from opentelemetry.proto.common.v1.common_pb2 import KeyValue
@@ -21,7 +23,17 @@ from otel_replay.core import conventions as c
 from otel_replay.formats.otlp_proto import traces_data_with_bytes_fields
 from otel_replay.serve.baselines import Provenance
 
-__all__ = ["Scan", "scan", "might_hold", "extract", "worker_field", "SpanBytesTracesData"]
+__all__ = [
+    "Scan",
+    "scan",
+    "might_hold",
+    "extract",
+    "traces_of",
+    "Origin",
+    "RECEIVED",
+    "worker_field",
+    "SpanBytesTracesData",
+]
 
 
 #: ``TracesData`` whose spans stay serialized (``bytes``).
@@ -56,7 +68,6 @@ _RUN_PREFIX = _prefix(c.REPLAY_RUN_ID)
 _SOURCE_SESSION_PREFIX = _prefix(c.REPLAY_SOURCE_SESSION_ID)
 _SOURCE_TRACE_PREFIX = _prefix(c.REPLAY_SOURCE_TRACE_ID)
 _WORKER_PREFIX = _prefix(_WORKER)
-_FEW = 8  # up to this many sessions to hold, spans are searched for their ids
 
 
 def worker_field(worker_id: str) -> bytes:
@@ -160,42 +171,65 @@ def might_hold(body: bytes, held: Collection[str]) -> bool:
         return True
     if not held:
         return False
-    if len(held) > 64:
+    if len(held) > 4:  # searching the body for each costs more than the scan
         return True
     return any(sid.encode() in body for sid in list(held))
 
 
 def scan(
-    td: Any, held: Collection[str], done: Container[str], stamp: bytes, sessions: bool = True
+    td: Any,
+    held: Collection[str],
+    done: Container[str],
+    stamp: bytes,
+    sessions: bool = True,
+    body: bytes | None = None,
 ) -> Scan:
     """Classify every span of ``td`` (a :data:`SpanBytesTracesData`: sessions in ``held``
     are held; a span with ``agent_replay.replay.checkpoint_id`` starts a restored run unless
     its session is ``done``) and append ``stamp`` (:func:`worker_field`) to each. With
-    ``sessions=False`` (:func:`might_hold` said no) only the stamp is appended.
+    ``sessions=False`` (:func:`might_hold` said no) only the stamp is appended. ``body``, the
+    request's bytes, spares a per-span test for spans already stamped by a worker.
 
-    The sessions to hold are found first (held runs, and the sessions of spans carrying a
-    checkpoint id); a span is then read only if their id occurs in its bytes."""
+    The spans' bytes are searched as one string (in C): for the checkpoint-id key, then for
+    the session attribute of the sessions to hold; only the spans found are read."""
     out = Scan()
-    new = out.new
     groups: list[tuple[int, int, list[bytes]]] = []
+    restamp = body is None or _WORKER_PREFIX in body
     for ri, rs in enumerate(td.resource_spans):
         for si, ss in enumerate(rs.scope_spans):
             spans = list(ss.spans)
             out.count += len(spans)
-            ss.spans[:] = [
-                b + stamp if _WORKER_PREFIX not in b else _restamp(b, stamp) for b in spans
-            ]
-            if sessions:
+            if restamp:
+                ss.spans[:] = [
+                    b + stamp if _WORKER_PREFIX not in b else _restamp(b, stamp) for b in spans
+                ]
+            else:
+                ss.spans[:] = [b + stamp for b in spans]
+            if sessions and spans:
                 groups.append((ri, si, spans))
-    if not groups:
-        return out
-    for _ri, _si, spans in groups:
-        for blob in spans:
-            if _CHECKPOINT_PREFIX not in blob:
-                continue
-            sid = _string_at(blob, _SESSION_PREFIX)
-            if not sid or sid in held or sid in new or sid in done:
-                continue
+    if groups:
+        _find_held(out, groups, held, done)
+    return out
+
+
+def _find_held(
+    out: Scan,
+    groups: list[tuple[int, int, list[bytes]]],
+    held: Collection[str],
+    done: Container[str],
+) -> None:
+    blobs = [b for _ri, _si, spans in groups for b in spans]
+    joined = b"".join(blobs)
+    ends = list(accumulate(map(len, blobs)))
+    index = _Sessions.of(joined, ends, blobs)
+    session_of = index.first if index is not None else _first_session(blobs)
+    new = out.new
+    i = joined.find(_CHECKPOINT_PREFIX)
+    while i >= 0:
+        k = bisect_right(ends, i)
+        sid = session_of(k)
+        if sid and sid not in held and sid not in new and sid not in done:
+            blob = blobs[k]
             ckpt = _string_at(blob, _CHECKPOINT_PREFIX)
             if ckpt:
                 new[sid] = Provenance(
@@ -205,33 +239,120 @@ def scan(
                     source_session_id=_string_at(blob, _SOURCE_SESSION_PREFIX),
                     source_trace_id=_string_at(blob, _SOURCE_TRACE_PREFIX),
                 )
-    positions = out.held
-    if len(held) + len(new) <= _FEW:
-        targets = [(t, t.encode()) for t in (*list(held), *new)]
-        for ri, si, spans in groups:
-            for pi, blob in enumerate(spans):
-                for sid, raw in targets:
-                    if raw in blob and _string_at(blob, _SESSION_PREFIX) == sid:
-                        positions.append((ri, si, pi))
-                        break
+        i = joined.find(_CHECKPOINT_PREFIX, ends[k])
+    targets = {*held, *new}
+    if not targets:
+        return
+    if index is not None:
+        found = index.spans_of(targets)
+    else:
+        found = [k for k in range(len(blobs)) if session_of(k) in targets]
+    where = [(ri, si, pi) for ri, si, spans in groups for pi in range(len(spans))]
+    out.held.extend(where[k] for k in found)
+
+
+def _first_session(blobs: list[bytes]) -> Any:
+    return lambda k: _string_at(blobs[k], _SESSION_PREFIX)
+
+
+_STEP = len(_SESSION_PREFIX) + 4  # the key, then tag, length, tag, length of the value
+_SHORT = 0x7D  # longest string value whose AnyValue and length fit one byte each
+
+
+class _Sessions:
+    """The session attributes of the spans concatenated in ``joined`` (``ends`` their end
+    offsets), when every one is written key first with a short string value (as the SDK
+    writes them); found by one split of the bytes (in C), so spans are read only by index."""
+
+    __slots__ = ("values", "starts", "ends", "blobs", "n")
+
+    def __init__(
+        self, values: list[bytes], starts: list[int], ends: list[int], blobs: list[bytes]
+    ) -> None:
+        self.values = values
+        self.starts = starts  # where each value starts in the joined bytes
+        self.ends = ends
+        self.blobs = blobs
+        self.n = len(values)
+
+    @classmethod
+    def of(cls, joined: bytes, ends: list[int], blobs: list[bytes]) -> _Sessions | None:
+        """``None`` when some session attribute has another form (value first, as the
+        Collector writes it, or long, or not a string): then spans are read one by one."""
+        parts = joined.split(_SESSION_PREFIX)
+        tails = parts[1:]
+        for h in {p[:4] for p in tails}:  # tag 2 (value), length, tag 1 (string), length
+            if len(h) < 4 or h[0] != 0x12 or h[2] != 0x0A or h[1] != h[3] + 2 or h[3] > _SHORT:
+                return None
+        values = [p[4 : 4 + p[3]] for p in tails]
+        # the i-th value follows parts[:i + 1] and i + 1 keys
+        key = len(_SESSION_PREFIX)
+        starts = [o + i * key for i, o in enumerate(accumulate(map(len, parts)), 1)]
+        return cls(values, [s + 4 for s in starts[:-1]], ends, blobs)
+
+    def first(self, k: int) -> str | None:
+        """The session of span ``k`` (its first session attribute), as :func:`_string_at`
+        reads it."""
+        start = self.ends[k - 1] if k else 0
+        i = bisect_left(self.starts, start + _STEP)
+        if i == self.n or self.starts[i] + len(self.values[i]) > self.ends[k]:
+            return _string_at(self.blobs[k], _SESSION_PREFIX)  # none, or across spans
+        try:
+            return self.values[i].decode("utf-8")
+        except UnicodeDecodeError:
+            return _string_at(self.blobs[k], _SESSION_PREFIX)
+
+    def spans_of(self, sessions: set[str]) -> list[int]:
+        """Indexes (in order) of the spans whose session is in ``sessions``."""
+        wanted = {t.encode() for t in sessions}
+        values = self.values
+        if wanted.isdisjoint(values):
+            return []
+        ends = self.ends
+        starts = self.starts
+        out: list[int] = []
+        for i in [i for i, v in enumerate(values) if v in wanted]:
+            at = starts[i]
+            k = bisect_right(ends, at)
+            if out and out[-1] == k:
+                continue
+            start = ends[k - 1] if k else 0
+            if (i and starts[i - 1] >= start) or at + len(values[i]) > ends[k]:
+                # not the span's first session attribute: read the span
+                if _string_at(self.blobs[k], _SESSION_PREFIX) not in sessions:
+                    continue
+            out.append(k)
         return out
-    for ri, si, spans in groups:
-        for pi, blob in enumerate(spans):
-            sid = _string_at(blob, _SESSION_PREFIX)
-            if sid and (sid in held or sid in new):
-                positions.append((ri, si, pi))
-    return out
 
 
-def extract(td: Any, positions: list[tuple[int, int, int]]) -> bytes:
+class Origin:
+    """The resource and scope (with their schema URLs) of spans taken out of a request."""
+
+    __slots__ = ("resource", "resource_schema", "scope", "scope_schema")
+
+    def __init__(self, rs: Any, ss: Any) -> None:
+        self.resource = rs.resource
+        self.resource_schema = rs.schema_url
+        self.scope = ss.scope
+        self.scope_schema = ss.schema_url
+
+
+#: Set on a decoded span to ``(Origin, bytes)``: where it came from and its serialized
+#: form, which is exported as is while the span object is not replaced (enriched).
+RECEIVED = "_otel_replay_received"
+
+
+def extract(td: Any, positions: list[tuple[int, int, int]]) -> tuple[bytes, list[Any]]:
     """Move the spans at ``positions`` out of ``td``; they are returned as one serialized
-    ``TracesData`` (with their resources and scopes)."""
+    ``TracesData`` (with their resources and scopes), and ``(Origin, span bytes)`` of each
+    in the order that ``TracesData`` holds them."""
     out = type(td)()
     groups: dict[tuple[int, int], list[int]] = {}
     for ri, si, pi in positions:
         groups.setdefault((ri, si), []).append(pi)
     resources: dict[int, Any] = {}
-    for (ri, si), idxs in groups.items():
+    received: list[Any] = []
+    for (ri, si), idxs in sorted(groups.items()):  # in the order they are decoded
         rs = td.resource_spans[ri]
         ss = rs.scope_spans[si]
         ors = resources.get(ri)
@@ -244,6 +365,26 @@ def extract(td: Any, positions: list[tuple[int, int, int]]) -> bytes:
         oss.schema_url = ss.schema_url
         taken = set(idxs)
         spans = list(ss.spans)
-        oss.spans.extend(spans[i] for i in idxs)
+        mine = [spans[i] for i in idxs]
+        oss.spans.extend(mine)
         ss.spans[:] = [b for i, b in enumerate(spans) if i not in taken]
+        origin = Origin(ors, oss)
+        received.extend((origin, b) for b in mine)
+    return bytes(out.SerializeToString()), received
+
+
+def traces_of(spans: list[tuple[Origin, bytes]]) -> bytes:
+    """One serialized ``TracesData`` of received span bytes, grouped by their origin."""
+    out = SpanBytesTracesData()
+    by_origin: dict[int, Any] = {}
+    for origin, blob in spans:
+        oss = by_origin.get(id(origin))
+        if oss is None:
+            ors = out.resource_spans.add()
+            ors.resource.CopyFrom(origin.resource)
+            ors.schema_url = origin.resource_schema
+            oss = by_origin[id(origin)] = ors.scope_spans.add()
+            oss.scope.CopyFrom(origin.scope)
+            oss.schema_url = origin.scope_schema
+        oss.spans.append(blob)
     return bytes(out.SerializeToString())
