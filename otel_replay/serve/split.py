@@ -10,7 +10,8 @@ to a serialized ``Span`` (field 9, ``attributes``) is one more attribute of that
 
 from __future__ import annotations
 
-from bisect import bisect_left, bisect_right
+from bisect import bisect_right
+from collections import Counter
 from collections.abc import Collection, Container
 from dataclasses import dataclass, field
 from itertools import accumulate
@@ -165,15 +166,9 @@ class Scan:
 
 
 def might_hold(body: bytes, held: Collection[str]) -> bool:
-    """Whether the request ``body`` may hold spans of restored runs: a checkpoint id, or the
-    session id of a held run (``held``, a collection of them) appears in it."""
-    if _CHECKPOINT_PREFIX in body:
-        return True
-    if not held:
-        return False
-    if len(held) > 4:  # searching the body for each costs more than the scan
-        return True
-    return any(sid.encode() in body for sid in list(held))
+    """Whether the request ``body`` may hold spans of restored runs: a checkpoint id appears
+    in it, or runs are held (``held``, their sessions: :func:`scan` looks for them)."""
+    return bool(held) or _CHECKPOINT_PREFIX in body
 
 
 def scan(
@@ -221,15 +216,14 @@ def _find_held(
     blobs = [b for _ri, _si, spans in groups for b in spans]
     joined = b"".join(blobs)
     ends = list(accumulate(map(len, blobs)))
-    index = _Sessions.of(joined, ends, blobs)
-    session_of = index.first if index is not None else _first_session(blobs)
     new = out.new
+    candidates: dict[int, str | None] = {}  # spans with a checkpoint id: their session
     i = joined.find(_CHECKPOINT_PREFIX)
     while i >= 0:
         k = bisect_right(ends, i)
-        sid = session_of(k)
+        blob = blobs[k]
+        sid = candidates[k] = _string_at(blob, _SESSION_PREFIX)
         if sid and sid not in held and sid not in new and sid not in done:
-            blob = blobs[k]
             ckpt = _string_at(blob, _CHECKPOINT_PREFIX)
             if ckpt:
                 new[sid] = Provenance(
@@ -243,86 +237,55 @@ def _find_held(
     targets = {*held, *new}
     if not targets:
         return
-    if index is not None:
-        found = index.spans_of(targets)
+    found = {k for k, sid in candidates.items() if sid in targets}
+    # Searching the bytes for each session id costs up to milliseconds per id (ids of hex
+    # digits in text defeat the substring search's skips): the session attributes are
+    # counted by their key instead, one split of the bytes.
+    counts = _session_values(joined)
+    if counts is None:  # a session attribute in another form: every span is read
+        found = {k for k, b in enumerate(blobs) if _string_at(b, _SESSION_PREFIX) in targets}
     else:
-        found = [k for k in range(len(blobs)) if session_of(k) in targets]
-    where = [(ri, si, pi) for ri, si, spans in groups for pi in range(len(spans))]
-    out.held.extend(where[k] for k in found)
+        per = Counter(sid for sid in candidates.values() if sid in targets)
+        for t in targets:
+            raw = t.encode()
+            if counts[raw] != per[t]:  # spans of ``t`` without a checkpoint id
+                found.update(_spans_with(joined, ends, blobs, t, raw))
+    # (resource, scope, span) of each found span; no tuple per span (garbage collections)
+    firsts = list(accumulate((len(spans) for _ri, _si, spans in groups), initial=0))
+    for k in sorted(found):
+        g = bisect_right(firsts, k) - 1
+        ri, si, _spans = groups[g]
+        out.held.append((ri, si, k - firsts[g]))
 
 
-def _first_session(blobs: list[bytes]) -> Any:
-    return lambda k: _string_at(blobs[k], _SESSION_PREFIX)
+def _session_values(joined: bytes) -> Counter[bytes] | None:
+    """How often each value of the session attribute occurs in ``joined`` (spans' bytes),
+    when every occurrence is written key first with a short string value (as the SDK writes
+    it); ``None`` otherwise (value first, as the Collector writes it, long, not a string)."""
+    tails = joined.split(_SESSION_PREFIX)[1:]
+    for h in {p[:4] for p in tails}:  # tag 2 (value), length, tag 1 (string), length
+        if len(h) < 4 or h[0] != 0x12 or h[2] != 0x0A or h[1] != h[3] + 2 or h[3] > _SHORT:
+            return None
+    return Counter([p[4 : 4 + p[3]] for p in tails])
 
 
-_STEP = len(_SESSION_PREFIX) + 4  # the key, then tag, length, tag, length of the value
-_SHORT = 0x7D  # longest string value whose AnyValue and length fit one byte each
-
-
-class _Sessions:
-    """The session attributes of the spans concatenated in ``joined`` (``ends`` their end
-    offsets), when every one is written key first with a short string value (as the SDK
-    writes them); found by one split of the bytes (in C), so spans are read only by index."""
-
-    __slots__ = ("values", "starts", "ends", "blobs", "n")
-
-    def __init__(
-        self, values: list[bytes], starts: list[int], ends: list[int], blobs: list[bytes]
-    ) -> None:
-        self.values = values
-        self.starts = starts  # where each value starts in the joined bytes
-        self.ends = ends
-        self.blobs = blobs
-        self.n = len(values)
-
-    @classmethod
-    def of(cls, joined: bytes, ends: list[int], blobs: list[bytes]) -> _Sessions | None:
-        """``None`` when some session attribute has another form (value first, as the
-        Collector writes it, or long, or not a string): then spans are read one by one."""
-        parts = joined.split(_SESSION_PREFIX)
-        tails = parts[1:]
-        for h in {p[:4] for p in tails}:  # tag 2 (value), length, tag 1 (string), length
-            if len(h) < 4 or h[0] != 0x12 or h[2] != 0x0A or h[1] != h[3] + 2 or h[3] > _SHORT:
-                return None
-        values = [p[4 : 4 + p[3]] for p in tails]
-        # the i-th value follows parts[:i + 1] and i + 1 keys
-        key = len(_SESSION_PREFIX)
-        starts = [o + i * key for i, o in enumerate(accumulate(map(len, parts)), 1)]
-        return cls(values, [s + 4 for s in starts[:-1]], ends, blobs)
-
-    def first(self, k: int) -> str | None:
-        """The session of span ``k`` (its first session attribute), as :func:`_string_at`
-        reads it."""
-        start = self.ends[k - 1] if k else 0
-        i = bisect_left(self.starts, start + _STEP)
-        if i == self.n or self.starts[i] + len(self.values[i]) > self.ends[k]:
-            return _string_at(self.blobs[k], _SESSION_PREFIX)  # none, or across spans
-        try:
-            return self.values[i].decode("utf-8")
-        except UnicodeDecodeError:
-            return _string_at(self.blobs[k], _SESSION_PREFIX)
-
-    def spans_of(self, sessions: set[str]) -> list[int]:
-        """Indexes (in order) of the spans whose session is in ``sessions``."""
-        wanted = {t.encode() for t in sessions}
-        values = self.values
-        if wanted.isdisjoint(values):
-            return []
-        ends = self.ends
-        starts = self.starts
-        out: list[int] = []
-        for i in [i for i, v in enumerate(values) if v in wanted]:
-            at = starts[i]
-            k = bisect_right(ends, at)
-            if out and out[-1] == k:
-                continue
-            start = ends[k - 1] if k else 0
-            if (i and starts[i - 1] >= start) or at + len(values[i]) > ends[k]:
-                # not the span's first session attribute: read the span
-                if _string_at(self.blobs[k], _SESSION_PREFIX) not in sessions:
-                    continue
+def _spans_with(
+    joined: bytes, ends: list[int], blobs: list[bytes], sid: str, raw: bytes
+) -> list[int]:
+    """The spans whose session is ``sid``: those whose bytes hold ``raw`` (its bytes) read."""
+    out = []
+    i = joined.find(raw)
+    while i >= 0:
+        k = bisect_right(ends, i)
+        if i + len(raw) <= ends[k] and _string_at(blobs[k], _SESSION_PREFIX) == sid:
             out.append(k)
-        return out
+            i = joined.find(raw, ends[k])
+        else:
+            i = joined.find(raw, i + 1)
+    return out
+
+
+_SHORT = 0x7D  # longest string value whose AnyValue and length fit one byte each
 
 
 class Origin:
