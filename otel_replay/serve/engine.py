@@ -302,8 +302,8 @@ class Engine:
         with self._lock:
             runs = self._runs
             for s in spans:
-                sid = span_attributes(s).get(c.SESSION_ID)
-                run = runs.get(sid)  # type: ignore[arg-type]
+                sid: Any = span_attributes(s).get(c.SESSION_ID)
+                run = runs.get(sid)
                 if run is None:  # ended meanwhile: forwarded
                     feed.append(s)
                     continue
