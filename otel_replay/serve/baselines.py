@@ -85,6 +85,11 @@ class BaselineFinder:
             where.append(self.source_url)
         return " and ".join(where)
 
+    def cached(self, checkpoint_id: str) -> list[Step] | None:
+        """The baseline steps of ``checkpoint_id`` if already looked up (safe from any
+        thread: one dictionary read)."""
+        return self._cache.get(checkpoint_id)
+
     def lookup(self, prov: Provenance) -> list[Step]:
         """The baseline steps of ``prov``'s checkpoint; :class:`_NoBaseline` saying why."""
         cached = self._cache.get(prov.checkpoint_id)

@@ -8,10 +8,11 @@ dropped + held/queued while running.
 
 from __future__ import annotations
 
+import queue
 import threading
 import time
 from collections import OrderedDict
-from collections.abc import Iterable, Sequence
+from collections.abc import Container, Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
@@ -32,7 +33,7 @@ from otel_replay.serve.baselines import BaselineFinder, Provenance, _NoBaseline
 from otel_replay.serve.decode import spans_of
 from otel_replay.serve.forward import Forwarder, Raw
 from otel_replay.serve.otlp_out import OtlpTraceSender
-from otel_replay.serve.split import extract, might_hold, scan, worker_field
+from otel_replay.serve.split import RECEIVED, extract, might_hold, scan, worker_field
 
 __all__ = ["Engine", "Admission", "Limits"]
 
@@ -69,6 +70,19 @@ class _Run:
     pending: list[ReadableSpan] | None = field(default_factory=list)  # None once tracked
 
 
+class _Known:
+    """Sessions of runs held or done (no span of theirs starts a new run)."""
+
+    __slots__ = ("runs", "done")
+
+    def __init__(self, runs: Container[str], done: Container[str]) -> None:
+        self.runs = runs
+        self.done = done
+
+    def __contains__(self, sid: object) -> bool:
+        return sid in self.runs or sid in self.done
+
+
 class _ServeDrift(DriftProcessor):
     """The DriftProcessor, telling the engine when a run was compared."""
 
@@ -102,6 +116,8 @@ class Engine:
         self._lock = threading.Lock()
         self._runs: dict[str, _Run] = {}
         self._done: OrderedDict[str, None] = OrderedDict()
+        self._open: dict[str, None] = {}  # held runs whose root has not been received
+        self._known = _Known(self._runs, self._done)
         self._closing = False
         self.counts: dict[str, int] = {
             "received": 0,
@@ -161,6 +177,14 @@ class Engine:
         )
         self.drift.engine = self
         self._lookups = ThreadPoolExecutor(1, thread_name_prefix="otel-replay-serve-baseline")
+        # spans of restored runs go to the DriftProcessor on a thread of their own, so the
+        # receivers answer while runs are compared
+        self._to_drift: queue.SimpleQueue[list[ReadableSpan] | None] = queue.SimpleQueue()
+        self._drift_queued = 0  # spans in _to_drift (under the lock)
+        self._drifter = threading.Thread(
+            target=self._drift_loop, name="otel-replay-serve-drift", daemon=True
+        )
+        self._drifter.start()
         self._stop = threading.Event()
         self._reaper = threading.Thread(
             target=self._reap, name="otel-replay-serve-timeout", daemon=True
@@ -169,23 +193,29 @@ class Engine:
 
     # ------------------------------------------------------------------ admission
 
-    def admit(self, td: Any, body: bytes) -> Admission:
+    def admit(self, td: Any, body: bytes, deferred: list[ReadableSpan] | None = None) -> Admission:
         """Take the spans of one request (``td``, a
         :data:`~otel_replay.serve.split.SpanBytesTracesData` of the protobuf ``body``), or
         refuse them all (nothing of a refused request is processed: the sender retries it).
         Spans of restored runs are decoded and held for the comparison; the rest are forwarded
         as received, with the worker attribute. Spans that cannot be decoded raise
-        ``_BadRequest`` before anything is counted or kept."""
+        ``_BadRequest`` before anything is counted or kept.
+
+        With ``deferred``, spans the DriftProcessor can take now are added to it rather than
+        queued for the drift thread: the caller hands them over with :meth:`feed` once it has
+        answered the request (the receiving thread does the comparison while the sender
+        prepares its next request, instead of two threads contending for the interpreter)."""
         nbytes = len(body)
-        sessions = might_hold(body, self._runs)
-        sc = scan(td, self._runs, self._done, self._stamp_kv, sessions)
+        sessions = might_hold(body, self._open)
+        sc = scan(td, self._open, self._known, self._stamp_kv, sessions, body)
         n = sc.count
         if not n:
             return _ACCEPTED
         per_span = max(1, nbytes // n)
         recorded = spans_of(td.SerializeToString()) if self.recorder is not None else None
-        held = spans_of(extract(td, sc.held)) if sc.held else []
+        held = self._held_spans(td, sc.held) if sc.held else []
         registered: list[tuple[str, Provenance]] = []
+        known = self._known_baselines(sc.new)
         with self._lock:
             refusal = self._refusal(n, len(sc.new), len(sc.held) * per_span)
             if refusal is not None:
@@ -195,9 +225,15 @@ class Engine:
             now = time.monotonic()
             for sid, prov in sc.new.items():
                 if sid not in self._runs:
-                    self._runs[sid] = _Run(prov, now)
+                    self._runs[sid] = run = _Run(prov, now)
+                    self._open[sid] = None
                     self.counts["runs_tracked"] += 1
-                    registered.append((sid, prov))
+                    steps = known.get(sid)
+                    if steps is not None:  # its baseline is at hand: tracked now
+                        run.pending = None
+                        self._track_locked(sid, prov, steps)
+                    else:
+                        registered.append((sid, prov))
         self._received.add(n)
         if recorded is not None:
             self._record(recorded)
@@ -205,33 +241,111 @@ class Engine:
         if rest:
             self.forwarder.put(Raw(td.SerializeToString(), rest))
         if held:
-            self._hold(held, per_span)
+            self._hold(held, per_span, deferred)
         for sid, prov in registered:
             self._lookups.submit(self._resolve, sid, prov)
         return _ACCEPTED
 
-    def _hold(self, spans: list[ReadableSpan], per_span: int) -> None:
+    def _held_spans(self, td: Any, positions: list[tuple[int, int, int]]) -> list[ReadableSpan]:
+        """The spans at ``positions`` taken out of ``td`` and decoded; each keeps its bytes
+        (exported as received unless the comparison enriches it)."""
+        body, received = extract(td, positions)
+        spans = spans_of(body)
+        if len(spans) == len(received):
+            for s, r in zip(spans, received, strict=True):
+                setattr(s, RECEIVED, r)
+        return spans
+
+    def _known_baselines(self, new: dict[str, Provenance]) -> dict[str, list[Any]]:
+        """The baselines of new runs already looked up (the rest are looked up off the
+        receiving thread)."""
+        finder = self.baselines
+        if not new or finder is None:
+            return {}
+        out = {}
+        for sid, prov in new.items():
+            steps = finder.cached(prov.checkpoint_id)
+            if steps is not None:
+                out[sid] = steps
+        return out
+
+    def _track_locked(self, sid: str, prov: Provenance, steps: list[Any]) -> None:
+        self.drift.registry.register(
+            TrackedRun(
+                session_id=sid,
+                baseline=steps,
+                checkpoint_id=prov.checkpoint_id,
+                source_session_id=prov.source_session_id,
+                source_trace_id=prov.source_trace_id,
+            )
+        )
+
+    def feed(self, spans: list[ReadableSpan]) -> None:
+        """Hand the spans :meth:`admit` added to ``deferred`` to the DriftProcessor."""
+        if spans:
+            try:
+                self._feed(spans)
+            finally:
+                with self._lock:
+                    self._drift_queued -= len(spans)
+                spans.clear()
+            self.forwarder.kick()
+
+    def _hold(
+        self, spans: list[ReadableSpan], per_span: int, deferred: list[ReadableSpan] | None = None
+    ) -> None:
         """Spans of restored runs: held while the run waits for its baseline, else to the
-        DriftProcessor (the run's root last: it ends the comparison)."""
+        DriftProcessor (the run's root last: it ends the comparison), through ``deferred``
+        when given and nothing is queued for the drift thread (the order is kept)."""
         feed: list[ReadableSpan] = []
         roots: list[ReadableSpan] = []
         with self._lock:
             runs = self._runs
             for s in spans:
-                run = runs.get(span_attributes(s).get(c.SESSION_ID))  # type: ignore[arg-type]
+                sid: Any = span_attributes(s).get(c.SESSION_ID)
+                run = runs.get(sid)
                 if run is None:  # ended meanwhile: forwarded
                     feed.append(s)
                     continue
                 run.bytes += per_span
                 self._held_bytes += per_span
+                root = is_run_root(s)
+                if root:  # the run ends: later spans of its session are forwarded as they are
+                    self._open.pop(sid, None)
                 if run.pending is not None:
                     run.pending.append(s)
-                elif is_run_root(s):
+                elif root:
                     roots.append(s)
                 else:
                     feed.append(s)
-        self._feed(feed)
-        self._feed(roots)
+            if deferred is not None and not self._drift_queued:
+                deferred.extend(feed)
+                deferred.extend(roots)
+                self._drift_queued += len(feed) + len(roots)
+            else:
+                self._to_drift_locked(feed + roots)
+
+    def _to_drift_locked(self, spans: list[ReadableSpan]) -> None:
+        """Under the lock: queue ``spans`` for the DriftProcessor, in order."""
+        if spans:
+            self._drift_queued += len(spans)
+            self._to_drift.put(spans)
+
+    def _drift_loop(self) -> None:
+        get = self._to_drift.get
+        while True:
+            spans = get()
+            if spans is None:
+                return
+            try:
+                self._feed(spans)
+            except Exception as exc:  # the DriftProcessor reports its own; this is ours
+                self.errors.report("drift", exc)
+            with self._lock:
+                self._drift_queued -= len(spans)
+                idle = not self._drift_queued
+            if idle:  # nothing more to compare now: export without the schedule delay
+                self.forwarder.kick()
 
     def _refusal(self, n: int, new_runs: int, held_bytes: int) -> Admission | None:
         lim = self.limits
@@ -250,7 +364,7 @@ class Engine:
                 "full",
                 f"{self._held_bytes} bytes of restored runs held (max {lim.max_held_bytes})",
             )
-        queued = self.forwarder.queued
+        queued = self.forwarder.queued + self._drift_queued
         if queued and queued + n > lim.max_queued_spans:
             return Admission(
                 False, "full", f"{queued} spans queued for export (max {lim.max_queued_spans})"
@@ -310,21 +424,13 @@ class Engine:
                 return  # timed out or shut down meanwhile
             pending, run.pending = run.pending, None
             if steps is not None:
-                self.drift.registry.register(
-                    TrackedRun(
-                        session_id=sid,
-                        baseline=steps,
-                        checkpoint_id=prov.checkpoint_id,
-                        source_session_id=prov.source_session_id,
-                        source_trace_id=prov.source_trace_id,
-                    )
-                )
+                self._track_locked(sid, prov, steps)
             else:
                 self._forget(sid, run)
+            pending.sort(key=is_run_root)  # the run's root last: it ends the comparison
+            self._to_drift_locked(pending)
         if steps is None:
             self._not_compared_run("baseline_not_found", prov.checkpoint_id, problem)
-        pending.sort(key=is_run_root)  # the run's root last: it ends the comparison
-        self._feed(pending)
 
     def _not_compared_run(self, reason: str, key: str, message: str) -> None:
         with self._lock:
@@ -337,6 +443,7 @@ class Engine:
 
     def _forget(self, sid: str, run: _Run) -> None:
         """Under the lock: the run is no longer held."""
+        self._open.pop(sid, None)
         if self._runs.pop(sid, None) is not None:
             self._held_bytes -= run.bytes
         self._done[sid] = None
@@ -442,6 +549,8 @@ class Engine:
             if not waiting:
                 break
             time.sleep(0.02)
+        while self._drift_queued and time.monotonic() < deadline - timeout / 4:
+            time.sleep(0.01)  # the spans taken in are compared before the runs end
         with self._lock:
             left = list(self._runs.items())
         for sid, run in left:
@@ -450,7 +559,12 @@ class Engine:
         self.drift.shutdown_timeout_millis = left_ms
         self.forwarder.shutdown_timeout_millis = max(0, left_ms - 100)
         self.drift.shutdown()
-        lost = self.forwarder.drain_unexported()
+        self._to_drift.put(None)
+        self._drifter.join(max(0.0, deadline - time.monotonic()))
+        with self._lock:
+            lost = self._drift_queued  # not even compared in time
+            self._drift_queued = 0
+        lost += self.forwarder.drain_unexported()
         if lost:
             with self._lock:
                 self._drop(lost, "shutdown")

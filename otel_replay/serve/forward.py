@@ -23,6 +23,7 @@ from opentelemetry.sdk.trace import ReadableSpan, Span, SpanProcessor
 
 from otel_replay.formats.otlp_proto import encode_spans
 from otel_replay.serve.otlp_out import OtlpTraceSender
+from otel_replay.serve.split import RECEIVED, traces_of
 
 __all__ = ["Forwarder", "Raw"]
 
@@ -70,6 +71,7 @@ class Forwarder(SpanProcessor):
         self._cond = threading.Condition()
         self._exporting = 0
         self._stopped = False
+        self._kicked = False
         #: Default bound of :meth:`shutdown` (the DriftProcessor calls it without one).
         self.shutdown_timeout_millis = 30_000
         self._thread = threading.Thread(
@@ -100,14 +102,22 @@ class Forwarder(SpanProcessor):
             if self._queued >= self._batch_size:
                 self._cond.notify()
 
+    def kick(self) -> None:
+        """Export what is queued now, without waiting for the schedule delay."""
+        with self._cond:
+            if self._queue:
+                self._kicked = True
+                self._cond.notify()
+
     def _take(self) -> list[ReadableSpan | Raw] | None:
         with self._cond:
             deadline = time.monotonic() + self._delay
-            while not self._stopped and self._queued < self._batch_size:
+            while not self._stopped and not self._kicked and self._queued < self._batch_size:
                 left = deadline - time.monotonic()
                 if left <= 0:
                     break
                 self._cond.wait(left)
+            self._kicked = False
             if not self._queue:
                 return None if self._stopped else []
             count = 0
@@ -136,7 +146,17 @@ class Forwarder(SpanProcessor):
         count = self._exporting
         try:
             parts = [item.body for item in batch if type(item) is Raw]
-            spans = [item for item in batch if type(item) is not Raw]
+            spans: list[ReadableSpan] = []
+            received: list[Any] = []
+            for item in batch:
+                if type(item) is not Raw:
+                    r = getattr(item, RECEIVED, None)
+                    if r is None:
+                        spans.append(item)  # type: ignore[arg-type]
+                    else:
+                        received.append(r)
+            if received:
+                parts.append(traces_of(received))
             if spans:
                 parts.append(encode_spans(spans).SerializeToString())  # type: ignore[arg-type]
             error = self.sender.send(b"".join(parts))

@@ -43,11 +43,13 @@ _HTTP_CODES = {"invalid": 400, "unsupported": 415, "too_large": 413}
 _GRPC_CODES = {"invalid": 3, "unsupported": 3, "too_large": 8, "full": 14, "shutting_down": 14}
 
 
-def _handle(engine: Engine, body: bytes, content_type: str) -> Admission:
+def _handle(
+    engine: Engine, body: bytes, content_type: str, deferred: list[Any] | None = None
+) -> Admission:
     """Decode and admit one request body (``_BadRequest`` when it cannot be read)."""
     try:
         td, wire = parse_request(body, content_type)
-        return engine.admit(td, wire)
+        return engine.admit(td, wire, deferred)
     except _BadRequest as exc:
         engine.reject(exc.reason)
         raise
@@ -90,7 +92,18 @@ class _HttpHandler(BaseHTTPRequestHandler):
             return
         self._send(200, json.dumps(self.server.health()).encode(), JSON)
 
+    def setup(self) -> None:
+        super().setup()
+        #: Spans of restored runs taken in by the last request, compared once it is answered.
+        self.deferred: list[Any] = []
+
     def do_POST(self) -> None:
+        try:
+            self._post()
+        finally:  # answered: compared while the sender prepares its next request
+            self.server.engine.feed(self.deferred)
+
+    def _post(self) -> None:
         engine = self.server.engine
         ctype = (self.headers.get("Content-Type") or "").split(";", 1)[0].strip().lower()
         if self.path.split("?", 1)[0] != "/v1/traces":
@@ -128,7 +141,7 @@ class _HttpHandler(BaseHTTPRequestHandler):
             except _BadRequest as exc:
                 engine.reject(exc.reason)
                 raise
-            admission = _handle(engine, body, ctype)
+            admission = _handle(engine, body, ctype, self.deferred)
         except _BadRequest as exc:
             code = _HTTP_CODES[exc.reason]
             self._status(code, _GRPC_CODES[exc.reason], str(exc), ctype)

@@ -10,8 +10,11 @@ to a serialized ``Span`` (field 9, ``attributes``) is one more attribute of that
 
 from __future__ import annotations
 
+from bisect import bisect_right
+from collections import Counter
 from collections.abc import Collection, Container
 from dataclasses import dataclass, field
+from itertools import accumulate
 from typing import Any
 
 from opentelemetry.proto.common.v1.common_pb2 import KeyValue
@@ -21,7 +24,17 @@ from otel_replay.core import conventions as c
 from otel_replay.formats.otlp_proto import traces_data_with_bytes_fields
 from otel_replay.serve.baselines import Provenance
 
-__all__ = ["Scan", "scan", "might_hold", "extract", "worker_field", "SpanBytesTracesData"]
+__all__ = [
+    "Scan",
+    "scan",
+    "might_hold",
+    "extract",
+    "traces_of",
+    "Origin",
+    "RECEIVED",
+    "worker_field",
+    "SpanBytesTracesData",
+]
 
 
 #: ``TracesData`` whose spans stay serialized (``bytes``).
@@ -56,7 +69,6 @@ _RUN_PREFIX = _prefix(c.REPLAY_RUN_ID)
 _SOURCE_SESSION_PREFIX = _prefix(c.REPLAY_SOURCE_SESSION_ID)
 _SOURCE_TRACE_PREFIX = _prefix(c.REPLAY_SOURCE_TRACE_ID)
 _WORKER_PREFIX = _prefix(_WORKER)
-_FEW = 8  # up to this many sessions to hold, spans are searched for their ids
 
 
 def worker_field(worker_id: str) -> bytes:
@@ -154,48 +166,64 @@ class Scan:
 
 
 def might_hold(body: bytes, held: Collection[str]) -> bool:
-    """Whether the request ``body`` may hold spans of restored runs: a checkpoint id, or the
-    session id of a held run (``held``, a collection of them) appears in it."""
-    if _CHECKPOINT_PREFIX in body:
-        return True
-    if not held:
-        return False
-    if len(held) > 64:
-        return True
-    return any(sid.encode() in body for sid in list(held))
+    """Whether the request ``body`` may hold spans of restored runs: a checkpoint id appears
+    in it, or runs are held (``held``, their sessions: :func:`scan` looks for them)."""
+    return bool(held) or _CHECKPOINT_PREFIX in body
 
 
 def scan(
-    td: Any, held: Collection[str], done: Container[str], stamp: bytes, sessions: bool = True
+    td: Any,
+    held: Collection[str],
+    done: Container[str],
+    stamp: bytes,
+    sessions: bool = True,
+    body: bytes | None = None,
 ) -> Scan:
     """Classify every span of ``td`` (a :data:`SpanBytesTracesData`: sessions in ``held``
     are held; a span with ``agent_replay.replay.checkpoint_id`` starts a restored run unless
     its session is ``done``) and append ``stamp`` (:func:`worker_field`) to each. With
-    ``sessions=False`` (:func:`might_hold` said no) only the stamp is appended.
+    ``sessions=False`` (:func:`might_hold` said no) only the stamp is appended. ``body``, the
+    request's bytes, spares a per-span test for spans already stamped by a worker.
 
-    The sessions to hold are found first (held runs, and the sessions of spans carrying a
-    checkpoint id); a span is then read only if their id occurs in its bytes."""
+    The spans' bytes are searched as one string (in C): for the checkpoint-id key, then for
+    the session attribute of the sessions to hold; only the spans found are read."""
     out = Scan()
-    new = out.new
     groups: list[tuple[int, int, list[bytes]]] = []
+    restamp = body is None or _WORKER_PREFIX in body
     for ri, rs in enumerate(td.resource_spans):
         for si, ss in enumerate(rs.scope_spans):
             spans = list(ss.spans)
             out.count += len(spans)
-            ss.spans[:] = [
-                b + stamp if _WORKER_PREFIX not in b else _restamp(b, stamp) for b in spans
-            ]
-            if sessions:
+            if restamp:
+                ss.spans[:] = [
+                    b + stamp if _WORKER_PREFIX not in b else _restamp(b, stamp) for b in spans
+                ]
+            else:
+                ss.spans[:] = [b + stamp for b in spans]
+            if sessions and spans:
                 groups.append((ri, si, spans))
-    if not groups:
-        return out
-    for _ri, _si, spans in groups:
-        for blob in spans:
-            if _CHECKPOINT_PREFIX not in blob:
-                continue
-            sid = _string_at(blob, _SESSION_PREFIX)
-            if not sid or sid in held or sid in new or sid in done:
-                continue
+    if groups:
+        _find_held(out, groups, held, done)
+    return out
+
+
+def _find_held(
+    out: Scan,
+    groups: list[tuple[int, int, list[bytes]]],
+    held: Collection[str],
+    done: Container[str],
+) -> None:
+    blobs = [b for _ri, _si, spans in groups for b in spans]
+    joined = b"".join(blobs)
+    ends = list(accumulate(map(len, blobs)))
+    new = out.new
+    candidates: dict[int, str | None] = {}  # spans with a checkpoint id: their session
+    i = joined.find(_CHECKPOINT_PREFIX)
+    while i >= 0:
+        k = bisect_right(ends, i)
+        blob = blobs[k]
+        sid = candidates[k] = _string_at(blob, _SESSION_PREFIX)
+        if sid and sid not in held and sid not in new and sid not in done:
             ckpt = _string_at(blob, _CHECKPOINT_PREFIX)
             if ckpt:
                 new[sid] = Provenance(
@@ -205,33 +233,89 @@ def scan(
                     source_session_id=_string_at(blob, _SOURCE_SESSION_PREFIX),
                     source_trace_id=_string_at(blob, _SOURCE_TRACE_PREFIX),
                 )
-    positions = out.held
-    if len(held) + len(new) <= _FEW:
-        targets = [(t, t.encode()) for t in (*list(held), *new)]
-        for ri, si, spans in groups:
-            for pi, blob in enumerate(spans):
-                for sid, raw in targets:
-                    if raw in blob and _string_at(blob, _SESSION_PREFIX) == sid:
-                        positions.append((ri, si, pi))
-                        break
-        return out
-    for ri, si, spans in groups:
-        for pi, blob in enumerate(spans):
-            sid = _string_at(blob, _SESSION_PREFIX)
-            if sid and (sid in held or sid in new):
-                positions.append((ri, si, pi))
+        i = joined.find(_CHECKPOINT_PREFIX, ends[k])
+    targets = {*held, *new}
+    if not targets:
+        return
+    found = {k for k, sid in candidates.items() if sid in targets}
+    # Searching the bytes for each session id costs up to milliseconds per id (ids of hex
+    # digits in text defeat the substring search's skips): the session attributes are
+    # counted by their key instead, one split of the bytes.
+    counts = _session_values(joined)
+    if counts is None:  # a session attribute in another form: every span is read
+        found = {k for k, b in enumerate(blobs) if _string_at(b, _SESSION_PREFIX) in targets}
+    else:
+        per = Counter(sid for sid in candidates.values() if sid in targets)
+        for t in targets:
+            raw = t.encode()
+            if counts[raw] != per[t]:  # spans of ``t`` without a checkpoint id
+                found.update(_spans_with(joined, ends, blobs, t, raw))
+    # (resource, scope, span) of each found span; no tuple per span (garbage collections)
+    firsts = list(accumulate((len(spans) for _ri, _si, spans in groups), initial=0))
+    for k in sorted(found):
+        g = bisect_right(firsts, k) - 1
+        ri, si, _spans = groups[g]
+        out.held.append((ri, si, k - firsts[g]))
+
+
+def _session_values(joined: bytes) -> Counter[bytes] | None:
+    """How often each value of the session attribute occurs in ``joined`` (spans' bytes),
+    when every occurrence is written key first with a short string value (as the SDK writes
+    it); ``None`` otherwise (value first, as the Collector writes it, long, not a string)."""
+    tails = joined.split(_SESSION_PREFIX)[1:]
+    for h in {p[:4] for p in tails}:  # tag 2 (value), length, tag 1 (string), length
+        if len(h) < 4 or h[0] != 0x12 or h[2] != 0x0A or h[1] != h[3] + 2 or h[3] > _SHORT:
+            return None
+    return Counter([p[4 : 4 + p[3]] for p in tails])
+
+
+def _spans_with(
+    joined: bytes, ends: list[int], blobs: list[bytes], sid: str, raw: bytes
+) -> list[int]:
+    """The spans whose session is ``sid``: those whose bytes hold ``raw`` (its bytes) read."""
+    out = []
+    i = joined.find(raw)
+    while i >= 0:
+        k = bisect_right(ends, i)
+        if i + len(raw) <= ends[k] and _string_at(blobs[k], _SESSION_PREFIX) == sid:
+            out.append(k)
+            i = joined.find(raw, ends[k])
+        else:
+            i = joined.find(raw, i + 1)
     return out
 
 
-def extract(td: Any, positions: list[tuple[int, int, int]]) -> bytes:
+_SHORT = 0x7D  # longest string value whose AnyValue and length fit one byte each
+
+
+class Origin:
+    """The resource and scope (with their schema URLs) of spans taken out of a request."""
+
+    __slots__ = ("resource", "resource_schema", "scope", "scope_schema")
+
+    def __init__(self, rs: Any, ss: Any) -> None:
+        self.resource = rs.resource
+        self.resource_schema = rs.schema_url
+        self.scope = ss.scope
+        self.scope_schema = ss.schema_url
+
+
+#: Set on a decoded span to ``(Origin, bytes)``: where it came from and its serialized
+#: form, which is exported as is while the span object is not replaced (enriched).
+RECEIVED = "_otel_replay_received"
+
+
+def extract(td: Any, positions: list[tuple[int, int, int]]) -> tuple[bytes, list[Any]]:
     """Move the spans at ``positions`` out of ``td``; they are returned as one serialized
-    ``TracesData`` (with their resources and scopes)."""
+    ``TracesData`` (with their resources and scopes), and ``(Origin, span bytes)`` of each
+    in the order that ``TracesData`` holds them."""
     out = type(td)()
     groups: dict[tuple[int, int], list[int]] = {}
     for ri, si, pi in positions:
         groups.setdefault((ri, si), []).append(pi)
     resources: dict[int, Any] = {}
-    for (ri, si), idxs in groups.items():
+    received: list[Any] = []
+    for (ri, si), idxs in sorted(groups.items()):  # in the order they are decoded
         rs = td.resource_spans[ri]
         ss = rs.scope_spans[si]
         ors = resources.get(ri)
@@ -244,6 +328,26 @@ def extract(td: Any, positions: list[tuple[int, int, int]]) -> bytes:
         oss.schema_url = ss.schema_url
         taken = set(idxs)
         spans = list(ss.spans)
-        oss.spans.extend(spans[i] for i in idxs)
+        mine = [spans[i] for i in idxs]
+        oss.spans.extend(mine)
         ss.spans[:] = [b for i, b in enumerate(spans) if i not in taken]
+        origin = Origin(ors, oss)
+        received.extend((origin, b) for b in mine)
+    return bytes(out.SerializeToString()), received
+
+
+def traces_of(spans: list[tuple[Origin, bytes]]) -> bytes:
+    """One serialized ``TracesData`` of received span bytes, grouped by their origin."""
+    out = SpanBytesTracesData()
+    by_origin: dict[int, Any] = {}
+    for origin, blob in spans:
+        oss = by_origin.get(id(origin))
+        if oss is None:
+            ors = out.resource_spans.add()
+            ors.resource.CopyFrom(origin.resource)
+            ors.schema_url = origin.resource_schema
+            oss = by_origin[id(origin)] = ors.scope_spans.add()
+            oss.scope.CopyFrom(origin.scope)
+            oss.schema_url = origin.scope_schema
+        oss.spans.append(blob)
     return bytes(out.SerializeToString())
