@@ -196,6 +196,19 @@ def test_same_run_no_drift_changed_run_one_finding_counts_in_equal_out(tmp_path)
     assert len(rec.spans) == sent
     assert {s.attributes[c.SERVE_WORKER] for s in rec.spans} == {WORKER}
     assert not any(s.events for s in rec.spans)  # what was received, before the comparison
+    # spans of restored runs go downstream with what was received (those the comparison leaves
+    # unchanged are forwarded as their received bytes, the enriched ones re-encoded)
+    received = {format(s.context.span_id, "016x"): dict(s.attributes) for s in rec.spans}
+    for session in ("same-1", "changed-1"):
+        out = spans_of(sink, session)
+        assert len(out) == 3
+        assert {sid: attrs_of(s) for sid, s in out.items()} == {sid: received[sid] for sid in out}
+    unchanged = set(spans_of(sink, "changed-1")) - {
+        changed.span_ids["root"],
+        changed.span_ids["lookup_order"],
+    }
+    assert len(unchanged) == 1
+    assert all(not spans_of(sink, "changed-1")[sid].events for sid in unchanged)
 
 
 def test_run_recognized_from_its_root_alone_when_the_run_comes_in_one_request(tmp_path):
