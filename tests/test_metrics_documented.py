@@ -107,7 +107,7 @@ def _exported(reader: InMemoryMetricReader) -> set[str]:
 def _serve_everything(tmp_path: Path) -> InMemoryMetricReader:
     """An ``otel-replay serve`` engine fed by the SDK's OTLP encoder: a plain run exported,
     a restored run compared after the run timeout, one without a baseline, one refused when
-    full, one request that cannot be read."""
+    full, one request that cannot be read, spans a downstream refuses."""
     from opentelemetry.exporter.otlp.proto.common.trace_encoder import encode_spans
     from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 
@@ -160,13 +160,24 @@ def _serve_everything(tmp_path: Path) -> InMemoryMetricReader:
             assert engine.expire(float("inf")) == 1
         finally:
             engine.close(10)
-    assert engine.dropped == {"full": 3}
+    assert engine.refused == {"full": 3}
+    # a downstream that refuses the connection: the spans are dropped (export_failed)
+    lost = Engine(
+        OtlpTraceSender("http", "http://127.0.0.1:1/v1/traces", timeout=0.2),
+        worker_id="w",
+        meter_provider=mp,
+    )
+    try:
+        assert lost.admit(parse_request(body("base"))[0], body("base")).accepted
+    finally:
+        lost.close(5)
+    assert lost.dropped == {"export_failed": 4}
     return reader
 
 
 def test_documented_metrics_are_exactly_the_exported_ones(tmp_path):
     exported = _exported(_run_everything(tmp_path)) | _exported(_serve_everything(tmp_path))
-    assert len(exported) == 17
+    assert len(exported) == 18
     assert _pipelines_table() == exported
     assert _conventions_table() == exported
 

@@ -326,13 +326,17 @@ def test_full_worker_answers_with_the_retryable_status(tmp_path):
         assert post(service.http_address, plain)[0] == 200
         agent.shutdown()
         final = service.stop()
-    # refused spans are counted as dropped (the sender retries them); the held run was
-    # compared at shutdown and forwarded
-    assert final["dropped_by_reason"] == {"full": 4}
-    assert final["received"] == 4 + 2 + 4 + 1
+    # refused spans are counted apart, neither received nor dropped (the sender retries
+    # them); the held run was compared at shutdown and forwarded
+    assert (final["refused"], final["refused_by_reason"]) == (4, {"full": 4})
+    assert (final["dropped"], final["dropped_by_reason"]) == (0, {})
+    assert final["received"] == 4 + 2 + 1
     assert final["exported"] == 4 + 2 + 1
+    assert final["in_flight"] == 0
     assert final["runs_compared"] == 1
-    assert sink.metric_total(c.METRIC_SERVE_DROPPED, agent_replay__serve__reason="full") == 4
+    assert sink.metric_total(c.METRIC_SERVE_REFUSED, agent_replay__serve__reason="full") == 4
+    assert sink.metric_total(c.METRIC_SERVE_DROPPED) is None
+    assert sink.metric_total(c.METRIC_SERVE_RECEIVED) == 4 + 2 + 1
     assert sink.metric_total(c.METRIC_SERVE_REJECTED, agent_replay__serve__reason="full") == 2
     assert set(spans_of(sink, "held-3")) and not spans_of(sink, "more-3")
 
@@ -469,5 +473,6 @@ def test_held_bytes_over_the_cap_get_the_retryable_status(tmp_path):
             f"{held} bytes of restored runs held (max 100)"
         )
         final = service.stop()
-    assert final["dropped_by_reason"] == {"full": 2}
+    assert (final["refused_by_reason"], final["dropped_by_reason"]) == ({"full": 2}, {})
+    assert final["received"] == final["exported"] == 4 + 2
     assert final["runs_compared"] == 1

@@ -72,7 +72,7 @@ def test_sigterm_compares_and_forwards_held_runs_then_exits_0(tmp_path):
         assert out == ""
         (summary,) = [ln for ln in err.splitlines() if ln.startswith("otel-replay serve: stopped")]
         assert summary == (
-            "otel-replay serve: stopped worker=w-env received=6 exported=6 dropped=0 "
+            "otel-replay serve: stopped worker=w-env received=6 exported=6 dropped=0 refused=0 "
             "runs_compared=1 runs_not_compared=0 runs_timed_out=0 requests_rejected=0"
         )
         held = [s for _r, s in sink.spans() if attrs_of(s).get(c.SESSION_ID) == "open-cli"]

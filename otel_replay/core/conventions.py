@@ -153,6 +153,7 @@ METRIC_PROCESSOR_ERRORS: Final = "agent_replay.processor.errors"  # counter {err
 METRIC_SERVE_RECEIVED: Final = "agent_replay.serve.spans.received"  # counter {span}
 METRIC_SERVE_EXPORTED: Final = "agent_replay.serve.spans.exported"  # counter {span}
 METRIC_SERVE_DROPPED: Final = "agent_replay.serve.spans.dropped"  # counter {span}, attr reason
+METRIC_SERVE_REFUSED: Final = "agent_replay.serve.spans.refused"  # counter {span}, attr reason
 METRIC_SERVE_HELD: Final = "agent_replay.serve.runs.held"  # async updown {run}
 METRIC_SERVE_TIMED_OUT: Final = "agent_replay.serve.runs.timed_out"  # counter {run}
 METRIC_SERVE_NOT_COMPARED: Final = "agent_replay.serve.runs.not_compared"  # counter, attr reason

@@ -3,7 +3,8 @@ retryable status when full), recognizes restored runs by their replay provenance
 baseline up off the receiving threads, and feeds everything to a real
 :class:`~otel_replay.drift.processor.DriftProcessor` whose downstream is the
 :class:`~otel_replay.serve.forward.Forwarder`. Every span is counted: received = exported +
-dropped + held/queued while running.
+dropped + held/queued while running; the spans of refused requests (the sender retries them)
+are counted apart, as refused, never as received.
 """
 
 from __future__ import annotations
@@ -123,6 +124,7 @@ class Engine:
             "received": 0,
             "exported": 0,
             "dropped": 0,
+            "refused": 0,
             "runs_tracked": 0,
             "runs_compared": 0,
             "runs_timed_out": 0,
@@ -130,6 +132,7 @@ class Engine:
             "requests_rejected": 0,
         }
         self.dropped: dict[str, int] = {}
+        self.refused: dict[str, int] = {}
         self._held_bytes = 0
         self._logged: set[tuple[str, str]] = set()
         meter = get_meter(meter_provider)
@@ -144,6 +147,11 @@ class Engine:
         )
         self._dropped = meter.create_counter(
             c.METRIC_SERVE_DROPPED, unit="{span}", description="Spans received and not exported"
+        )
+        self._refused = meter.create_counter(
+            c.METRIC_SERVE_REFUSED,
+            unit="{span}",
+            description="Spans of requests refused with the retryable status (sent again)",
         )
         self._timed_out = meter.create_counter(
             c.METRIC_SERVE_TIMED_OUT, unit="{run}", description="Held runs ended by the run timeout"
@@ -372,11 +380,13 @@ class Engine:
         return None
 
     def _count_refused(self, n: int, refusal: Admission) -> None:
-        """Under the lock: a refused request's spans, received and dropped."""
-        self.counts["received"] += n
-        self._received.add(n)
-        self._drop(n, refusal.reason)
-        self._reject_locked(reason=refusal.reason)
+        """Under the lock: a refused request's spans, neither received nor dropped (the
+        sender retries them)."""
+        reason = refusal.reason
+        self.counts["refused"] += n
+        self.refused[reason] = self.refused.get(reason, 0) + n
+        self._refused.add(n, {c.ATTR_SERVE_REASON: reason})
+        self._reject_locked(reason=reason)
 
     def reject(self, reason: str) -> None:
         """Count a refused request (also the ones that could not be decoded)."""
@@ -528,6 +538,7 @@ class Engine:
         with self._lock:
             out: dict[str, Any] = dict(self.counts)
             out["dropped_by_reason"] = dict(self.dropped)
+            out["refused_by_reason"] = dict(self.refused)
             out["runs_held"] = self.held_runs
             out["held_bytes"] = self._held_bytes
         out["queued"] = self.forwarder.queued

@@ -206,12 +206,15 @@ class Service:
             self.engine.errors.report("metrics.shutdown", exc)
 
     def summary_line(self, counters: dict[str, Any]) -> str:
-        """One line of final counters (printed to stderr at exit)."""
+        """One line of final counters (printed to stderr at exit): received = exported +
+        dropped; refused spans were sent again by their sender and count apart."""
         dropped = ",".join(f"{k}={v}" for k, v in sorted(counters["dropped_by_reason"].items()))
+        refused = ",".join(f"{k}={v}" for k, v in sorted(counters["refused_by_reason"].items()))
         return (
             f"otel-replay serve: stopped worker={self.worker_id} "
             f"received={counters['received']} exported={counters['exported']} "
             f"dropped={counters['dropped']}" + (f" ({dropped})" if dropped else "") + " "
+            f"refused={counters['refused']}" + (f" ({refused})" if refused else "") + " "
             f"runs_compared={counters['runs_compared']} "
             f"runs_not_compared={counters['runs_not_compared']} "
             f"runs_timed_out={counters['runs_timed_out']} "

@@ -482,14 +482,15 @@ def test_a_full_worker_pushes_back_and_the_collector_retries_without_loss(
     held = _spans(jaeger.query_url, open_tid, 2)
     assert len(held) == 2
     counters = worker.healthz()["counters"]
-    # A refused request's spans count as received and dropped{reason=full} (the worker's
-    # invariant received = exported + dropped); the Collector sent them again, so nothing was
-    # lost: 9 spans in, 9 exported, each refusal 3 more received and dropped.
+    # A refused request's spans count as refused{reason=full}, neither received nor dropped
+    # (the worker's invariant received = exported + dropped); the Collector sent them again,
+    # so nothing was lost: 9 spans in, 9 exported, each refusal 3 spans refused.
     refusals = counters["requests_rejected"]
     assert refusals >= 1
     assert (counters["runs_timed_out"], counters["runs_held"]) == (1, 0), counters
-    assert counters["dropped_by_reason"] == {"full": 3 * refusals}, counters
-    assert (counters["received"], counters["exported"]) == (9 + 3 * refusals, 9), counters
+    assert counters["refused_by_reason"] == {"full": 3 * refusals}, counters
+    assert (counters["dropped"], counters["dropped_by_reason"]) == (0, {}), counters
+    assert (counters["received"], counters["exported"]) == (9, 9), counters
     tele = col.collector.telemetry_endpoint
     wait_for(lambda: _accepted_spans(tele, "otlp/workers") == 9, 30, what="9 spans returned")
     assert _accepted_spans(tele, "otlp") == 9
