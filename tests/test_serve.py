@@ -380,6 +380,85 @@ def test_a_restored_run_without_baseline_is_forwarded_unchanged_and_counted(tmp_
     assert len(warnings) == 1
     assert f"no baseline for checkpoint {'f' * 32}" in warnings[0]
     assert run.session == "orphan-5"
+    # the backend sees the run's verdict: not compared, never an implied "no drift"
+    (event,) = [lr for lr in sink.log_records() if lr.event_name != c.DRIFT_EVENT]
+    explanation = not_compared_verdict(event, run, "baseline_not_found")
+    assert explanation == f"not compared: {warnings[0].split(': ', 1)[1]}"
+
+
+def not_compared_verdict(event: Any, run: Run, reason: str) -> str:
+    """Check the ``not_compared`` verdict log event of ``run``; its explanation."""
+    assert event.event_name == c.GEN_AI_EVALUATION_RESULT_EVENT
+    attrs = attrs_of(event)
+    explanation = attrs.pop(c.GEN_AI_EVALUATION_EXPLANATION)
+    assert attrs == {
+        c.GEN_AI_EVALUATION_NAME: c.EVALUATION_NAME,
+        c.GEN_AI_EVALUATION_SCORE_LABEL: "not_compared",
+        c.DRIFT_FINDINGS_TOTAL: 0,
+        c.ATTR_SERVE_REASON: reason,
+        c.REPLAY_CHECKPOINT_ID: run.checkpoint,
+        c.SESSION_ID: run.session,
+        c.GEN_AI_AGENT_NAME: "support-agent",
+    }
+    assert (event.trace_id.hex(), event.span_id.hex()) == (run.trace_id, run.span_ids["root"])
+    assert event.severity_text == "WARN"
+    assert event.body.string_value == explanation
+    return str(explanation)
+
+
+@contextmanager
+def slow_backend() -> Iterator[str]:
+    """A trace backend URL whose answers are held until the block ends."""
+    import threading
+    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+    release = threading.Event()
+
+    class Handler(BaseHTTPRequestHandler):
+        def log_message(self, format: str, *args: Any) -> None:
+            pass
+
+        def do_GET(self) -> None:
+            release.wait(30)
+            self.send_response(404)
+            self.send_header("Content-Length", "0")
+            self.end_headers()
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    server.daemon_threads = True
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"jaeger:http://127.0.0.1:{server.server_address[1]}/"
+    finally:
+        release.set()
+        server.shutdown()
+        server.server_close()
+
+
+@pytest.mark.parametrize("reason", ["timed_out", "shutdown"])
+def test_a_restored_run_ended_before_its_baseline_was_found_has_a_not_compared_verdict(
+    tmp_path, reason
+):
+    missing = Run("nowhere", "e" * 32, "0" * 32, {})
+    timeout = 0.3 if reason == "timed_out" else 60.0
+    with slow_backend() as source:
+        with serving(tmp_path, baseline_source=source, run_timeout=timeout) as (service, sink):
+            agent = Agent(http_exporter(service.http_address))
+            run = agent.restored(missing, "late-7")
+            agent.flush()
+            agent.shutdown()
+            if reason == "timed_out":
+                wait_until(lambda: len(spans_of(sink, "late-7")) == 3, what="the run forwarded")
+            final = service.stop(timeout=2.0)
+    assert (final["runs_not_compared"], final["runs_compared"]) == (1, 0)
+    assert sink.metric_total(c.METRIC_SERVE_NOT_COMPARED, agent_replay__serve__reason=reason) == 1
+    assert len(spans_of(sink, "late-7")) == 3
+    (event,) = sink.log_records()
+    explanation = not_compared_verdict(event, run, reason)
+    assert explanation == (
+        f"not compared: run of session late-7 ({reason}) before its baseline was found"
+    )
 
 
 def test_healthz_and_unknown_paths(tmp_path):

@@ -240,3 +240,4 @@ GEN_AI_RESPONSE_ID: Final = "gen_ai.response.id"
 EVALUATION_NAME: Final = "agent_replay.drift"  # our value of gen_ai.evaluation.name
 EVALUATION_LABEL_NO_DRIFT: Final = "no_drift"
 EVALUATION_LABEL_DRIFT: Final = "drift"
+EVALUATION_LABEL_NOT_COMPARED: Final = "not_compared"

@@ -7,12 +7,15 @@
 * ``gen_ai.evaluation.result``: one per compared run, correlated with the run's root span,
   with ``gen_ai.evaluation.name`` = ``agent_replay.drift``, ``score.label`` ``no_drift`` /
   ``drift`` / ``not_compared``, ``score.value`` the share of compared steps without drift,
-  and ``explanation`` the report's summary line.
+  and ``explanation`` the report's summary line. A restored run that could not be compared
+  at all (no baseline found, ...) gets one too, labelled ``not_compared`` with the reason
+  (:func:`not_compared_attributes`).
 """
 
 from __future__ import annotations
 
 import json
+import time
 from collections.abc import Callable, Mapping
 from typing import Any, Literal
 
@@ -33,6 +36,7 @@ __all__ = [
     "LogMode",
     "evaluation_attributes",
     "finding_event_attributes",
+    "not_compared_attributes",
     "summary_event_attributes",
 ]
 
@@ -116,8 +120,27 @@ def evaluation_attributes(
         attrs[c.GEN_AI_EVALUATION_SCORE_LABEL] = c.EVALUATION_LABEL_NO_DRIFT
         attrs[c.GEN_AI_EVALUATION_SCORE_VALUE] = 1.0
     else:  # nothing was compared: never say "no drift"
-        attrs[c.GEN_AI_EVALUATION_SCORE_LABEL] = "not_compared"
+        attrs[c.GEN_AI_EVALUATION_SCORE_LABEL] = c.EVALUATION_LABEL_NOT_COMPARED
     attrs[c.DRIFT_FINDINGS_TOTAL] = len(report.findings)
+    return attrs
+
+
+def not_compared_attributes(
+    reason: str,
+    checkpoint_id: str,
+    explanation: str,
+    base: Mapping[str, AttributeValue] | None = None,
+) -> dict[str, AttributeValue]:
+    """Attributes of the ``gen_ai.evaluation.result`` event of a restored run that was not
+    compared: label ``not_compared``, no score, ``reason`` (``agent_replay.serve.reason``)
+    and the run's ``checkpoint_id`` (``agent_replay.replay.checkpoint_id``)."""
+    attrs: dict[str, AttributeValue] = dict(base or {})
+    attrs[c.GEN_AI_EVALUATION_NAME] = c.EVALUATION_NAME
+    attrs[c.GEN_AI_EVALUATION_EXPLANATION] = explanation
+    attrs[c.GEN_AI_EVALUATION_SCORE_LABEL] = c.EVALUATION_LABEL_NOT_COMPARED
+    attrs[c.DRIFT_FINDINGS_TOTAL] = 0
+    attrs[c.ATTR_SERVE_REASON] = reason
+    attrs[c.REPLAY_CHECKPOINT_ID] = checkpoint_id
     return attrs
 
 
@@ -203,3 +226,23 @@ class LogEventEmitter:
                 attributes=evaluation_attributes(report, base, response_id=response_id),
                 event_name=c.GEN_AI_EVALUATION_RESULT_EVENT,
             )
+
+    def emit_not_compared(
+        self, attributes: Mapping[str, AttributeValue], span: tuple[int, int, int] | None
+    ) -> bool:
+        """Emit the ``not_compared`` verdict of a run (:func:`not_compared_attributes`),
+        correlated with ``span`` = ``(trace_id, span_id, end time)`` when given; whether it
+        was emitted (log events and evaluation events on)."""
+        logger = self.logger()
+        if logger is None or not self.evaluation:
+            return False
+        logger.emit(
+            timestamp=(span[2] or None if span else None) or time.time_ns(),
+            context=_context(span[0], span[1]) if span else Context(),
+            severity_number=SeverityNumber.WARN,
+            severity_text="WARN",
+            body=str(attributes.get(c.GEN_AI_EVALUATION_EXPLANATION, "")),
+            attributes=dict(attributes),
+            event_name=c.GEN_AI_EVALUATION_RESULT_EVENT,
+        )
+        return True

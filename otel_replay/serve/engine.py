@@ -35,6 +35,7 @@ from otel_replay.serve.decode import spans_of
 from otel_replay.serve.forward import Forwarder, Raw
 from otel_replay.serve.otlp_out import OtlpTraceSender
 from otel_replay.serve.split import RECEIVED, extract, might_hold, scan, worker_field
+from otel_replay.serve.verdict import emit_not_compared
 
 __all__ = ["Engine", "Admission", "Limits"]
 
@@ -438,11 +439,16 @@ class Engine:
             else:
                 self._forget(sid, run)
             pending.sort(key=is_run_root)  # the run's root last: it ends the comparison
+            seen = list(pending) if steps is None else []
             self._to_drift_locked(pending)
         if steps is None:
-            self._not_compared_run("baseline_not_found", prov.checkpoint_id, problem)
+            self._not_compared_run("baseline_not_found", sid, prov, problem, seen)
 
-    def _not_compared_run(self, reason: str, key: str, message: str) -> None:
+    def _not_compared_run(
+        self, reason: str, sid: str, prov: Provenance, message: str, spans: list[ReadableSpan]
+    ) -> None:
+        """Count, log once and emit the ``not_compared`` verdict of a run (``spans``: seen)."""
+        key = prov.checkpoint_id
         with self._lock:
             self.counts["runs_not_compared"] += 1
             first = (reason, key) not in self._logged and len(self._logged) < 10_000
@@ -450,6 +456,7 @@ class Engine:
         self._not_compared.add(1, {c.ATTR_SERVE_REASON: reason})
         if first:
             logger.warning("restored run forwarded without comparison: %s", message)
+        emit_not_compared(self.drift.log_events, self.errors, reason, sid, key, message, spans)
 
     def _forget(self, sid: str, run: _Run) -> None:
         """Under the lock: the run is no longer held."""
@@ -498,8 +505,10 @@ class Engine:
         if pending is not None:
             self._not_compared_run(
                 why,
-                run.prov.checkpoint_id,
+                sid,
+                run.prov,
                 f"run of session {sid} ({why}) before its baseline was found",
+                pending,
             )
             self._feed(pending)
         else:

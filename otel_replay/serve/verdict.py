@@ -1,0 +1,60 @@
+"""The verdict of a restored run that ``otel-replay serve`` forwards without a comparison (no
+baseline found, or timed out or shut down before it was): a ``gen_ai.evaluation.result`` log
+event labelled ``not_compared``, so that the backend never reads the silence as "no drift"."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from opentelemetry.sdk.trace import ReadableSpan
+from opentelemetry.util.types import AttributeValue
+
+from otel_replay.core import conventions as c
+from otel_replay.core.sdkspan import span_attributes
+from otel_replay.core.selfmetrics import ErrorReporter
+from otel_replay.drift.events import LogEventEmitter, not_compared_attributes
+from otel_replay.drift.held import is_run_root
+
+__all__ = ["emit_not_compared"]
+
+
+def emit_not_compared(
+    emitter: LogEventEmitter,
+    errors: ErrorReporter,
+    reason: str,
+    session_id: str,
+    checkpoint_id: str,
+    message: str,
+    spans: Sequence[ReadableSpan],
+) -> bool:
+    """Emit the ``not_compared`` verdict of the run of ``session_id``, correlated with its
+    root span among ``spans`` (the run's spans received so far), else with the first of them;
+    whether it was emitted (a failure is reported to ``errors``, never raised)."""
+    try:
+        return _emit(emitter, reason, session_id, checkpoint_id, message, spans)
+    except Exception as exc:
+        errors.report("log_events", exc)
+        return False
+
+
+def _emit(
+    emitter: LogEventEmitter,
+    reason: str,
+    session_id: str,
+    checkpoint_id: str,
+    message: str,
+    spans: Sequence[ReadableSpan],
+) -> bool:
+    base: dict[str, AttributeValue] = {c.SESSION_ID: session_id}
+    where = None
+    for s in spans:
+        agent = span_attributes(s).get(c.GEN_AI_AGENT_NAME)
+        if isinstance(agent, str) and c.GEN_AI_AGENT_NAME not in base:
+            base[c.GEN_AI_AGENT_NAME] = agent
+        ctx = s.context
+        if ctx is not None and (where is None or is_run_root(s)):
+            where = (ctx.trace_id, ctx.span_id, s.end_time or 0)
+            if is_run_root(s) and c.GEN_AI_AGENT_NAME in base:
+                break
+    attrs = not_compared_attributes(reason, checkpoint_id, f"not compared: {message}", base)
+    return emitter.emit_not_compared(attrs, where)
