@@ -94,6 +94,17 @@ def test_fleet_benchmark_measures_a_worker_against_a_bare_receiver(bench_path, c
     assert "ratio" in capsys.readouterr().out
 
 
+def test_baselines_benchmark_reads_one_file_per_lookup(bench_path, capsys):
+    import bench_baselines
+
+    (row,) = bench_baselines.main(
+        ["--files", "3", "--runs", "2", "--lookups", "2", "--rounds", "1"]
+    )
+    assert row["files_read_per_lookup"] == 1
+    assert row["full"] > 0 and row["incremental"] > 0
+    assert "ratio whole / incremental" in capsys.readouterr().out
+
+
 def test_large_recording_benchmark_runs_the_cli_on_both_files(bench_path, capsys):
     pytest.importorskip("orjson")  # the parsing floor is orjson's (extras fast and test)
     import bench_large

@@ -1,25 +1,24 @@
 """Where ``otel-replay serve`` finds the baseline of a restored run: the steps recorded after
-its checkpoint, in a recording directory (re-read when its files change) or a trace backend
-(Phoenix, Jaeger), with found baselines cached."""
+its checkpoint, in a recording directory (an index of its files, where a lookup reads only the
+files that are new or changed) or a trace backend (Phoenix, Jaeger), with found baselines
+cached."""
 
 from __future__ import annotations
 
 import os
 import urllib.parse
-import warnings
 from collections import OrderedDict
 from dataclasses import dataclass
 from pathlib import Path
 
-from otel_replay.formats.errors import RecordingWarning
 from otel_replay.model.steps import Step
 from otel_replay.restore.resolve import source_from_url
-from otel_replay.restore.sources import RecordingSource, StepSource
+from otel_replay.restore.sources import StepSource
+from otel_replay.serve.store import RecordingIndex
 
 __all__ = ["Provenance", "BaselineFinder", "parse_baseline_source"]
 
 _CACHE_SIZE = 1024
-_RECORDING_SUFFIXES = (".jsonl", ".json", ".binpb", ".gz", ".zst")
 
 
 @dataclass(frozen=True)
@@ -72,10 +71,14 @@ class BaselineFinder:
         self.source_url = source_url
         self.timeout = timeout
         self._cache: OrderedDict[str, list[Step]] = OrderedDict()
-        self._recording: RecordingSource | None = None
-        self._signature: tuple[tuple[str, int, int], ...] | None = None
-        #: Warnings of the last directory read (torn tails of files being written, ...).
-        self.warnings: list[str] = []
+        #: The recording directory's index (``None`` without a directory).
+        self.index = RecordingIndex(self.directory) if self.directory is not None else None
+
+    @property
+    def warnings(self) -> list[str]:
+        """Warnings of the directory's files as last read (torn tails of files being
+        written, ...)."""
+        return self.index.warnings if self.index is not None else []
 
     def describe(self) -> str:
         where = []
@@ -133,27 +136,7 @@ class BaselineFinder:
                 problems.append(f"{url}: {type(exc).__name__}: {exc}")
         return out
 
-    def _directory_source(self) -> RecordingSource:
-        assert self.directory is not None
-        signature = self._scan()
-        if self._recording is None or signature != self._signature:
-            with warnings.catch_warnings(record=True) as caught:
-                warnings.simplefilter("always", RecordingWarning)
-                self._recording = RecordingSource(self.directory)
-            self.warnings = [str(w.message) for w in caught]
-            self._signature = signature
-        return self._recording
-
-    def _scan(self) -> tuple[tuple[str, int, int], ...]:
-        assert self.directory is not None
-        out = []
-        for root, _dirs, files in os.walk(self.directory):
-            for name in files:
-                if name.endswith(_RECORDING_SUFFIXES):
-                    path = os.path.join(root, name)
-                    try:
-                        st = os.stat(path)
-                    except OSError:
-                        continue
-                    out.append((path, st.st_size, st.st_mtime_ns))
-        return tuple(sorted(out))
+    def _directory_source(self) -> RecordingIndex:
+        assert self.index is not None
+        self.index.refresh()  # reads only the files that are new or changed
+        return self.index
