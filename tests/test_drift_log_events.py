@@ -159,3 +159,26 @@ def test_verdict_carries_the_runs_last_response_id():
     assert event.attributes[c.GEN_AI_RESPONSE_ID] == "resp-c2"
     provider.shutdown()
     lp.shutdown()
+
+
+def test_a_not_compared_verdict_is_uncorrelated_without_a_span_and_follows_the_switches():
+    from otel_replay.drift.events import LogEventEmitter, not_compared_attributes
+
+    lp, logs = _logger_provider()
+    attrs = not_compared_attributes("baseline_not_found", "c" * 32, "not compared: no baseline")
+    assert LogEventEmitter("true", lp).emit_not_compared(attrs, None) is True
+    (record,) = [d.log_record for d in logs.get_finished_logs()]
+    assert record.event_name == c.GEN_AI_EVALUATION_RESULT_EVENT
+    assert dict(record.attributes) == {
+        c.GEN_AI_EVALUATION_NAME: c.EVALUATION_NAME,
+        c.GEN_AI_EVALUATION_EXPLANATION: "not compared: no baseline",
+        c.GEN_AI_EVALUATION_SCORE_LABEL: "not_compared",
+        c.DRIFT_FINDINGS_TOTAL: 0,
+        c.ATTR_SERVE_REASON: "baseline_not_found",
+        c.REPLAY_CHECKPOINT_ID: "c" * 32,
+    }
+    assert (record.trace_id, record.span_id) == (0, 0)
+    assert record.timestamp > 0
+    assert LogEventEmitter("true", lp, evaluation=False).emit_not_compared(attrs, None) is False
+    assert LogEventEmitter("false", lp).emit_not_compared(attrs, None) is False
+    assert len(logs.get_finished_logs()) == 1

@@ -236,9 +236,10 @@ class LogEventEmitter:
         logger = self.logger()
         if logger is None or not self.evaluation:
             return False
+        ended = span[2] if span is not None else 0
         logger.emit(
-            timestamp=(span[2] or None if span else None) or time.time_ns(),
-            context=_context(span[0], span[1]) if span else Context(),
+            timestamp=ended or time.time_ns(),
+            context=_context(span[0], span[1]) if span is not None else Context(),
             severity_number=SeverityNumber.WARN,
             severity_text="WARN",
             body=str(attributes.get(c.GEN_AI_EVALUATION_EXPLANATION, "")),
