@@ -9,7 +9,7 @@ The store holds ``--files`` recording files of ``--runs`` baseline runs each (a 
 checkpoint, a tool call, an LLM call). Each lookup follows one more baseline run appended to
 one of the files (the worker's own file, written continuously) and asks for its checkpoint,
 as a worker does for the first restored run of a new checkpoint. Prints the median time per
-lookup of each way and the files read per lookup.
+lookup of each way and the files and bytes the index read per lookup.
 """
 
 from __future__ import annotations
@@ -106,6 +106,7 @@ def measure(files: int, runs: int, lookups: int) -> dict[str, Any]:
         assert finder.index is not None
         finder.index.refresh()
         read_before = finder.index.files_read
+        bytes_before = finder.index.bytes_read
         full: list[float] = []
         incremental: list[float] = []
         for _ in range(lookups):
@@ -121,7 +122,11 @@ def measure(files: int, runs: int, lookups: int) -> dict[str, Any]:
             full.append(t1 - t0)
             incremental.append(t2 - t1)
         files_per_lookup = (finder.index.files_read - read_before) / lookups
+        bytes_per_lookup = (finder.index.bytes_read - bytes_before) / lookups
+        store_bytes = sum(p.stat().st_size for p in store.iterdir())
     return {
+        "bytes_read_per_lookup": bytes_per_lookup,
+        "store_bytes": store_bytes,
         "full": statistics.median(full),
         "incremental": statistics.median(incremental),
         "files_read_per_lookup": files_per_lookup,
@@ -144,9 +149,11 @@ def main(argv: list[str] | None = None) -> list[dict[str, Any]]:
         f"median of {args.rounds} rounds of {args.lookups} lookups"
     )
     print(f"  whole directory re-read : {full * 1000:9.2f} ms per lookup ({args.files} files)")
+    last = rows[-1]
     print(
         f"  incremental index       : {inc * 1000:9.2f} ms per lookup "
-        f"({rows[-1]['files_read_per_lookup']:.0f} file)"
+        f"({last['files_read_per_lookup']:.0f} file, {last['bytes_read_per_lookup']:.0f} of "
+        f"{last['store_bytes']} bytes: the lines appended)"
     )
     print(f"  ratio whole / incremental: {full / inc:.1f}")
     return rows

@@ -121,4 +121,59 @@ def test_a_file_that_cannot_be_read_is_skipped_with_a_warning(tmp_path):
     finder = BaselineFinder(tmp_path)
     assert len(finder.lookup(_prov(runs["e"]))) == 2
     (warning,) = finder.warnings
-    assert warning.startswith(f"skipped file: {tmp_path / 'spans-bad.jsonl'}:1: invalid JSON")
+    assert warning == f"skipped lines: {tmp_path / 'spans-bad.jsonl'}:1: invalid JSON: " + (
+        "Expecting value (column 1)"
+    )
+
+
+def test_lines_appended_to_a_file_are_the_only_bytes_read_again(tmp_path):
+    """A file a worker is writing grows by whole lines: only the new lines are read."""
+    runs, spans = _runs("first", "second", "third")
+    path = tmp_path / "spans-w.jsonl"
+    write_recording(path, spans["first"])
+    size = path.stat().st_size
+    finder = BaselineFinder(tmp_path)
+    assert finder.index is not None
+    assert len(finder.lookup(_prov(runs["first"]))) == 2
+    assert (finder.index.files_read, finder.index.bytes_read) == (1, size)
+    for name in ("second", "third"):
+        write_recording(tmp_path / "one.jsonl", spans[name])
+        line = (tmp_path / "one.jsonl").read_bytes()
+        (tmp_path / "one.jsonl").unlink()
+        with open(path, "ab") as f:
+            f.write(line)
+        assert len(finder.lookup(_prov(runs[name]))) == 2
+        assert finder.index.bytes_read == size + len(line)
+        size += len(line)
+    assert finder.index.files_read == 3
+    # the same answers as the whole file read at once
+    whole = RecordingSource(path)
+    for run in runs.values():
+        want = whole.steps_after(whole.find_checkpoint(run.checkpoint or ""))
+        got = finder.index.steps_after(finder.index.find_checkpoint(run.checkpoint or ""))
+        assert [s.span_id for s in got] == [s.span_id for s in want]
+    # a file rewritten with other content (not an append) is read again from its start
+    _touch(path, spans["third"] + spans["first"])
+    assert finder.index.refresh() is True
+    assert finder.index.bytes_read == size + path.stat().st_size
+    with pytest.raises(CheckpointNotFoundError):
+        finder.index.find_checkpoint(runs["second"].checkpoint or "")
+    assert finder.warnings == []
+
+
+def test_a_run_split_over_two_appends_of_one_file_is_one_baseline(tmp_path):
+    runs, spans = _runs("halves")
+    ordered = sorted(spans["halves"], key=lambda s: s.attributes["agent_replay.step.sequence"])
+    path = tmp_path / "spans-w.jsonl"
+    write_recording(path, ordered[:3])
+    finder = BaselineFinder(tmp_path)
+    assert finder.index is not None
+    finder.index.refresh()
+    write_recording(tmp_path / "rest.jsonl", ordered[3:])
+    rest = (tmp_path / "rest.jsonl").read_bytes()
+    (tmp_path / "rest.jsonl").unlink()
+    with open(path, "ab") as f:
+        f.write(rest)
+    got = finder.lookup(_prov(runs["halves"]))
+    assert [s.name for s in got] == ["lookup_order", "fake-model"]
+    assert finder.index.files_read == 2

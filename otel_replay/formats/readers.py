@@ -85,6 +85,8 @@ class FileLoad:
         self.sink: Any = None
         #: spans with an absent or all-zero id seen by the sink
         self.bad_ids = 0
+        #: JSON lines: lines before the first one read (reading from a byte offset)
+        self.first_line = 0
 
     def record(self, count: int, line: int | None, offset: int | None) -> None:
         """A record whose spans start at ``spans[count]`` was read at ``line``/``offset``."""
@@ -195,7 +197,7 @@ def load_jsonl(load: FileLoad, f: IO[bytes]) -> None:
     max_bytes = load.max_bytes
     decoder = load.decoder
     spans = load.spans
-    line = 0
+    line = load.first_line
     offset = 0
     limit = max_bytes + 1
     readline = f.readline
