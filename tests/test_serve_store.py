@@ -177,3 +177,20 @@ def test_a_run_split_over_two_appends_of_one_file_is_one_baseline(tmp_path):
     got = finder.lookup(_prov(runs["halves"]))
     assert [s.name for s in got] == ["lookup_order", "fake-model"]
     assert finder.index.files_read == 2
+
+
+def test_a_damaged_line_appended_is_named_by_its_line_in_the_file(tmp_path):
+    runs, spans = _runs("one", "two")
+    path = tmp_path / "spans-w.jsonl"
+    write_recording(path, spans["one"])
+    finder = BaselineFinder(tmp_path)
+    assert len(finder.lookup(_prov(runs["one"]))) == 2
+    write_recording(tmp_path / "two.jsonl", spans["two"])
+    good = (tmp_path / "two.jsonl").read_bytes()
+    (tmp_path / "two.jsonl").unlink()
+    with open(path, "ab") as f:
+        f.write(b"{not json}\n" + good)
+    assert len(finder.lookup(_prov(runs["two"]))) == 2
+    (warning,) = finder.warnings
+    assert warning.startswith(f"{path}:2: skipped corrupt line (11 bytes, ")
+    assert finder.index is not None and finder.index.files_read == 2
