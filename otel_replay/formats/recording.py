@@ -291,8 +291,8 @@ class Recording:
 
 
 def _ids_of(step: Step) -> tuple[int, int | None]:
-    """``(trace id, span id)`` of a step as integers (``None``: no span id)."""
+    """``(trace id, span id)`` of a step as integers."""
     ids = getattr(step, "ids", None)  # a CompactStep's
     if ids is not None:
         return ids  # type: ignore[no-any-return]
-    return int(step.trace_id, 16), int(step.span_id, 16) or None
+    return int(step.trace_id, 16), int(step.span_id, 16)

@@ -97,8 +97,8 @@ def print_digest(fp: tuple[Any, ...]) -> tuple[Any, ...]:
     """A compact stand-in for the fingerprint ``fp``: ``(None or 1, digest)``, the first item
     ``None`` exactly when ``fp[0]`` is ``None`` (an LLM step without output source).
 
-    Equal digests imply equal fingerprints (a 128-bit BLAKE2b of a text that spells each
-    value with its type); a fingerprint that never compares equal (it holds a fresh
+    Equal digests imply equal fingerprints (a 128-bit BLAKE2b of ``repr(fp)``, which spells
+    each value with its type); a fingerprint that never compares equal (it holds a fresh
     ``object()`` or a NaN) gets a fresh ``object()``. Unequal digests of equal fingerprints
     (e.g. ``0.0`` and ``-0.0``) only cost a field comparison, which then finds nothing.
     """
@@ -106,14 +106,24 @@ def print_digest(fp: tuple[Any, ...]) -> tuple[Any, ...]:
     if not _exact(fp):
         return (head, object())
     text = repr(fp).encode("utf-8", "surrogatepass")
-    return (head, int.from_bytes(hashlib.blake2b(text, digest_size=16).digest(), "big"))
+    return (head, _blake2b(text, digest_size=16).digest())
 
 
-def _exact(x: Any) -> bool:
-    """Whether ``x`` equals only values with the same ``repr`` (no ``object()``, no NaN)."""
-    t = type(x)
-    if t is tuple:
-        return all(_exact(v) for v in x)
-    if t is float:
-        return not math.isnan(x)
-    return t is not object
+_blake2b = hashlib.blake2b
+
+
+def _exact(xs: tuple[Any, ...]) -> bool:
+    """Whether ``xs`` equals only tuples with the same ``repr`` (no ``object()``, no NaN)."""
+    for x in xs:
+        t = type(x)
+        if t is str or t is int or x is None:
+            continue
+        if t is tuple:
+            if not _exact(x):
+                return False
+        elif t is float:
+            if math.isnan(x):
+                return False
+        elif t is object:
+            return False
+    return True
