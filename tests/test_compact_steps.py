@@ -26,7 +26,7 @@ from otel_replay.formats import compact_load, steps_decode
 from otel_replay.formats.compact_load import load_compact_steps
 from otel_replay.formats.files import load_recording
 from otel_replay.model.compact_step import CompactStep
-from otel_replay.model.step_print import fingerprint, print_digest
+from otel_replay.model.step_print import KEEP_CHARS, compact_print, fingerprint, print_digest
 from otel_replay.model.steps import Step
 from tests.test_large_recordings import assert_same_diff, assert_same_recording
 
@@ -209,3 +209,18 @@ def test_equal_fingerprints_have_equal_digests_and_others_differ() -> None:
     # an LLM step without output source keeps its None (the "content not captured" note)
     assert print_digest((None, 5, 6, "ok"))[0] is None
     assert print_digest(("[]", 5, 6, "ok"))[0] == 1
+
+
+def test_a_short_fingerprint_is_kept_and_a_long_one_digested() -> None:
+    short = ("x" * 60, "y" * 60, "ok")
+    long = ("x" * 60, "y" * (KEEP_CHARS - 59), "ok")
+    assert compact_print(short) is short
+    assert compact_print(long) == print_digest(long) and len(compact_print(long)) == 2
+    assert len(compact_print(("s", ("k", str, "v" * KEEP_CHARS), "ok"))) == 2  # digested
+    # a kept fingerprint never equals a digest (no fingerprint has two items)
+    assert {len(fingerprint(k, {}, "ok")) for k in ("tool", "llm", "decision", "other")} == {
+        3,
+        4,
+        5,
+        1,
+    }

@@ -16,8 +16,8 @@ __all__ = ["fingerprint", "step_print", "RunProfile", "profile"]
 
 
 def step_print(step: Step) -> tuple[Any, ...]:
-    """The fingerprint of ``step``; for a :class:`CompactStep`, the digest it keeps (equal
-    only to another compact step's digest of an equal fingerprint)."""
+    """The fingerprint of ``step``; for a :class:`CompactStep`, the compact print it keeps
+    (:func:`~otel_replay.model.step_print.compact_print`)."""
     if type(step) is CompactStep:
         return step.print
     return fingerprint(step.kind, step.attributes, step.status)

@@ -26,7 +26,7 @@ from otel_replay.formats.outline_decode import (
 )
 from otel_replay.model.compact_step import KEPT_ATTRIBUTES, CompactStep, StepReader
 from otel_replay.model.span_shapes import session_id_of
-from otel_replay.model.step_print import fingerprint, print_digest
+from otel_replay.model.step_print import compact_print, fingerprint
 from otel_replay.model.steps import step_head
 
 __all__ = ["AVAILABLE", "StepLines"]
@@ -216,7 +216,7 @@ class StepLines:
             status,
             description,
             importance,
-            print_digest(fingerprint(kind, attrs, status)),
+            compact_print(fingerprint(kind, attrs, status)),
             extra,
             (reader, line, index),
         )

@@ -2,8 +2,8 @@
 comparing runs read of every step, and reads the rest back from its recording on demand.
 
 A compact step has no instance dict and no attribute dict: kind, names, sequence, integer
-ids, times, status, importance, the digest of its fingerprint
-(:func:`~otel_replay.model.step_print.print_digest`) and the few attributes read of every
+ids, times, status, importance, its fingerprint when short, else a digest of it
+(:func:`~otel_replay.model.step_print.compact_print`), and the few attributes read of every
 step (agent name, enclosing span, checkpoint ids), plus where its span was read (a shared
 per-line reference and the span's index in it). Every other field (``attributes``,
 ``inputs``, ``outputs``, token counts, ...) is the field of the full :class:`Step`, decoded
@@ -40,7 +40,7 @@ class StepReader(Protocol):
 
 class CompactStep:
     """A step kept compactly (see the module docstring); its fields read like
-    :class:`Step`'s. ``print`` is the digest of its fingerprint; :meth:`full` is the
+    :class:`Step`'s. ``print`` is its compact fingerprint; :meth:`full` is the
     :class:`Step` read back from the recording."""
 
     __slots__ = (
@@ -88,7 +88,7 @@ class CompactStep:
         status: str,
         status_message: str | None,
         importance: float,
-        digest: tuple[Any, ...],
+        print_: tuple[Any, ...],
         extra: dict[str, Any] | None,
         where: tuple[StepReader, Any, int],
     ) -> None:
@@ -102,7 +102,7 @@ class CompactStep:
         self.status = status
         self.status_message = status_message
         self.importance = importance
-        self.print = digest
+        self.print = print_
         self._extra = extra
         self._line = where[:2]
         self._index = where[2]

@@ -19,7 +19,7 @@ from otel_replay.model.span_shapes import (
 )
 from otel_replay.model.steps import INPUT_TOKEN_KEYS, OUTPUT_TOKEN_KEYS, _first_int
 
-__all__ = ["fingerprint", "print_digest"]
+__all__ = ["fingerprint", "print_digest", "compact_print", "KEEP_CHARS"]
 
 _ARGS = c.GEN_AI_TOOL_CALL_ARGUMENTS
 _RESULT = c.GEN_AI_TOOL_CALL_RESULT
@@ -93,6 +93,31 @@ def _source(attrs: Mapping[str, Any], keys: tuple[str, ...]) -> Any:
     return None
 
 
+#: Characters of text up to which :func:`compact_print` keeps a fingerprint itself (about
+#: the size of its digest).
+KEEP_CHARS = 128
+
+
+def compact_print(fp: tuple[Any, ...]) -> tuple[Any, ...]:
+    """``fp`` itself when its text is short (at most :data:`KEEP_CHARS` characters), else
+    its :func:`print_digest`. Either compares equal to another compact print exactly when
+    the fingerprints are equal (a kept fingerprint never equals a digest: they differ in
+    length), up to the rare unequal digests of equal fingerprints."""
+    size = 0
+    for x in fp:
+        t = type(x)
+        if t is str:
+            size += len(x)
+        elif t is tuple:
+            for y in x:
+                ty = type(y)
+                if ty is str:
+                    size += len(y)
+                elif ty is tuple:
+                    size += KEEP_CHARS + 1
+    return fp if size <= KEEP_CHARS else print_digest(fp)
+
+
 def print_digest(fp: tuple[Any, ...]) -> tuple[Any, ...]:
     """A compact stand-in for the fingerprint ``fp``: ``(None or 1, digest)``, the first item
     ``None`` exactly when ``fp[0]`` is ``None`` (an LLM step without output source).
@@ -102,7 +127,7 @@ def print_digest(fp: tuple[Any, ...]) -> tuple[Any, ...]:
     ``object()`` or a NaN) gets a fresh ``object()``. Unequal digests of equal fingerprints
     (e.g. ``0.0`` and ``-0.0``) only cost a field comparison, which then finds nothing.
     """
-    head = None if fp[0] is None else 1
+    head = None if fp[0] is None else 1  # no fingerprint has two items: never equal to one
     if not _exact(fp):
         return (head, object())
     text = repr(fp).encode("utf-8", "surrogatepass")
