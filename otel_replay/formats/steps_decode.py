@@ -148,7 +148,12 @@ class StepLines:
             spans, made = line_spans(load.decoder, td)
             if spans and not spans_ok(spans, [s.traceId for s in spans], [s.spanId for s in spans]):
                 return None
-            steps = [self._step(s, reader, line, k) for k, s in enumerate(spans)]
+            if len(self._ids) > _MAX_SHARED:
+                self._ids = {"": None}
+            if len(self._strings) > _MAX_SHARED:
+                self._strings = {}
+            where = (reader, line)
+            steps = [self._step(s, where, k) for k, s in enumerate(spans)]
         except (_NotHere, _Invalid, ValueError, TypeError, RecursionError):
             return None
         for make in made:  # the general decoder makes them before its spans: same effects
@@ -166,12 +171,9 @@ class StepLines:
         load.bad_ids += bad
         return steps
 
-    def _step(self, s: Any, reader: StepReader, line: Any, index: int) -> CompactStep:
+    def _step(self, s: Any, where: tuple[StepReader, Any], index: int) -> CompactStep:
         attrs = _attrs(s.attributes)
         ids = self._ids
-        if len(ids) > _MAX_SHARED:
-            ids.clear()
-            ids[""] = None
         tid = ids.get(s.traceId)
         if tid is None:
             tid = ids[s.traceId] = int(s.traceId, 16)
@@ -194,8 +196,6 @@ class StepLines:
         start = int(start) if type(start) is str else start
         end = int(end) if type(end) is str else end
         strings = self._strings
-        if len(strings) > _MAX_SHARED:
-            strings.clear()
         span_name = s.name
         span_name = strings.setdefault(span_name, span_name)
         kind, name, status, importance, seq = step_head(attrs, span_name, code)
@@ -211,14 +211,18 @@ class StepLines:
             kind,
             name,
             span_name,
-            (tid, sid, pid),
-            (start, end or start),
+            tid,
+            sid,
+            pid,
+            start,
+            end or start,
             status,
             description,
             importance,
             compact_print(fingerprint(kind, attrs, status)),
             extra,
-            (reader, line, index),
+            where,
+            index,
         )
 
 

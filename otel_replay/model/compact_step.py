@@ -83,29 +83,39 @@ class CompactStep:
         kind: str,
         name: str,
         span_name: str,
-        ids: tuple[int, int, int | None],
-        times: tuple[int, int],
+        trace_id: int,
+        span_id: int,
+        parent_span_id: int | None,
+        start: int,
+        end: int,
         status: str,
         status_message: str | None,
         importance: float,
         print_: tuple[Any, ...],
         extra: dict[str, Any] | None,
-        where: tuple[StepReader, Any, int],
+        where: tuple[StepReader, Any],
+        index: int,
     ) -> None:
+        """Integer ids and times; ``print_`` its compact print, ``extra`` its kept
+        attributes (``None``: none); ``where`` = (reader, line), shared by the steps of a
+        line, and ``index`` say where it was read."""
         self.session_id = session_id
         self.sequence = sequence
         self.kind = kind
         self.name = name
         self.span_name = span_name
-        self._tid, self._sid, self._pid = ids
-        self.start_time_unix_nano, self.end_time_unix_nano = times
+        self._tid = trace_id
+        self._sid = span_id
+        self._pid = parent_span_id
+        self.start_time_unix_nano = start
+        self.end_time_unix_nano = end
         self.status = status
         self.status_message = status_message
         self.importance = importance
         self.print = print_
         self._extra = extra
-        self._line = where[:2]
-        self._index = where[2]
+        self._line = where
+        self._index = index
         self._full: Step | None = None
 
     def __repr__(self) -> str:
