@@ -11,6 +11,7 @@ import gzip
 import io
 import json
 import math
+import re
 import sys
 from pathlib import Path
 from typing import Any
@@ -24,6 +25,7 @@ from otel_replay.drift.policy import DriftPolicy
 from otel_replay.drift.sessions import match_sessions
 from otel_replay.formats import compact_load, steps_decode
 from otel_replay.formats.compact_load import load_compact_steps
+from otel_replay.formats.errors import RecordingError
 from otel_replay.formats.files import load_recording
 from otel_replay.model.compact_step import CompactStep
 from otel_replay.model.step_print import KEEP_CHARS, compact_print, fingerprint, print_digest
@@ -224,3 +226,16 @@ def test_a_short_fingerprint_is_kept_and_a_long_one_digested() -> None:
         5,
         1,
     }
+
+
+def test_a_step_read_back_from_a_changed_file_is_a_recording_error(tmp_path: Path) -> None:
+    path = tmp_path / "r.jsonl"
+    write_large(str(path), 2500)
+    steps = load_compact_steps(path).steps()
+    path.write_bytes(path.read_bytes()[:-10])  # the last line cut
+    message = f"{path}: changed while it was read (at byte offset "
+    with pytest.raises(RecordingError, match=re.escape(message)):
+        steps[-2].outputs  # noqa: B018 - read back from the last line
+    path.write_bytes(b"{}\n" * 3)  # no span where the first line was
+    with pytest.raises(RecordingError, match=re.escape(f"{message}0)")):
+        steps[0].attributes  # noqa: B018

@@ -20,7 +20,7 @@ from typing import Any, cast
 
 from otel_replay.core.sdkspan import Parts, span_parts
 from otel_replay.formats.compression import open_regular, sniff_compression
-from otel_replay.formats.errors import RecordingError, SkippedRecord
+from otel_replay.formats.errors import RecordingError, SkippedRecord, _Invalid
 from otel_replay.formats.files import LoadProgress, _Decoder, _read_files
 from otel_replay.formats.json_text import _loads
 from otel_replay.formats.recording import Recording
@@ -66,8 +66,15 @@ class LineReader:
         self._lines: OrderedDict[tuple[int, int], list[Any]] = OrderedDict()
 
     def step(self, line: Any, index: int, session_id: str) -> Step:
-        """The step of span ``index`` of the line at ``line`` = (byte offset, size)."""
-        return step_of_parts(self._parts(line)[index], session_id)
+        """The step of span ``index`` of the line at ``line`` = (byte offset, size); raises
+        :class:`RecordingError` when the file no longer holds that line."""
+        parts = self._parts(line)
+        if index >= len(parts):
+            raise self._changed(line[0])
+        return step_of_parts(parts[index], session_id)
+
+    def _changed(self, offset: int) -> RecordingError:
+        return RecordingError(f"{self.path}: changed while it was read (at byte offset {offset})")
 
     def _parts(self, line: tuple[int, int]) -> list[Any]:
         parts = self._lines.get(line)
@@ -78,13 +85,16 @@ class LineReader:
         with open_regular(self.path) as f:
             f.seek(offset)
             raw = f.read(size)
-        if len(raw) != size:
-            raise RecordingError(f"{self.path}: changed while it was read (at byte {offset})")
         decoder = _Decoder()
         decoder.compact = True
         decoder.share_strings = False
         parts = []
-        decoder.from_json(_loads(raw), parts)
+        try:
+            if len(raw) != size:
+                raise ValueError
+            decoder.from_json(_loads(raw), parts)
+        except (ValueError, _Invalid):
+            raise self._changed(offset) from None
         self._lines[line] = parts
         if len(self._lines) > _CACHED_LINES:
             self._lines.popitem(last=False)
