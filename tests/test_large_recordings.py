@@ -1,9 +1,10 @@
-"""Large recordings: the compact (``keep_spans=False``) and streaming (``summarize_recording``)
-paths give exactly what the full path gives, on real agent recordings and on generated ones,
+"""Large recordings: the compact (``keep_spans=False``), compact-step (``load_compact_steps``)
+and streaming (``summarize_recording``) paths give exactly what the full path gives, on real agent recordings and on generated ones,
 damaged ones included; and the progress bar of ``inspect``/``diff`` moves in every phase."""
 
 from __future__ import annotations
 
+import functools
 import gzip
 import io
 import json
@@ -21,10 +22,12 @@ from otel_replay.cli.progress import CountingSteps, Progress, progress_enabled
 from otel_replay.drift.compare import compare
 from otel_replay.drift.policy import DriftPolicy
 from otel_replay.drift.sessions import match_sessions
+from otel_replay.formats.compact_load import load_compact_steps
 from otel_replay.formats.errors import RecordingWarning
 from otel_replay.formats.files import load_recording, write_recording
 from otel_replay.formats.recording import Recording
 from otel_replay.formats.summary import summarize_recording
+from otel_replay.model.compact_step import KEPT_ATTRIBUTES
 
 BENCH = Path(__file__).resolve().parents[1] / "bench"
 sys.path.insert(0, str(BENCH))
@@ -33,10 +36,12 @@ from large_recording import write_large  # noqa: E402
 sys.path.remove(str(BENCH))
 
 
-def _quiet_load(path: Path, **kw: Any) -> tuple[Recording, list[str]]:
+def _quiet_load(path: Path, *, steps: bool = False, **kw: Any) -> tuple[Recording, list[str]]:
+    """``load_recording(path, **kw)`` (``steps``: ``load_compact_steps``), prepared, with its
+    checkpoints and the warnings it gave."""
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
-        rec = load_recording(path, **kw)
+        rec = load_compact_steps(path, **kw) if steps else load_recording(path, **kw)
         rec.prepare()
         ckpts = rec.checkpoints()
     rec._test_ckpts = ckpts  # type: ignore[attr-defined]
@@ -44,23 +49,30 @@ def _quiet_load(path: Path, **kw: Any) -> tuple[Recording, list[str]]:
 
 
 def assert_same_recording(path: Path) -> None:
-    """The full, compact and streaming reads of ``path`` agree in everything they report."""
+    """The full, compact, compact-step and streaming reads of ``path`` agree in everything
+    they report."""
     full, full_warn = _quiet_load(path)
-    compact, compact_warn = _quiet_load(path, keep_spans=False)
-    assert compact.spans == [] and compact.compact and not full.compact
-    assert compact.span_count == full.span_count == len(full.spans)
-    assert compact_warn == full_warn
-    assert compact.warnings == full.warnings
-    assert compact.skipped == full.skipped
-    assert {p: str(e) for p, e in compact.errors.items()} == {
-        p: str(e) for p, e in full.errors.items()
-    }
-    assert compact.paths == full.paths
-    assert compact.sessions() == full.sessions()
-    assert [s.to_dict() for s in compact.steps()] == [s.to_dict() for s in full.steps()]
-    assert compact._test_ckpts == full._test_ckpts  # type: ignore[attr-defined]
-    for step in full.steps():
-        assert compact.where(step.trace_id, step.span_id) == full.where(step.trace_id, step.span_id)
+    for compact, compact_warn in (
+        _quiet_load(path, keep_spans=False),
+        _quiet_load(path, steps=True),
+    ):
+        assert compact.spans == [] and compact.compact and not full.compact
+        assert compact.span_count == full.span_count == len(full.spans)
+        assert compact_warn == full_warn
+        assert compact.warnings == full.warnings
+        assert compact.skipped == full.skipped
+        assert {p: str(e) for p, e in compact.errors.items()} == {
+            p: str(e) for p, e in full.errors.items()
+        }
+        assert compact.paths == full.paths
+        assert compact.sessions() == full.sessions()
+        assert [_cheap(s) for s in compact.steps()] == [_cheap(s) for s in full.steps()]
+        assert [s.to_dict() for s in compact.steps()] == [s.to_dict() for s in full.steps()]
+        assert compact._test_ckpts == full._test_ckpts  # type: ignore[attr-defined]
+        for step in full.steps():
+            assert compact.where(step.trace_id, step.span_id) == full.where(
+                step.trace_id, step.span_id
+            )
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         summary = summarize_recording(path)
@@ -78,19 +90,44 @@ def assert_same_recording(path: Path) -> None:
     assert ckpts == full._test_ckpts  # type: ignore[attr-defined]
 
 
+def _cheap(step: Any) -> tuple[Any, ...]:
+    """What a compact step keeps (read without its full step), of any step."""
+    return (
+        step.session_id,
+        step.sequence,
+        step.kind,
+        step.name,
+        step.span_name,
+        step.trace_id,
+        step.span_id,
+        step.parent_span_id,
+        step.start_time_unix_nano,
+        step.end_time_unix_nano,
+        step.status,
+        step.status_message,
+        step.importance,
+        step.checkpoint_id,
+        *(step.attr(k) for k in KEPT_ATTRIBUTES),
+    )
+
+
 def assert_same_diff(base: Path, cand: Path) -> list[dict[str, Any]]:
-    """``compare()`` over compact recordings reports what it reports over full ones; returns
-    the findings."""
+    """``compare()`` over compact recordings and over compact steps reports what it reports
+    over full ones; returns the findings."""
     policy = DriftPolicy()
     reports = []
-    for keep in (True, False):
-        b = load_recording(base, keep_spans=keep)
-        c = load_recording(cand, keep_spans=keep)
+    for load in (
+        load_recording,
+        functools.partial(load_recording, keep_spans=False),
+        load_compact_steps,
+    ):
+        b = load(base)
+        c = load(cand)
         docs = []
         for pair in match_sessions(b, c, policy=policy):
             docs.append(compare(pair.baseline.steps, pair.candidate.steps, policy).to_dict())
         reports.append(docs)
-    assert reports[0] == reports[1]
+    assert reports[0] == reports[1] == reports[2]
     return [f for doc in reports[0] for f in doc["findings"]]
 
 

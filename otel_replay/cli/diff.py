@@ -9,7 +9,13 @@ import json
 import sys
 from typing import Any, TextIO
 
-from otel_replay.cli.load import LOCATE_HELP, STRICT_HELP, add_progress_flags, load_input
+from otel_replay.cli.load import (
+    LOCATE_HELP,
+    STRICT_HELP,
+    add_progress_flags,
+    load_input,
+    load_steps_input,
+)
 from otel_replay.cli.progress import CountingSteps, Progress, file_progress, progress_enabled
 from otel_replay.cli.render import (
     EXIT_DRIFT,
@@ -88,10 +94,12 @@ def cmd_diff(args: argparse.Namespace, out: TextIO) -> int:
 
 def _diff(args: argparse.Namespace, out: TextIO, progress: Progress) -> int:
     seen: set[str] = set()  # warnings printed (the same file on both sides: once)
-    base_rec = _load(args.baseline, "baseline", args.strict, seen, progress)
+    # the side-by-side views read every step's content: full steps; else compact steps
+    compact = args.format not in ("junit", "html") and not args.output
+    base_rec = _load(args.baseline, "baseline", args.strict, seen, progress, compact)
     if base_rec is None:
         return EXIT_ERROR
-    cand_rec = _load(args.candidate, "candidate", args.strict, seen, progress)
+    cand_rec = _load(args.candidate, "candidate", args.strict, seen, progress, compact)
     if cand_rec is None:
         return EXIT_ERROR
     policy = _policy(args)
@@ -169,11 +177,12 @@ def _aligning(progress: Progress, done: int, total: int) -> None:
 
 
 def _load(
-    path: str, role: str, strict: bool, seen: set[str], progress: Progress
+    path: str, role: str, strict: bool, seen: set[str], progress: Progress, compact: bool
 ) -> Recording | None:
-    """The recording at ``path``, normalized; ``None`` (the error printed) when it holds no
-    span."""
-    rec, no_spans = load_input(path, strict=strict, progress=file_progress(progress, role))
+    """The recording at ``path``, normalized (``compact``: with compact steps); ``None``
+    (the error printed) when it holds no span."""
+    load = load_steps_input if compact else load_input
+    rec, no_spans = load(path, strict=strict, progress=file_progress(progress, role))
     progress.finish()
     warn_once("diff", rec.warnings, seen)
     if no_spans is not None:

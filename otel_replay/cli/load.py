@@ -9,6 +9,7 @@ import time
 import warnings
 
 from otel_replay.cli.render import count
+from otel_replay.formats.compact_load import load_compact_steps
 from otel_replay.formats.errors import RecordingWarning
 from otel_replay.formats.files import LoadProgress, load_recording
 from otel_replay.formats.locate import locate_recording
@@ -21,6 +22,7 @@ __all__ = [
     "STRICT_HELP",
     "add_progress_flags",
     "load_input",
+    "load_steps_input",
     "summarize_input",
     "recorded_checkpoints",
 ]
@@ -63,6 +65,16 @@ def load_input(
     record); ``progress`` is called as each file is read."""
     located = locate_recording(path)
     rec = load_recording(located, strict=strict, keep_spans=False, progress=progress)
+    return rec, _no_spans(located, rec)
+
+
+def load_steps_input(
+    path: str, *, strict: bool = False, progress: LoadProgress | None = None
+) -> tuple[Recording, str | None]:
+    """:func:`load_input` with compact steps (``load_compact_steps``: steps that read their
+    attributes and inputs back from the file when needed; less memory and time)."""
+    located = locate_recording(path)
+    rec = load_compact_steps(located, strict=strict, progress=progress)
     return rec, _no_spans(located, rec)
 
 

@@ -28,7 +28,7 @@ from otel_replay.drift.fields import (
     parallel_canonical,
 )
 from otel_replay.drift.findings import DriftFinding, FirstDivergence, PairComparison, StepRef
-from otel_replay.drift.fingerprint import RunProfile, fingerprint
+from otel_replay.drift.fingerprint import RunProfile, step_print
 from otel_replay.drift.jsondiff import JsonChange, _canonical
 from otel_replay.drift.linking import Site, _content_notes, _latency_once, _link
 from otel_replay.drift.policy import DriftKind, DriftPolicy
@@ -241,7 +241,7 @@ class _Side:
             kind = s.kind
             if kind in skip:
                 continue
-            fp = fingerprint(kind, s.attributes, s.status)
+            fp = step_print(s)
             key = (kind, s.name)
             code = get(key)
             if code is None:

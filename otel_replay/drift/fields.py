@@ -10,13 +10,6 @@ from typing import Any
 
 from otel_replay.core import conventions as c
 from otel_replay.drift.findings import DriftFinding, PairComparison, StepRef
-from otel_replay.drift.fingerprint import (
-    _ACTION,
-    _CONFIDENCE,
-    _IN_TOKENS,
-    _OUT_TOKENS,
-    _source,
-)
 from otel_replay.drift.jsondiff import json_diff
 from otel_replay.drift.policy import DriftKind, DriftPolicy, Severity
 from otel_replay.model.span_shapes import (
@@ -25,6 +18,13 @@ from otel_replay.model.span_shapes import (
     LLM_OUTPUT_KEYS,
     TOOL_INPUT_KEYS,
     TOOL_OUTPUT_KEYS,
+)
+from otel_replay.model.step_print import (
+    _ACTION,
+    _CONFIDENCE,
+    _IN_TOKENS,
+    _OUT_TOKENS,
+    _source,
 )
 from otel_replay.model.steps import Step
 

@@ -3,93 +3,24 @@ attribute values, so that agreeing runs are recognized without comparing them.""
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
-from otel_replay.core import conventions as c
 from otel_replay.drift.policy import DriftPolicy
-from otel_replay.model.span_shapes import (
-    _OI_KIND_KEY,
-    _TL_KIND_KEY,
-    LLM_OUTPUT_KEYS,
-    TOOL_INPUT_KEYS,
-    TOOL_OUTPUT_KEYS,
-)
-from otel_replay.model.steps import INPUT_TOKEN_KEYS, OUTPUT_TOKEN_KEYS, Step, _first_int
+from otel_replay.model.compact_step import CompactStep
+from otel_replay.model.step_print import fingerprint
+from otel_replay.model.steps import Step
 
-__all__ = ["fingerprint", "RunProfile", "profile"]
-
-_ARGS = c.GEN_AI_TOOL_CALL_ARGUMENTS
-_RESULT = c.GEN_AI_TOOL_CALL_RESULT
-_OUTPUT = c.GEN_AI_OUTPUT_MESSAGES
-_IN_TOKENS = c.GEN_AI_USAGE_INPUT_TOKENS
-_OUT_TOKENS = c.GEN_AI_USAGE_OUTPUT_TOKENS
-_ACTION = c.DECISION_ACTION
-_CONFIDENCE = c.DECISION_CONFIDENCE
+__all__ = ["fingerprint", "step_print", "RunProfile", "profile"]
 
 
-def fingerprint(kind: str, attrs: Mapping[str, Any], status: str) -> tuple[Any, ...]:
-    """What :func:`~otel_replay.drift.fields._compare_same` compares of a step, from its raw
-    attribute values.
-
-    Two same-signature steps with equal fingerprints have no findings but possibly a latency
-    regression. A field that cannot be fingerprinted exactly (spans of other
-    instrumentations, whose inputs and outputs are assembled from several attributes) gets a
-    fresh ``object()``, which never compares equal: those steps are always compared field
-    by field. A token count that is not an int attribute of its GenAI key (absent, a float,
-    another convention's key) is fingerprinted as the count the comparison reads.
-    """
-    if kind == "tool":
-        if _TL_KIND_KEY in attrs or _OI_KIND_KEY in attrs:
-            return (object(),)
-        # the GenAI attribute's string itself when present (a str never equals the
-        # (key, type, value) tuple of another source), else the source the step reads
-        x = attrs.get(_ARGS)
-        y = attrs.get(_RESULT)
-        return (
-            x if type(x) is str else _source(attrs, TOOL_INPUT_KEYS),
-            y if type(y) is str else _source(attrs, TOOL_OUTPUT_KEYS),
-            status,
-        )
-    if kind == "llm":
-        x = attrs.get(_OUTPUT)
-        y = attrs.get(_IN_TOKENS)
-        z = attrs.get(_OUT_TOKENS)
-        return (
-            object()
-            if _OI_KIND_KEY in attrs
-            else (x if type(x) is str else _source(attrs, LLM_OUTPUT_KEYS)),
-            # the count the comparison reads (``Step.input_tokens``: the first present of
-            # the token attributes, floats truncated), tagged so it never equals an int
-            y if type(y) is int else _token_print(attrs, INPUT_TOKEN_KEYS),
-            z if type(z) is int else _token_print(attrs, OUTPUT_TOKEN_KEYS),
-            status,
-        )
-    if kind == "decision":
-        x = attrs.get(_ACTION)
-        y = attrs.get(_CONFIDENCE)
-        return (x, type(x), y, type(y), status)
-    return (status,)
-
-
-_NO_TOKENS = ("tokens", None)
-
-
-def _token_print(attrs: Mapping[str, Any], keys: tuple[str, ...]) -> tuple[str, int | None]:
-    n = _first_int(attrs, keys)
-    return _NO_TOKENS if n is None else ("tokens", n)
-
-
-def _source(attrs: Mapping[str, Any], keys: tuple[str, ...]) -> Any:
-    """The attribute a step's inputs or outputs are decoded from (the first present of
-    ``keys``, the same key lists :func:`otel_replay.model.steps.normalize_span` reads), as
-    (key, type, value); ``None`` when there is none."""
-    for key in keys:
-        v = attrs.get(key)
-        if v is not None:
-            return (key, type(v), v)
-    return None
+def step_print(step: Step) -> tuple[Any, ...]:
+    """The fingerprint of ``step``; for a :class:`CompactStep`, the compact print it keeps
+    (:func:`~otel_replay.model.step_print.compact_print`)."""
+    if type(step) is CompactStep:
+        return step.print
+    return fingerprint(step.kind, step.attributes, step.status)
 
 
 @dataclass(frozen=True)

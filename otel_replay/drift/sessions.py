@@ -89,7 +89,7 @@ def _agent_of(steps: Sequence[Step]) -> str | None:
         if s.kind == c.KIND_AGENT and s.parent_span_id is None:
             return s.name
     for s in steps:
-        v = s.attributes.get(c.GEN_AI_AGENT_NAME)
+        v = s.attr(c.GEN_AI_AGENT_NAME)
         if isinstance(v, str) and v:
             return v
     return None
@@ -120,7 +120,7 @@ def _holds_checkpoint(recording: RecordingLike, sid: str, checkpoint_id: str) ->
     for st in recording.steps_for_session(sid):
         if st.checkpoint_id == checkpoint_id:
             return True
-        if st.attributes.get(c.REPLAY_CHECKPOINT_ID) == checkpoint_id:
+        if st.attr(c.REPLAY_CHECKPOINT_ID) == checkpoint_id:
             return True
     return False
 

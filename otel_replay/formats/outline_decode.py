@@ -28,7 +28,7 @@ from otel_replay.formats.otlp_json_decode import _cache_key
 from otel_replay.formats.otlp_json_fields import _json_attrs, _json_int, _json_str, _obj
 from otel_replay.model.span_shapes import session_id_of
 
-__all__ = ["AVAILABLE", "OutlineLines"]
+__all__ = ["AVAILABLE", "OutlineLines", "line_spans", "spans_ok"]
 
 try:  # optional (extra "fast"): without it every line takes the general path
     import msgspec
@@ -159,6 +159,57 @@ def _times_ok(times: list[Any]) -> bool:
     return joined.isdecimal() and "" not in times
 
 
+def spans_ok(spans: list[Any], tids: list[str], sids: list[str]) -> bool:
+    """Whether the ids and times of typed-decoded ``spans`` (their trace and span ids
+    ``tids``, ``sids``) pass the general decoder's checks."""
+    pids = [s.parentSpanId for s in spans]
+    given = len(pids) - pids.count("")
+    return (
+        _hex_ok(tids)
+        and _hex_ok(sids)
+        and (given == 0 or (len("".join(pids)) == 16 * given and _hex_ok(pids)))
+        and _times_ok([s.startTimeUnixNano for s in spans])
+        and _times_ok([s.endTimeUnixNano for s in spans])
+    )
+
+
+def line_spans(decoder: Any, td: Any) -> tuple[list[Any], list[Callable[[], Any]]]:
+    """The spans of a typed-decoded line ``td`` and the resources and scopes to make for
+    them, read as the general ``decoder`` reads them (same checks; its caches)."""
+    lists: list[list[Any]] = []
+    made: list[Callable[[], Any]] = []
+    resources = decoder.resources
+    scopes = decoder.scopes
+    for rs in td.resourceSpans:
+        schema_url = rs.schemaUrl
+        res = {} if rs.resource is UNSET else _loads(bytes(rs.resource))
+        res = {} if res is None else _obj(res, "resource")
+        attrs = _json_attrs(res.get("attributes"))
+        dropped = _json_int(res.get("droppedAttributesCount"), "droppedAttributesCount")
+        key = _cache_key(attrs, schema_url, dropped)
+        made.append(
+            functools.partial(_make, resources, decoder._resource, key, attrs, dropped, schema_url)
+        )
+        for ss in rs.scopeSpans:
+            sc = {} if ss.scope is UNSET else _loads(bytes(ss.scope))
+            sc = {} if sc is None else _obj(sc, "scope")
+            name = _json_str(sc.get("name"), "name")
+            version = _json_str(sc.get("version"), "version")
+            sattrs = _json_attrs(sc.get("attributes"))
+            sschema = ss.schemaUrl
+            key = _cache_key(sattrs, name, version, sschema)
+            made.append(
+                functools.partial(
+                    _make, scopes, decoder._scope, key, name, version, sattrs, sschema
+                )
+            )
+            if ss.spans:
+                lists.append(ss.spans)
+    if len(lists) == 1:
+        return lists[0], made  # one list per line, usually: not copied
+    return [s for spans in lists for s in spans], made
+
+
 def _session(kvs: list[Any], trace_id: int) -> str:
     """``session_id_of`` the attributes the general decoder builds from ``kvs`` (the last
     of repeated keys; a value is a string only as a string ``stringValue``)."""
@@ -203,15 +254,7 @@ class OutlineLines:
         if spans:
             tids = [s.traceId for s in spans]
             sids = [s.spanId for s in spans]
-            pids = [s.parentSpanId for s in spans]
-            given = len(pids) - pids.count("")
-            if not (
-                _hex_ok(tids)
-                and _hex_ok(sids)
-                and (given == 0 or (len("".join(pids)) == 16 * given and _hex_ok(pids)))
-                and _times_ok([s.startTimeUnixNano for s in spans])
-                and _times_ok([s.endTimeUnixNano for s in spans])
-            ):
+            if not spans_ok(spans, tids, sids):
                 return None
         for make in made:  # the general decoder makes them before its spans: same effects
             make()
@@ -220,42 +263,7 @@ class OutlineLines:
         return len(spans)
 
     def _spans(self, decoder: Any, td: Any) -> tuple[list[Any], list[Callable[[], Any]]]:
-        """The spans of ``td`` and the resources and scopes to make for them, read as the
-        general decoder reads them (same checks; its caches)."""
-        lists: list[list[Any]] = []
-        made: list[Callable[[], Any]] = []
-        resources = decoder.resources
-        scopes = decoder.scopes
-        for rs in td.resourceSpans:
-            schema_url = rs.schemaUrl
-            res = {} if rs.resource is UNSET else _loads(bytes(rs.resource))
-            res = {} if res is None else _obj(res, "resource")
-            attrs = _json_attrs(res.get("attributes"))
-            dropped = _json_int(res.get("droppedAttributesCount"), "droppedAttributesCount")
-            key = _cache_key(attrs, schema_url, dropped)
-            made.append(
-                functools.partial(
-                    _make, resources, decoder._resource, key, attrs, dropped, schema_url
-                )
-            )
-            for ss in rs.scopeSpans:
-                sc = {} if ss.scope is UNSET else _loads(bytes(ss.scope))
-                sc = {} if sc is None else _obj(sc, "scope")
-                name = _json_str(sc.get("name"), "name")
-                version = _json_str(sc.get("version"), "version")
-                sattrs = _json_attrs(sc.get("attributes"))
-                sschema = ss.schemaUrl
-                key = _cache_key(sattrs, name, version, sschema)
-                made.append(
-                    functools.partial(
-                        _make, scopes, decoder._scope, key, name, version, sattrs, sschema
-                    )
-                )
-                if ss.spans:
-                    lists.append(ss.spans)
-        if len(lists) == 1:
-            return lists[0], made  # one list per line, usually: not copied
-        return [s for spans in lists for s in spans], made
+        return line_spans(decoder, td)
 
     def _count(self, load: Any, spans: list[Any], tids: list[str], sids: list[str]) -> None:
         traces = self._traces

@@ -232,7 +232,7 @@ def load_jsonl(load: FileLoad, f: IO[bytes]) -> None:
             offset = start + size
             load.skip(error, size=size, spans=None, line=line, reason=cap)
             continue
-        if fast_line is not None and fast_line(load, raw):
+        if fast_line is not None and fast_line(load, raw, line, start):
             load.records += 1
             continue
         obj: Any

@@ -6,6 +6,7 @@ import bisect
 import gc
 import warnings
 from collections.abc import Callable, Mapping, Sequence
+from typing import Any
 
 from opentelemetry.sdk.trace import ReadableSpan
 
@@ -55,8 +56,31 @@ class Recording:
         self.errors: dict[str, RecordingError] = dict(errors or {})
         self._origins = list(origins)
         self._steps: list[Step] | None = None
+        #: steps made while loading (``of_steps``), in file order (for ``where``)
+        self._file_steps: list[Step] | None = None
+        #: ``of_steps``: the items read and how each becomes its step, until normalized
+        self._pending: tuple[list[Any], Callable[[Any], Step]] | None = None
         self._by_session: dict[str, list[Step]] | None = None
         self._sessions: list[str] | None = None
+
+    @classmethod
+    def of_steps(
+        cls,
+        paths: Sequence[str],
+        items: list[Any],
+        make: Callable[[Any], Step],
+        warnings: Sequence[str] = (),
+        *,
+        skipped: Sequence[SkippedRecord] = (),
+        errors: Mapping[str, RecordingError] | None = None,
+        origins: Sequence[tuple[int, str, int | None, int | None]] = (),
+    ) -> Recording:
+        """A compact recording of one item per span read, in file order (``origins`` index
+        them); ``make(item)`` is its step, called when the recording is normalized."""
+        rec = cls(paths, (), warnings, skipped=skipped, errors=errors, origins=origins)
+        rec._count = len(items)
+        rec._pending = (items, make)
+        return rec
 
     def __len__(self) -> int:
         return self._count
@@ -69,7 +93,12 @@ class Recording:
     @property
     def compact(self) -> bool:
         """Whether only steps are kept (``load_recording(..., keep_spans=False)``)."""
-        return self._parts is not None or self._ids is not None
+        return (
+            self._parts is not None
+            or self._ids is not None
+            or self._file_steps is not None
+            or self._pending is not None
+        )
 
     def __repr__(self) -> str:
         return (
@@ -135,6 +164,8 @@ class Recording:
         ``file: at byte offset N`` (protobuf); ``None`` if unknown."""
         if not self._origins or span_id is None:
             return None
+        if self._pending is not None:
+            self._normalize()
         starts = [o[0] for o in self._origins]
         for i, (tid, sid) in enumerate(self._span_ids()):
             if sid is None or format(sid, "016x") != span_id:
@@ -152,6 +183,8 @@ class Recording:
             return [(p[1], p[2]) for p in self._parts]
         if self._ids is not None:
             return self._ids
+        if self._file_steps is not None:
+            return [_ids_of(s) for s in self._file_steps]
         out: list[tuple[int, int | None]] = []
         for span in self.spans:
             ctx = span.context
@@ -189,11 +222,29 @@ class Recording:
         self._parts = None  # the steps hold the attributes now
         return steps
 
+    def _normalize_items(
+        self,
+        pending: tuple[list[Any], Callable[[Any], Step]],
+        progress: Callable[[int, int], None] | None,
+    ) -> list[Step]:
+        items, make = pending
+        total = len(items)
+        steps: list[Step] = []
+        for at in range(0, total, _CHUNK):
+            steps.extend([make(x) for x in items[at : at + _CHUNK]])
+            if progress is not None:
+                progress(len(steps), total)
+        self._pending = None
+        self._file_steps = steps
+        return steps
+
     def _normalize(self, progress: Callable[[int, int], None] | None = None) -> None:
         was_enabled = gc.isenabled()
         gc.disable()  # many long-lived acyclic objects: the collector would rescan them
         try:
-            if self._parts is not None:
+            if self._pending is not None:
+                self._finish_normalize(self._normalize_items(self._pending, progress))
+            elif self._parts is not None:
                 self._finish_normalize(self._normalize_parts(self._parts, progress))
             else:
                 self._normalize_spans()
@@ -237,3 +288,11 @@ class Recording:
         self._steps = steps
         self._by_session = by_session
         self._sessions = list(sessions)
+
+
+def _ids_of(step: Step) -> tuple[int, int | None]:
+    """``(trace id, span id)`` of a step as integers."""
+    ids = getattr(step, "ids", None)  # a CompactStep's
+    if ids is not None:
+        return ids  # type: ignore[no-any-return]
+    return int(step.trace_id, 16), int(step.span_id, 16)

@@ -68,7 +68,7 @@ class RecordingSummary:
                 self._checkpoints.append((p, where))
         self.span_count += len(spans)
 
-    def fast_line(self, load: Any, raw: bytes) -> bool:
+    def fast_line(self, load: Any, raw: bytes, line: int | None = None, offset: int = 0) -> bool:
         """Whether one JSON line was read here (``OutlineLines``), not by the decoder."""
         lines = self._lines
         if lines is None:

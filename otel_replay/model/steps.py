@@ -203,6 +203,11 @@ class Step:
         v = self.attributes.get(c.REPLAY_STEP_KEY)
         return v if isinstance(v, str) else None
 
+    def attr(self, key: str) -> Any:
+        """The value of attribute ``key`` (``None`` when absent)."""
+        attrs = self.attributes
+        return attrs.get(key) if attrs else None
+
     def approx_size(self) -> int:
         """Approximate retained bytes, used for buffer accounting."""
         size = 200 + len(self.name) + len(self.span_name) + len(self.session_id)
@@ -237,7 +242,7 @@ def enclosing_parent(step: Step) -> str | None:
     (``agent_replay.step.enclosing_span_id``, for a span that started without a parent)."""
     if step.parent_span_id is not None:
         return step.parent_span_id
-    value = (step.attributes or {}).get(c.STEP_ENCLOSING_SPAN_ID)
+    value = step.attr(c.STEP_ENCLOSING_SPAN_ID)
     return value if isinstance(value, str) and value else None
 
 
@@ -314,9 +319,11 @@ _ERROR = StatusCode.ERROR.value
 _OK = StatusCode.OK.value
 
 
-def _fields(parts: Parts, session_id: str | None, copy: bool = True) -> dict[str, Any]:
-    """The field values of :func:`normalize_span`'s step."""
-    attrs, trace_id, span_id, parent_id, span_name, code, description, start, end = parts
+def step_head(
+    attrs: Mapping[str, Any], span_name: str, code: int
+) -> tuple[str, str, str, float, int | None]:
+    """``(kind, name, status, importance, sequence)`` of the step of a span with these
+    attributes, name and status code (as :func:`normalize_span` computes them)."""
     kind, name = _classify(attrs, span_name)
     is_error = code == _ERROR
     status = "error" if is_error else ("ok" if code == _OK else "unset")
@@ -328,12 +335,19 @@ def _fields(parts: Parts, session_id: str | None, copy: bool = True) -> dict[str
     else:
         importance = default_importance(kind, is_error)
     seq = attrs.get(c.STEP_SEQUENCE)
+    if not (type(seq) is int or (isinstance(seq, int) and not isinstance(seq, bool))):
+        seq = None
+    return kind, name, status, importance, seq
+
+
+def _fields(parts: Parts, session_id: str | None, copy: bool = True) -> dict[str, Any]:
+    """The field values of :func:`normalize_span`'s step."""
+    attrs, trace_id, span_id, parent_id, span_name, code, description, start, end = parts
+    kind, name, status, importance, seq = step_head(attrs, span_name, code)
     inputs, outputs = _io(kind, attrs)
     return {
         "session_id": session_id or session_id_of(attrs, trace_id),
-        "sequence": seq
-        if type(seq) is int or (isinstance(seq, int) and not isinstance(seq, bool))
-        else None,
+        "sequence": seq,
         "kind": kind,
         "name": name,
         "span_name": span_name,
