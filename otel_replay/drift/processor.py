@@ -429,7 +429,7 @@ class DriftProcessor(SpanProcessor):
             # The common case, a run that agrees with its baseline, decided on the profiles
             # alone; anything else (or a doubt) goes through the full comparison.
             entries.sort(key=seq_of_entry)
-            base = profile(run.baseline, held.policy, mode)
+            base = self._baseline_profile(run, held.policy, mode)
             sigs = [e[1] for e in entries]
             prints = [e[2] for e in entries]
             if sigs == base.signatures and prints == base.prints:
@@ -463,6 +463,10 @@ class DriftProcessor(SpanProcessor):
         report = compare(list(run.baseline), candidate, held.policy, mode=mode)
         self._keep_report(run.session_id, report)
         return report
+
+    def _baseline_profile(self, run: TrackedRun, policy: DriftPolicy, mode: str) -> RunProfile:
+        """The profile of ``run``'s baseline under ``policy`` in ``mode``."""
+        return profile(run.baseline, policy, mode)
 
     def _keep_report(self, session_id: str, report: DriftReport) -> None:
         with self._lock:

@@ -25,9 +25,12 @@ from otel_replay.core import conventions as c
 from otel_replay.core.sdkspan import span_attributes
 from otel_replay.core.selfmetrics import ErrorReporter, get_meter, logger
 from otel_replay.core.text import count
+from otel_replay.drift.fingerprint import RunProfile
 from otel_replay.drift.held import is_run_root
+from otel_replay.drift.policy import DriftPolicy
 from otel_replay.drift.processor import DriftProcessor
 from otel_replay.drift.report import DriftReport
+from otel_replay.formats.otlp_proto import encode_events
 from otel_replay.restore.tracking import TrackedRun, TrackingRegistry
 from otel_replay.serve.baselines import BaselineFinder, Provenance, _NoBaseline
 from otel_replay.serve.decode import spans_of
@@ -37,6 +40,7 @@ from otel_replay.serve.split import RECEIVED, extract, might_hold, scan, worker_
 
 __all__ = ["Engine", "Admission", "Limits"]
 
+_PROFILES = 64  # baseline profiles kept (by baseline, policy and mode)
 _REMEMBERED = 10_000  # finished / unmatched sessions remembered (late spans are forwarded)
 
 
@@ -84,14 +88,41 @@ class _Known:
 
 
 class _ServeDrift(DriftProcessor):
-    """The DriftProcessor, telling the engine when a run was compared."""
+    """The DriftProcessor, telling the engine when a run was compared; a span it gives
+    events (the run's root, drifting steps) is exported as the bytes received with the
+    events' bytes appended, not encoded again."""
 
     engine: Engine
+    _profiles: dict[tuple[int, int, str], tuple[Any, DriftPolicy, RunProfile]]
 
     def finish(self, session_id: str) -> DriftReport | None:
         report = super().finish(session_id)
         self.engine._finished(session_id)
         return report
+
+    def _baseline_profile(self, run: TrackedRun, policy: DriftPolicy, mode: str) -> RunProfile:
+        # the baselines are the finder's lists, shared by every run of their checkpoint (and
+        # kept in the cache, so that their ids are not reused)
+        key = (id(run.baseline), id(policy), mode)
+        hit = self._profiles.get(key)
+        if hit is not None and hit[0] is run.baseline and hit[1] is policy:
+            return hit[2]
+        prof = super()._baseline_profile(run, policy, mode)
+        if len(self._profiles) >= _PROFILES:
+            self._profiles.clear()
+        self._profiles[key] = (run.baseline, policy, prof)
+        return prof
+
+    def _enrich(self, spans: list[ReadableSpan], report: DriftReport) -> list[ReadableSpan]:
+        out = super()._enrich(spans, report)
+        if out is not spans:
+            for s, e in zip(spans, out, strict=True):
+                if e is not s:
+                    received = getattr(s, RECEIVED, None)
+                    if received is not None:
+                        extra = encode_events(e.events[len(s.events) :])
+                        setattr(e, RECEIVED, (received[0], received[1] + extra))
+        return out
 
 
 class Engine:
@@ -176,6 +207,7 @@ class Engine:
             logger_provider=logger_provider,
         )
         self.drift.engine = self
+        self.drift._profiles = {}
         self._lookups = ThreadPoolExecutor(1, thread_name_prefix="otel-replay-serve-baseline")
         # spans of restored runs go to the DriftProcessor on a thread of their own, so the
         # receivers answer while runs are compared
