@@ -17,9 +17,10 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
-from opentelemetry.metrics import CallbackOptions, MeterProvider, Observation
+from opentelemetry.metrics import CallbackOptions, Counter, MeterProvider, Observation
 from opentelemetry.sdk.trace import ReadableSpan
 from opentelemetry.sdk.trace.export import SpanExporter
+from opentelemetry.util.types import AttributeValue
 
 from otel_replay.core import conventions as c
 from otel_replay.core.sdkspan import span_attributes
@@ -88,17 +89,37 @@ class _Known:
 
 
 class _ServeDrift(DriftProcessor):
-    """The DriftProcessor, telling the engine when a run was compared; a span it gives
-    events (the run's root, drifting steps) is exported as the bytes received with the
-    events' bytes appended, not encoded again."""
+    """The DriftProcessor, telling the engine when a run was compared. A span it gives events
+    (the run's root, drifting steps) is exported as the bytes received with the events'
+    bytes appended, not encoded again; each baseline is profiled once; the drift metrics are
+    added once per request (:meth:`flush_counts`) for all the runs it ended."""
 
     engine: Engine
     _profiles: dict[tuple[int, int, str], tuple[Any, DriftPolicy, RunProfile]]
+    _pending_counts: dict[tuple[Counter, tuple[tuple[str, AttributeValue], ...]], int]
+    _counts_lock: threading.Lock
 
     def finish(self, session_id: str) -> DriftReport | None:
         report = super().finish(session_id)
         self.engine._finished(session_id)
         return report
+
+    def _count(self, counter: Counter, attributes: dict[str, AttributeValue]) -> None:
+        # added by flush_counts, once per request for all the runs it ended
+        key = (counter, tuple(attributes.items()))
+        with self._counts_lock:
+            self._pending_counts[key] = self._pending_counts.get(key, 0) + 1
+
+    def flush_counts(self) -> None:
+        """Add the counts of the runs compared since the last call to the drift metrics."""
+        with self._counts_lock:
+            pending, self._pending_counts = self._pending_counts, {}
+        for (counter, attributes), n in pending.items():
+            counter.add(n, dict(attributes))
+
+    def shutdown(self, timeout_millis: int | None = None) -> None:
+        super().shutdown(timeout_millis)
+        self.flush_counts()
 
     def _baseline_profile(self, run: TrackedRun, policy: DriftPolicy, mode: str) -> RunProfile:
         # the baselines are the finder's lists, shared by every run of their checkpoint (and
@@ -208,6 +229,8 @@ class Engine:
         )
         self.drift.engine = self
         self.drift._profiles = {}
+        self.drift._pending_counts = {}
+        self.drift._counts_lock = threading.Lock()
         self._lookups = ThreadPoolExecutor(1, thread_name_prefix="otel-replay-serve-baseline")
         # spans of restored runs go to the DriftProcessor on a thread of their own, so the
         # receivers answer while runs are compared
@@ -321,6 +344,7 @@ class Engine:
                 with self._lock:
                     self._drift_queued -= len(spans)
                 spans.clear()
+                self.drift.flush_counts()
             self.forwarder.kick()
 
     def _hold(
@@ -373,6 +397,7 @@ class Engine:
                 self._feed(spans)
             except Exception as exc:  # the DriftProcessor reports its own; this is ours
                 self.errors.report("drift", exc)
+            self.drift.flush_counts()
             with self._lock:
                 self._drift_queued -= len(spans)
                 idle = not self._drift_queued
@@ -526,6 +551,7 @@ class Engine:
             self._feed(pending)
         else:
             self.drift.finish(sid)
+        self.drift.flush_counts()
 
     def _exported_batch(self, n: int, error: str | None) -> None:
         with self._lock:
