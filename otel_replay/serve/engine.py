@@ -17,31 +17,25 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
-from opentelemetry.metrics import CallbackOptions, Counter, MeterProvider, Observation
+from opentelemetry.metrics import CallbackOptions, MeterProvider, Observation
 from opentelemetry.sdk.trace import ReadableSpan
 from opentelemetry.sdk.trace.export import SpanExporter
-from opentelemetry.util.types import AttributeValue
 
 from otel_replay.core import conventions as c
 from otel_replay.core.sdkspan import span_attributes
 from otel_replay.core.selfmetrics import ErrorReporter, get_meter, logger
 from otel_replay.core.text import count
-from otel_replay.drift.fingerprint import RunProfile
 from otel_replay.drift.held import is_run_root
-from otel_replay.drift.policy import DriftPolicy
-from otel_replay.drift.processor import DriftProcessor
-from otel_replay.drift.report import DriftReport
-from otel_replay.formats.otlp_proto import encode_events
 from otel_replay.restore.tracking import TrackedRun, TrackingRegistry
 from otel_replay.serve.baselines import BaselineFinder, Provenance, _NoBaseline
 from otel_replay.serve.decode import spans_of
+from otel_replay.serve.drift import ServeDrift
 from otel_replay.serve.forward import Forwarder, Raw
 from otel_replay.serve.otlp_out import OtlpTraceSender
 from otel_replay.serve.split import RECEIVED, extract, might_hold, scan, worker_field
 
 __all__ = ["Engine", "Admission", "Limits"]
 
-_PROFILES = 64  # baseline profiles kept (by baseline, policy and mode)
 _REMEMBERED = 10_000  # finished / unmatched sessions remembered (late spans are forwarded)
 
 
@@ -86,64 +80,6 @@ class _Known:
 
     def __contains__(self, sid: object) -> bool:
         return sid in self.runs or sid in self.done
-
-
-class _ServeDrift(DriftProcessor):
-    """The DriftProcessor, telling the engine when a run was compared. A span it gives events
-    (the run's root, drifting steps) is exported as the bytes received with the events'
-    bytes appended, not encoded again; each baseline is profiled once; the drift metrics are
-    added once per request (:meth:`flush_counts`) for all the runs it ended."""
-
-    engine: Engine
-    _profiles: dict[tuple[int, int, str], tuple[Any, DriftPolicy, RunProfile]]
-    _pending_counts: dict[tuple[Counter, tuple[tuple[str, AttributeValue], ...]], int]
-    _counts_lock: threading.Lock
-
-    def finish(self, session_id: str) -> DriftReport | None:
-        report = super().finish(session_id)
-        self.engine._finished(session_id)
-        return report
-
-    def _count(self, counter: Counter, attributes: dict[str, AttributeValue]) -> None:
-        # added by flush_counts, once per request for all the runs it ended
-        key = (counter, tuple(attributes.items()))
-        with self._counts_lock:
-            self._pending_counts[key] = self._pending_counts.get(key, 0) + 1
-
-    def flush_counts(self) -> None:
-        """Add the counts of the runs compared since the last call to the drift metrics."""
-        with self._counts_lock:
-            pending, self._pending_counts = self._pending_counts, {}
-        for (counter, attributes), n in pending.items():
-            counter.add(n, dict(attributes))
-
-    def shutdown(self, timeout_millis: int | None = None) -> None:
-        super().shutdown(timeout_millis)
-        self.flush_counts()
-
-    def _baseline_profile(self, run: TrackedRun, policy: DriftPolicy, mode: str) -> RunProfile:
-        # the baselines are the finder's lists, shared by every run of their checkpoint (and
-        # kept in the cache, so that their ids are not reused)
-        key = (id(run.baseline), id(policy), mode)
-        hit = self._profiles.get(key)
-        if hit is not None and hit[0] is run.baseline and hit[1] is policy:
-            return hit[2]
-        prof = super()._baseline_profile(run, policy, mode)
-        if len(self._profiles) >= _PROFILES:
-            self._profiles.clear()
-        self._profiles[key] = (run.baseline, policy, prof)
-        return prof
-
-    def _enrich(self, spans: list[ReadableSpan], report: DriftReport) -> list[ReadableSpan]:
-        out = super()._enrich(spans, report)
-        if out is not spans:
-            for s, e in zip(spans, out, strict=True):
-                if e is not s:
-                    received = getattr(s, RECEIVED, None)
-                    if received is not None:
-                        extra = encode_events(e.events[len(s.events) :])
-                        setattr(e, RECEIVED, (received[0], received[1] + extra))
-        return out
 
 
 class Engine:
@@ -221,16 +157,13 @@ class Engine:
             batch_size=forward_batch_size,
             on_error=self.errors.report,
         )
-        self.drift = _ServeDrift(
+        self.drift = ServeDrift(
             self.forwarder,
             registry=TrackingRegistry(max_runs=max(self.limits.max_held_runs * 2, 16)),
             meter_provider=meter_provider,
             logger_provider=logger_provider,
+            on_finished=self._finished,
         )
-        self.drift.engine = self
-        self.drift._profiles = {}
-        self.drift._pending_counts = {}
-        self.drift._counts_lock = threading.Lock()
         self._lookups = ThreadPoolExecutor(1, thread_name_prefix="otel-replay-serve-baseline")
         # spans of restored runs go to the DriftProcessor on a thread of their own, so the
         # receivers answer while runs are compared
