@@ -175,3 +175,50 @@ def test_serve_and_an_in_process_drift_processor_give_the_same_drift_output(tmp_
     assert (
         served["metrics"][(c.METRIC_RUNS_COMPARED, ((c.GEN_AI_AGENT_NAME, "support-agent"),))] == 2
     )
+
+
+def test_the_worker_adds_the_drift_counts_of_a_request_at_once(tmp_path):
+    from otel_replay.formats.files import write_recording
+    from otel_replay.serve.drift import ServeDrift
+
+    baseline, restored, base = _recorded_runs()
+    write_recording(str(tmp_path / "base.jsonl"), baseline)
+    steps = BaselineFinder(str(tmp_path), None, timeout=5).lookup(
+        Provenance(session_id="same-1", checkpoint_id=base.checkpoint or "")
+    )
+    reader = InMemoryMetricReader()
+    finished: list[str] = []
+    registry = TrackingRegistry()
+    drift = ServeDrift(
+        SimpleSpanProcessor(InMemorySpanExporter()),
+        registry=registry,
+        meter_provider=MeterProvider(metric_readers=[reader]),
+        log_events=False,
+        on_finished=finished.append,
+    )
+    for session in ("same-1", "changed-1"):
+        registry.register(TrackedRun(session_id=session, baseline=steps))
+
+    def totals() -> dict[tuple[str, tuple[Any, ...]], Any]:
+        data = reader.get_metrics_data()
+        return {
+            (m.name, tuple(sorted(p.attributes.items()))): p.value
+            for rm in (data.resource_metrics if data else ())
+            for sm in rm.scope_metrics
+            for m in sm.metrics
+            if m.name in _METRICS
+            for p in m.data.data_points
+        }
+
+    for span in restored:
+        drift.on_end(span)
+    assert sorted(finished) == ["changed-1", "same-1"]
+    assert totals() == {}  # not added yet
+    drift.flush_counts()
+    agent = ((c.GEN_AI_AGENT_NAME, "support-agent"),)
+    added = totals()
+    assert added[(c.METRIC_RUNS_COMPARED, agent)] == 2
+    assert sum(v for (name, _a), v in added.items() if name == c.METRIC_DRIFT_FINDINGS) == 1
+    drift.flush_counts()  # nothing pending: the totals stay
+    assert totals() == added
+    drift.shutdown()
