@@ -197,7 +197,8 @@ def test_same_run_no_drift_changed_run_one_finding_counts_in_equal_out(tmp_path)
     assert {s.attributes[c.SERVE_WORKER] for s in rec.spans} == {WORKER}
     assert not any(s.events for s in rec.spans)  # what was received, before the comparison
     # spans of restored runs go downstream with what was received (those the comparison leaves
-    # unchanged are forwarded as their received bytes, the enriched ones re-encoded)
+    # unchanged are forwarded as their received bytes, the enriched ones with their new
+    # events appended to those bytes)
     received = {format(s.context.span_id, "016x"): dict(s.attributes) for s in rec.spans}
     for session in ("same-1", "changed-1"):
         out = spans_of(sink, session)

@@ -86,3 +86,48 @@ def test_a_long_value_first_is_read_by_decoding_the_span() -> None:
     blob = head + _field(0x4A, kv)
     assert Span.FromString(blob).attributes[0].value.string_value == long_session
     assert split._string_at(blob, split._SESSION_PREFIX) == long_session
+
+
+def _request(spans: list[bytes]):
+    from opentelemetry.proto.trace.v1.trace_pb2 import TracesData
+
+    td = TracesData()
+    td.resource_spans.add().scope_spans.add()
+    out = split.SpanBytesTracesData.FromString(td.SerializeToString())
+    out.resource_spans[0].scope_spans[0].spans.extend(spans)
+    return out
+
+
+def _mixed_request(order, restored: int) -> tuple[list[bytes], set[int]]:
+    """Spans of ``restored`` restored runs (the first span of each with a checkpoint id, the
+    second without) among ordinary runs; and the positions of the restored runs' spans."""
+    spans: list[bytes] = []
+    held: set[int] = set()
+    for r in range(restored):
+        sid = f"restored-{r:02d}-0123456789abcdef"
+        held.update((len(spans) + 1, len(spans) + 2))
+        spans.append(_span([order(c.SESSION_ID, f"plain-{r:02d}-0123456789abcdef")]))
+        spans.append(_span([order(c.SESSION_ID, sid), order(c.REPLAY_CHECKPOINT_ID, "ck-1")]))
+        spans.append(_span([order(c.SESSION_ID, sid)]))
+    return spans, held
+
+
+def test_the_spans_of_restored_runs_are_found_for_few_and_many_sessions() -> None:
+    # up to split._SEARCHED_IDS sessions each id is searched; more: the attributes are counted
+    for order in (_kv_key_first, _kv_value_first):
+        for restored in (1, split._SEARCHED_IDS, split._SEARCHED_IDS + 1, 8):
+            spans, held = _mixed_request(order, restored)
+            sc = split.scan(_request(spans), set(), set(), split.worker_field("w"))
+            assert sc.count == 3 * restored
+            assert len(sc.new) == restored, (order.__name__, restored)
+            assert sc.held == [(0, 0, k) for k in sorted(held)], (order.__name__, restored)
+
+
+def test_extract_moves_the_held_spans_out_and_keeps_the_order_of_the_rest() -> None:
+    spans = [_span([_kv_key_first(c.SESSION_ID, f"s-{i}")], name=f"span-{i}") for i in range(6)]
+    td = _request(spans)
+    body, received = split.extract(td, [(0, 0, 1), (0, 0, 4), (0, 0, 5)])
+    assert list(td.resource_spans[0].scope_spans[0].spans) == [spans[0], spans[2], spans[3]]
+    assert [blob for _origin, blob in received] == [spans[1], spans[4], spans[5]]
+    moved = split.SpanBytesTracesData.FromString(body)
+    assert list(moved.resource_spans[0].scope_spans[0].spans) == [spans[1], spans[4], spans[5]]

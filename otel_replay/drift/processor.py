@@ -20,7 +20,7 @@ from collections.abc import Sequence
 from typing import Any, Literal
 
 from opentelemetry.context import Context
-from opentelemetry.metrics import MeterProvider
+from opentelemetry.metrics import Counter, MeterProvider
 from opentelemetry.sdk.trace import Event, ReadableSpan, Span, SpanProcessor
 from opentelemetry.sdk.trace.export import BatchSpanProcessor, SimpleSpanProcessor
 from opentelemetry.util.types import AttributeValue
@@ -429,7 +429,7 @@ class DriftProcessor(SpanProcessor):
             # The common case, a run that agrees with its baseline, decided on the profiles
             # alone; anything else (or a doubt) goes through the full comparison.
             entries.sort(key=seq_of_entry)
-            base = profile(run.baseline, held.policy, mode)
+            base = self._baseline_profile(run, held.policy, mode)
             sigs = [e[1] for e in entries]
             prints = [e[2] for e in entries]
             if sigs == base.signatures and prints == base.prints:
@@ -463,6 +463,10 @@ class DriftProcessor(SpanProcessor):
         report = compare(list(run.baseline), candidate, held.policy, mode=mode)
         self._keep_report(run.session_id, report)
         return report
+
+    def _baseline_profile(self, run: TrackedRun, policy: DriftPolicy, mode: str) -> RunProfile:
+        """The profile of ``run``'s baseline under ``policy`` in ``mode``."""
+        return profile(run.baseline, policy, mode)
 
     def _keep_report(self, session_id: str, report: DriftReport) -> None:
         with self._lock:
@@ -519,6 +523,10 @@ class DriftProcessor(SpanProcessor):
             )
         return out
 
+    def _count(self, counter: Counter, attributes: dict[str, AttributeValue]) -> None:
+        """Add one to ``counter`` with ``attributes``."""
+        counter.add(1, attributes)
+
     def _record(self, run: TrackedRun, spans: list[ReadableSpan], report: DriftReport) -> None:
         agent = run.agent_name
         if agent is None:
@@ -528,13 +536,15 @@ class DriftProcessor(SpanProcessor):
                     agent = name
                     break
         base: dict[str, AttributeValue] = {c.GEN_AI_AGENT_NAME: agent} if agent else {}
+        count = self._count
         for f in report.findings:
-            self._findings.add(
-                1, {**base, c.ATTR_KIND: f.kind.value, c.ATTR_SEVERITY: f.severity.value}
+            count(
+                self._findings,
+                {**base, c.ATTR_KIND: f.kind.value, c.ATTR_SEVERITY: f.severity.value},
             )
-        self._runs.add(1, base)
+        count(self._runs, base)
         if report.max_severity is Severity.CRITICAL:
-            self._critical_runs.add(1, base)
+            count(self._critical_runs, base)
         root = next((s for s in spans if is_run_root(s) and s.context is not None), None)
         where = None
         if root is not None and root.context is not None:

@@ -11,7 +11,7 @@ from typing import Any
 from google.protobuf import descriptor_pb2, descriptor_pool, message_factory
 from google.protobuf.message import DecodeError
 from opentelemetry.proto.common.v1.common_pb2 import KeyValue
-from opentelemetry.proto.trace.v1.trace_pb2 import TracesData
+from opentelemetry.proto.trace.v1.trace_pb2 import Span, TracesData
 from opentelemetry.sdk.trace import ReadableSpan
 from opentelemetry.trace import StatusCode
 
@@ -27,7 +27,7 @@ from otel_replay.formats.sdk_spans import (
 )
 from otel_replay.formats.trace_state import RecordedTraceState, trace_state_header
 
-__all__ = ["encode_spans", "spans_from_traces_data"]
+__all__ = ["encode_spans", "encode_events", "spans_from_traces_data"]
 
 _logger = logging.getLogger("otel_replay")
 _INT64_MIN = -(2**63)
@@ -96,15 +96,7 @@ def _encode_span(pb: Any, span: ReadableSpan) -> None:
     if span.dropped_attributes:
         pb.dropped_attributes_count = span.dropped_attributes
     for event in span.events:
-        ev = pb.events.add()
-        _set_text(ev, "name", event.name)
-        if event.timestamp:
-            ev.time_unix_nano = event.timestamp
-        if event.attributes:
-            _encode_attributes(ev.attributes, event.attributes)
-        dropped = getattr(event, "dropped_attributes", 0)
-        if dropped:
-            ev.dropped_attributes_count = dropped
+        _encode_event(pb.events.add(), event)
     if span.dropped_events:
         pb.dropped_events_count = span.dropped_events
     for link in span.links:
@@ -131,6 +123,26 @@ def _encode_span(pb: Any, span: ReadableSpan) -> None:
             pb.status.code = status.status_code.value
         if status.description:
             _set_text(pb.status, "message", status.description)
+
+
+def _encode_event(ev: Any, event: Any) -> None:
+    _set_text(ev, "name", event.name)
+    if event.timestamp:
+        ev.time_unix_nano = event.timestamp
+    if event.attributes:
+        _encode_attributes(ev.attributes, event.attributes)
+    dropped = getattr(event, "dropped_attributes", 0)
+    if dropped:
+        ev.dropped_attributes_count = dropped
+
+
+def encode_events(events: Sequence[Any]) -> bytes:
+    """``events`` serialized as a ``Span`` holding only them: appended to a serialized
+    span, they are added to its events (a repeated field's entries may come anywhere)."""
+    pb = Span()
+    for event in events:
+        _encode_event(pb.events.add(), event)
+    return bytes(pb.SerializeToString())
 
 
 def _set_text(message: Any, field: str, text: str) -> None:

@@ -27,11 +27,10 @@ from otel_replay.core.sdkspan import span_attributes
 from otel_replay.core.selfmetrics import ErrorReporter, get_meter, logger
 from otel_replay.core.text import count
 from otel_replay.drift.held import is_run_root
-from otel_replay.drift.processor import DriftProcessor
-from otel_replay.drift.report import DriftReport
 from otel_replay.restore.tracking import TrackedRun, TrackingRegistry
 from otel_replay.serve.baselines import BaselineFinder, Provenance, _NoBaseline
 from otel_replay.serve.decode import spans_of
+from otel_replay.serve.drift import ServeDrift
 from otel_replay.serve.forward import Forwarder, Raw
 from otel_replay.serve.otlp_out import OtlpTraceSender
 from otel_replay.serve.split import RECEIVED, extract, might_hold, scan, worker_field
@@ -83,17 +82,6 @@ class _Known:
 
     def __contains__(self, sid: object) -> bool:
         return sid in self.runs or sid in self.done
-
-
-class _ServeDrift(DriftProcessor):
-    """The DriftProcessor, telling the engine when a run was compared."""
-
-    engine: Engine
-
-    def finish(self, session_id: str) -> DriftReport | None:
-        report = super().finish(session_id)
-        self.engine._finished(session_id)
-        return report
 
 
 class Engine:
@@ -178,13 +166,13 @@ class Engine:
             batch_size=forward_batch_size,
             on_error=self.errors.report,
         )
-        self.drift = _ServeDrift(
+        self.drift = ServeDrift(
             self.forwarder,
             registry=TrackingRegistry(max_runs=max(self.limits.max_held_runs * 2, 16)),
             meter_provider=meter_provider,
             logger_provider=logger_provider,
+            on_finished=self._finished,
         )
-        self.drift.engine = self
         self._lookups = ThreadPoolExecutor(1, thread_name_prefix="otel-replay-serve-baseline")
         # spans of restored runs go to the DriftProcessor on a thread of their own, so the
         # receivers answer while runs are compared
@@ -298,6 +286,7 @@ class Engine:
                 with self._lock:
                     self._drift_queued -= len(spans)
                 spans.clear()
+                self.drift.flush_counts()
             self.forwarder.kick()
 
     def _hold(
@@ -350,6 +339,7 @@ class Engine:
                 self._feed(spans)
             except Exception as exc:  # the DriftProcessor reports its own; this is ours
                 self.errors.report("drift", exc)
+            self.drift.flush_counts()
             with self._lock:
                 self._drift_queued -= len(spans)
                 idle = not self._drift_queued
@@ -513,6 +503,7 @@ class Engine:
             self._feed(pending)
         else:
             self.drift.finish(sid)
+        self.drift.flush_counts()
 
     def _exported_batch(self, n: int, error: str | None) -> None:
         with self._lock:

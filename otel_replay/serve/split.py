@@ -195,11 +195,14 @@ def scan(
             spans = list(ss.spans)
             out.count += len(spans)
             if restamp:
-                ss.spans[:] = [
+                stamped = [
                     b + stamp if _WORKER_PREFIX not in b else _restamp(b, stamp) for b in spans
                 ]
             else:
-                ss.spans[:] = [b + stamp for b in spans]
+                stamped = [b + stamp for b in spans]
+            # (clearing and extending is several times cheaper than a slice assignment)
+            ss.ClearField("spans")
+            ss.spans.extend(stamped)
             if sessions and spans:
                 groups.append((ri, si, spans))
     if groups:
@@ -238,17 +241,19 @@ def _find_held(
     if not targets:
         return
     found = {k for k, sid in candidates.items() if sid in targets}
-    # Searching the bytes for each session id costs up to milliseconds per id (ids of hex
-    # digits in text defeat the substring search's skips): the session attributes are
-    # counted by their key instead, one split of the bytes.
-    counts = _session_values(joined)
-    if counts is None:  # a session attribute in another form: every span is read
+    # Searching the bytes for a session id costs about as much as reading them once (ids of
+    # hex digits in text defeat the substring search's skips): for a few sessions each id is
+    # searched; for more, the session attributes are counted by their key (one split of the
+    # bytes, several times the cost of one search) and only ids with spans that have no
+    # checkpoint id are searched.
+    counts = _session_values(joined) if len(targets) > _SEARCHED_IDS else None
+    if counts is None and len(targets) > _SEARCHED_IDS:  # another form: every span is read
         found = {k for k, b in enumerate(blobs) if _string_at(b, _SESSION_PREFIX) in targets}
     else:
         per = Counter(sid for sid in candidates.values() if sid in targets)
         for t in targets:
             raw = t.encode()
-            if counts[raw] != per[t]:  # spans of ``t`` without a checkpoint id
+            if counts is None or counts[raw] != per[t]:  # spans of ``t`` without a checkpoint id
                 found.update(_spans_with(joined, ends, blobs, t, raw))
     # (resource, scope, span) of each found span; no tuple per span (garbage collections)
     firsts = list(accumulate((len(spans) for _ri, _si, spans in groups), initial=0))
@@ -285,6 +290,8 @@ def _spans_with(
     return out
 
 
+#: Up to this many sessions to hold in a request, each id is searched in its bytes.
+_SEARCHED_IDS = 3
 _SHORT = 0x7D  # longest string value whose AnyValue and length fit one byte each
 
 
@@ -326,11 +333,11 @@ def extract(td: Any, positions: list[tuple[int, int, int]]) -> tuple[bytes, list
         oss = ors.scope_spans.add()
         oss.scope.CopyFrom(ss.scope)
         oss.schema_url = ss.schema_url
-        taken = set(idxs)
-        spans = list(ss.spans)
-        mine = [spans[i] for i in idxs]
+        kept = ss.spans
+        mine = [kept[i] for i in idxs]
         oss.spans.extend(mine)
-        ss.spans[:] = [b for i, b in enumerate(spans) if i not in taken]
+        for i in sorted(set(idxs), reverse=True):  # a few spans: deleted in place
+            del kept[i]
         origin = Origin(ors, oss)
         received.extend((origin, b) for b in mine)
     return bytes(out.SerializeToString()), received
