@@ -30,7 +30,11 @@ from otel_replay.formats.files import load_recording
 from otel_replay.model.compact_step import CompactStep
 from otel_replay.model.step_print import KEEP_CHARS, compact_print, fingerprint, print_digest
 from otel_replay.model.steps import Step
-from tests.test_large_recordings import assert_same_diff, assert_same_recording
+from tests.test_large_recordings import (
+    assert_same_diff,
+    assert_same_recording,
+    inspect_read_backs,
+)
 
 pytest.importorskip("msgspec")  # extra "fast"
 
@@ -133,6 +137,31 @@ def _three_lines(tmp_path: Path) -> Path:
     path = tmp_path / "r.jsonl"
     path.write_bytes(b"".join(json.dumps(d).encode() + b"\n" for d in lines))
     return path
+
+
+def test_inspect_limit_reads_back_only_the_steps_it_lists(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    path = tmp_path / "r.jsonl"
+    write_large(str(path), 2500)  # 3 lines of 1000 spans
+    decoded: list[Any] = []
+    parts = compact_load.LineReader._parts
+
+    def counted(self: Any, line: Any) -> Any:
+        if line not in self._lines:
+            decoded.append(line)
+        return parts(self, line)
+
+    monkeypatch.setattr(compact_load.LineReader, "_parts", counted)
+    for fmt in ("table", "json"):
+        read = inspect_read_backs(path, ["--format", fmt, "--limit", "20"], monkeypatch)
+        assert [index for _, index in read] == list(range(1, 21))  # the root sorts last
+        assert len(decoded) == 1
+        decoded.clear()
+        read = inspect_read_backs(path, ["--format", fmt], monkeypatch)
+        assert len(read) == len(set(read)) == 2500
+        assert len(decoded) == 3  # in file order: each line decoded once
+        decoded.clear()
 
 
 def test_a_line_of_another_shape_falls_back_to_full_steps(tmp_path: Path) -> None:

@@ -17,17 +17,20 @@ from typing import Any
 
 import pytest
 
+from otel_replay.cli import inspect as cli_inspect
+from otel_replay.cli.load import load_input
 from otel_replay.cli.main import build_parser
 from otel_replay.cli.progress import CountingSteps, Progress, progress_enabled
 from otel_replay.drift.compare import compare
 from otel_replay.drift.policy import DriftPolicy
 from otel_replay.drift.sessions import match_sessions
+from otel_replay.formats import compact_load
 from otel_replay.formats.compact_load import load_compact_steps
 from otel_replay.formats.errors import RecordingWarning
 from otel_replay.formats.files import load_recording, write_recording
 from otel_replay.formats.recording import Recording
 from otel_replay.formats.summary import summarize_recording
-from otel_replay.model.compact_step import KEPT_ATTRIBUTES
+from otel_replay.model.compact_step import KEPT_ATTRIBUTES, CompactStep
 
 BENCH = Path(__file__).resolve().parents[1] / "bench"
 sys.path.insert(0, str(BENCH))
@@ -131,6 +134,48 @@ def assert_same_diff(base: Path, cand: Path) -> list[dict[str, Any]]:
     return [f for doc in reports[0] for f in doc["findings"]]
 
 
+def _inspect_out(argv: list[str]) -> tuple[int, str, str]:
+    """(exit code, stdout, stderr) of ``otel-replay inspect`` (the ``inspect`` left out)."""
+    args = build_parser().parse_args(["inspect", *argv, "--quiet"])
+    out, err = io.StringIO(), io.StringIO()
+    stderr, sys.stderr = sys.stderr, err
+    try:
+        code = args.func(args, out)
+    finally:
+        sys.stderr = stderr
+    return code, out.getvalue(), err.getvalue()
+
+
+def inspect_read_backs(
+    path: Path, argv: list[str], monkeypatch: pytest.MonkeyPatch
+) -> list[tuple[Any, int]]:
+    """``inspect path *argv`` prints on compact steps exactly what it prints on full steps
+    (``load_input``); returns the steps read back from the file, as (line, index)."""
+    read: list[tuple[Any, int]] = []
+    step = compact_load.LineReader.step
+
+    def counted(self: Any, line: Any, index: int, session_id: str) -> Any:
+        read.append((line, index))
+        return step(self, line, index, session_id)
+
+    with monkeypatch.context() as m:
+        m.setattr(compact_load.LineReader, "step", counted)
+        compact = _inspect_out([str(path), *argv])
+    with monkeypatch.context() as m:
+        m.setattr(cli_inspect, "load_steps_input", load_input)
+        full = _inspect_out([str(path), *argv])
+    assert compact == full
+    return read
+
+
+def listed_compact_steps(path: Path, limit: int | None, session: str | None = None) -> int:
+    """How many of the steps ``inspect --limit`` lists (all: ``None``) are compact steps."""
+    rec = load_compact_steps(path)
+    sessions = rec.sessions() if session is None else [session]
+    listed = [s for sid in sessions for s in rec.steps_for_session(sid)][:limit]
+    return sum(type(s) is CompactStep for s in listed)
+
+
 # --------------------------------------------------------------------------- real agents
 
 
@@ -191,6 +236,28 @@ def test_compact_diff_equals_the_full_diff_on_real_agents(
 
 
 # --------------------------------------------------------------------------- generated
+
+
+def test_inspect_on_compact_steps_prints_the_full_listing_on_real_agents(
+    agent_recordings: dict[str, str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Every format, with and without ``--limit``: the same bytes; each step listed is read
+    back once, and only those."""
+    compact_listed = 0
+    for path in map(Path, agent_recordings.values()):
+        session = load_compact_steps(path).sessions()[-1]
+        for fmt in ("table", "json"):
+            for limit in (None, 0, 1, 3, 10_000):
+                extra = [] if limit is None else ["--limit", str(limit)]
+                read = inspect_read_backs(path, ["--format", fmt, *extra], monkeypatch)
+                assert len(read) == len(set(read)) == listed_compact_steps(path, limit)
+                compact_listed += len(read)
+            read = inspect_read_backs(
+                path, ["--format", fmt, "--session", session, "--limit", "2"], monkeypatch
+            )
+            assert len(read) == listed_compact_steps(path, 2, session)
+        assert inspect_read_backs(path, ["--no-steps"], monkeypatch) == []
+    assert compact_listed > 0
 
 
 def test_generated_recordings_diff_the_same_both_ways(tmp_path: Path) -> None:

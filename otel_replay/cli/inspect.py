@@ -12,7 +12,7 @@ from otel_replay.cli.load import (
     LOCATE_HELP,
     STRICT_HELP,
     add_progress_flags,
-    load_input,
+    load_steps_input,
     recorded_checkpoints,
     summarize_input,
 )
@@ -31,6 +31,7 @@ from otel_replay.cli.render import (
     write_out,
 )
 from otel_replay.model.checkpoint import Checkpoint
+from otel_replay.model.compact_step import read_each
 from otel_replay.model.steps import Step
 
 __all__ = ["add_inspect_parser", "cmd_inspect"]
@@ -114,7 +115,10 @@ def _inspect(args: argparse.Namespace, stdout: TextIO, progress: Progress) -> in
 
 
 def _inspect_to(args: argparse.Namespace, out: TextIO, progress: Progress) -> int:
-    rec, no_spans = load_input(args.path, strict=args.strict, progress=file_progress(progress))
+    # compact steps: only the steps listed are read back from the file (each line once)
+    rec, no_spans = load_steps_input(
+        args.path, strict=args.strict, progress=file_progress(progress)
+    )
     progress.phase("normalizing", rec.span_count, "spans")
     rec.prepare(progress.update)
     notes = list(rec.warnings)
@@ -149,9 +153,9 @@ def _inspect_to(args: argparse.Namespace, out: TextIO, progress: Progress) -> in
                 "checkpoints": [_ckpt_dict(ck) for ck in ckpts if ck.session_id == sid],
             }
             if left is None:
-                entry["steps"] = [s.to_dict() for s in s_steps]
+                entry["steps"] = read_each(s_steps, _to_dict)
             else:
-                entry["steps"] = [s.to_dict() for s in s_steps[:left]]
+                entry["steps"] = read_each(s_steps[:left], _to_dict)
                 entry["steps_not_shown"] = len(s_steps) - len(entry["steps"])
                 left -= len(entry["steps"])
             doc["sessions"].append(entry)
@@ -201,24 +205,26 @@ def _checkpoint_table(ckpts: list[Checkpoint]) -> str:
 
 
 def _step_table(steps: list[Step], progress: Progress) -> str:
-    rows: list[list[Any]] = []
     start = progress.done_count
-    for at in range(0, len(steps), 4096):
-        rows.extend(
-            [
-                s.sequence,
-                s.kind,
-                s.name,
-                s.status,
-                f"{s.importance:.1f}",
-                f"{s.duration_ns / 1e6:.2f}",
-                _short(s.inputs, 32),
-                _short(s.outputs, 40),
-            ]
-            for s in steps[at : at + 4096]
-        )
-        progress.update(start + len(rows))
+    rows = read_each(steps, _step_row, lambda done: progress.update(start + done))
     return render_table(["seq", "kind", "name", "status", "imp", "ms", "input", "output"], rows)
+
+
+def _step_row(s: Step) -> list[Any]:
+    return [
+        s.sequence,
+        s.kind,
+        s.name,
+        s.status,
+        f"{s.importance:.1f}",
+        f"{s.duration_ns / 1e6:.2f}",
+        _short(s.inputs, 32),
+        _short(s.outputs, 40),
+    ]
+
+
+def _to_dict(s: Step) -> dict[str, Any]:
+    return s.to_dict()
 
 
 def _ckpt_dict(ck: Checkpoint) -> dict[str, Any]:

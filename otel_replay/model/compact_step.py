@@ -12,12 +12,15 @@ again from that line on first use and then kept.
 
 from __future__ import annotations
 
-from typing import Any, Protocol
+from collections.abc import Callable, Sequence
+from typing import Any, Protocol, TypeVar
 
 from otel_replay.core import conventions as c
 from otel_replay.model.steps import Step
 
-__all__ = ["CompactStep", "StepReader", "KEPT_ATTRIBUTES"]
+__all__ = ["CompactStep", "StepReader", "KEPT_ATTRIBUTES", "read_each"]
+
+_T = TypeVar("_T")
 
 #: Attributes a compact step keeps (read of every step by session matching and linking).
 KEPT_ATTRIBUTES: tuple[str, ...] = (
@@ -132,6 +135,15 @@ class CompactStep:
             step = self._full = reader.step(line, self._index, self.session_id)
         return step
 
+    def read(self) -> Step:
+        """The full :class:`Step`: the one kept, else read back from the recording without
+        keeping it (one pass over many steps keeps no full step)."""
+        step = self._full
+        if step is None:
+            reader, line = self._line
+            step = reader.step(line, self._index, self.session_id)
+        return step
+
     @property
     def ids(self) -> tuple[int, int]:
         """``(trace id, span id)`` as integers."""
@@ -215,3 +227,36 @@ class CompactStep:
 
     def to_dict(self) -> dict[str, Any]:
         return self.full().to_dict()
+
+
+def read_each(
+    steps: Sequence[Any],
+    use: Callable[[Step], _T],
+    progress: Callable[[int], None] | None = None,
+    every: int = 4096,
+) -> list[_T]:
+    """``use(full step)`` of each of ``steps``, in their order. The full steps of compact
+    steps are read back in file order (each line of the file once, however the steps are
+    sorted) and not kept; other steps are used as they are. ``progress(done)`` is called
+    every ``every`` steps and at the end."""
+    out: list[Any] = [None] * len(steps)
+    compact: list[tuple[int, int, int, int]] = []
+    done = 0
+    for i, s in enumerate(steps):
+        if type(s) is CompactStep and s._full is None:
+            reader, line = s._line
+            compact.append((id(reader), line[0], s._index, i))
+            continue
+        out[i] = use(s)
+        done += 1
+        if progress is not None and done % every == 0:
+            progress(done)
+    compact.sort()
+    for *_, i in compact:
+        out[i] = use(steps[i].read())
+        done += 1
+        if progress is not None and done % every == 0:
+            progress(done)
+    if progress is not None:
+        progress(done)
+    return out
