@@ -11,7 +11,9 @@ are interleaved for ``--rounds`` rounds; each ratio is the median over rounds of
 floor of the same round), in wall and in CPU time (steadier on a shared machine). Targets: ``diff`` <= 3x the floor of both files and
 peak RSS <= 2x their size; ``inspect --no-steps`` <= 1.5x the floor of one file, its RSS
 flat (at ``--spans`` within 1.25x of its RSS at a quarter of the spans); ``inspect --limit``
-lists at most N steps. The planted change must give exactly one finding.
+lists at most N steps, its peak RSS <= 1.25x the file's size; ``inspect`` of every step is
+reported (time against the floor of one file, peak RSS against the file's size; no target)
+and must list every step. The planted change must give exactly one finding.
 """
 
 from __future__ import annotations
@@ -38,6 +40,7 @@ DIFF_TIME_X = 3.0
 DIFF_RSS_X = 2.0
 OUTLINE_TIME_X = 1.5
 OUTLINE_RSS_FLAT_X = 1.25
+LIMIT_RSS_X = 1.25
 
 
 def parse_floor(paths: list[str]) -> tuple[float, float]:
@@ -117,6 +120,8 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         findings = json.loads(d_out)["findings"]
         _, _, q_rss, _ = run_cli("inspect", small, "--no-steps", "--quiet")
         l_wall, _, l_rss, l_out = run_cli("inspect", base, "--limit", str(args.limit), "--quiet")
+        fa_w, _ = parse_floor([base])
+        a_wall, _, a_rss, a_out = run_cli("inspect", base, "--quiet")
     floor_both, floor_one = _median(times["fb"]), _median(times["fo"])
     d_wall, o_wall = _median(times["d"]), _median(times["o"])
     print(
@@ -146,6 +151,12 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         "outline_ok": o_out.decode().splitlines()[1] == f"{n} spans, 1 session, 0 checkpoints",
         "limit_s": l_wall,
         "limit_rss_mb": l_rss / 1e6,
+        "limit_rss_x": l_rss / size_b,
+        "list_s": a_wall,
+        "list_x": a_wall / fa_w,
+        "list_rss_mb": a_rss / 1e6,
+        "list_rss_x": a_rss / size_b,
+        "list_ok": a_out.decode().count("\n") == n + 6,
         "limit_rows": len(step_rows),
         "limit_ok": len(step_rows) == shown
         and l_out.decode().splitlines()[-1]
@@ -199,6 +210,24 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
             f"{len(step_rows)} rows ({l_wall:.1f} s, {res['limit_rss_mb']:.0f} MB)",
             f"{shown} rows + left out",
             res["limit_ok"],
+        ),
+        (
+            f"inspect --limit {args.limit} peak RSS / size of one file",
+            f"{res['limit_rss_x']:.2f}x ({res['limit_rss_mb']:.0f} MB)",
+            f"<= {LIMIT_RSS_X}x",
+            res["limit_rss_x"] <= LIMIT_RSS_X,
+        ),
+        (
+            "inspect (every step) wall time / floor of one file",
+            f"{res['list_x']:.2f}x ({a_wall:.1f} s)",
+            f"{n:,} rows",
+            res["list_ok"],
+        ),
+        (
+            "inspect (every step) peak RSS / size of one file",
+            f"{res['list_rss_x']:.2f}x ({res['list_rss_mb']:.0f} MB)",
+            "(reported)",
+            True,
         ),
     ]
     w = max(len(r[0]) for r in rows)

@@ -119,8 +119,12 @@ def test_large_recording_benchmark_runs_the_cli_on_both_files(bench_path, capsys
         "inspect --no-steps CPU time / floor of one file",
         "inspect --no-steps RSS, 2,000 vs 500 spans",
         "inspect --limit 5",
+        "inspect --limit 5 peak RSS / size of one file",
+        "inspect (every step) wall time / floor of one file",
+        "inspect (every step) peak RSS / size of one file",
     ]
     assert res["diff_findings"] == 1 and res["diff_finding_ok"]
     assert res["outline_ok"] and res["limit_ok"] and res["limit_rows"] == 5
+    assert res["list_ok"] and res["list_rss_mb"] > 0
     assert res["floor_both_s"] > 0 and res["diff_rss_mb"] > 0
     assert "parsing floor" in capsys.readouterr().out
