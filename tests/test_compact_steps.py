@@ -27,7 +27,7 @@ from otel_replay.formats import compact_load, steps_decode
 from otel_replay.formats.compact_load import load_compact_steps
 from otel_replay.formats.errors import RecordingError
 from otel_replay.formats.files import load_recording
-from otel_replay.model.compact_step import CompactStep
+from otel_replay.model.compact_step import CompactStep, read_each
 from otel_replay.model.step_print import KEEP_CHARS, compact_print, fingerprint, print_digest
 from otel_replay.model.steps import Step
 from tests.test_large_recordings import (
@@ -162,6 +162,32 @@ def test_inspect_limit_reads_back_only_the_steps_it_lists(
         assert len(read) == len(set(read)) == 2500
         assert len(decoded) == 3  # in file order: each line decoded once
         decoded.clear()
+
+
+def test_read_each_reads_each_line_once_in_any_order_and_keeps_nothing(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    path = tmp_path / "r.jsonl"
+    write_large(str(path), 2500)  # 3 lines
+    steps = load_compact_steps(path).steps()
+    mixed = steps[::-1][:1500] + steps[:1000:3]  # every line, out of file order
+    decoded: list[Any] = []
+    parts = compact_load.LineReader._parts
+
+    def counted(self: Any, line: Any) -> Any:
+        if line not in self._lines:
+            decoded.append(line)
+        return parts(self, line)
+
+    monkeypatch.setattr(compact_load.LineReader, "_parts", counted)
+    steps[6].full()  # kept: used as it is (in mixed)
+    done: list[int] = []
+    got = read_each(mixed, lambda s: (s.sequence, s.outputs), done.append, every=1000)
+    assert len(decoded) == 3
+    assert done == [1000, 1834]  # 1500 + 334 steps
+    assert _read_back(steps) == [7]
+    full = load_recording(path, keep_spans=False).steps()
+    assert got == [(s.sequence, s.outputs) for s in full[::-1][:1500] + full[:1000:3]]
 
 
 def test_a_line_of_another_shape_falls_back_to_full_steps(tmp_path: Path) -> None:
