@@ -14,6 +14,8 @@ from otel_replay.drift.policy import Severity
 
 __all__ = ["DriftReport"]
 
+_SEVERITY_VALUES = tuple(s.value for s in Severity)
+
 
 @dataclass
 class DriftReport:
@@ -53,7 +55,7 @@ class DriftReport:
     @property
     def counts_by_severity(self) -> dict[str, int]:
         """Number of findings per severity value (all three severities present)."""
-        counts = {s.value: 0 for s in Severity}
+        counts = dict.fromkeys(_SEVERITY_VALUES, 0)
         for f in self.findings:
             counts[f.severity.value] += 1
         return counts

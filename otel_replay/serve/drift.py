@@ -1,8 +1,9 @@
 """The DriftProcessor of ``otel-replay serve``: the in-process comparison, with the worker's
 shortcuts around it (same output). A span it gives events (a run's root, drifting steps) is
-exported as the bytes received with the events' bytes appended, not encoded again; each
-baseline is profiled once; the drift metrics are added once per request for all the runs
-it ended (:meth:`ServeDrift.flush_counts`).
+exported as the bytes received with the events' bytes appended, not encoded again (each
+event's name and attributes are encoded once, :class:`~otel_replay.serve.event_bytes.EventEncoder`);
+each baseline is profiled once; the drift metrics are added once per request for all the
+runs it ended (:meth:`ServeDrift.flush_counts`).
 """
 
 from __future__ import annotations
@@ -19,8 +20,8 @@ from otel_replay.drift.fingerprint import RunProfile
 from otel_replay.drift.policy import DriftPolicy
 from otel_replay.drift.processor import DriftProcessor
 from otel_replay.drift.report import DriftReport
-from otel_replay.formats.otlp_proto import encode_events
 from otel_replay.restore.tracking import TrackedRun
+from otel_replay.serve.event_bytes import EventEncoder
 from otel_replay.serve.split import RECEIVED
 
 __all__ = ["ServeDrift"]
@@ -39,6 +40,7 @@ class ServeDrift(DriftProcessor):
         self._pending_counts: dict[tuple[Counter, tuple[tuple[str, AttributeValue], ...]], int]
         self._pending_counts = {}
         self._counts_lock = threading.Lock()
+        self._events = EventEncoder()
 
     def finish(self, session_id: str) -> DriftReport | None:
         report = super().finish(session_id)
@@ -82,6 +84,6 @@ class ServeDrift(DriftProcessor):
                 if e is not s:
                     received = getattr(s, RECEIVED, None)
                     if received is not None:
-                        extra = encode_events(e.events[len(s.events) :])
+                        extra = self._events.encode(e.events[len(s.events) :])
                         setattr(e, RECEIVED, (received[0], received[1] + extra))
         return out
