@@ -30,7 +30,6 @@ from otel_replay.core.version import __version__
 from otel_replay.drift.findings import DriftFinding
 from otel_replay.drift.policy import Severity
 from otel_replay.drift.report import DriftReport
-from otel_replay.drift.sdk_log_records import RecordEmitter
 
 __all__ = [
     "LogEventEmitter",
@@ -169,14 +168,10 @@ class LogEventEmitter:
         self.mode = mode
         self.evaluation = evaluation
         self._provider = logger_provider
-        self._cached: tuple[int, Any, RecordEmitter] | None = None
+        self._cached: tuple[int, Any] | None = None
 
     def logger(self) -> Any:
         """The ``Logger`` to emit with, ``None`` when log events are off."""
-        emitter = self._emitter()
-        return emitter.logger if emitter is not None else None
-
-    def _emitter(self) -> RecordEmitter | None:
         if self.mode == "false":
             return None
         provider = self._provider
@@ -191,11 +186,10 @@ class LogEventEmitter:
                 return None
         cached = self._cached
         if cached is not None and cached[0] == id(provider):
-            return cached[2]
+            return cached[1]
         logger = provider.get_logger(c.METER_NAME, __version__)
-        emitter = RecordEmitter(logger)
-        self._cached = (id(provider), logger, emitter)
-        return emitter
+        self._cached = (id(provider), logger)
+        return logger
 
     def emit(
         self,
@@ -207,7 +201,7 @@ class LogEventEmitter:
     ) -> None:
         """Emit the findings and the verdict; ``root`` is ``(trace_id, span_id, end time)``
         of the run's root span (``None`` when it was not seen)."""
-        logger = self._emitter()
+        logger = self.logger()
         if logger is None:
             return
         root_ctx = _context(root[0], root[1]) if root else Context()  # no span: uncorrelated
@@ -239,7 +233,7 @@ class LogEventEmitter:
         """Emit the ``not_compared`` verdict of a run (:func:`not_compared_attributes`),
         correlated with ``span`` = ``(trace_id, span_id, end time)`` when given; whether it
         was emitted (log events and evaluation events on)."""
-        logger = self._emitter()
+        logger = self.logger()
         if logger is None or not self.evaluation:
             return False
         ended = span[2] if span is not None else 0
