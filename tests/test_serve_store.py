@@ -194,3 +194,34 @@ def test_a_damaged_line_appended_is_named_by_its_line_in_the_file(tmp_path):
     (warning,) = finder.warnings
     assert warning.startswith(f"{path}:2: skipped corrupt line (11 bytes, ")
     assert finder.index is not None and finder.index.files_read == 2
+
+
+def test_a_malformed_checkpoint_is_named_with_file_and_line(pipeline, tmp_path):
+    from otel_replay.capture.checkpoint import checkpoint
+    from otel_replay.core import conventions as c
+    from otel_replay.formats.errors import RecordingWarning
+    from otel_replay.model.errors import CheckpointError
+    from otel_replay.serve.store import RecordingIndex
+
+    with pipeline.tracer.start_as_current_span("run", attributes={c.SESSION_ID: "s"}):
+        good = checkpoint({"a": 1}, tracer=pipeline.tracer)
+    with pipeline.tracer.start_as_current_span(
+        "checkpoint broken",
+        attributes={c.SESSION_ID: "s", c.CHECKPOINT_ID: "broken", c.STEP_KIND: "checkpoint"},
+    ):
+        pass
+    spans = pipeline.exporter.get_finished_spans()
+    path = tmp_path / "r.jsonl"
+    write_recording(path, spans[:2])
+    write_recording(tmp_path / "tail.part", spans[2:])  # the malformed one: line 2
+    path.write_bytes(path.read_bytes() + (tmp_path / "tail.part").read_bytes())
+    (tmp_path / "tail.part").unlink()
+    index = RecordingIndex(tmp_path)
+    index.refresh()
+    message = f"{path}:2: checkpoint broken: span carries neither state nor digest"
+    with pytest.raises(CheckpointError) as info:
+        index.find_checkpoint("broken")
+    assert str(info.value) == message
+    with pytest.warns(RecordingWarning) as record:
+        assert [ck.id for ck in index.checkpoints()] == [good]
+    assert [str(w.message) for w in record] == [f"skipped checkpoint: {message}"]

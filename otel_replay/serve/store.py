@@ -229,12 +229,7 @@ class RecordingIndex:
                 f"checkpoint {checkpoint_id} is not in the recording {self.path} "
                 f"({len(self._checkpoints)} checkpoints recorded)"
             )
-        path, recording, step = found
-        try:
-            return Checkpoint.from_step(step)
-        except CheckpointError as exc:
-            where = recording.where(step.trace_id, step.span_id) or path
-            raise CheckpointError(f"{where}: {exc}") from exc
+        return _checkpoint_of(*found)
 
     def steps_after(
         self, checkpoint: Checkpoint, min_importance: float | None = None
@@ -247,11 +242,11 @@ class RecordingIndex:
     def checkpoints(self, session_id: str | None = None) -> list[Checkpoint]:
         """The well-formed checkpoints (a malformed one is skipped with a warning)."""
         out = []
-        for _path, _recording, step in self._checkpoints.values():
+        for path, recording, step in self._checkpoints.values():
             if session_id is not None and step.session_id != session_id:
                 continue
             try:
-                out.append(Checkpoint.from_step(step))
+                out.append(_checkpoint_of(path, recording, step))
             except CheckpointError as exc:
                 warnings.warn(f"skipped checkpoint: {exc}", RecordingWarning, stacklevel=2)
         return sorted(out, key=lambda ck: (ck.session_id, ck.sequence))
@@ -269,3 +264,12 @@ class RecordingIndex:
         if parts > 1:
             out.sort(key=_step_order)
         return out
+
+
+def _checkpoint_of(path: str, recording: Recording, step: Step) -> Checkpoint:
+    """The checkpoint of a checkpoint span; a malformed one raises naming file and line."""
+    try:
+        return Checkpoint.from_step(step)
+    except CheckpointError as exc:
+        where = recording.where(step.trace_id, step.span_id) or path
+        raise CheckpointError(f"{where}: {exc}") from exc
