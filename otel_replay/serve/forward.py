@@ -103,7 +103,8 @@ class Forwarder(SpanProcessor):
                 self._cond.notify()
 
     def kick(self) -> None:
-        """Export what is queued now, without waiting for the schedule delay."""
+        """Export everything queued now (in batches of the batch size, one after the other),
+        without waiting for the schedule delay."""
         with self._cond:
             if self._queue:
                 self._kicked = True
@@ -117,6 +118,7 @@ class Forwarder(SpanProcessor):
                 if left <= 0:
                     break
                 self._cond.wait(left)
+            kicked = self._kicked
             self._kicked = False
             if not self._queue:
                 return None if self._stopped else []
@@ -131,6 +133,8 @@ class Forwarder(SpanProcessor):
             del self._queue[:taken]
             self._queued -= count
             self._exporting = count
+            # a kick exports everything queued at the time, not only the first batch of it
+            self._kicked = kicked and bool(self._queue)
             return batch
 
     def _run(self) -> None:
