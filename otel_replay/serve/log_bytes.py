@@ -10,7 +10,7 @@ repeats (names, labels, agent) is kept. The records go to a
 from __future__ import annotations
 
 import struct
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from time import time_ns
 from typing import Any, Protocol
 
@@ -40,6 +40,9 @@ __all__ = ["LogBytesEmitter", "LogRecordEncoder", "RecordSink", "logs_request_pr
 
 _KEPT = 1024  # encoded attributes kept (by key, value and type)
 _ATTR_TAG = b"\x32"  # LogRecord field 6 (attributes), length-delimited
+_FIXED64 = b"\x09"  # LogRecord field 1 (time_unix_nano)
+_NO_BODY = b"\x2a\x00"  # an empty AnyValue: the SDK's encoding of no body
+_pack_q = struct.Struct("<Q").pack
 
 
 def _varint(n: int) -> bytes:
@@ -104,10 +107,6 @@ def _current() -> tuple[int, int, int]:
     return ctx.trace_id, ctx.span_id, int(ctx.trace_flags)
 
 
-_PLAIN = (str, bool, int, float)
-_KEPT_TYPES = (str, bool, int)  # not float: 0.0 == -0.0, encoded differently
-
-
 class LogRecordEncoder:
     """Serializes log records as the SDK's OTLP log encoding does, with the SDK's attribute
     limits (``OTEL_LOGRECORD_ATTRIBUTE_COUNT_LIMIT``, ``..._VALUE_LENGTH_LIMIT``) applied;
@@ -117,6 +116,7 @@ class LogRecordEncoder:
         self.max_attributes = max_attributes
         self.max_value_length = max_value_length
         self._attrs: dict[tuple[str, type, Any], bytes] = {}
+        self._fields: dict[Any, bytes] = {}  # severity, event name
 
     @classmethod
     def from_env(cls) -> LogRecordEncoder:
@@ -141,14 +141,23 @@ class LogRecordEncoder:
         event_name: str | None = None,
     ) -> bytes:
         """One ``LogRecord`` serialized (the bytes of the SDK exporter's encoding)."""
-        parts: list[bytes] = []
-        if timestamp:
-            parts.append(b"\x09" + struct.pack("<Q", timestamp))
-        if severity_number is not None and severity_number.value:
-            parts.append(b"\x10" + _varint(severity_number.value))
-        if severity_text:
-            parts.append(_delimited(b"\x1a", severity_text.encode("utf-8")))
-        parts.append(_delimited(b"\x2a", b"" if body is None else _value_bytes(body)))
+        fields = self._fields
+        head = fields.get((severity_number, severity_text))
+        if head is None:
+            head = b""
+            if severity_number is not None and severity_number.value:
+                head += b"\x10" + _varint(severity_number.value)
+            if severity_text:
+                head += _delimited(b"\x1a", severity_text.encode("utf-8"))
+            if len(fields) >= 64:
+                fields.clear()
+            fields[(severity_number, severity_text)] = head
+        tail = fields.get(event_name)
+        if tail is None:
+            tail = _delimited(b"\x62", event_name.encode("utf-8")) if event_name else b""
+            fields[event_name] = tail
+        parts = [_FIXED64 + _pack_q(timestamp), head] if timestamp else [head]
+        parts.append(_delimited(b"\x2a", _value_bytes(body)) if body is not None else _NO_BODY)
         dropped = self._attributes(parts, attributes)
         if dropped:
             parts.append(b"\x38" + _varint(dropped))
@@ -159,46 +168,49 @@ class LogRecordEncoder:
         if span_id:
             parts.append(b"\x52\x08" + span_id.to_bytes(8, "big"))
         if observed_timestamp:
-            parts.append(b"\x59" + struct.pack("<Q", observed_timestamp))
-        if event_name:
-            parts.append(_delimited(b"\x62", event_name.encode("utf-8")))
+            parts.append(b"\x59" + _pack_q(observed_timestamp))
+        parts.append(tail)
         return b"".join(parts)
 
     def _attributes(self, parts: list[bytes], attributes: Mapping[str, Any]) -> int:
         """Append the encoded attributes; how many the limits dropped."""
-        dropped = 0
-        items: Iterable[tuple[str, Any]] = attributes.items()
         limit = self.max_attributes
-        if (
-            self.max_value_length is not None
-            or (limit is not None and len(attributes) > limit)
-            or not all(k and type(v) in _PLAIN for k, v in attributes.items())
-        ):  # the SDK's own bounding and cleaning (an empty key is dropped), encoded as it is
-            bounded = BoundedAttributes(
-                maxlen=limit,
-                attributes=attributes,
-                immutable=False,
-                max_value_len=self.max_value_length,
-                extended_attributes=True,
-            )
-            dropped = bounded.dropped
-            items = list(bounded.items())
-        kept = self._attrs
-        for key, value in items:
-            t = type(value)
-            ck = (key, t, value) if t in _KEPT_TYPES else None
-            kv = kept.get(ck) if ck is not None else None  # type: ignore[arg-type]
-            if kv is None:
-                try:
-                    kv = _delimited(_ATTR_TAG, _key_value(key, value))
-                except Exception:  # as the SDK exporter: the attribute is left out
-                    continue
-                if ck is not None:
+        if self.max_value_length is None and (limit is None or len(attributes) <= limit):
+            kept = self._attrs
+            start = len(parts)
+            for key, value in attributes.items():
+                t = type(value)
+                # not 0.0: equal to -0.0, encoded differently
+                if not key or not (t is str or t is int or t is bool or (t is float and value)):
+                    break  # an empty key or a value to check: the SDK's way below
+                ck = (key, t, value)
+                kv = kept.get(ck)
+                if kv is None:
+                    try:
+                        kv = _delimited(_ATTR_TAG, _key_value(key, value))
+                    except Exception:
+                        break
                     if len(kept) >= _KEPT:
                         kept.clear()
                     kept[ck] = kv
-            parts.append(kv)
-        return dropped
+                parts.append(kv)
+            else:
+                return 0
+            del parts[start:]
+        # the SDK's own bounding and cleaning (an empty key is dropped), encoded as it is
+        bounded = BoundedAttributes(
+            maxlen=limit,
+            attributes=attributes,
+            immutable=False,
+            max_value_len=self.max_value_length,
+            extended_attributes=True,
+        )
+        for key, value in bounded.items():
+            try:
+                parts.append(_delimited(_ATTR_TAG, _key_value(key, value)))
+            except Exception:  # as the SDK exporter: the attribute is left out
+                continue
+        return bounded.dropped
 
 
 def logs_request_prefix(resource_attributes: Mapping[str, Any], scope_name: str, version: str):
