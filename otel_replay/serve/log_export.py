@@ -29,9 +29,9 @@ _DEFAULT_QUEUE = 2048
 _DEFAULT_EXPORT_TIMEOUT_MS = 30000
 
 
-def _env_int(name: str, default: int) -> int:
+def _env_int(raw: str | None, default: int) -> int:
     try:
-        value = int(os.environ.get(name, default))
+        value = int(raw) if raw is not None else default
     except ValueError:
         return default
     return value if value > 0 else default
@@ -78,13 +78,17 @@ class LogExport:
         self._scope = scope
         self._on_result = on_result
         self._on_error = on_error
-        self.max_queue_size = max_queue_size or _env_int("OTEL_BLRP_MAX_QUEUE_SIZE", _DEFAULT_QUEUE)
-        size = batch_size or _env_int("OTEL_BLRP_MAX_EXPORT_BATCH_SIZE", _DEFAULT_BATCH)
+        self.max_queue_size = max_queue_size or _env_int(
+            os.environ.get("OTEL_BLRP_MAX_QUEUE_SIZE"), _DEFAULT_QUEUE
+        )
+        size = batch_size or _env_int(
+            os.environ.get("OTEL_BLRP_MAX_EXPORT_BATCH_SIZE"), _DEFAULT_BATCH
+        )
         self.batch_size = min(size, self.max_queue_size)
         self._delay = (
             schedule_delay
             if schedule_delay is not None
-            else _env_int("OTEL_BLRP_SCHEDULE_DELAY", _DEFAULT_DELAY_MS) / 1000
+            else _env_int(os.environ.get("OTEL_BLRP_SCHEDULE_DELAY"), _DEFAULT_DELAY_MS) / 1000
         )
         self._queue: list[bytes] = []
         self._cond = threading.Condition()

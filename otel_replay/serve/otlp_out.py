@@ -31,13 +31,38 @@ _EXPORT_METHODS = {
 DEFAULT_TIMEOUT_S = 10.0
 
 
-def _env(signal: str, name: str) -> str:
-    """``OTEL_EXPORTER_OTLP_<SIGNAL>_<NAME>``, else ``OTEL_EXPORTER_OTLP_<NAME>``, else ``""``."""
-    return (
-        os.environ.get(f"OTEL_EXPORTER_OTLP_{signal.upper()}_{name}")
-        or os.environ.get(f"OTEL_EXPORTER_OTLP_{name}")
-        or ""
-    ).strip()
+def _signal_env(signal: str) -> dict[str, str | None]:
+    """The signal's own ``OTEL_EXPORTER_OTLP_<SIGNAL>_*`` variables."""
+    if signal == "logs":
+        return {
+            "ENDPOINT": os.environ.get("OTEL_EXPORTER_OTLP_LOGS_ENDPOINT"),
+            "PROTOCOL": os.environ.get("OTEL_EXPORTER_OTLP_LOGS_PROTOCOL"),
+            "HEADERS": os.environ.get("OTEL_EXPORTER_OTLP_LOGS_HEADERS"),
+            "TIMEOUT": os.environ.get("OTEL_EXPORTER_OTLP_LOGS_TIMEOUT"),
+        }
+    return {
+        "ENDPOINT": os.environ.get("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT"),
+        "PROTOCOL": os.environ.get("OTEL_EXPORTER_OTLP_TRACES_PROTOCOL"),
+        "HEADERS": os.environ.get("OTEL_EXPORTER_OTLP_TRACES_HEADERS"),
+        "TIMEOUT": os.environ.get("OTEL_EXPORTER_OTLP_TRACES_TIMEOUT"),
+    }
+
+
+def _general_env() -> dict[str, str | None]:
+    """The ``OTEL_EXPORTER_OTLP_*`` variables of every signal."""
+    return {
+        "ENDPOINT": os.environ.get("OTEL_EXPORTER_OTLP_ENDPOINT"),
+        "PROTOCOL": os.environ.get("OTEL_EXPORTER_OTLP_PROTOCOL"),
+        "HEADERS": os.environ.get("OTEL_EXPORTER_OTLP_HEADERS"),
+        "TIMEOUT": os.environ.get("OTEL_EXPORTER_OTLP_TIMEOUT"),
+    }
+
+
+def _env(signal: str, name: str, own: bool = True) -> str:
+    """``OTEL_EXPORTER_OTLP_<SIGNAL>_<NAME>`` (unless not ``own``), else
+    ``OTEL_EXPORTER_OTLP_<NAME>``, else ``""``."""
+    first = _signal_env(signal)[name] if own else None
+    return (first or _general_env()[name] or "").strip()
 
 
 def _timeout(signal: str = "traces") -> float:
@@ -191,14 +216,14 @@ def sender_for(down: Downstream, signal: str = "traces") -> OtlpSender:
     if down.protocol == "http":
         return OtlpSender("http", f"{down.endpoint}/v1/{signal}", signal=signal)
     protocol = _env(signal, "PROTOCOL") or "grpc"
-    own = os.environ.get(f"OTEL_EXPORTER_OTLP_{signal.upper()}_ENDPOINT", "").strip()
-    base = os.environ.get("OTEL_EXPORTER_OTLP_ENDPOINT", "").strip()
+    own = (_signal_env(signal)["ENDPOINT"] or "").strip()
+    base = _env(signal, "ENDPOINT", own=False)
     headers = _headers(signal)
     if protocol.startswith("http"):
         url = own or ((base or "http://localhost:4318").rstrip("/") + f"/v1/{signal}")
         return OtlpSender("http", url, headers=headers, signal=signal)
     endpoint = own or base or "http://localhost:4317"
     parts = urllib.parse.urlsplit(endpoint if "://" in endpoint else f"http://{endpoint}")
-    insecure = _env(signal, "INSECURE").lower() == "true"
+    insecure = os.environ.get("OTEL_EXPORTER_OTLP_INSECURE", "").strip().lower() == "true"
     secure = parts.scheme == "https" and not insecure
     return OtlpSender("grpc", parts.netloc, headers=headers, secure=secure, signal=signal)
