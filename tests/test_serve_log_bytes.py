@@ -187,12 +187,15 @@ def test_every_attribute_type_and_the_sdk_limits_encode_as_the_sdk_does(
         "x": 0.25,
         "nz": -0.0,
     }
-    mixed: dict[str, Any] = {**plain, "paths": ["a", "bb"], "ints": (1, 2), "": "no key"}
+    listed: dict[str, Any] = {**plain, "paths": ["a", "bb"], "none": [], "tuple": ("c",)}
+    mixed: dict[str, Any] = {**listed, "ints": (1, 2), "": "no key"}
     logger = lp.get_logger(c.METER_NAME, __version__)
     encoder = LogRecordEncoder.from_env()
     ours = []
     cases = [
-        (a, b, t) for a in (plain, mixed) for b, t in ((None, None), ("body", "WARN"), ("", ""))
+        (a, b, t)
+        for a in (plain, listed, mixed)
+        for b, t in ((None, None), ("body", "WARN"), ("", ""))
     ]
     for attrs, body, sev_text in cases:
         from opentelemetry._logs import SeverityNumber
@@ -235,8 +238,8 @@ def test_every_attribute_type_and_the_sdk_limits_encode_as_the_sdk_does(
     dropped = [
         lr.dropped_attributes_count for lr in expected.resource_logs[0].scope_logs[0].log_records
     ]
-    # plain: 10 attributes; mixed: 13, the empty key dropped (then the count limit's 3 kept)
-    assert dropped == ([7, 7, 7, 10, 10, 10] if env else [0, 0, 0, 1, 1, 1])
+    # plain: 10 attributes, listed: 13, mixed: 15, the empty key dropped (the limit: 3 kept)
+    assert dropped == ([7] * 3 + [10] * 3 + [12] * 3 if env else [0] * 6 + [1] * 3)
     lp.shutdown()
 
 

@@ -180,9 +180,14 @@ class LogRecordEncoder:
             start = len(parts)
             for key, value in attributes.items():
                 t = type(value)
+                if not key:
+                    break  # dropped by the SDK: its way below
+                if (t is list or t is tuple) and all(type(x) is str for x in value):
+                    parts.append(_delimited(_ATTR_TAG, _key_value(key, value)))  # paths
+                    continue
                 # not 0.0: equal to -0.0, encoded differently
-                if not key or not (t is str or t is int or t is bool or (t is float and value)):
-                    break  # an empty key or a value to check: the SDK's way below
+                if not (t is str or t is int or t is bool or (t is float and value)):
+                    break  # a value to check: the SDK's way below
                 ck = (key, t, value)
                 kv = kept.get(ck)
                 if kv is None:
