@@ -396,6 +396,43 @@ STANDARD_SETTINGS: tuple[Setting, ...] = (
         "as `OTEL_EXPORTER_OTLP_TIMEOUT`, for spans only",
     ),
     Setting(
+        "OTEL_EXPORTER_OTLP_LOGS_ENDPOINT",
+        "unset",
+        "`otel-replay serve` without `--downstream`: where drift log events go (else "
+        "`OTEL_EXPORTER_OTLP_ENDPOINT`, with `/v1/logs` over HTTP)",
+    ),
+    Setting(
+        "OTEL_EXPORTER_OTLP_LOGS_PROTOCOL",
+        "unset",
+        "as `OTEL_EXPORTER_OTLP_TRACES_PROTOCOL`, for drift log events",
+    ),
+    Setting(
+        "OTEL_EXPORTER_OTLP_LOGS_HEADERS",
+        "unset",
+        "as `OTEL_EXPORTER_OTLP_HEADERS`, for drift log events only",
+    ),
+    Setting(
+        "OTEL_EXPORTER_OTLP_LOGS_TIMEOUT",
+        "unset",
+        "as `OTEL_EXPORTER_OTLP_TIMEOUT`, for drift log events only",
+    ),
+    Setting(
+        "OTEL_BLRP_MAX_EXPORT_BATCH_SIZE",
+        "512",
+        "`otel-replay serve`: drift log records per export request",
+    ),
+    Setting(
+        "OTEL_BLRP_SCHEDULE_DELAY",
+        "1000 (ms)",
+        "`otel-replay serve`: longest wait before queued drift log records are exported",
+    ),
+    Setting(
+        "OTEL_BLRP_MAX_QUEUE_SIZE",
+        "2048",
+        "`otel-replay serve`: drift log records queued at most (more are dropped, counted in "
+        "`log_records_dropped`)",
+    ),
+    Setting(
         "OTEL_METRICS_EXPORTER",
         "otlp",
         "`none`: `otel-replay demo` exports no metrics (e.g. for a traces-only backend)",

@@ -22,6 +22,8 @@ from otel_replay.drift.processor import DriftProcessor
 from otel_replay.drift.report import DriftReport
 from otel_replay.restore.tracking import TrackedRun
 from otel_replay.serve.event_bytes import EventEncoder
+from otel_replay.serve.log_bytes import LogBytesEmitter
+from otel_replay.serve.log_export import LogExport
 from otel_replay.serve.split import RECEIVED
 
 __all__ = ["ServeDrift"]
@@ -31,10 +33,21 @@ _PROFILES = 64  # baseline profiles kept (by baseline, policy and mode)
 
 class ServeDrift(DriftProcessor):
     """A :class:`~otel_replay.drift.processor.DriftProcessor` that calls ``on_finished(session
-    id)`` once a run was compared."""
+    id)`` once a run was compared; with ``log_export``, its log events are written as OTLP
+    bytes to it (:class:`~otel_replay.serve.log_bytes.LogBytesEmitter`) rather than through a
+    ``logger_provider``."""
 
-    def __init__(self, *args: Any, on_finished: Callable[[str], Any], **kwargs: Any) -> None:
+    def __init__(
+        self,
+        *args: Any,
+        on_finished: Callable[[str], Any],
+        log_export: LogExport | None = None,
+        **kwargs: Any,
+    ) -> None:
         super().__init__(*args, **kwargs)
+        if log_export is not None:
+            events = self.log_events
+            self.log_events = LogBytesEmitter(events.mode, log_export, events.evaluation)
         self._on_finished = on_finished
         self._profiles: dict[tuple[int, int, str], tuple[Any, DriftPolicy, RunProfile]] = {}
         self._pending_counts: dict[tuple[Counter, tuple[tuple[str, AttributeValue], ...]], int]

@@ -13,7 +13,7 @@ import queue
 import threading
 import time
 from collections import OrderedDict
-from collections.abc import Container, Iterable, Sequence
+from collections.abc import Container, Iterable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
@@ -32,7 +32,8 @@ from otel_replay.serve.baselines import BaselineFinder, Provenance, _NoBaseline
 from otel_replay.serve.decode import spans_of
 from otel_replay.serve.drift import ServeDrift
 from otel_replay.serve.forward import Forwarder, Raw
-from otel_replay.serve.otlp_out import OtlpTraceSender
+from otel_replay.serve.log_export import LogExport
+from otel_replay.serve.otlp_out import OtlpSender, OtlpTraceSender
 from otel_replay.serve.split import RECEIVED, extract, might_hold, scan, worker_field
 from otel_replay.serve.verdict import emit_not_compared
 
@@ -97,8 +98,11 @@ class Engine:
         limits: Limits | None = None,
         meter_provider: MeterProvider | None = None,
         logger_provider: Any = None,
+        log_sender: OtlpSender | None = None,
+        log_resource: Mapping[str, Any] | None = None,
         forward_batch_size: int = 512,
     ) -> None:
+        """``log_sender``: drift log events sent as OTLP bytes (of ``log_resource``)."""
         self.worker_id = worker_id
         self.limits = limits or Limits()
         self.baselines = baselines
@@ -166,12 +170,18 @@ class Engine:
             batch_size=forward_batch_size,
             on_error=self.errors.report,
         )
+        self.log_export: LogExport | None = None
+        if log_sender is not None:
+            self.log_export = LogExport.of(
+                log_sender, log_resource or {}, on_error=self.errors.report
+            )
         self.drift = ServeDrift(
             self.forwarder,
             registry=TrackingRegistry(max_runs=max(self.limits.max_held_runs * 2, 16)),
             meter_provider=meter_provider,
             logger_provider=logger_provider,
             on_finished=self._finished,
+            log_export=self.log_export,
         )
         self._lookups = ThreadPoolExecutor(1, thread_name_prefix="otel-replay-serve-baseline")
         # spans of restored runs go to the DriftProcessor on a thread of their own, so the
@@ -541,6 +551,8 @@ class Engine:
             out["refused_by_reason"] = dict(self.refused)
             out["runs_held"] = self.held_runs
             out["held_bytes"] = self._held_bytes
+        logs = self.log_export
+        out["log_records_exported"], out["log_records_dropped"] = logs.counts() if logs else (0, 0)
         out["queued"] = self.forwarder.queued
         out["in_flight"] = out["received"] - out["exported"] - out["dropped"]
         return out
@@ -579,6 +591,8 @@ class Engine:
         if lost:
             with self._lock:
                 self._drop(lost, "shutdown")
+        if self.log_export is not None:  # the verdicts of the runs just ended included
+            self.log_export.shutdown(int(max(0.1, deadline - time.monotonic()) * 1000))
         if self.recorder is not None:
             try:
                 self.recorder.shutdown()

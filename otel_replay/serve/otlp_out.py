@@ -1,9 +1,10 @@
-"""Sending serialized OTLP trace requests downstream: OTLP/HTTP protobuf (``POST
-URL/v1/traces``) or OTLP gRPC (``TraceService/Export``), with the OTLP retry rules.
+"""Sending serialized OTLP requests of one signal downstream: OTLP/HTTP protobuf (``POST
+URL/v1/traces``, ``URL/v1/logs``) or OTLP gRPC (``TraceService/Export``,
+``LogsService/Export``), with the OTLP retry rules.
 
-The worker forwards most spans as the protobuf bytes it received (plus its worker attribute),
-so it sends bytes rather than re-encoding SDK spans; metrics and log events still go through
-the SDK's OTLP exporters.
+The worker forwards most spans as the protobuf bytes it received (plus its worker attribute)
+and writes its drift log events as OTLP bytes, so it sends bytes rather than re-encoding SDK
+objects; metrics still go through the SDK's OTLP exporter.
 """
 
 from __future__ import annotations
@@ -18,20 +19,54 @@ from typing import Any
 
 from otel_replay.serve.config import Downstream
 
-__all__ = ["OtlpTraceSender", "sender_for"]
+__all__ = ["OtlpSender", "OtlpTraceSender", "sender_for"]
 
 _RETRYABLE_HTTP = frozenset({429, 502, 503, 504})
-_EXPORT_METHOD = "/opentelemetry.proto.collector.trace.v1.TraceService/Export"
-#: Bound of one export, retries included, unless OTEL_EXPORTER_OTLP[_TRACES]_TIMEOUT is set.
+#: The gRPC method and the OTLP/HTTP path of each signal.
+_EXPORT_METHODS = {
+    "traces": "/opentelemetry.proto.collector.trace.v1.TraceService/Export",
+    "logs": "/opentelemetry.proto.collector.logs.v1.LogsService/Export",
+}
+#: Bound of one export, retries included, unless OTEL_EXPORTER_OTLP[_SIGNAL]_TIMEOUT is set.
 DEFAULT_TIMEOUT_S = 10.0
 
 
-def _timeout() -> float:
-    raw = (
-        os.environ.get("OTEL_EXPORTER_OTLP_TRACES_TIMEOUT")
-        or os.environ.get("OTEL_EXPORTER_OTLP_TIMEOUT")
-        or ""
-    ).strip()
+def _signal_env(signal: str) -> dict[str, str | None]:
+    """The signal's own ``OTEL_EXPORTER_OTLP_<SIGNAL>_*`` variables."""
+    if signal == "logs":
+        return {
+            "ENDPOINT": os.environ.get("OTEL_EXPORTER_OTLP_LOGS_ENDPOINT"),
+            "PROTOCOL": os.environ.get("OTEL_EXPORTER_OTLP_LOGS_PROTOCOL"),
+            "HEADERS": os.environ.get("OTEL_EXPORTER_OTLP_LOGS_HEADERS"),
+            "TIMEOUT": os.environ.get("OTEL_EXPORTER_OTLP_LOGS_TIMEOUT"),
+        }
+    return {
+        "ENDPOINT": os.environ.get("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT"),
+        "PROTOCOL": os.environ.get("OTEL_EXPORTER_OTLP_TRACES_PROTOCOL"),
+        "HEADERS": os.environ.get("OTEL_EXPORTER_OTLP_TRACES_HEADERS"),
+        "TIMEOUT": os.environ.get("OTEL_EXPORTER_OTLP_TRACES_TIMEOUT"),
+    }
+
+
+def _general_env() -> dict[str, str | None]:
+    """The ``OTEL_EXPORTER_OTLP_*`` variables of every signal."""
+    return {
+        "ENDPOINT": os.environ.get("OTEL_EXPORTER_OTLP_ENDPOINT"),
+        "PROTOCOL": os.environ.get("OTEL_EXPORTER_OTLP_PROTOCOL"),
+        "HEADERS": os.environ.get("OTEL_EXPORTER_OTLP_HEADERS"),
+        "TIMEOUT": os.environ.get("OTEL_EXPORTER_OTLP_TIMEOUT"),
+    }
+
+
+def _env(signal: str, name: str, own: bool = True) -> str:
+    """``OTEL_EXPORTER_OTLP_<SIGNAL>_<NAME>`` (unless not ``own``), else
+    ``OTEL_EXPORTER_OTLP_<NAME>``, else ``""``."""
+    first = _signal_env(signal)[name] if own else None
+    return (first or _general_env()[name] or "").strip()
+
+
+def _timeout(signal: str = "traces") -> float:
+    raw = _env(signal, "TIMEOUT")
     try:
         value = float(raw) / 1000  # the spec's unit: milliseconds
     except ValueError:
@@ -39,10 +74,8 @@ def _timeout() -> float:
     return value if value > 0 else DEFAULT_TIMEOUT_S
 
 
-def _headers() -> dict[str, str]:
-    raw = os.environ.get("OTEL_EXPORTER_OTLP_TRACES_HEADERS") or os.environ.get(
-        "OTEL_EXPORTER_OTLP_HEADERS", ""
-    )
+def _headers(signal: str = "traces") -> dict[str, str]:
+    raw = _env(signal, "HEADERS")
     out = {}
     for part in raw.split(","):
         key, sep, value = part.partition("=")
@@ -51,9 +84,11 @@ def _headers() -> dict[str, str]:
     return out
 
 
-class OtlpTraceSender:
-    """Sends one serialized ``ExportTraceServiceRequest`` at a time; :meth:`send` returns
-    ``None`` on success, else what went wrong (after the retries the time bound allows)."""
+class OtlpSender:
+    """Sends one serialized export request of ``signal`` (``traces``:
+    ``ExportTraceServiceRequest``, ``logs``: ``ExportLogsServiceRequest``) at a time;
+    :meth:`send` returns ``None`` on success, else what went wrong (after the retries the
+    time bound allows)."""
 
     def __init__(
         self,
@@ -63,11 +98,13 @@ class OtlpTraceSender:
         headers: dict[str, str] | None = None,
         timeout: float | None = None,
         secure: bool = False,
+        signal: str = "traces",
     ) -> None:
         self.protocol = protocol
         self.target = target
+        self.signal = signal
         self.headers = dict(headers or {})
-        self.timeout = _timeout() if timeout is None else timeout
+        self.timeout = _timeout(signal) if timeout is None else timeout
         self.secure = secure
         self._local = threading.local()
         self._closed = threading.Event()
@@ -83,7 +120,7 @@ class OtlpTraceSender:
                 else grpc.insecure_channel(target)
             )
             self._call = self._channel.unary_unary(
-                _EXPORT_METHOD, request_serializer=None, response_deserializer=None
+                _EXPORT_METHODS[signal], request_serializer=None, response_deserializer=None
             )
         else:
             parts = urllib.parse.urlsplit(target)
@@ -164,26 +201,29 @@ class OtlpTraceSender:
             conn.close()
 
 
-def sender_for(down: Downstream) -> OtlpTraceSender:
-    """The trace sender of ``down`` (``env``: the ``OTEL_EXPORTER_OTLP_*`` variables, as the
-    SDK's exporters read them: endpoint, protocol, headers, timeout)."""
+#: The sender of spans (the name it had when it sent only spans).
+OtlpTraceSender = OtlpSender
+
+
+def sender_for(down: Downstream, signal: str = "traces") -> OtlpSender:
+    """The sender of ``signal`` (``traces`` or ``logs``) to ``down`` (``env``: the
+    ``OTEL_EXPORTER_OTLP_[<SIGNAL>_]*`` variables, as the SDK's exporters read them: endpoint,
+    protocol, headers, timeout, insecure)."""
+    if signal not in _EXPORT_METHODS:
+        raise ValueError(f"unknown OTLP signal {signal!r}")
     if down.protocol == "grpc":
-        return OtlpTraceSender("grpc", down.endpoint)
+        return OtlpSender("grpc", down.endpoint, signal=signal)
     if down.protocol == "http":
-        return OtlpTraceSender("http", f"{down.endpoint}/v1/traces")
-    protocol = (
-        os.environ.get("OTEL_EXPORTER_OTLP_TRACES_PROTOCOL")
-        or os.environ.get("OTEL_EXPORTER_OTLP_PROTOCOL")
-        or "grpc"
-    ).strip()
-    traces = os.environ.get("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT", "").strip()
-    base = os.environ.get("OTEL_EXPORTER_OTLP_ENDPOINT", "").strip()
-    headers = _headers()
+        return OtlpSender("http", f"{down.endpoint}/v1/{signal}", signal=signal)
+    protocol = _env(signal, "PROTOCOL") or "grpc"
+    own = (_signal_env(signal)["ENDPOINT"] or "").strip()
+    base = _env(signal, "ENDPOINT", own=False)
+    headers = _headers(signal)
     if protocol.startswith("http"):
-        url = traces or (base.rstrip("/") + "/v1/traces")
-        return OtlpTraceSender("http", url, headers=headers)
-    endpoint = traces or base
+        url = own or ((base or "http://localhost:4318").rstrip("/") + f"/v1/{signal}")
+        return OtlpSender("http", url, headers=headers, signal=signal)
+    endpoint = own or base or "http://localhost:4317"
     parts = urllib.parse.urlsplit(endpoint if "://" in endpoint else f"http://{endpoint}")
     insecure = os.environ.get("OTEL_EXPORTER_OTLP_INSECURE", "").strip().lower() == "true"
     secure = parts.scheme == "https" and not insecure
-    return OtlpTraceSender("grpc", parts.netloc, headers=headers, secure=secure)
+    return OtlpSender("grpc", parts.netloc, headers=headers, secure=secure, signal=signal)

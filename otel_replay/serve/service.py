@@ -24,36 +24,25 @@ from otel_replay.serve.receivers import GrpcReceiver, HttpReceiver
 __all__ = ["Service", "downstream_exporters"]
 
 
-def downstream_exporters(down: Downstream) -> tuple[MetricExporter, Any]:
-    """The SDK's OTLP metric and log exporters for ``down`` (spans go through
+def downstream_exporters(down: Downstream) -> MetricExporter:
+    """The SDK's OTLP metric exporter for ``down`` (spans and drift log events go through
     :func:`~otel_replay.serve.otlp_out.sender_for`)."""
     if down.protocol == "grpc" or (
         down.protocol == "env"
         and not os.environ.get("OTEL_EXPORTER_OTLP_PROTOCOL", "grpc").startswith("http")
     ):
-        from opentelemetry.exporter.otlp.proto.grpc._log_exporter import OTLPLogExporter
         from opentelemetry.exporter.otlp.proto.grpc.metric_exporter import OTLPMetricExporter
 
         if down.protocol == "env":
-            return OTLPMetricExporter(), OTLPLogExporter()
-        ep = down.endpoint
-        return OTLPMetricExporter(endpoint=ep, insecure=True), OTLPLogExporter(
-            endpoint=ep, insecure=True
-        )
-    from opentelemetry.exporter.otlp.proto.http._log_exporter import (  # type: ignore[assignment]
-        OTLPLogExporter,
-    )
+            return OTLPMetricExporter()
+        return OTLPMetricExporter(endpoint=down.endpoint, insecure=True)
     from opentelemetry.exporter.otlp.proto.http.metric_exporter import (  # type: ignore[assignment]
         OTLPMetricExporter,
     )
 
     if down.protocol == "env":
-        return OTLPMetricExporter(), OTLPLogExporter()
-    base = down.endpoint
-    return (
-        OTLPMetricExporter(endpoint=f"{base}/v1/metrics"),
-        OTLPLogExporter(endpoint=f"{base}/v1/logs"),
-    )
+        return OTLPMetricExporter()
+    return OTLPMetricExporter(endpoint=f"{down.endpoint}/v1/metrics")
 
 
 class Service:
@@ -85,12 +74,15 @@ class Service:
         ):
             if n <= 0:
                 raise ValueError(f"{name} must be a positive integer, got {n!r}")
-        metrics, logs = downstream_exporters(down)
+        metrics = downstream_exporters(down)
         sender = sender_for(down)
+        log_sender = sender_for(down, "logs")
         self.downstream = down
-        resource = Resource(
-            {SERVICE_NAME: c.SERVE_SERVICE_NAME, SERVICE_INSTANCE_ID: self.worker_id}
-        )
+        resource_attributes = {
+            SERVICE_NAME: c.SERVE_SERVICE_NAME,
+            SERVICE_INSTANCE_ID: self.worker_id,
+        }
+        resource = Resource(resource_attributes)
         self.meter_provider = MeterProvider(
             resource=resource,
             metric_readers=[
@@ -99,11 +91,6 @@ class Service:
                 )
             ],
         )
-        from opentelemetry.sdk._logs import LoggerProvider
-        from opentelemetry.sdk._logs.export import BatchLogRecordProcessor
-
-        self.logger_provider = LoggerProvider(resource=resource)
-        self.logger_provider.add_log_record_processor(BatchLogRecordProcessor(logs))
         recorder = None
         if config.record_dir is not None:
             safe = "".join(ch if ch.isalnum() or ch in "-_." else "_" for ch in self.worker_id)
@@ -130,7 +117,8 @@ class Service:
                 max_queued_spans=config.max_queued_spans,
             ),
             meter_provider=self.meter_provider,
-            logger_provider=self.logger_provider,
+            log_sender=log_sender,
+            log_resource=resource_attributes,
         )
         try:
             self.grpc = GrpcReceiver(
@@ -140,6 +128,8 @@ class Service:
                 self.engine, config.host, config.http_port, config.max_request_bytes, self.health
             )
         except BaseException:
+            if self.engine.log_export is not None:
+                self.engine.log_export.shutdown(500)
             self._shutdown_exporters(1.0)
             raise
         self._stopped = threading.Event()
@@ -196,12 +186,7 @@ class Service:
     def _shutdown_exporters(self, timeout: float) -> None:
         ms = int(timeout * 1000)
         try:
-            self.logger_provider.force_flush(ms // 2)
-            self.logger_provider.shutdown()
-        except Exception as exc:
-            self.engine.errors.report("logs.shutdown", exc)
-        try:
-            self.meter_provider.shutdown(timeout_millis=ms // 2)
+            self.meter_provider.shutdown(timeout_millis=ms)
         except Exception as exc:
             self.engine.errors.report("metrics.shutdown", exc)
 
