@@ -11,10 +11,10 @@ to a serialized ``Span`` (field 9, ``attributes``) is one more attribute of that
 from __future__ import annotations
 
 from bisect import bisect_right
-from collections import Counter
 from collections.abc import Collection, Container
 from dataclasses import dataclass, field
-from itertools import accumulate
+from itertools import accumulate, compress, count
+from operator import itemgetter
 from typing import Any
 
 from opentelemetry.proto.common.v1.common_pb2 import KeyValue
@@ -221,12 +221,15 @@ def _find_held(
     ends = list(accumulate(map(len, blobs)))
     new = out.new
     candidates: dict[int, str | None] = {}  # spans with a checkpoint id: their session
+    last: str | None = None  # the session of the last candidate, if it needs no more reading
     i = joined.find(_CHECKPOINT_PREFIX)
     while i >= 0:
         k = bisect_right(ends, i)
         blob = blobs[k]
         sid = candidates[k] = _string_at(blob, _SESSION_PREFIX)
-        if sid and sid not in held and sid not in new and sid not in done:
+        if sid == last:  # (a run's spans are mostly adjacent)
+            pass
+        elif sid and sid not in held and sid not in new and sid not in done:
             ckpt = _string_at(blob, _CHECKPOINT_PREFIX)
             if ckpt:
                 new[sid] = Provenance(
@@ -236,6 +239,9 @@ def _find_held(
                     source_session_id=_string_at(blob, _SOURCE_SESSION_PREFIX),
                     source_trace_id=_string_at(blob, _SOURCE_TRACE_PREFIX),
                 )
+                last = sid
+        else:
+            last = sid
         i = joined.find(_CHECKPOINT_PREFIX, ends[k])
     targets = {*held, *new}
     if not targets:
@@ -243,18 +249,17 @@ def _find_held(
     found = {k for k, sid in candidates.items() if sid in targets}
     # Searching the bytes for a session id costs about as much as reading them once (ids of
     # hex digits in text defeat the substring search's skips): for a few sessions each id is
-    # searched; for more, the session attributes are counted by their key (one split of the
-    # bytes, several times the cost of one search) and only ids with spans that have no
-    # checkpoint id are searched.
-    counts = _session_values(joined) if len(targets) > _SEARCHED_IDS else None
-    if counts is None and len(targets) > _SEARCHED_IDS:  # another form: every span is read
-        found = {k for k, b in enumerate(blobs) if _string_at(b, _SESSION_PREFIX) in targets}
-    else:
-        per = Counter(sid for sid in candidates.values() if sid in targets)
+    # searched; for more, the session attributes are read in one split of the bytes, and
+    # only when they show spans of these sessions without a checkpoint id are those read.
+    if len(targets) <= _SEARCHED_IDS:
         for t in targets:
-            raw = t.encode()
-            if counts is None or counts[raw] != per[t]:  # spans of ``t`` without a checkpoint id
-                found.update(_spans_with(joined, ends, blobs, t, raw))
+            found.update(_spans_with(joined, ends, blobs, t, t.encode()))
+    else:
+        more = _spans_of_sessions(joined, ends, blobs, targets, len(found))
+        if more is None:  # another form: every span is read
+            found = {k for k, b in enumerate(blobs) if _string_at(b, _SESSION_PREFIX) in targets}
+        else:
+            found.update(more)
     # (resource, scope, span) of each found span; no tuple per span (garbage collections)
     firsts = list(accumulate((len(spans) for _ri, _si, spans in groups), initial=0))
     for k in sorted(found):
@@ -263,15 +268,38 @@ def _find_held(
         out.held.append((ri, si, k - firsts[g]))
 
 
-def _session_values(joined: bytes) -> Counter[bytes] | None:
-    """How often each value of the session attribute occurs in ``joined`` (spans' bytes),
-    when every occurrence is written key first with a short string value (as the SDK writes
-    it); ``None`` otherwise (value first, as the Collector writes it, long, not a string)."""
-    tails = joined.split(_SESSION_PREFIX)[1:]
-    for h in {p[:4] for p in tails}:  # tag 2 (value), length, tag 1 (string), length
+def _spans_of_sessions(
+    joined: bytes, ends: list[int], blobs: list[bytes], targets: set[str], known: int
+) -> list[int] | None:
+    """The spans whose session is in ``targets`` beyond the ``known`` ones (found by their
+    checkpoint id), from the session attributes in ``joined`` (the spans' bytes), when every
+    one is written key first with a short string value (as the SDK writes it); ``None``
+    otherwise (value first, as the Collector writes it, long, not a string)."""
+    parts = joined.split(_SESSION_PREFIX)
+    tails = parts[1:]
+    heads = set(map(_HEAD, tails))  # tag 2 (value), length, tag 1 (string), length
+    for h in heads:
         if len(h) < 4 or h[0] != 0x12 or h[2] != 0x0A or h[1] != h[3] + 2 or h[3] > _SHORT:
             return None
-    return Counter([p[4 : 4 + p[3]] for p in tails])
+    if len(heads) == 1:  # one length of ids: the values cut in C
+        (h,) = heads
+        values: Any = map(itemgetter(slice(4, 4 + h[3])), tails)
+    else:
+        values = [p[4 : 4 + p[3]] for p in tails]
+    raw = {t.encode() for t in targets}
+    hits = list(compress(count(), map(raw.__contains__, values)))
+    if len(hits) == known:  # each one is the session of a span with a checkpoint id
+        return []
+    starts = list(accumulate(map(len, parts)))  # occurrence j is at starts[j] + j * len(key)
+    out = []
+    for j in hits:
+        k = bisect_right(ends, starts[j] + j * len(_SESSION_PREFIX))
+        if k < len(blobs) and _string_at(blobs[k], _SESSION_PREFIX) in targets:
+            out.append(k)
+    return out
+
+
+_HEAD = itemgetter(slice(0, 4))
 
 
 def _spans_with(
