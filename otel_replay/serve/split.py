@@ -17,6 +17,7 @@ from itertools import accumulate, compress, count
 from operator import itemgetter
 from typing import Any
 
+from google.protobuf.unknown_fields import UnknownFieldSet
 from opentelemetry.proto.common.v1.common_pb2 import KeyValue
 from opentelemetry.proto.trace.v1.trace_pb2 import Span
 
@@ -29,6 +30,7 @@ __all__ = [
     "scan",
     "might_hold",
     "extract",
+    "request",
     "traces_of",
     "Origin",
     "RECEIVED",
@@ -146,23 +148,25 @@ def _decoded_string(blob: bytes, prefix: bytes) -> str | None:
     return None
 
 
-def _restamp(blob: bytes, stamp: bytes) -> bytes:
-    """A span already stamped by a worker: its old worker attribute replaced by ``stamp``."""
+def _unstamped(blob: bytes) -> bytes:
+    """A span already stamped by a worker, without its worker attribute."""
     span = Span.FromString(blob)
     kept = [kv for kv in span.attributes if kv.key != _WORKER]
     del span.attributes[:]
     span.attributes.extend(kept)
-    return span.SerializeToString() + stamp
+    return span.SerializeToString()
 
 
 @dataclass
 class Scan:
     """What one request holds: ``held`` (resource, scope, span) positions of the spans of
-    restored runs, ``new`` the restored runs seen for the first time, by session."""
+    restored runs, ``new`` the restored runs seen for the first time, by session; ``stamp``
+    the worker attribute :func:`request` and :func:`extract` append to each span."""
 
     count: int = 0
     held: list[tuple[int, int, int]] = field(default_factory=list)
     new: dict[str, Provenance] = field(default_factory=dict)
+    stamp: bytes = b""
 
 
 def might_hold(body: bytes, held: Collection[str]) -> bool:
@@ -181,33 +185,123 @@ def scan(
 ) -> Scan:
     """Classify every span of ``td`` (a :data:`SpanBytesTracesData`: sessions in ``held``
     are held; a span with ``agent_replay.replay.checkpoint_id`` starts a restored run unless
-    its session is ``done``) and append ``stamp`` (:func:`worker_field`) to each. With
-    ``sessions=False`` (:func:`might_hold` said no) only the stamp is appended. ``body``, the
-    request's bytes, spares a per-span test for spans already stamped by a worker.
+    its session is ``done``). ``stamp`` (:func:`worker_field`) is appended to each span when
+    the request is serialized (:func:`request`, :func:`extract`), not written into ``td``
+    (protobuf re-serializing every span costs more than the rest of the admission); spans
+    already stamped by a worker lose that attribute here. With ``sessions=False``
+    (:func:`might_hold` said no) the spans are only counted. ``body``, the request's bytes,
+    spares a per-span test for spans already stamped by a worker.
 
     The spans' bytes are searched as one string (in C): for the checkpoint-id key, then for
     the session attribute of the sessions to hold; only the spans found are read."""
-    out = Scan()
+    out = Scan(stamp=stamp)
     groups: list[tuple[int, int, list[bytes]]] = []
     restamp = body is None or _WORKER_PREFIX in body
     for ri, rs in enumerate(td.resource_spans):
         for si, ss in enumerate(rs.scope_spans):
+            if not (sessions or restamp):
+                out.count += len(ss.spans)
+                continue
             spans = list(ss.spans)
             out.count += len(spans)
             if restamp:
-                stamped = [
-                    b + stamp if _WORKER_PREFIX not in b else _restamp(b, stamp) for b in spans
-                ]
-            else:
-                stamped = [b + stamp for b in spans]
-            # (clearing and extending is several times cheaper than a slice assignment)
-            ss.ClearField("spans")
-            ss.spans.extend(stamped)
+                for i, b in enumerate(spans):
+                    if _WORKER_PREFIX in b:
+                        spans[i] = ss.spans[i] = _unstamped(b)
             if sessions and spans:
                 groups.append((ri, si, spans))
     if groups:
         _find_held(out, groups, held, done)
     return out
+
+
+def request(td: Any, stamp: bytes) -> bytes:
+    """``td`` (a :data:`SpanBytesTracesData`) serialized with ``stamp`` appended to each of
+    its spans: the bytes ``td.SerializeToString()`` gives once every span is stamped, joined
+    from the spans' bytes (protobuf re-serializing them costs several times more)."""
+    if _unknown(td):
+        return _request_copy(td, stamp)
+    heads = _SPAN_HEADS.get(stamp)
+    if heads is None:
+        if len(_SPAN_HEADS) >= _STAMPS_KEPT:
+            _SPAN_HEADS.clear()
+        heads = _SPAN_HEADS[stamp] = {}
+    pieces: list[bytes] = []
+    for rs in td.resource_spans:
+        if _unknown(rs):
+            return _request_copy(td, stamp)
+        inner: list[bytes] = []
+        size = 0
+        if rs.HasField("resource"):
+            size += _message_field(inner, 0x0A, rs.resource.SerializeToString())
+        for ss in rs.scope_spans:
+            if _unknown(ss):
+                return _request_copy(td, stamp)
+            scope: list[bytes] = []
+            n = 0
+            if ss.HasField("scope"):
+                n += _message_field(scope, 0x0A, ss.scope.SerializeToString())
+            spans = list(ss.spans)
+            if spans:
+                lens = list(map(len, spans))
+                missing = set(lens).difference(heads)
+                if missing:
+                    if len(heads) + len(missing) > _SPAN_HEADS_KEPT:  # a new table (another
+                        heads = _SPAN_HEADS[stamp] = {}  # thread may be reading the old one)
+                        missing = set(lens)
+                    for k in missing:
+                        heads[k] = stamp + b"\x12" + _varint_bytes(k + len(stamp))
+                # each span's bytes follow the stamp of the one before and its own tag, length
+                chunk: list[bytes] = [b""] * (2 * len(spans))
+                chunk[0::2] = map(heads.__getitem__, lens)
+                chunk[1::2] = spans
+                n += sum(lens) + sum(map(len, chunk[0::2]))
+                chunk[0] = chunk[0][len(stamp) :]
+                chunk.append(stamp)
+                scope += chunk
+            if ss.schema_url:
+                n += _message_field(scope, 0x1A, ss.schema_url.encode())
+            head = b"\x12" + _varint_bytes(n)
+            inner.append(head)
+            inner += scope
+            size += len(head) + n
+        if rs.schema_url:
+            size += _message_field(inner, 0x1A, rs.schema_url.encode())
+        pieces.append(b"\x0a" + _varint_bytes(size))
+        pieces += inner
+    return b"".join(pieces)
+
+
+def _message_field(pieces: list[bytes], tag: int, raw: bytes) -> int:
+    """Append the length-delimited field ``tag`` holding ``raw``; its size in bytes."""
+    head = bytes([tag]) + _varint_bytes(len(raw))
+    pieces.append(head)
+    pieces.append(raw)
+    return len(head) + len(raw)
+
+
+def _request_copy(td: Any, stamp: bytes) -> bytes:
+    """:func:`request` for a request with fields this proto does not know: a stamped copy
+    serialized by protobuf (which keeps them where it keeps them)."""
+    copy = type(td)()
+    copy.CopyFrom(td)
+    for rs in copy.resource_spans:
+        for ss in rs.scope_spans:
+            stamped = [b + stamp for b in ss.spans]
+            ss.ClearField("spans")
+            ss.spans.extend(stamped)
+    return bytes(copy.SerializeToString())
+
+
+def _unknown(message: Any) -> int:
+    return len(UnknownFieldSet(message))
+
+
+#: By stamp, by a span's length: the stamp and the tag and length of the stamped span
+#: (some hundreds of lengths are in use; one stamp per worker).
+_SPAN_HEADS: dict[bytes, dict[int, bytes]] = {}
+_SPAN_HEADS_KEPT = 4096
+_STAMPS_KEPT = 8
 
 
 def _find_held(
@@ -340,10 +434,12 @@ class Origin:
 RECEIVED = "_otel_replay_received"
 
 
-def extract(td: Any, positions: list[tuple[int, int, int]]) -> tuple[bytes, list[Any]]:
-    """Move the spans at ``positions`` out of ``td``; they are returned as one serialized
-    ``TracesData`` (with their resources and scopes), and ``(Origin, span bytes)`` of each
-    in the order that ``TracesData`` holds them."""
+def extract(
+    td: Any, positions: list[tuple[int, int, int]], stamp: bytes = b""
+) -> tuple[bytes, list[Any]]:
+    """Move the spans at ``positions`` out of ``td``; they are returned, with ``stamp``
+    appended to each, as one serialized ``TracesData`` (with their resources and scopes),
+    and ``(Origin, span bytes)`` of each in the order that ``TracesData`` holds them."""
     out = type(td)()
     groups: dict[tuple[int, int], list[int]] = {}
     for ri, si, pi in positions:
@@ -362,7 +458,7 @@ def extract(td: Any, positions: list[tuple[int, int, int]]) -> tuple[bytes, list
         oss.scope.CopyFrom(ss.scope)
         oss.schema_url = ss.schema_url
         kept = ss.spans
-        mine = [kept[i] for i in idxs]
+        mine = [kept[i] + stamp for i in idxs]
         oss.spans.extend(mine)
         for i in sorted(set(idxs), reverse=True):  # a few spans: deleted in place
             del kept[i]
