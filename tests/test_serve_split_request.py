@@ -136,7 +136,7 @@ def test_spans_taken_out_are_stamped_and_the_rest_is_forwarded_stamped() -> None
 def test_fields_this_proto_does_not_know_are_serialized_by_protobuf(monkeypatch) -> None:
     copies = []
     real = split._request_copy
-    monkeypatch.setattr(split, "_request_copy", lambda td, s: copies.append(1) or real(td, s))
+    monkeypatch.setattr(split, "_request_copy", lambda *a: copies.append(1) or real(*a))
     wire = _request(SPANS).SerializeToString()
     split.request(split.SpanBytesTracesData.FromString(wire), STAMP)
     assert copies == []
@@ -150,3 +150,23 @@ def test_many_span_lengths_are_stamped_alike(monkeypatch) -> None:
     for _ in range(2):
         td = _request(SPANS)
         assert split.request(td, STAMP) == _stamped_by_protobuf(td, STAMP)
+
+
+def test_the_spans_scan_read_are_forwarded_without_those_taken_out() -> None:
+    held = {"s-b", "s-d", "s-e7", "s-e14", "s-f"}
+    for unknown in (b"", b"\xba\x3e\x00"):  # joined, and serialized by protobuf
+        td = split.SpanBytesTracesData.FromString(_request(SPANS).SerializeToString() + unknown)
+        sc = split.scan(td, held, set(), STAMP)
+        assert sc.held == [(0, 0, 1), (0, 2, 0), (1, 0, 1), (1, 0, 2), (2, 0, 0)]
+        assert sc.spans == {
+            (ri, si): list(ss.spans)
+            for ri, rs in enumerate(td.resource_spans)
+            for si, ss in enumerate(rs.scope_spans)
+        }
+        whole = split.request(td, STAMP, sc.spans)
+        assert whole == _stamped_by_protobuf(td, STAMP)
+        split.extract(td, sc.held, STAMP)
+        rest = split.request(td, STAMP, sc.spans, sc.held)
+        assert rest == split.request(td, STAMP) == _stamped_by_protobuf(td, STAMP)
+        assert rest.endswith(unknown)  # (protobuf writes unknown fields last)
+    assert split.scan(td, held, set(), STAMP, sessions=False, body=b"").spans is None

@@ -209,7 +209,7 @@ class Engine:
         if not n:
             return _ACCEPTED
         per_span = max(1, nbytes // n)
-        recorded = spans_of(request(td, sc.stamp)) if self.recorder is not None else None
+        recorded = spans_of(request(td, sc.stamp, sc.spans)) if self.recorder is not None else None
         held = self._held_spans(td, sc.held, sc.stamp) if sc.held else []
         registered: list[tuple[str, Provenance]] = []
         known = self._known_baselines(sc.new)
@@ -236,7 +236,7 @@ class Engine:
             self._record(recorded)
         rest = n - len(held)
         if rest:
-            self.forwarder.put(Raw(request(td, sc.stamp), rest))
+            self.forwarder.put(Raw(request(td, sc.stamp, sc.spans, sc.held), rest))
         if held:
             self._hold(held, per_span, deferred)
         for sid, prov in registered:

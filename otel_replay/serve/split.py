@@ -161,12 +161,14 @@ def _unstamped(blob: bytes) -> bytes:
 class Scan:
     """What one request holds: ``held`` (resource, scope, span) positions of the spans of
     restored runs, ``new`` the restored runs seen for the first time, by session; ``stamp``
-    the worker attribute :func:`request` and :func:`extract` append to each span."""
+    the worker attribute :func:`request` and :func:`extract` append to each span; ``spans``
+    the bytes of the spans of each (resource, scope) when they were read."""
 
     count: int = 0
     held: list[tuple[int, int, int]] = field(default_factory=list)
     new: dict[str, Provenance] = field(default_factory=dict)
     stamp: bytes = b""
+    spans: dict[tuple[int, int], list[bytes]] | None = None
 
 
 def might_hold(body: bytes, held: Collection[str]) -> bool:
@@ -204,6 +206,9 @@ def scan(
                 continue
             spans = list(ss.spans)
             out.count += len(spans)
+            if out.spans is None:
+                out.spans = {}
+            out.spans[ri, si] = spans
             if restamp:
                 for i, b in enumerate(spans):
                     if _WORKER_PREFIX in b:
@@ -215,35 +220,44 @@ def scan(
     return out
 
 
-def request(td: Any, stamp: bytes) -> bytes:
+def request(
+    td: Any,
+    stamp: bytes,
+    spans: dict[tuple[int, int], list[bytes]] | None = None,
+    skip: Collection[tuple[int, int, int]] = (),
+) -> bytes:
     """``td`` (a :data:`SpanBytesTracesData`) serialized with ``stamp`` appended to each of
     its spans: the bytes ``td.SerializeToString()`` gives once every span is stamped, joined
-    from the spans' bytes (protobuf re-serializing them costs several times more)."""
+    from the spans' bytes (protobuf re-serializing them costs several times more). ``spans``,
+    the spans' bytes :func:`scan` read (:attr:`Scan.spans`), spares reading them again; the
+    spans at its positions ``skip`` are left out (those :func:`extract` took out of ``td``)."""
+    if spans is not None and skip:
+        spans = _without(spans, skip)
     if _unknown(td):
-        return _request_copy(td, stamp)
+        return _request_copy(td, stamp, spans)
     heads = _SPAN_HEADS.get(stamp)
     if heads is None:
         if len(_SPAN_HEADS) >= _STAMPS_KEPT:
             _SPAN_HEADS.clear()
         heads = _SPAN_HEADS[stamp] = {}
     pieces: list[bytes] = []
-    for rs in td.resource_spans:
+    for ri, rs in enumerate(td.resource_spans):
         if _unknown(rs):
-            return _request_copy(td, stamp)
+            return _request_copy(td, stamp, spans)
         inner: list[bytes] = []
         size = 0
         if rs.HasField("resource"):
             size += _message_field(inner, 0x0A, rs.resource.SerializeToString())
-        for ss in rs.scope_spans:
+        for si, ss in enumerate(rs.scope_spans):
             if _unknown(ss):
-                return _request_copy(td, stamp)
+                return _request_copy(td, stamp, spans)
             scope: list[bytes] = []
             n = 0
             if ss.HasField("scope"):
                 n += _message_field(scope, 0x0A, ss.scope.SerializeToString())
-            spans = list(ss.spans)
-            if spans:
-                lens = list(map(len, spans))
+            own = list(ss.spans) if spans is None else spans[ri, si]
+            if own:
+                lens = list(map(len, own))
                 missing = set(lens).difference(heads)
                 if missing:
                     if len(heads) + len(missing) > _SPAN_HEADS_KEPT:  # a new table (another
@@ -252,9 +266,9 @@ def request(td: Any, stamp: bytes) -> bytes:
                     for k in missing:
                         heads[k] = stamp + b"\x12" + _varint_bytes(k + len(stamp))
                 # each span's bytes follow the stamp of the one before and its own tag, length
-                chunk: list[bytes] = [b""] * (2 * len(spans))
+                chunk: list[bytes] = [b""] * (2 * len(own))
                 chunk[0::2] = map(heads.__getitem__, lens)
-                chunk[1::2] = spans
+                chunk[1::2] = own
                 n += sum(lens) + sum(map(len, chunk[0::2]))
                 chunk[0] = chunk[0][len(stamp) :]
                 chunk.append(stamp)
@@ -280,14 +294,31 @@ def _message_field(pieces: list[bytes], tag: int, raw: bytes) -> int:
     return len(head) + len(raw)
 
 
-def _request_copy(td: Any, stamp: bytes) -> bytes:
+def _without(
+    spans: dict[tuple[int, int], list[bytes]], skip: Collection[tuple[int, int, int]]
+) -> dict[tuple[int, int], list[bytes]]:
+    """``spans`` without the spans at positions ``skip``."""
+    by_scope: dict[tuple[int, int], set[int]] = {}
+    for ri, si, pi in skip:
+        by_scope.setdefault((ri, si), set()).add(pi)
+    out = dict(spans)
+    for key, positions in by_scope.items():
+        kept = list(out[key])
+        for pi in sorted(positions, reverse=True):
+            del kept[pi]
+        out[key] = kept
+    return out
+
+
+def _request_copy(td: Any, stamp: bytes, spans: dict[tuple[int, int], list[bytes]] | None) -> bytes:
     """:func:`request` for a request with fields this proto does not know: a stamped copy
     serialized by protobuf (which keeps them where it keeps them)."""
     copy = type(td)()
     copy.CopyFrom(td)
-    for rs in copy.resource_spans:
-        for ss in rs.scope_spans:
-            stamped = [b + stamp for b in ss.spans]
+    for ri, rs in enumerate(copy.resource_spans):
+        for si, ss in enumerate(rs.scope_spans):
+            own = list(ss.spans) if spans is None else spans[ri, si]
+            stamped = [b + stamp for b in own]
             ss.ClearField("spans")
             ss.spans.extend(stamped)
     return bytes(copy.SerializeToString())
