@@ -325,6 +325,7 @@ def _request_copy(td: Any, stamp: bytes, spans: dict[tuple[int, int], list[bytes
 
 
 def _unknown(message: Any) -> int:
+    """How many fields of ``message`` itself this proto does not know."""
     return len(UnknownFieldSet(message))
 
 
