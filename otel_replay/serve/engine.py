@@ -34,7 +34,7 @@ from otel_replay.serve.drift import ServeDrift
 from otel_replay.serve.forward import Forwarder, Raw
 from otel_replay.serve.log_export import LogExport
 from otel_replay.serve.otlp_out import OtlpSender, OtlpTraceSender
-from otel_replay.serve.split import RECEIVED, extract, might_hold, scan, worker_field
+from otel_replay.serve.split import RECEIVED, extract, might_hold, request, scan, worker_field
 from otel_replay.serve.verdict import emit_not_compared
 
 __all__ = ["Engine", "Admission", "Limits"]
@@ -219,8 +219,8 @@ class Engine:
         if not n:
             return _ACCEPTED
         per_span = max(1, nbytes // n)
-        recorded = spans_of(td.SerializeToString()) if self.recorder is not None else None
-        held = self._held_spans(td, sc.held) if sc.held else []
+        recorded = spans_of(request(td, sc.stamp, sc.spans)) if self.recorder is not None else None
+        held = self._held_spans(td, sc.held, sc.stamp) if sc.held else []
         registered: list[tuple[str, Provenance]] = []
         known = self._known_baselines(sc.new)
         with self._lock:
@@ -246,17 +246,19 @@ class Engine:
             self._record(recorded)
         rest = n - len(held)
         if rest:
-            self.forwarder.put(Raw(td.SerializeToString(), rest))
+            self.forwarder.put(Raw(request(td, sc.stamp, sc.spans, sc.held), rest))
         if held:
             self._hold(held, per_span, deferred)
         for sid, prov in registered:
             self._lookups.submit(self._resolve, sid, prov)
         return _ACCEPTED
 
-    def _held_spans(self, td: Any, positions: list[tuple[int, int, int]]) -> list[ReadableSpan]:
-        """The spans at ``positions`` taken out of ``td`` and decoded; each keeps its bytes
-        (exported as received unless the comparison enriches it)."""
-        body, received = extract(td, positions)
+    def _held_spans(
+        self, td: Any, positions: list[tuple[int, int, int]], stamp: bytes
+    ) -> list[ReadableSpan]:
+        """The spans at ``positions`` taken out of ``td``, stamped and decoded; each keeps
+        its bytes (exported as received unless the comparison enriches it)."""
+        body, received = extract(td, positions, stamp)
         spans = spans_of(body)
         if len(spans) == len(received):
             for s, r in zip(spans, received, strict=True):
