@@ -16,7 +16,7 @@ import threading
 import time
 import weakref
 from collections import OrderedDict
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any, Literal
 
 from opentelemetry.context import Context
@@ -229,7 +229,8 @@ class DriftProcessor(SpanProcessor):
             if runs is not None and not runs:
                 tracked = False  # nothing is tracked: no need to look at the span
             else:
-                sid = span_attributes(span).get(_SESSION_ID)
+                attrs = span_attributes(span)
+                sid = attrs.get(_SESSION_ID)
                 tracked = sid is not None and (
                     sid in runs if runs is not None else sid in self.registry
                 )
@@ -238,7 +239,7 @@ class DriftProcessor(SpanProcessor):
             tracked = False
         if tracked:
             try:
-                self._hold(sid, span)
+                self._hold(sid, span, attrs)
             except Exception as exc:
                 self.errors.report("hold", exc)
             return
@@ -248,14 +249,17 @@ class DriftProcessor(SpanProcessor):
             except Exception as exc:
                 self.errors.report("downstream.on_end", exc)
 
-    def _hold(self, sid: Any, span: ReadableSpan) -> None:
+    def _hold(self, sid: Any, span: ReadableSpan, attrs: Mapping[str, Any] | None = None) -> None:
         run = self.registry.get(sid)
         if run is None:
             self._forward(span)
             return
+        if attrs is None:
+            attrs = span_attributes(span)
+        root = is_run_root(span, attrs)
         policy = self._policy(run)
         try:  # while the span is fresh in memory
-            entry = profile_entry(span, policy, run.mode)
+            entry = profile_entry(span, policy, run.mode, attrs, root)
         except Exception as exc:  # the full comparison still runs: nothing is lost
             self.errors.report("profile", exc)
             entry = SLOW
@@ -268,7 +272,7 @@ class DriftProcessor(SpanProcessor):
                 held = self._held.get(sid)
                 if held is None or held.run is not run:
                     held = self._held[sid] = Held(run, policy)
-                held.spans.append(span)
+                held.add(span, attrs, root)
                 if held.entries is not None:
                     if entry is SLOW:
                         held.entries = None
@@ -288,7 +292,7 @@ class DriftProcessor(SpanProcessor):
                 ),
             )
             self.finish(sid)
-        elif is_run_root(span):
+        elif root:
             self.finish(sid)
 
     def finish(self, session_id: str) -> DriftReport | None:
@@ -306,8 +310,8 @@ class DriftProcessor(SpanProcessor):
         report: DriftReport | None = None
         try:
             report = self._compare(run, spans, held)
-            spans = self._enrich(spans, report)
-            self._record(run, spans, report)
+            spans = self._enrich(spans, report, held)
+            self._record(run, spans, report, held)
         except Exception as exc:
             self.errors.report("finish", exc)
             if report is None:
@@ -474,10 +478,14 @@ class DriftProcessor(SpanProcessor):
             while len(self.reports) > self._max_reports:
                 self.reports.popitem(last=False)
 
-    def _enrich(self, spans: list[ReadableSpan], report: DriftReport) -> list[ReadableSpan]:
-        root = next((s for s in spans if is_run_root(s)), None)
+    def _enrich(
+        self, spans: list[ReadableSpan], report: DriftReport, held: Held | None = None
+    ) -> list[ReadableSpan]:
+        """``spans`` with the drift events of ``report`` added (``held``: what was kept of
+        them as they were held, else they are read again)."""
         if not self.span_events:
             return spans
+        root = held.root if held is not None else next((s for s in spans if is_run_root(s)), None)
         out: list[ReadableSpan] = []
         unplaced = [f for f in report.findings if f.candidate is None]
         placed: dict[int, list[DriftFinding]] = {}
@@ -510,7 +518,7 @@ class DriftProcessor(SpanProcessor):
                     extra.append(
                         Event(
                             c.GEN_AI_EVALUATION_RESULT_EVENT,
-                            evaluation_attributes(report, response_id=_response_id(spans)),
+                            evaluation_attributes(report, response_id=_response_id(spans, held)),
                             ts,
                         )
                     )
@@ -527,9 +535,19 @@ class DriftProcessor(SpanProcessor):
         """Add one to ``counter`` with ``attributes``."""
         counter.add(1, attributes)
 
-    def _record(self, run: TrackedRun, spans: list[ReadableSpan], report: DriftReport) -> None:
+    def _record(
+        self,
+        run: TrackedRun,
+        spans: list[ReadableSpan],
+        report: DriftReport,
+        held: Held | None = None,
+    ) -> None:
+        """Count ``report`` in the drift metrics and emit its log events (``held``: what was
+        kept of ``spans`` as they were held, else they are read again)."""
         agent = run.agent_name
-        if agent is None:
+        if agent is None and held is not None:
+            agent = held.agent
+        elif agent is None:
             for s in spans:
                 name = (s.attributes or {}).get(c.GEN_AI_AGENT_NAME)
                 if isinstance(name, str):
@@ -545,21 +563,27 @@ class DriftProcessor(SpanProcessor):
         count(self._runs, base)
         if report.max_severity is Severity.CRITICAL:
             count(self._critical_runs, base)
-        root = next((s for s in spans if is_run_root(s) and s.context is not None), None)
+        root = held.root if held is not None else None
+        if held is None or (root is not None and root.context is None):
+            # the first root with a context
+            root = next((s for s in spans if is_run_root(s) and s.context is not None), None)
         where = None
         if root is not None and root.context is not None:
             where = (root.context.trace_id, root.context.span_id, root.end_time or 0)
         logs_base = {**base, _SESSION_ID: run.session_id}
         try:
             self.log_events.emit(
-                report, logs_base, where, finding_event_attributes, _response_id(spans)
+                report, logs_base, where, finding_event_attributes, _response_id(spans, held)
             )
         except Exception as exc:
             self.errors.report("log_events", exc)
 
 
-def _response_id(spans: list[ReadableSpan]) -> str | None:
-    """``gen_ai.response.id`` of the run's last response (the latest-ending span with one)."""
+def _response_id(spans: list[ReadableSpan], held: Held | None = None) -> str | None:
+    """``gen_ai.response.id`` of the run's last response (the latest-ending span with one;
+    kept in ``held`` as the spans were held)."""
+    if held is not None:
+        return held.response[1] if held.response else None
     best: tuple[int, str] | None = None
     for s in spans:
         rid = (s.attributes or {}).get(c.GEN_AI_RESPONSE_ID)

@@ -17,6 +17,7 @@ from opentelemetry.sdk.trace import ReadableSpan
 from opentelemetry.util.types import AttributeValue
 
 from otel_replay.drift.fingerprint import RunProfile
+from otel_replay.drift.held import Held
 from otel_replay.drift.policy import DriftPolicy
 from otel_replay.drift.processor import DriftProcessor
 from otel_replay.drift.report import DriftReport
@@ -77,8 +78,10 @@ class ServeDrift(DriftProcessor):
         self._profiles[key] = (run.baseline, policy, prof)
         return prof
 
-    def _enrich(self, spans: list[ReadableSpan], report: DriftReport) -> list[ReadableSpan]:
-        out = super()._enrich(spans, report)
+    def _enrich(
+        self, spans: list[ReadableSpan], report: DriftReport, held: Held | None = None
+    ) -> list[ReadableSpan]:
+        out = super()._enrich(spans, report, held)
         if out is not spans:
             for s, e in zip(spans, out, strict=True):
                 if e is not s:
