@@ -34,7 +34,7 @@ from otel_replay.core.env import (
     sdk_disabled,
     warn_sdk_disabled,
 )
-from otel_replay.core.sdkspan import span_attributes, span_parts
+from otel_replay.core.sdkspan import new_readable_span, span_attributes, span_parts
 from otel_replay.core.selfmetrics import ErrorReporter, get_meter, logger
 from otel_replay.drift.compare import compare, compare_profiled, no_drift_report
 from otel_replay.drift.events import (
@@ -437,11 +437,7 @@ class DriftProcessor(SpanProcessor):
             sigs = [e[1] for e in entries]
             prints = [e[2] for e in entries]
             if sigs == base.signatures and prints == base.prints:
-                notes = content_notes(
-                    ((k, p) for (k, _), p in zip(base.signatures, base.prints, strict=True)),
-                    ((k, p) for (k, _), p in zip(sigs, prints, strict=True)),
-                )
-                report = no_drift_report(len(entries), mode, notes)
+                report = no_drift_report(len(entries), mode, self._agreeing_notes(base))
             else:
                 # Lazily normalized steps: only those where the runs differ are read.
                 sid = run.session_id
@@ -467,6 +463,13 @@ class DriftProcessor(SpanProcessor):
         report = compare(list(run.baseline), candidate, held.policy, mode=mode)
         self._keep_report(run.session_id, report)
         return report
+
+    def _agreeing_notes(self, base: RunProfile) -> list[str]:
+        """The notes of comparing a run whose profile equals ``base`` with ``base``: the
+        content notes of ``base`` against itself (equal prints carry their content, or lack
+        of it, alike: a print's first field is ``None`` exactly when its equal's is)."""
+        pairs = [(k, p) for (k, _), p in zip(base.signatures, base.prints, strict=True)]
+        return content_notes(pairs, pairs)
 
     def _baseline_profile(self, run: TrackedRun, policy: DriftPolicy, mode: str) -> RunProfile:
         """The profile of ``run``'s baseline under ``policy`` in ``mode``."""
@@ -593,18 +596,34 @@ def _response_id(spans: list[ReadableSpan], held: Held | None = None) -> str | N
 
 
 def _with_events(span: ReadableSpan, extra: list[Event]) -> ReadableSpan:
-    """A copy of ``span`` with ``extra`` events appended."""
-    return ReadableSpan(
-        name=span.name,
-        context=span.context,
-        parent=span.parent,
-        resource=span.resource,
-        attributes=span.attributes,
-        events=tuple(span.events) + tuple(extra),
-        links=span.links,
-        kind=span.kind,
-        status=span.status,
-        start_time=span.start_time,
-        end_time=span.end_time,
-        instrumentation_scope=span.instrumentation_scope,
+    """A copy of ``span`` with ``extra`` events appended (the span
+    ``ReadableSpan(name=span.name, ..., events=span.events + extra, ...)`` builds)."""
+    resource = span.resource
+    if resource is None:  # the constructor puts the default resource in
+        return ReadableSpan(
+            name=span.name,
+            context=span.context,
+            parent=span.parent,
+            attributes=span.attributes,
+            events=tuple(span.events) + tuple(extra),
+            links=span.links,
+            kind=span.kind,
+            status=span.status,
+            start_time=span.start_time,
+            end_time=span.end_time,
+            instrumentation_scope=span.instrumentation_scope,
+        )
+    return new_readable_span(
+        span.name,
+        span.context,  # type: ignore[arg-type]
+        span.parent,
+        resource,
+        span.attributes,
+        tuple(span.events) + tuple(extra),
+        span.links,
+        span.kind,
+        span.status,
+        span.start_time,
+        span.end_time,
+        span.instrumentation_scope,  # type: ignore[arg-type]
     )

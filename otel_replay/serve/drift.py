@@ -42,6 +42,7 @@ class ServeDrift(DriftProcessor):
         self._pending_counts = {}
         self._counts_lock = threading.Lock()
         self._events = EventEncoder()
+        self._notes: dict[int, tuple[RunProfile, list[str]]] = {}
 
     def finish(self, session_id: str) -> DriftReport | None:
         report = super().finish(session_id)
@@ -77,6 +78,17 @@ class ServeDrift(DriftProcessor):
             self._profiles.clear()
         self._profiles[key] = (run.baseline, policy, prof)
         return prof
+
+    def _agreeing_notes(self, base: RunProfile) -> list[str]:
+        # the baselines' profiles are kept (_baseline_profile): their notes with them
+        hit = self._notes.get(id(base))
+        if hit is not None and hit[0] is base:
+            return hit[1]
+        notes = super()._agreeing_notes(base)
+        if len(self._notes) >= _PROFILES:
+            self._notes.clear()
+        self._notes[id(base)] = (base, notes)
+        return notes
 
     def _enrich(
         self, spans: list[ReadableSpan], report: DriftReport, held: Held | None = None
