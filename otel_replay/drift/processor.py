@@ -525,7 +525,7 @@ class DriftProcessor(SpanProcessor):
                             ts,
                         )
                     )
-            out.append(_with_events(s, extra) if extra else s)
+            out.append(self._with_events(s, extra) if extra else s)
         if root is None and (unplaced or report.findings):
             logger.info(
                 "otel-replay: tracked run ended without its root span; %d drift findings without "
@@ -533,6 +533,10 @@ class DriftProcessor(SpanProcessor):
                 len(unplaced),
             )
         return out
+
+    def _with_events(self, span: ReadableSpan, extra: list[Event]) -> ReadableSpan:
+        """The span exported in place of ``span``: a copy with ``extra`` events appended."""
+        return _with_events(span, extra)
 
     def _count(self, counter: Counter, attributes: dict[str, AttributeValue]) -> None:
         """Add one to ``counter`` with ``attributes``."""
