@@ -85,6 +85,10 @@ _NO_SEQUENCE = 1 << 62
 _RUN_ID = c.REPLAY_RUN_ID
 _AGENT_NAME = c.GEN_AI_AGENT_NAME
 _RESPONSE_ID = c.GEN_AI_RESPONSE_ID
+_REPLAYED = c.REPLAY_REPLAYED
+_RESUME_ROOT = c.REPLAY_RESUME_ROOT
+_AGENT = c.KIND_AGENT
+_SEQUENCE = c.STEP_SEQUENCE
 
 
 def is_run_root(span: ReadableSpan, attrs: Mapping[str, Any] | None = None) -> bool:
@@ -116,12 +120,12 @@ def profile_entry(
     span's attributes) and ``root`` (:func:`is_run_root`) save looking them up again."""
     if attrs is None:
         attrs = span_attributes(span)
-    if attrs.get(c.REPLAY_REPLAYED):
+    if attrs.get(_REPLAYED):
         return SKIP
     kind, name = classify(attrs, span.name)
-    if attrs.get(c.REPLAY_RESUME_ROOT) and kind in RESUME_ROOT_KINDS:
+    if attrs.get(_RESUME_ROOT) and kind in RESUME_ROOT_KINDS:
         return SKIP  # the resumed framework's own root (marked at start, judged at end)
-    if kind == c.KIND_AGENT and (is_run_root(span, attrs) if root is None else root):
+    if kind == _AGENT and (is_run_root(span, attrs) if root is None else root):
         return SKIP  # the run's own root
     if kind in policy.skipped_kinds(mode):
         return SKIP
@@ -130,7 +134,7 @@ def profile_entry(
     floor = policy.min_latency_ns
     if floor is not None and end - start >= floor:
         return SLOW
-    seq = attrs.get(c.STEP_SEQUENCE)
+    seq = attrs.get(_SEQUENCE)
     if type(seq) is not int:
         seq = seq if isinstance(seq, int) and not isinstance(seq, bool) else _NO_SEQUENCE
     code = span.status.status_code  # identity tests: hashing an Enum member runs Python code

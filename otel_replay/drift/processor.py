@@ -17,6 +17,7 @@ import time
 import weakref
 from collections import OrderedDict
 from collections.abc import Mapping, Sequence
+from operator import itemgetter
 from typing import Any, Literal
 
 from opentelemetry.context import Context
@@ -53,7 +54,6 @@ from otel_replay.drift.held import (
     Held,
     is_run_root,
     profile_entry,
-    seq_of_entry,
 )
 from otel_replay.drift.linking import _content_notes as content_notes
 from otel_replay.drift.policy import DriftPolicy, Severity
@@ -64,6 +64,7 @@ from otel_replay.restore.tracking import REGISTRY, TrackedRun, TrackingRegistry
 __all__ = ["DriftProcessor", "finding_event_attributes", "summary_event_attributes"]
 
 _SESSION_ID = c.SESSION_ID
+_SEQ_OF_ENTRY = itemgetter(0)  # seq_of_entry, in C
 _NOOP_ON_START = frozenset(
     {SpanProcessor.on_start, BatchSpanProcessor.on_start, SimpleSpanProcessor.on_start}
 )
@@ -432,7 +433,7 @@ class DriftProcessor(SpanProcessor):
         if entries is not None:
             # The common case, a run that agrees with its baseline, decided on the profiles
             # alone; anything else (or a doubt) goes through the full comparison.
-            entries.sort(key=seq_of_entry)
+            entries.sort(key=_SEQ_OF_ENTRY)
             base = self._baseline_profile(run, held.policy, mode)
             sigs = [e[1] for e in entries]
             prints = [e[2] for e in entries]
