@@ -7,6 +7,7 @@ with its baseline is decided without normalizing a single span.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 from opentelemetry.sdk.trace import ReadableSpan
@@ -41,10 +42,13 @@ class Held:
 
     ``entries`` holds ``(sequence key, signature, fingerprint, span)`` of each compared span,
     computed while the span is fresh; ``None`` once a span made the shortcut impossible
-    (a step at or over the latency floor).
+    (a step at or over the latency floor). What the end of the run reads of every span is
+    kept as they are added (:meth:`add`): ``root``, the first run root (:func:`is_run_root`);
+    ``agent``, the first string ``gen_ai.agent.name``; ``response``, ``(end time, id)`` of
+    the latest-ending span with a ``gen_ai.response.id`` (the later one on a tie).
     """
 
-    __slots__ = ("run", "spans", "overflowed", "policy", "entries")
+    __slots__ = ("run", "spans", "overflowed", "policy", "entries", "root", "agent", "response")
 
     def __init__(self, run: TrackedRun, policy: DriftPolicy) -> None:
         self.run = run
@@ -52,6 +56,25 @@ class Held:
         self.overflowed = False
         self.policy = policy
         self.entries: list[tuple[int, tuple[str, str], tuple[Any, ...], ReadableSpan]] | None = []
+        self.root: ReadableSpan | None = None
+        self.agent: str | None = None
+        self.response: tuple[int, str] | None = None
+
+    def add(self, span: ReadableSpan, attrs: Mapping[str, Any], root: bool) -> None:
+        """Hold ``span`` (its attributes ``attrs``; ``root``: whether it is a run root)."""
+        self.spans.append(span)
+        if root and self.root is None:
+            self.root = span
+        if self.agent is None:
+            name = attrs.get(_AGENT_NAME)
+            if isinstance(name, str):
+                self.agent = name
+        rid = attrs.get(_RESPONSE_ID)
+        if isinstance(rid, str) and rid:
+            end = span.end_time or 0
+            best = self.response
+            if best is None or end >= best[0]:
+                self.response = (end, rid)
 
 
 SKIP: Any = object()  # a span the comparison leaves out
@@ -59,30 +82,50 @@ SLOW: Any = object()  # at or over the latency floor (or unreadable): only compa
 _UNSET = StatusCode.UNSET
 _OK = StatusCode.OK
 _NO_SEQUENCE = 1 << 62
+_RUN_ID = c.REPLAY_RUN_ID
+_AGENT_NAME = c.GEN_AI_AGENT_NAME
+_RESPONSE_ID = c.GEN_AI_RESPONSE_ID
+_REPLAYED = c.REPLAY_REPLAYED
+_RESUME_ROOT = c.REPLAY_RESUME_ROOT
+_AGENT = c.KIND_AGENT
+_SEQUENCE = c.STEP_SEQUENCE
 
 
-def is_run_root(span: ReadableSpan) -> bool:
+def is_run_root(span: ReadableSpan, attrs: Mapping[str, Any] | None = None) -> bool:
     """The root of a run: no parent, a parent in another process, or the span of
-    ``RestoreResult.run()`` (it carries the restored run's id) under a local parent."""
+    ``RestoreResult.run()`` (it carries the restored run's id) under a local parent
+    (``attrs``: the span's attributes, when at hand)."""
     parent = span.parent
-    return parent is None or parent.is_remote or c.REPLAY_RUN_ID in span_attributes(span)
+    return (
+        parent is None
+        or parent.is_remote
+        or _RUN_ID in (span_attributes(span) if attrs is None else attrs)
+    )
 
 
 def seq_of_entry(entry: tuple[int, Any, Any, Any]) -> int:
     return entry[0]
 
 
-def profile_entry(span: ReadableSpan, policy: DriftPolicy, mode: str = "align") -> Any:
+def profile_entry(
+    span: ReadableSpan,
+    policy: DriftPolicy,
+    mode: str = "align",
+    attrs: Mapping[str, Any] | None = None,
+    root: bool | None = None,
+) -> Any:
     """``(sequence key, signature, fingerprint, span)`` of an ended span, exactly as
     :func:`~otel_replay.drift.fingerprint.profile` sees its normalized step; ``SKIP`` for spans the
-    comparison leaves out, ``SLOW`` for a step at or over the latency floor."""
-    attrs = span_attributes(span)
-    if attrs.get(c.REPLAY_REPLAYED):
+    comparison leaves out, ``SLOW`` for a step at or over the latency floor. ``attrs`` (the
+    span's attributes) and ``root`` (:func:`is_run_root`) save looking them up again."""
+    if attrs is None:
+        attrs = span_attributes(span)
+    if attrs.get(_REPLAYED):
         return SKIP
     kind, name = classify(attrs, span.name)
-    if attrs.get(c.REPLAY_RESUME_ROOT) and kind in RESUME_ROOT_KINDS:
+    if attrs.get(_RESUME_ROOT) and kind in RESUME_ROOT_KINDS:
         return SKIP  # the resumed framework's own root (marked at start, judged at end)
-    if kind == c.KIND_AGENT and is_run_root(span):
+    if kind == _AGENT and (is_run_root(span, attrs) if root is None else root):
         return SKIP  # the run's own root
     if kind in policy.skipped_kinds(mode):
         return SKIP
@@ -91,7 +134,7 @@ def profile_entry(span: ReadableSpan, policy: DriftPolicy, mode: str = "align") 
     floor = policy.min_latency_ns
     if floor is not None and end - start >= floor:
         return SLOW
-    seq = attrs.get(c.STEP_SEQUENCE)
+    seq = attrs.get(_SEQUENCE)
     if type(seq) is not int:
         seq = seq if isinstance(seq, int) and not isinstance(seq, bool) else _NO_SEQUENCE
     code = span.status.status_code  # identity tests: hashing an Enum member runs Python code

@@ -16,7 +16,8 @@ import threading
 import time
 import weakref
 from collections import OrderedDict
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
+from operator import itemgetter
 from typing import Any, Literal
 
 from opentelemetry.context import Context
@@ -34,7 +35,7 @@ from otel_replay.core.env import (
     sdk_disabled,
     warn_sdk_disabled,
 )
-from otel_replay.core.sdkspan import span_attributes, span_parts
+from otel_replay.core.sdkspan import new_readable_span, span_attributes, span_parts
 from otel_replay.core.selfmetrics import ErrorReporter, get_meter, logger
 from otel_replay.drift.compare import compare, compare_profiled, no_drift_report
 from otel_replay.drift.events import (
@@ -53,7 +54,6 @@ from otel_replay.drift.held import (
     Held,
     is_run_root,
     profile_entry,
-    seq_of_entry,
 )
 from otel_replay.drift.linking import _content_notes as content_notes
 from otel_replay.drift.policy import DriftPolicy, Severity
@@ -64,6 +64,7 @@ from otel_replay.restore.tracking import REGISTRY, TrackedRun, TrackingRegistry
 __all__ = ["DriftProcessor", "finding_event_attributes", "summary_event_attributes"]
 
 _SESSION_ID = c.SESSION_ID
+_SEQ_OF_ENTRY = itemgetter(0)  # seq_of_entry, in C
 _NOOP_ON_START = frozenset(
     {SpanProcessor.on_start, BatchSpanProcessor.on_start, SimpleSpanProcessor.on_start}
 )
@@ -229,7 +230,8 @@ class DriftProcessor(SpanProcessor):
             if runs is not None and not runs:
                 tracked = False  # nothing is tracked: no need to look at the span
             else:
-                sid = span_attributes(span).get(_SESSION_ID)
+                attrs = span_attributes(span)
+                sid = attrs.get(_SESSION_ID)
                 tracked = sid is not None and (
                     sid in runs if runs is not None else sid in self.registry
                 )
@@ -238,7 +240,7 @@ class DriftProcessor(SpanProcessor):
             tracked = False
         if tracked:
             try:
-                self._hold(sid, span)
+                self._hold(sid, span, attrs)
             except Exception as exc:
                 self.errors.report("hold", exc)
             return
@@ -248,14 +250,17 @@ class DriftProcessor(SpanProcessor):
             except Exception as exc:
                 self.errors.report("downstream.on_end", exc)
 
-    def _hold(self, sid: Any, span: ReadableSpan) -> None:
+    def _hold(self, sid: Any, span: ReadableSpan, attrs: Mapping[str, Any] | None = None) -> None:
         run = self.registry.get(sid)
         if run is None:
             self._forward(span)
             return
+        if attrs is None:
+            attrs = span_attributes(span)
+        root = is_run_root(span, attrs)
         policy = self._policy(run)
         try:  # while the span is fresh in memory
-            entry = profile_entry(span, policy, run.mode)
+            entry = profile_entry(span, policy, run.mode, attrs, root)
         except Exception as exc:  # the full comparison still runs: nothing is lost
             self.errors.report("profile", exc)
             entry = SLOW
@@ -268,7 +273,7 @@ class DriftProcessor(SpanProcessor):
                 held = self._held.get(sid)
                 if held is None or held.run is not run:
                     held = self._held[sid] = Held(run, policy)
-                held.spans.append(span)
+                held.add(span, attrs, root)
                 if held.entries is not None:
                     if entry is SLOW:
                         held.entries = None
@@ -288,7 +293,7 @@ class DriftProcessor(SpanProcessor):
                 ),
             )
             self.finish(sid)
-        elif is_run_root(span):
+        elif root:
             self.finish(sid)
 
     def finish(self, session_id: str) -> DriftReport | None:
@@ -306,8 +311,8 @@ class DriftProcessor(SpanProcessor):
         report: DriftReport | None = None
         try:
             report = self._compare(run, spans, held)
-            spans = self._enrich(spans, report)
-            self._record(run, spans, report)
+            spans = self._enrich(spans, report, held)
+            self._record(run, spans, report, held)
         except Exception as exc:
             self.errors.report("finish", exc)
             if report is None:
@@ -428,16 +433,12 @@ class DriftProcessor(SpanProcessor):
         if entries is not None:
             # The common case, a run that agrees with its baseline, decided on the profiles
             # alone; anything else (or a doubt) goes through the full comparison.
-            entries.sort(key=seq_of_entry)
+            entries.sort(key=_SEQ_OF_ENTRY)
             base = self._baseline_profile(run, held.policy, mode)
             sigs = [e[1] for e in entries]
             prints = [e[2] for e in entries]
             if sigs == base.signatures and prints == base.prints:
-                notes = content_notes(
-                    ((k, p) for (k, _), p in zip(base.signatures, base.prints, strict=True)),
-                    ((k, p) for (k, _), p in zip(sigs, prints, strict=True)),
-                )
-                report = no_drift_report(len(entries), mode, notes)
+                report = no_drift_report(len(entries), mode, self._agreeing_notes(base))
             else:
                 # Lazily normalized steps: only those where the runs differ are read.
                 sid = run.session_id
@@ -464,6 +465,13 @@ class DriftProcessor(SpanProcessor):
         self._keep_report(run.session_id, report)
         return report
 
+    def _agreeing_notes(self, base: RunProfile) -> list[str]:
+        """The notes of comparing a run whose profile equals ``base`` with ``base``: the
+        content notes of ``base`` against itself (equal prints carry their content, or lack
+        of it, alike: a print's first field is ``None`` exactly when its equal's is)."""
+        pairs = [(k, p) for (k, _), p in zip(base.signatures, base.prints, strict=True)]
+        return content_notes(pairs, pairs)
+
     def _baseline_profile(self, run: TrackedRun, policy: DriftPolicy, mode: str) -> RunProfile:
         """The profile of ``run``'s baseline under ``policy`` in ``mode``."""
         return profile(run.baseline, policy, mode)
@@ -474,10 +482,14 @@ class DriftProcessor(SpanProcessor):
             while len(self.reports) > self._max_reports:
                 self.reports.popitem(last=False)
 
-    def _enrich(self, spans: list[ReadableSpan], report: DriftReport) -> list[ReadableSpan]:
-        root = next((s for s in spans if is_run_root(s)), None)
+    def _enrich(
+        self, spans: list[ReadableSpan], report: DriftReport, held: Held | None = None
+    ) -> list[ReadableSpan]:
+        """``spans`` with the drift events of ``report`` added (``held``: what was kept of
+        them as they were held, else they are read again)."""
         if not self.span_events:
             return spans
+        root = held.root if held is not None else next((s for s in spans if is_run_root(s)), None)
         out: list[ReadableSpan] = []
         unplaced = [f for f in report.findings if f.candidate is None]
         placed: dict[int, list[DriftFinding]] = {}
@@ -510,11 +522,11 @@ class DriftProcessor(SpanProcessor):
                     extra.append(
                         Event(
                             c.GEN_AI_EVALUATION_RESULT_EVENT,
-                            evaluation_attributes(report, response_id=_response_id(spans)),
+                            evaluation_attributes(report, response_id=_response_id(spans, held)),
                             ts,
                         )
                     )
-            out.append(_with_events(s, extra) if extra else s)
+            out.append(self._with_events(s, extra) if extra else s)
         if root is None and (unplaced or report.findings):
             logger.info(
                 "otel-replay: tracked run ended without its root span; %d drift findings without "
@@ -523,13 +535,27 @@ class DriftProcessor(SpanProcessor):
             )
         return out
 
+    def _with_events(self, span: ReadableSpan, extra: list[Event]) -> ReadableSpan:
+        """The span exported in place of ``span``: a copy with ``extra`` events appended."""
+        return _with_events(span, extra)
+
     def _count(self, counter: Counter, attributes: dict[str, AttributeValue]) -> None:
         """Add one to ``counter`` with ``attributes``."""
         counter.add(1, attributes)
 
-    def _record(self, run: TrackedRun, spans: list[ReadableSpan], report: DriftReport) -> None:
+    def _record(
+        self,
+        run: TrackedRun,
+        spans: list[ReadableSpan],
+        report: DriftReport,
+        held: Held | None = None,
+    ) -> None:
+        """Count ``report`` in the drift metrics and emit its log events (``held``: what was
+        kept of ``spans`` as they were held, else they are read again)."""
         agent = run.agent_name
-        if agent is None:
+        if agent is None and held is not None:
+            agent = held.agent
+        elif agent is None:
             for s in spans:
                 name = (s.attributes or {}).get(c.GEN_AI_AGENT_NAME)
                 if isinstance(name, str):
@@ -545,21 +571,27 @@ class DriftProcessor(SpanProcessor):
         count(self._runs, base)
         if report.max_severity is Severity.CRITICAL:
             count(self._critical_runs, base)
-        root = next((s for s in spans if is_run_root(s) and s.context is not None), None)
+        root = held.root if held is not None else None
+        if held is None or (root is not None and root.context is None):
+            # the first root with a context
+            root = next((s for s in spans if is_run_root(s) and s.context is not None), None)
         where = None
         if root is not None and root.context is not None:
             where = (root.context.trace_id, root.context.span_id, root.end_time or 0)
         logs_base = {**base, _SESSION_ID: run.session_id}
         try:
             self.log_events.emit(
-                report, logs_base, where, finding_event_attributes, _response_id(spans)
+                report, logs_base, where, finding_event_attributes, _response_id(spans, held)
             )
         except Exception as exc:
             self.errors.report("log_events", exc)
 
 
-def _response_id(spans: list[ReadableSpan]) -> str | None:
-    """``gen_ai.response.id`` of the run's last response (the latest-ending span with one)."""
+def _response_id(spans: list[ReadableSpan], held: Held | None = None) -> str | None:
+    """``gen_ai.response.id`` of the run's last response (the latest-ending span with one;
+    kept in ``held`` as the spans were held)."""
+    if held is not None:
+        return held.response[1] if held.response else None
     best: tuple[int, str] | None = None
     for s in spans:
         rid = (s.attributes or {}).get(c.GEN_AI_RESPONSE_ID)
@@ -569,18 +601,34 @@ def _response_id(spans: list[ReadableSpan]) -> str | None:
 
 
 def _with_events(span: ReadableSpan, extra: list[Event]) -> ReadableSpan:
-    """A copy of ``span`` with ``extra`` events appended."""
-    return ReadableSpan(
-        name=span.name,
-        context=span.context,
-        parent=span.parent,
-        resource=span.resource,
-        attributes=span.attributes,
-        events=tuple(span.events) + tuple(extra),
-        links=span.links,
-        kind=span.kind,
-        status=span.status,
-        start_time=span.start_time,
-        end_time=span.end_time,
-        instrumentation_scope=span.instrumentation_scope,
+    """A copy of ``span`` with ``extra`` events appended (the span
+    ``ReadableSpan(name=span.name, ..., events=span.events + extra, ...)`` builds)."""
+    resource = span.resource
+    if resource is None:  # the constructor puts the default resource in
+        return ReadableSpan(
+            name=span.name,
+            context=span.context,
+            parent=span.parent,
+            attributes=span.attributes,
+            events=tuple(span.events) + tuple(extra),
+            links=span.links,
+            kind=span.kind,
+            status=span.status,
+            start_time=span.start_time,
+            end_time=span.end_time,
+            instrumentation_scope=span.instrumentation_scope,
+        )
+    return new_readable_span(
+        span.name,
+        span.context,  # type: ignore[arg-type]
+        span.parent,
+        resource,
+        span.attributes,
+        tuple(span.events) + tuple(extra),
+        span.links,
+        span.kind,
+        span.status,
+        span.start_time,
+        span.end_time,
+        span.instrumentation_scope,  # type: ignore[arg-type]
     )

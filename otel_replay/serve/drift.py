@@ -2,7 +2,7 @@
 shortcuts around it (same output). A span it gives events (a run's root, drifting steps) is
 exported as the bytes received with the events' bytes appended, not encoded again (each
 event's name and attributes are encoded once, :class:`~otel_replay.serve.event_bytes.EventEncoder`);
-each baseline is profiled once; the drift metrics are added once per request for all the
+each baseline is profiled once (its content notes with it); the drift metrics are added once per request for all the
 runs it ended (:meth:`ServeDrift.flush_counts`).
 """
 
@@ -13,7 +13,7 @@ from collections.abc import Callable
 from typing import Any
 
 from opentelemetry.metrics import Counter
-from opentelemetry.sdk.trace import ReadableSpan
+from opentelemetry.sdk.trace import Event, ReadableSpan
 from opentelemetry.util.types import AttributeValue
 
 from otel_replay.drift.fingerprint import RunProfile
@@ -54,6 +54,7 @@ class ServeDrift(DriftProcessor):
         self._pending_counts = {}
         self._counts_lock = threading.Lock()
         self._events = EventEncoder()
+        self._notes: dict[int, tuple[RunProfile, list[str]]] = {}
 
     def finish(self, session_id: str) -> DriftReport | None:
         report = super().finish(session_id)
@@ -90,13 +91,20 @@ class ServeDrift(DriftProcessor):
         self._profiles[key] = (run.baseline, policy, prof)
         return prof
 
-    def _enrich(self, spans: list[ReadableSpan], report: DriftReport) -> list[ReadableSpan]:
-        out = super()._enrich(spans, report)
-        if out is not spans:
-            for s, e in zip(spans, out, strict=True):
-                if e is not s:
-                    received = getattr(s, RECEIVED, None)
-                    if received is not None:
-                        extra = self._events.encode(e.events[len(s.events) :])
-                        setattr(e, RECEIVED, (received[0], received[1] + extra))
+    def _agreeing_notes(self, base: RunProfile) -> list[str]:
+        # the baselines' profiles are kept (_baseline_profile): their notes with them
+        hit = self._notes.get(id(base))
+        if hit is not None and hit[0] is base:
+            return hit[1]
+        notes = super()._agreeing_notes(base)
+        if len(self._notes) >= _PROFILES:
+            self._notes.clear()
+        self._notes[id(base)] = (base, notes)
+        return notes
+
+    def _with_events(self, span: ReadableSpan, extra: list[Event]) -> ReadableSpan:
+        out = super()._with_events(span, extra)
+        received = getattr(span, RECEIVED, None)
+        if received is not None:  # exported as the bytes received and those of the events
+            setattr(out, RECEIVED, (received[0], received[1] + self._events.encode(extra)))
         return out

@@ -39,6 +39,7 @@ from otel_replay.serve.verdict import emit_not_compared
 
 __all__ = ["Engine", "Admission", "Limits"]
 
+_SESSION_ID = c.SESSION_ID
 _REMEMBERED = 10_000  # finished / unmatched sessions remembered (late spans are forwarded)
 
 
@@ -312,14 +313,15 @@ class Engine:
         with self._lock:
             runs = self._runs
             for s in spans:
-                sid: Any = span_attributes(s).get(c.SESSION_ID)
+                attrs = span_attributes(s)
+                sid: Any = attrs.get(_SESSION_ID)
                 run = runs.get(sid)
                 if run is None:  # ended meanwhile: forwarded
                     feed.append(s)
                     continue
                 run.bytes += per_span
                 self._held_bytes += per_span
-                root = is_run_root(s)
+                root = is_run_root(s, attrs)
                 if root:  # the run ends: later spans of its session are forwarded as they are
                     self._open.pop(sid, None)
                 if run.pending is not None:
