@@ -241,3 +241,30 @@ def test_async_tool_calls_in_parallel_note_nothing(tmp_path: Path) -> None:
     ]
     assert [s["name"] for s in spans].count("execute_tool lookup_weather") == 2
     assert [s["name"] for s in spans if _attr(s, c.STEP_ENCLOSING_SPAN_ID)] == []
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="async LangChain starts OpenInference's tool span on another thread: the nested "
+    "call is only known to run inside it when no other call overlapped it, which is known "
+    "after the nested span has ended, so nothing is noted on the span and the changed "
+    "nested call is two findings",
+)
+def test_async_single_tool_call_gives_one_finding(tmp_path: Path) -> None:
+    base = _record(tmp_path / "base.jsonl", "sunny", session="s1", async_=True)
+    cand = _record(tmp_path / "cand.jsonl", "rainy", session="s1", async_=True)
+    assert _diff(base, cand) == (1, ONE_FINDING)
+
+
+def test_async_single_tool_call_notes_nothing(tmp_path: Path) -> None:
+    """What async LangChain gives today: the nested call's parent is the run's root, nothing
+    noted, two findings."""
+    base = _record(tmp_path / "base.jsonl", "sunny", session="s1", async_=True)
+    cand = _record(tmp_path / "cand.jsonl", "rainy", session="s1", async_=True)
+    spans = _spans(base)
+    assert _attr(spans["execute_tool lookup_weather"], c.STEP_ENCLOSING_SPAN_ID) is None
+    code, findings = _diff(base, cand)
+    assert (code, [(k, n) for k, n, _ in findings]) == (
+        1,
+        [("output_changed", "get_weather"), ("output_changed", "lookup_weather")],
+    )
