@@ -5,10 +5,10 @@ called inside that tool starts without a parent, or as a child of a call further
 :class:`OpenSpans` tracks the spans open on each thread; for a starting span it names the
 call it runs inside, noted as ``agent_replay.step.enclosing_span_id``
 (docs/semantic-conventions.md), only when that is certain: the innermost span open on the
-same thread, when the starting span has no parent, or when its parent is a call further out,
-that innermost span comes from an instrumentation that never makes its spans current
-(:data:`NOT_CURRENT_SCOPES`) and the starting span does not (such an instrumentation names
-its spans' parents itself). Otherwise (spans started on other threads, calls in
+same thread, when it comes from an instrumentation that never makes its spans current
+(:data:`NOT_CURRENT_SCOPES`) and the starting span has no parent, or has a call further out
+as its parent and does not come from such an instrumentation (which names its spans'
+parents itself). Otherwise (spans started on other threads, calls in
 parallel) nothing is noted."""
 
 from __future__ import annotations
@@ -60,10 +60,11 @@ class OpenSpans:
             top = stack[-1]
             info = self._open.get(top)
             if info is not None and top != parent:
-                # such an instrumentation names its spans' parents itself: only a span
-                # without one is taken as running inside the open call
-                if parent is None or (
-                    info.not_current and not not_current and self._inside(top, parent)
+                # a span without a parent under a span that is current was started as a
+                # new trace on purpose; such an instrumentation names its spans' parents
+                # itself: only one without a parent is taken as running inside the call
+                if info.not_current and (
+                    parent is None or (not not_current and self._inside(top, parent))
                 ):
                     enclosing = (top, info.session)
         if len(self._open) < MAX_OPEN:
@@ -99,3 +100,8 @@ class OpenSpans:
 
     def clear(self) -> None:
         self._open.clear()
+
+    def after_fork(self) -> None:
+        """In a forked child: forget the spans open on threads that did not survive."""
+        mine = getattr(self._local, "stack", None)
+        self._open = {k: v for k, v in self._open.items() if v.stack is mine}

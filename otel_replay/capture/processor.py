@@ -406,6 +406,7 @@ class ReplayProcessor(SpanProcessor):
 
     def _after_fork(self) -> None:
         self._lock = threading.Lock()
+        self._nesting.after_fork()
         self.errors._lock = threading.Lock()
 
     # ---------------------------------------------------------------- queries
