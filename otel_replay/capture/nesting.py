@@ -27,59 +27,73 @@ _MAX_DEPTH = 256
 
 
 class _Open:
-    __slots__ = ("stack", "parent", "session", "not_current")
+    """An open span tracked on its thread; ``enclosing`` (and its session) is the call it
+    runs inside when that is certain and not its parent."""
 
-    def __init__(
-        self, stack: list[int], parent: int | None, session: str | None, not_current: bool
-    ) -> None:
+    __slots__ = ("stack", "parent", "session", "not_current", "enclosing", "enclosing_session")
+
+    def __init__(self, stack: list[int], parent: int | None, not_current: bool) -> None:
         self.stack = stack
         self.parent = parent
-        self.session = session
+        self.session: str | None = None
         self.not_current = not_current
+        self.enclosing: int | None = None
+        self.enclosing_session: str | None = None
 
 
 class OpenSpans:
-    """Spans open per thread; :meth:`started` names the call a starting span runs inside."""
+    """Spans open per thread; :meth:`started` names the call a starting span runs inside.
+
+    Only what can matter is tracked: spans of :data:`NOT_CURRENT_SCOPES`, and the spans
+    started on a thread while one of them is open there (elsewhere a span costs a lookup)."""
 
     def __init__(self) -> None:
         self._local = threading.local()
-        self._open: dict[int, _Open] = {}  # open span id -> where it is open
+        self._last: tuple[Any, bool] = (object(), False)
+        #: Open span id -> its record, for the tracked spans.
+        self.open: dict[int, _Open] = {}
 
-    def started(self, span: Any) -> tuple[int, str | None] | None:
-        """Track ``span`` (an SDK span on start); ``(span id, session id)`` of the call it
-        runs inside when that is certain and not its parent, else ``None``."""
-        stack: list[int] | None = getattr(self._local, "stack", None)
-        if stack is None:
+    def started(self, span: Any) -> _Open | None:
+        """Track ``span`` (an SDK span on start) if it can matter; its record, else ``None``."""
+        try:
+            stack: list[int] = self._local.stack
+        except AttributeError:
             stack = self._local.stack = []
-        sid = span.get_span_context().span_id
+        scope = span.instrumentation_scope
+        last = self._last  # (scope, whether it is one of NOT_CURRENT_SCOPES), set at once
+        if last[0] is scope:
+            not_current = last[1]
+        else:
+            name = getattr(scope, "name", "") or ""
+            not_current = isinstance(name, str) and name.startswith(NOT_CURRENT_SCOPES)
+            self._last = (scope, not_current)
+        if not stack and not not_current:
+            return None
+        if len(self.open) >= MAX_OPEN:
+            return None
         parent = span.parent.span_id if span.parent is not None else None
-        scope = getattr(span.instrumentation_scope, "name", "") or ""
-        not_current = scope.startswith(NOT_CURRENT_SCOPES)
-        enclosing = None
+        rec = _Open(stack, parent, not_current)
         if stack:
             top = stack[-1]
-            info = self._open.get(top)
-            if info is not None and top != parent:
-                # a span without a parent under a span that is current was started as a
-                # new trace on purpose; such an instrumentation names its spans' parents
-                # itself: only one without a parent is taken as running inside the call
-                if info.not_current and (
-                    parent is None or (not not_current and self._inside(top, parent))
-                ):
-                    enclosing = (top, info.session)
-        if len(self._open) < MAX_OPEN:
-            self._open[sid] = _Open(stack, parent, None, not_current)
-            stack.append(sid)
-        return enclosing
-
-    def session(self, span_id: int, session: str) -> None:
-        """Note the session of the open span ``span_id``."""
-        info = self._open.get(span_id)
-        if info is not None:
-            info.session = session
+            info = self.open.get(top)
+            # a span without a parent under a span that is current was started as a new
+            # trace on purpose; such an instrumentation names its spans' parents itself:
+            # only one without a parent is taken as running inside the call
+            if (
+                info is not None
+                and info.not_current
+                and top != parent
+                and (parent is None or (not not_current and self._inside(top, parent)))
+            ):
+                rec.enclosing = top
+                rec.enclosing_session = info.session
+        sid = span.context.span_id
+        self.open[sid] = rec
+        stack.append(sid)
+        return rec
 
     def ended(self, span_id: int) -> None:
-        info = self._open.pop(span_id, None)
+        info = self.open.pop(span_id, None)
         if info is not None:
             try:
                 info.stack.remove(span_id)
@@ -87,10 +101,11 @@ class OpenSpans:
                 pass
 
     def _inside(self, span_id: int, ancestor: int) -> bool:
-        """Whether the open span ``span_id`` descends from ``ancestor`` (open spans only)."""
+        """Whether the open span ``span_id`` descends from ``ancestor`` (through tracked
+        spans only)."""
         cur: int | None = span_id
         for _ in range(_MAX_DEPTH):
-            info = self._open.get(cur) if cur is not None else None
+            info = self.open.get(cur) if cur is not None else None
             if info is None:
                 return False
             cur = info.parent
@@ -99,9 +114,9 @@ class OpenSpans:
         return False
 
     def clear(self) -> None:
-        self._open.clear()
+        self.open.clear()
 
     def after_fork(self) -> None:
         """In a forked child: forget the spans open on threads that did not survive."""
         mine = getattr(self._local, "stack", None)
-        self._open = {k: v for k, v in self._open.items() if v.stack is mine}
+        self.open = {k: v for k, v in self.open.items() if v.stack is mine}

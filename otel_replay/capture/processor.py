@@ -181,19 +181,18 @@ class ReplayProcessor(SpanProcessor):
                 self._on_start_public(span)
                 return
             attrs, bounded, trace_id = view
-            enclosing = self._nesting.started(span)
+            nested = self._nesting.started(span)
             own = sid = attrs.get(_SESSION_ID)
             if type(sid) is not str or not sid:
                 if _CONVERSATION_ID in attrs or "session.id" in attrs:
                     sid = self._resolve(attrs, trace_id)
-                elif enclosing is not None and enclosing[1] and span.parent is None:
-                    sid = enclosing[1]  # a new trace inside a call: that call's session
+                elif nested is not None and nested.enclosing_session and span.parent is None:
+                    sid = nested.enclosing_session  # a new trace inside a call: its session
                     self._map_trace(trace_id, sid)
                 else:  # the common child span: its trace's session
                     sid = self._trace_sessions.get(trace_id) or format(trace_id, "032x")
             elif self._trace_sessions.get(trace_id) != sid:
                 self._map_trace(trace_id, sid)
-            self._nesting.session(span.context.span_id, sid)
             # _next(sid), inlined on this hot path
             counter = self._counters.get(sid)
             if counter is None:
@@ -204,8 +203,10 @@ class ReplayProcessor(SpanProcessor):
             # Both values are valid attribute values already (a str and an int), and the
             # span is not yet visible to other code.
             stamp_started(span, attrs, bounded, sid if own is not sid else None, seq)
-            if enclosing is not None:
-                span.set_attribute(_ENCLOSING, format(enclosing[0], "016x"))
+            if nested is not None:
+                nested.session = sid
+                if nested.enclosing is not None:
+                    span.set_attribute(_ENCLOSING, format(nested.enclosing, "016x"))
             restored = _RESTORED_MARKS
             if restored:
                 marks = restored.get(sid)
@@ -231,30 +232,31 @@ class ReplayProcessor(SpanProcessor):
         """``on_start`` through the public span API (spans other than the SDK's)."""
         attrs = span.attributes or {}
         trace_id = span.context.trace_id
-        enclosing = self._nesting.started(span)
+        nested = self._nesting.started(span)
         own = sid = attrs.get(_SESSION_ID)
         if type(sid) is not str or not sid:
             if (
-                enclosing is not None
-                and enclosing[1]
+                nested is not None
+                and nested.enclosing_session
                 and span.parent is None
                 and _CONVERSATION_ID not in attrs
                 and "session.id" not in attrs
             ):
-                sid = enclosing[1]  # a new trace inside a call: that call's session
+                sid = nested.enclosing_session  # a new trace inside a call: its session
                 self._map_trace(trace_id, sid)
             else:
                 sid = self._resolve(attrs, trace_id)
         elif self._trace_sessions.get(trace_id) != sid:
             self._map_trace(trace_id, sid)
-        self._nesting.session(span.context.span_id, sid)
         seq = self._next(sid)
         if own != sid:
             span.set_attributes({_SESSION_ID: sid, _STEP_SEQUENCE: seq})
         else:
             span.set_attribute(_STEP_SEQUENCE, seq)
-        if enclosing is not None:
-            span.set_attribute(_ENCLOSING, format(enclosing[0], "016x"))
+        if nested is not None:
+            nested.session = sid
+            if nested.enclosing is not None:
+                span.set_attribute(_ENCLOSING, format(nested.enclosing, "016x"))
         marks = _RESTORED_MARKS.get(sid)
         if marks is not None:
             _mark_restored(span, attrs, marks)
@@ -310,7 +312,8 @@ class ReplayProcessor(SpanProcessor):
         if self._shutdown:
             return
         try:
-            self._nesting.ended(span.context.span_id)
+            if self._nesting.open:  # spans of instrumentations that leave them not current
+                self._nesting.ended(span.context.span_id)
             attrs = span_attributes(span)
             is_checkpoint = _CHECKPOINT_ID in attrs
             if not is_checkpoint and not self._buffers:
