@@ -14,6 +14,7 @@ from opentelemetry.context import Context
 from opentelemetry.metrics import CallbackOptions, MeterProvider, Observation
 from opentelemetry.sdk.trace import ReadableSpan, Span, SpanProcessor
 
+from otel_replay.capture.nesting import OpenSpans
 from otel_replay.capture.spans import _RESUME, RESTORED_SESSIONS
 from otel_replay.core import conventions as c
 from otel_replay.core.env import env_int, sdk_disabled, warn_sdk_disabled
@@ -30,6 +31,7 @@ _SESSION_ID = c.SESSION_ID
 _CONVERSATION_ID = c.GEN_AI_CONVERSATION_ID
 _STEP_SEQUENCE = c.STEP_SEQUENCE
 _CHECKPOINT_ID = c.CHECKPOINT_ID
+_ENCLOSING = c.STEP_ENCLOSING_SPAN_ID
 
 
 def _base_name(name: str) -> str:
@@ -121,6 +123,7 @@ class ReplayProcessor(SpanProcessor):
         # sessions evicted for max_sessions: their later steps are counted as evicted too
         self._evicted_sessions: OrderedDict[str, None] = OrderedDict()
         self._checkpoint_index: dict[str, str] = {}
+        self._nesting = OpenSpans()
         self._shutdown = False
         meter = get_meter(meter_provider)
         self.errors = ErrorReporter("replay_processor", meter)
@@ -178,10 +181,14 @@ class ReplayProcessor(SpanProcessor):
                 self._on_start_public(span)
                 return
             attrs, bounded, trace_id = view
+            nested = self._nesting.started(span)
             own = sid = attrs.get(_SESSION_ID)
             if type(sid) is not str or not sid:
                 if _CONVERSATION_ID in attrs or "session.id" in attrs:
                     sid = self._resolve(attrs, trace_id)
+                elif nested is not None and nested.enclosing_session and span.parent is None:
+                    sid = nested.enclosing_session  # a new trace inside a call: its session
+                    self._map_trace(trace_id, sid)
                 else:  # the common child span: its trace's session
                     sid = self._trace_sessions.get(trace_id) or format(trace_id, "032x")
             elif self._trace_sessions.get(trace_id) != sid:
@@ -196,6 +203,10 @@ class ReplayProcessor(SpanProcessor):
             # Both values are valid attribute values already (a str and an int), and the
             # span is not yet visible to other code.
             stamp_started(span, attrs, bounded, sid if own is not sid else None, seq)
+            if nested is not None:
+                nested.session = sid
+                if nested.enclosing is not None:
+                    span.set_attribute(_ENCLOSING, format(nested.enclosing, "016x"))
             restored = _RESTORED_MARKS
             if restored:
                 marks = restored.get(sid)
@@ -221,9 +232,20 @@ class ReplayProcessor(SpanProcessor):
         """``on_start`` through the public span API (spans other than the SDK's)."""
         attrs = span.attributes or {}
         trace_id = span.context.trace_id
+        nested = self._nesting.started(span)
         own = sid = attrs.get(_SESSION_ID)
         if type(sid) is not str or not sid:
-            sid = self._resolve(attrs, trace_id)
+            if (
+                nested is not None
+                and nested.enclosing_session
+                and span.parent is None
+                and _CONVERSATION_ID not in attrs
+                and "session.id" not in attrs
+            ):
+                sid = nested.enclosing_session  # a new trace inside a call: its session
+                self._map_trace(trace_id, sid)
+            else:
+                sid = self._resolve(attrs, trace_id)
         elif self._trace_sessions.get(trace_id) != sid:
             self._map_trace(trace_id, sid)
         seq = self._next(sid)
@@ -231,6 +253,10 @@ class ReplayProcessor(SpanProcessor):
             span.set_attributes({_SESSION_ID: sid, _STEP_SEQUENCE: seq})
         else:
             span.set_attribute(_STEP_SEQUENCE, seq)
+        if nested is not None:
+            nested.session = sid
+            if nested.enclosing is not None:
+                span.set_attribute(_ENCLOSING, format(nested.enclosing, "016x"))
         marks = _RESTORED_MARKS.get(sid)
         if marks is not None:
             _mark_restored(span, attrs, marks)
@@ -286,6 +312,8 @@ class ReplayProcessor(SpanProcessor):
         if self._shutdown:
             return
         try:
+            if self._nesting.open:  # spans of instrumentations that leave them not current
+                self._nesting.ended(span.context.span_id)
             attrs = span_attributes(span)
             is_checkpoint = _CHECKPOINT_ID in attrs
             if not is_checkpoint and not self._buffers:
@@ -331,6 +359,7 @@ class ReplayProcessor(SpanProcessor):
 
     def shutdown(self) -> None:
         self._shutdown = True
+        self._nesting.clear()
 
     def force_flush(self, timeout_millis: int = 30000) -> bool:
         return True
@@ -380,6 +409,7 @@ class ReplayProcessor(SpanProcessor):
 
     def _after_fork(self) -> None:
         self._lock = threading.Lock()
+        self._nesting.after_fork()
         self.errors._lock = threading.Lock()
 
     # ---------------------------------------------------------------- queries

@@ -238,12 +238,10 @@ class Step:
 
 
 def enclosing_parent(step: Step) -> str | None:
-    """The step's parent span, else the span it was recorded as running inside
-    (``agent_replay.step.enclosing_span_id``, for a span that started without a parent)."""
-    if step.parent_span_id is not None:
-        return step.parent_span_id
+    """The span the step was recorded as running inside (``agent_replay.step.enclosing_span_id``,
+    for a span whose trace does not show it), else its parent span."""
     value = step.attr(c.STEP_ENCLOSING_SPAN_ID)
-    return value if isinstance(value, str) and value else None
+    return value if isinstance(value, str) and value else step.parent_span_id
 
 
 def _first_int(attrs: Mapping[str, Any], keys: tuple[str, ...]) -> int | None:

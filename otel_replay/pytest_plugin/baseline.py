@@ -84,9 +84,11 @@ def _attr(o: dict[str, Any], key: str) -> Any:
 _BLOCK = "\x00block"  # the session of spans that name no session but their trace
 
 
-def _session(sp: dict[str, Any]) -> str:
+def _session(sp: dict[str, Any], traces: set[str]) -> str:
+    """The span's session; :data:`_BLOCK` for a session that is only a trace of the block
+    (its own, or the trace of the call it ran inside)."""
     sid = _attr(sp, c.SESSION_ID)
-    if not sid or sid == sp.get("traceId"):
+    if not sid or sid == sp.get("traceId") or sid in traces:
         return _BLOCK
     return str(sid)
 
@@ -107,7 +109,11 @@ def normalized_lines(
         for ss in rs["scopeSpans"]:
             for sp in ss["spans"]:
                 inside = (enclosing or {}).get(sp.get("spanId", ""))
-                if inside and not sp.get("parentSpanId"):
+                if (
+                    inside
+                    and not sp.get("parentSpanId")
+                    and not _attr(sp, c.STEP_ENCLOSING_SPAN_ID)
+                ):
                     sp["attributes"] = [
                         *(sp.get("attributes") or ()),
                         {"key": c.STEP_ENCLOSING_SPAN_ID, "value": {"stringValue": inside}},
@@ -123,8 +129,9 @@ def normalized_lines(
     # of their own); ordered by their first span
     first: dict[str, int] = {}
     session_of: list[str] = []
+    traces = {str(sp.get("traceId")) for _, _, sp in flat}
     for i, (_, _, sp) in enumerate(flat):
-        sid = _session(sp)
+        sid = _session(sp, traces)
         session_of.append(sid)
         first[sid] = min(first.get(sid, rank[i]), rank[i])
     order = {sid: i for i, sid in enumerate(sorted(first, key=lambda s: (first[s], s)))}

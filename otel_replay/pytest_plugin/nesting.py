@@ -22,12 +22,10 @@ from collections.abc import Iterable, Sequence
 from opentelemetry.context import Context
 from opentelemetry.sdk.trace import ReadableSpan, Span, SpanProcessor
 
+from otel_replay.capture.nesting import NOT_CURRENT_SCOPES
 from otel_replay.model.steps import Step, enclosing_parent
 
 __all__ = ["NestingProcessor", "NOT_CURRENT_SCOPES", "enclosing_parent", "with_enclosing_parents"]
-
-#: Instrumentation scopes (prefixes) whose spans are never made current.
-NOT_CURRENT_SCOPES = ("openinference.instrumentation",)
 
 
 def _hex(span_id: int) -> str:
