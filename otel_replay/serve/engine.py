@@ -32,6 +32,7 @@ from otel_replay.serve.baselines import BaselineFinder, Provenance, _NoBaseline
 from otel_replay.serve.decode import spans_of
 from otel_replay.serve.drift import ServeDrift
 from otel_replay.serve.forward import Forwarder, Raw
+from otel_replay.serve.instruments import ServeInstruments
 from otel_replay.serve.log_export import LogExport
 from otel_replay.serve.otlp_out import OtlpSender, OtlpTraceSender
 from otel_replay.serve.split import RECEIVED, extract, might_hold, request, scan, worker_field
@@ -131,39 +132,7 @@ class Engine:
         self._logged: set[tuple[str, str]] = set()
         meter = get_meter(meter_provider)
         self.errors = ErrorReporter("serve", meter)
-        self._received = meter.create_counter(
-            c.METRIC_SERVE_RECEIVED,
-            unit="{span}",
-            description="Spans received by otel-replay serve",
-        )
-        self._exported = meter.create_counter(
-            c.METRIC_SERVE_EXPORTED, unit="{span}", description="Spans exported downstream"
-        )
-        self._dropped = meter.create_counter(
-            c.METRIC_SERVE_DROPPED, unit="{span}", description="Spans received and not exported"
-        )
-        self._refused = meter.create_counter(
-            c.METRIC_SERVE_REFUSED,
-            unit="{span}",
-            description="Spans of requests refused with the retryable status (sent again)",
-        )
-        self._timed_out = meter.create_counter(
-            c.METRIC_SERVE_TIMED_OUT, unit="{run}", description="Held runs ended by the run timeout"
-        )
-        self._not_compared = meter.create_counter(
-            c.METRIC_SERVE_NOT_COMPARED,
-            unit="{run}",
-            description="Restored runs forwarded without a comparison",
-        )
-        self._rejected = meter.create_counter(
-            c.METRIC_SERVE_REJECTED, unit="{request}", description="OTLP requests refused"
-        )
-        meter.create_observable_up_down_counter(
-            c.METRIC_SERVE_HELD,
-            callbacks=[self._observe_held],
-            unit="{run}",
-            description="Restored runs held until they end",
-        )
+        self._m = ServeInstruments(meter, self._observe_held)
         self._stamp_kv = worker_field(worker_id)
         self.forwarder = Forwarder(
             sender,
@@ -242,7 +211,7 @@ class Engine:
                         self._track_locked(sid, prov, steps)
                     else:
                         registered.append((sid, prov))
-        self._received.add(n)
+        self._m.received.add(n)
         if recorded is not None:
             self._record(recorded)
         rest = n - len(held)
@@ -390,7 +359,7 @@ class Engine:
         reason = refusal.reason
         self.counts["refused"] += n
         self.refused[reason] = self.refused.get(reason, 0) + n
-        self._refused.add(n, {c.ATTR_SERVE_REASON: reason})
+        self._m.refused.add(n, {c.ATTR_SERVE_REASON: reason})
         self._reject_locked(reason=reason)
 
     def reject(self, reason: str) -> None:
@@ -400,12 +369,12 @@ class Engine:
 
     def _reject_locked(self, reason: str) -> None:
         self.counts["requests_rejected"] += 1
-        self._rejected.add(1, {c.ATTR_SERVE_REASON: reason})
+        self._m.rejected.add(1, {c.ATTR_SERVE_REASON: reason})
 
     def _drop(self, n: int, reason: str) -> None:
         self.counts["dropped"] += n
         self.dropped[reason] = self.dropped.get(reason, 0) + n
-        self._dropped.add(n, {c.ATTR_SERVE_REASON: reason})
+        self._m.dropped.add(n, {c.ATTR_SERVE_REASON: reason})
 
     def _record(self, spans: Sequence[ReadableSpan]) -> None:
         assert self.recorder is not None
@@ -457,7 +426,7 @@ class Engine:
             self.counts["runs_not_compared"] += 1
             first = (reason, key) not in self._logged and len(self._logged) < 10_000
             self._logged.add((reason, key))
-        self._not_compared.add(1, {c.ATTR_SERVE_REASON: reason})
+        self._m.not_compared.add(1, {c.ATTR_SERVE_REASON: reason})
         if first:
             logger.warning("restored run forwarded without comparison: %s", message)
         emit_not_compared(self.drift.log_events, self.errors, reason, sid, key, message, spans)
@@ -505,7 +474,7 @@ class Engine:
         if why == "timed_out":
             with self._lock:
                 self.counts["runs_timed_out"] += 1
-            self._timed_out.add(1)
+            self._m.timed_out.add(1)
         if pending is not None:
             self._not_compared_run(
                 why,
@@ -526,7 +495,7 @@ class Engine:
             else:
                 self._drop(n, "export_failed")
         if error is None:
-            self._exported.add(n)
+            self._m.exported.add(n)
         else:
             self.errors.report("export", RuntimeError(f"downstream {error}; {n} spans dropped"))
 
