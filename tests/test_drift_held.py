@@ -11,9 +11,9 @@ from opentelemetry.sdk.trace import ReadableSpan
 from opentelemetry.trace import SpanContext, TraceFlags
 
 from otel_replay.core import conventions as c
-from otel_replay.drift.held import Held, is_run_root, profile_entry
+from otel_replay.drift.held import Held, agent_name, is_run_root, profile_entry, run_root
+from otel_replay.drift.held import response_id as _response_id
 from otel_replay.drift.policy import DriftPolicy
-from otel_replay.drift.processor import _response_id
 from otel_replay.restore.tracking import TrackedRun
 
 TRACE = 0x1234
@@ -61,6 +61,13 @@ def test_the_first_run_root_is_kept():
     assert held.root is spans[1]
     assert [is_run_root(s, s.attributes) for s in spans] == [False, True, True, True]
     assert _held(spans[:1]).root is None
+    no_context = [_span(2, {}), _span(3, {}, parent=None, context=False), *spans[1:]]
+    for run in (spans, spans[:1], no_context):
+        held = _held(run)
+        for with_context in (False, True):
+            assert run_root(run, held, with_context) is run_root(run, None, with_context)
+    assert run_root(no_context, _held(no_context)) is no_context[1]
+    assert run_root(no_context, _held(no_context), with_context=True) is spans[1]
 
 
 def test_the_first_string_agent_name_is_kept():
@@ -72,6 +79,8 @@ def test_the_first_string_agent_name_is_kept():
     ]
     assert _held(spans).agent == "first"
     assert _held(spans[:2]).agent is None
+    assert agent_name(spans) == "first"
+    assert agent_name(spans[:2]) is None
 
 
 def test_the_response_id_kept_is_the_one_the_spans_give():

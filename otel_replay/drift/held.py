@@ -24,7 +24,10 @@ __all__ = [
     "RESUME_ROOT_KINDS",
     "Held",
     "is_run_root",
+    "agent_name",
     "profile_entry",
+    "response_id",
+    "run_root",
     "seq_of_entry",
     "SKIP",
     "SLOW",
@@ -140,3 +143,41 @@ def profile_entry(
     code = span.status.status_code  # identity tests: hashing an Enum member runs Python code
     status = "unset" if code is _UNSET else ("ok" if code is _OK else "error")
     return (seq, (kind, name), fingerprint(kind, attrs, status), span)
+
+
+def response_id(spans: list[ReadableSpan], held: Held | None = None) -> str | None:
+    """``gen_ai.response.id`` of the run's last response (the latest-ending span with one;
+    kept in ``held`` as the spans were held)."""
+    if held is not None:
+        return held.response[1] if held.response else None
+    best: tuple[int, str] | None = None
+    for s in spans:
+        rid = (s.attributes or {}).get(_RESPONSE_ID)
+        if isinstance(rid, str) and rid and (best is None or (s.end_time or 0) >= best[0]):
+            best = (s.end_time or 0, rid)
+    return best[1] if best else None
+
+
+def agent_name(spans: list[ReadableSpan], held: Held | None = None) -> str | None:
+    """The first string ``gen_ai.agent.name`` of the run's spans (kept in ``held``)."""
+    if held is not None:
+        return held.agent
+    for s in spans:
+        name = (s.attributes or {}).get(_AGENT_NAME)
+        if isinstance(name, str):
+            return name
+    return None
+
+
+def run_root(
+    spans: list[ReadableSpan], held: Held | None = None, with_context: bool = False
+) -> ReadableSpan | None:
+    """The first run root of ``spans`` (kept in ``held``); ``with_context``: the first one
+    with a span context."""
+    root = held.root if held is not None else None
+    if held is not None and (root is None or root.context is not None or not with_context):
+        return root
+    return next(
+        (s for s in spans if is_run_root(s) and (s.context is not None or not with_context)),
+        None,
+    )

@@ -22,6 +22,7 @@ from typing import Any, Literal
 
 from opentelemetry.context import Context
 from opentelemetry.metrics import Counter, MeterProvider
+from opentelemetry.sdk.resources import Resource
 from opentelemetry.sdk.trace import Event, ReadableSpan, Span, SpanProcessor
 from opentelemetry.sdk.trace.export import BatchSpanProcessor, SimpleSpanProcessor
 from opentelemetry.util.types import AttributeValue
@@ -52,8 +53,11 @@ from otel_replay.drift.held import (
     SKIP,
     SLOW,
     Held,
+    agent_name,
     is_run_root,
     profile_entry,
+    response_id,
+    run_root,
 )
 from otel_replay.drift.linking import _content_notes as content_notes
 from otel_replay.drift.policy import DriftPolicy, Severity
@@ -485,11 +489,10 @@ class DriftProcessor(SpanProcessor):
     def _enrich(
         self, spans: list[ReadableSpan], report: DriftReport, held: Held | None = None
     ) -> list[ReadableSpan]:
-        """``spans`` with the drift events of ``report`` added (``held``: what was kept of
-        them as they were held, else they are read again)."""
+        """``spans`` with the drift events of ``report`` (``held``: what was kept of them)."""
         if not self.span_events:
             return spans
-        root = held.root if held is not None else next((s for s in spans if is_run_root(s)), None)
+        root = run_root(spans, held)
         out: list[ReadableSpan] = []
         unplaced = [f for f in report.findings if f.candidate is None]
         placed: dict[int, list[DriftFinding]] = {}
@@ -522,7 +525,7 @@ class DriftProcessor(SpanProcessor):
                     extra.append(
                         Event(
                             c.GEN_AI_EVALUATION_RESULT_EVENT,
-                            evaluation_attributes(report, response_id=_response_id(spans, held)),
+                            evaluation_attributes(report, response_id=response_id(spans, held)),
                             ts,
                         )
                     )
@@ -550,17 +553,8 @@ class DriftProcessor(SpanProcessor):
         report: DriftReport,
         held: Held | None = None,
     ) -> None:
-        """Count ``report`` in the drift metrics and emit its log events (``held``: what was
-        kept of ``spans`` as they were held, else they are read again)."""
-        agent = run.agent_name
-        if agent is None and held is not None:
-            agent = held.agent
-        elif agent is None:
-            for s in spans:
-                name = (s.attributes or {}).get(c.GEN_AI_AGENT_NAME)
-                if isinstance(name, str):
-                    agent = name
-                    break
+        """Count ``report`` in the metrics, emit its log events (``held``: kept of ``spans``)."""
+        agent = run.agent_name if run.agent_name is not None else agent_name(spans, held)
         base: dict[str, AttributeValue] = {c.GEN_AI_AGENT_NAME: agent} if agent else {}
         count = self._count
         for f in report.findings:
@@ -571,58 +565,28 @@ class DriftProcessor(SpanProcessor):
         count(self._runs, base)
         if report.max_severity is Severity.CRITICAL:
             count(self._critical_runs, base)
-        root = held.root if held is not None else None
-        if held is None or (root is not None and root.context is None):
-            # the first root with a context
-            root = next((s for s in spans if is_run_root(s) and s.context is not None), None)
+        root = run_root(spans, held, with_context=True)
         where = None
         if root is not None and root.context is not None:
             where = (root.context.trace_id, root.context.span_id, root.end_time or 0)
         logs_base = {**base, _SESSION_ID: run.session_id}
         try:
             self.log_events.emit(
-                report, logs_base, where, finding_event_attributes, _response_id(spans, held)
+                report, logs_base, where, finding_event_attributes, response_id(spans, held)
             )
         except Exception as exc:
             self.errors.report("log_events", exc)
-
-
-def _response_id(spans: list[ReadableSpan], held: Held | None = None) -> str | None:
-    """``gen_ai.response.id`` of the run's last response (the latest-ending span with one;
-    kept in ``held`` as the spans were held)."""
-    if held is not None:
-        return held.response[1] if held.response else None
-    best: tuple[int, str] | None = None
-    for s in spans:
-        rid = (s.attributes or {}).get(c.GEN_AI_RESPONSE_ID)
-        if isinstance(rid, str) and rid and (best is None or (s.end_time or 0) >= best[0]):
-            best = (s.end_time or 0, rid)
-    return best[1] if best else None
 
 
 def _with_events(span: ReadableSpan, extra: list[Event]) -> ReadableSpan:
     """A copy of ``span`` with ``extra`` events appended (the span
     ``ReadableSpan(name=span.name, ..., events=span.events + extra, ...)`` builds)."""
     resource = span.resource
-    if resource is None:  # the constructor puts the default resource in
-        return ReadableSpan(
-            name=span.name,
-            context=span.context,
-            parent=span.parent,
-            attributes=span.attributes,
-            events=tuple(span.events) + tuple(extra),
-            links=span.links,
-            kind=span.kind,
-            status=span.status,
-            start_time=span.start_time,
-            end_time=span.end_time,
-            instrumentation_scope=span.instrumentation_scope,
-        )
     return new_readable_span(
         span.name,
         span.context,  # type: ignore[arg-type]
         span.parent,
-        resource,
+        Resource.create({}) if resource is None else resource,  # as the constructor does
         span.attributes,
         tuple(span.events) + tuple(extra),
         span.links,
