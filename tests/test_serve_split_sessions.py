@@ -8,6 +8,7 @@ from opentelemetry.proto.common.v1.common_pb2 import AnyValue, KeyValue
 from opentelemetry.proto.trace.v1.trace_pb2 import Span, TracesData
 
 from otel_replay.core import conventions as c
+from otel_replay.formats.protowire import varint
 from otel_replay.serve import split
 
 STAMP = split.worker_field("w")
@@ -27,7 +28,7 @@ def _span(*kvs: bytes, name: str = "chat") -> bytes:
     head = Span(trace_id=b"\x01" * 16, span_id=b"\x02" * 8, name=name).SerializeToString()
     out = head
     for kv in kvs:
-        out += b"\x4a" + split._varint_bytes(len(kv)) + kv
+        out += b"\x4a" + varint(len(kv)) + kv
     return out
 
 

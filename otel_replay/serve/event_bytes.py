@@ -11,27 +11,13 @@ from collections.abc import Sequence
 from typing import Any
 
 from otel_replay.formats.otlp_proto import encode_events
+from otel_replay.formats.protowire import skip_varint, varint
 
 __all__ = ["EventEncoder"]
 
 _EVENTS_TAG = 0x5A  # Span field 11 (events), length-delimited
 _TIME_TAG = b"\x09"  # Event field 1 (time_unix_nano), fixed64
 _KEPT = 256  # encoded events kept (by name and attributes)
-
-
-def _varint(n: int) -> bytes:
-    out = bytearray()
-    while n >= 0x80:
-        out.append((n & 0x7F) | 0x80)
-        n >>= 7
-    out.append(n)
-    return bytes(out)
-
-
-def _skip_varint(blob: bytes, i: int) -> int:
-    while blob[i] & 0x80:
-        i += 1
-    return i + 1
 
 
 class EventEncoder:
@@ -70,14 +56,14 @@ class EventEncoder:
         ts = event.timestamp
         if ts:
             body = _TIME_TAG + struct.pack("<Q", ts) + body
-        return bytes([_EVENTS_TAG]) + _varint(len(body)) + body
+        return bytes([_EVENTS_TAG]) + varint(len(body)) + body
 
     @staticmethod
     def _body(event: Any) -> bytes:
         """The event's fields after its time, serialized."""
         timeless = _Timeless(event)
         blob = encode_events([timeless])
-        return blob[_skip_varint(blob, 1) :]
+        return blob[skip_varint(blob, 1) :]
 
 
 class _Timeless:

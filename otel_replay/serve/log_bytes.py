@@ -35,6 +35,7 @@ from otel_replay.drift.events import (
 )
 from otel_replay.drift.findings import DriftFinding
 from otel_replay.drift.report import DriftReport
+from otel_replay.formats.protowire import delimited, varint
 
 __all__ = ["LogBytesEmitter", "LogRecordEncoder", "RecordSink", "logs_request_prefix"]
 
@@ -43,21 +44,6 @@ _ATTR_TAG = b"\x32"  # LogRecord field 6 (attributes), length-delimited
 _FIXED64 = b"\x09"  # LogRecord field 1 (time_unix_nano)
 _NO_BODY = b"\x2a\x00"  # an empty AnyValue: the SDK's encoding of no body
 _pack_q = struct.Struct("<Q").pack
-
-
-def _varint(n: int) -> bytes:
-    if n < 0x80:
-        return bytes((n,))
-    out = bytearray()
-    while n >= 0x80:
-        out.append((n & 0x7F) | 0x80)
-        n >>= 7
-    out.append(n)
-    return bytes(out)
-
-
-def _delimited(tag: bytes, data: bytes) -> bytes:
-    return tag + _varint(len(data)) + data
 
 
 def _any_value(value: Any) -> AnyValue:
@@ -89,7 +75,7 @@ def _value_bytes(value: Any) -> bytes:
     """The serialized ``AnyValue`` of ``value``."""
     if type(value) is str:
         data = value.encode("utf-8")
-        return b"\x0a" + _varint(len(data)) + data
+        return b"\x0a" + varint(len(data)) + data
     return _any_value(value).SerializeToString()
 
 
@@ -97,7 +83,7 @@ def _key_value(key: str, value: Any) -> bytes:
     """The serialized ``KeyValue`` of one attribute."""
     k = key.encode("utf-8")
     v = _value_bytes(value)
-    return (b"\x0a" + _varint(len(k)) + k if k else b"") + b"\x12" + _varint(len(v)) + v
+    return (b"\x0a" + varint(len(k)) + k if k else b"") + b"\x12" + varint(len(v)) + v
 
 
 def _current() -> tuple[int, int, int]:
@@ -146,21 +132,21 @@ class LogRecordEncoder:
         if head is None:
             head = b""
             if severity_number is not None and severity_number.value:
-                head += b"\x10" + _varint(severity_number.value)
+                head += b"\x10" + varint(severity_number.value)
             if severity_text:
-                head += _delimited(b"\x1a", severity_text.encode("utf-8"))
+                head += delimited(b"\x1a", severity_text.encode("utf-8"))
             if len(fields) >= 64:
                 fields.clear()
             fields[(severity_number, severity_text)] = head
         tail = fields.get(event_name)
         if tail is None:
-            tail = _delimited(b"\x62", event_name.encode("utf-8")) if event_name else b""
+            tail = delimited(b"\x62", event_name.encode("utf-8")) if event_name else b""
             fields[event_name] = tail
         parts = [_FIXED64 + _pack_q(timestamp), head] if timestamp else [head]
-        parts.append(_delimited(b"\x2a", _value_bytes(body)) if body is not None else _NO_BODY)
+        parts.append(delimited(b"\x2a", _value_bytes(body)) if body is not None else _NO_BODY)
         dropped = self._attributes(parts, attributes)
         if dropped:
-            parts.append(b"\x38" + _varint(dropped))
+            parts.append(b"\x38" + varint(dropped))
         if flags:
             parts.append(b"\x45" + struct.pack("<I", flags))
         if trace_id:
@@ -183,7 +169,7 @@ class LogRecordEncoder:
                 if not key:
                     break  # dropped by the SDK: its way below
                 if (t is list or t is tuple) and all(type(x) is str for x in value):
-                    parts.append(_delimited(_ATTR_TAG, _key_value(key, value)))  # paths
+                    parts.append(delimited(_ATTR_TAG, _key_value(key, value)))  # paths
                     continue
                 # not 0.0: equal to -0.0, encoded differently
                 if not (t is str or t is int or t is bool or (t is float and value)):
@@ -192,7 +178,7 @@ class LogRecordEncoder:
                 kv = kept.get(ck)
                 if kv is None:
                     try:
-                        kv = _delimited(_ATTR_TAG, _key_value(key, value))
+                        kv = delimited(_ATTR_TAG, _key_value(key, value))
                     except Exception:
                         break
                     if len(kept) >= _KEPT:
@@ -212,7 +198,7 @@ class LogRecordEncoder:
         )
         for key, value in bounded.items():
             try:
-                parts.append(_delimited(_ATTR_TAG, _key_value(key, value)))
+                parts.append(delimited(_ATTR_TAG, _key_value(key, value)))
             except Exception:  # as the SDK exporter: the attribute is left out
                 continue
         return bounded.dropped
@@ -222,7 +208,7 @@ def logs_request_prefix(resource_attributes: Mapping[str, Any], scope_name: str,
     """``(resource, scope)``: the serialized OTLP ``Resource`` and ``InstrumentationScope`` of
     the SDK's encoding of a ``LoggerProvider(resource=...)``'s ``get_logger(name, version)``."""
     resource = b"".join(
-        _delimited(b"\x0a", _key_value(k, v)) for k, v in resource_attributes.items()
+        delimited(b"\x0a", _key_value(k, v)) for k, v in resource_attributes.items()
     )
     scope = InstrumentationScope(name=scope_name, version=version).SerializeToString()
     return resource, scope

@@ -18,6 +18,7 @@ from typing import Any
 
 from otel_replay.core import conventions as c
 from otel_replay.core.version import __version__
+from otel_replay.formats.protowire import delimited
 from otel_replay.serve.log_bytes import logs_request_prefix
 from otel_replay.serve.otlp_out import OtlpSender
 
@@ -37,25 +38,12 @@ def _env_int(raw: str | None, default: int) -> int:
     return value if value > 0 else default
 
 
-def _varint(n: int) -> bytes:
-    out = bytearray()
-    while n >= 0x80:
-        out.append((n & 0x7F) | 0x80)
-        n >>= 7
-    out.append(n)
-    return bytes(out)
-
-
-def _delimited(tag: bytes, data: bytes) -> bytes:
-    return tag + _varint(len(data)) + data
-
-
 def logs_request(resource: bytes, scope: bytes, records: Sequence[bytes]) -> bytes:
     """A serialized ``ExportLogsServiceRequest`` of ``records`` (serialized ``LogRecord``\\ s)
     under one resource and scope (both serialized), as the SDK exporter's encoding gives."""
-    scope_logs = _delimited(b"\x0a", scope) + b"".join(_delimited(b"\x12", r) for r in records)
-    resource_logs = _delimited(b"\x0a", resource) + _delimited(b"\x12", scope_logs)
-    return _delimited(b"\x0a", resource_logs)
+    scope_logs = delimited(b"\x0a", scope) + b"".join(delimited(b"\x12", r) for r in records)
+    resource_logs = delimited(b"\x0a", resource) + delimited(b"\x12", scope_logs)
+    return delimited(b"\x0a", resource_logs)
 
 
 class LogExport:

@@ -23,6 +23,7 @@ from opentelemetry.proto.trace.v1.trace_pb2 import Span
 
 from otel_replay.core import conventions as c
 from otel_replay.formats.otlp_proto import traces_data_with_bytes_fields
+from otel_replay.formats.protowire import varint
 from otel_replay.serve.baselines import Provenance
 
 __all__ = [
@@ -47,18 +48,6 @@ _WORKER = c.SERVE_WORKER
 _ATTRIBUTES_TAG = b"\x4a"  # Span field 9 (attributes), length-delimited
 
 
-def _varint_bytes(n: int) -> bytes:
-    out = bytearray()
-    while True:
-        b = n & 0x7F
-        n >>= 7
-        if n:
-            out.append(b | 0x80)
-        else:
-            out.append(b)
-            return bytes(out)
-
-
 def _prefix(key: str) -> bytes:
     """How a serialized KeyValue with ``key`` (< 128 bytes) starts: tag 1, length, key."""
     raw = key.encode()
@@ -78,18 +67,7 @@ def worker_field(worker_id: str) -> bytes:
     kv = KeyValue(key=_WORKER)
     kv.value.string_value = worker_id
     raw = kv.SerializeToString()
-    return _ATTRIBUTES_TAG + _varint_bytes(len(raw)) + raw
-
-
-def _varint(blob: bytes, i: int) -> tuple[int, int]:
-    value = shift = 0
-    while True:
-        b = blob[i]
-        i += 1
-        value |= (b & 0x7F) << shift
-        if b < 0x80:
-            return value, i
-        shift += 7
+    return _ATTRIBUTES_TAG + varint(len(raw)) + raw
 
 
 def _string_at(blob: bytes, prefix: bytes) -> str | None:
@@ -264,7 +242,7 @@ def request(
                         heads = _SPAN_HEADS[stamp] = {}  # thread may be reading the old one)
                         missing = set(lens)
                     for k in missing:
-                        heads[k] = stamp + b"\x12" + _varint_bytes(k + len(stamp))
+                        heads[k] = stamp + b"\x12" + varint(k + len(stamp))
                 # each span's bytes follow the stamp of the one before and its own tag, length
                 chunk: list[bytes] = [b""] * (2 * len(own))
                 chunk[0::2] = map(heads.__getitem__, lens)
@@ -275,20 +253,20 @@ def request(
                 scope += chunk
             if ss.schema_url:
                 n += _message_field(scope, 0x1A, ss.schema_url.encode())
-            head = b"\x12" + _varint_bytes(n)
+            head = b"\x12" + varint(n)
             inner.append(head)
             inner += scope
             size += len(head) + n
         if rs.schema_url:
             size += _message_field(inner, 0x1A, rs.schema_url.encode())
-        pieces.append(b"\x0a" + _varint_bytes(size))
+        pieces.append(b"\x0a" + varint(size))
         pieces += inner
     return b"".join(pieces)
 
 
 def _message_field(pieces: list[bytes], tag: int, raw: bytes) -> int:
     """Append the length-delimited field ``tag`` holding ``raw``; its size in bytes."""
-    head = bytes([tag]) + _varint_bytes(len(raw))
+    head = bytes([tag]) + varint(len(raw))
     pieces.append(head)
     pieces.append(raw)
     return len(head) + len(raw)
