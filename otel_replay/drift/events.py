@@ -17,7 +17,7 @@ from __future__ import annotations
 import json
 import time
 from collections.abc import Callable, Mapping
-from typing import Any, Literal
+from typing import Any, Literal, NamedTuple
 
 from opentelemetry import trace
 from opentelemetry._logs import SeverityNumber
@@ -32,11 +32,14 @@ from otel_replay.drift.policy import Severity
 from otel_replay.drift.report import DriftReport
 
 __all__ = [
+    "LogEvent",
     "LogEventEmitter",
     "LogMode",
+    "drift_log_events",
     "evaluation_attributes",
     "finding_event_attributes",
     "not_compared_attributes",
+    "not_compared_log_event",
     "summary_event_attributes",
 ]
 
@@ -152,6 +155,78 @@ def _step_key(f: DriftFinding) -> tuple[str, Any]:
     return ("p", f.position)
 
 
+class LogEvent(NamedTuple):
+    """One log record of a run, as every emitter writes it: ``span`` is the ``(trace_id,
+    span_id)`` it is correlated with (``None``: uncorrelated)."""
+
+    timestamp: int | None
+    span: tuple[int, int] | None
+    severity_number: SeverityNumber
+    severity_text: str | None
+    body: str | None
+    attributes: dict[str, AttributeValue]
+    event_name: str
+
+
+def drift_log_events(
+    report: DriftReport,
+    base: Mapping[str, AttributeValue],
+    root: tuple[int, int, int] | None,
+    finding_attributes: Callable[[DriftFinding], dict[str, AttributeValue]],
+    response_id: str | None = None,
+    evaluation: bool = True,
+) -> list[LogEvent]:
+    """The log records of a compared run: one ``agent_replay.drift`` per finding, then the
+    verdict when ``evaluation``; ``root`` is ``(trace_id, span_id, end time)`` of the run's
+    root span (``None`` when it was not seen)."""
+    root_span = (root[0], root[1]) if root else None
+    ts = root[2] if root else None
+    events = []
+    for f in report.findings:
+        ref = f.candidate
+        events.append(
+            LogEvent(
+                ts,
+                (int(ref.trace_id, 16), int(ref.span_id, 16)) if ref else root_span,
+                _SEVERITY_NUMBER.get(f.severity, SeverityNumber.INFO),
+                f.severity.value.upper(),
+                f.description,
+                {**base, **finding_attributes(f)},
+                c.DRIFT_EVENT,
+            )
+        )
+    if evaluation:
+        events.append(
+            LogEvent(
+                ts,
+                root_span,
+                SeverityNumber.INFO,
+                None,
+                None,
+                evaluation_attributes(report, base, response_id=response_id),
+                c.GEN_AI_EVALUATION_RESULT_EVENT,
+            )
+        )
+    return events
+
+
+def not_compared_log_event(
+    attributes: Mapping[str, AttributeValue], span: tuple[int, int, int] | None
+) -> LogEvent:
+    """The ``not_compared`` verdict record of a run (:func:`not_compared_attributes`),
+    correlated with ``span`` = ``(trace_id, span_id, end time)`` when given."""
+    ended = span[2] if span is not None else 0
+    return LogEvent(
+        ended or time.time_ns(),
+        (span[0], span[1]) if span is not None else None,
+        SeverityNumber.WARN,
+        "WARN",
+        str(attributes.get(c.GEN_AI_EVALUATION_EXPLANATION, "")),
+        dict(attributes),
+        c.GEN_AI_EVALUATION_RESULT_EVENT,
+    )
+
+
 def _context(trace_id: int, span_id: int) -> Context:
     sc = SpanContext(trace_id, span_id, is_remote=False, trace_flags=TraceFlags(1))
     return trace.set_span_in_context(NonRecordingSpan(sc))
@@ -204,28 +279,11 @@ class LogEventEmitter:
         logger = self.logger()
         if logger is None:
             return
-        root_ctx = _context(root[0], root[1]) if root else Context()  # no span: uncorrelated
-        ts = root[2] if root else None
-        for f in report.findings:
-            ref = f.candidate
-            ctx = _context(int(ref.trace_id, 16), int(ref.span_id, 16)) if ref else root_ctx
-            logger.emit(
-                timestamp=ts,
-                context=ctx,
-                severity_number=_SEVERITY_NUMBER.get(f.severity, SeverityNumber.INFO),
-                severity_text=f.severity.value.upper(),
-                body=f.description,
-                attributes={**base, **finding_attributes(f)},
-                event_name=c.DRIFT_EVENT,
-            )
-        if self.evaluation:
-            logger.emit(
-                timestamp=ts,
-                context=root_ctx,
-                severity_number=SeverityNumber.INFO,
-                attributes=evaluation_attributes(report, base, response_id=response_id),
-                event_name=c.GEN_AI_EVALUATION_RESULT_EVENT,
-            )
+        events = drift_log_events(
+            report, base, root, finding_attributes, response_id, self.evaluation
+        )
+        for event in events:
+            self._write(logger, event)
 
     def emit_not_compared(
         self, attributes: Mapping[str, AttributeValue], span: tuple[int, int, int] | None
@@ -236,14 +294,17 @@ class LogEventEmitter:
         logger = self.logger()
         if logger is None or not self.evaluation:
             return False
-        ended = span[2] if span is not None else 0
-        logger.emit(
-            timestamp=ended or time.time_ns(),
-            context=_context(span[0], span[1]) if span is not None else Context(),
-            severity_number=SeverityNumber.WARN,
-            severity_text="WARN",
-            body=str(attributes.get(c.GEN_AI_EVALUATION_EXPLANATION, "")),
-            attributes=dict(attributes),
-            event_name=c.GEN_AI_EVALUATION_RESULT_EVENT,
-        )
+        self._write(logger, not_compared_log_event(attributes, span))
         return True
+
+    @staticmethod
+    def _write(logger: Any, event: LogEvent) -> None:
+        logger.emit(
+            timestamp=event.timestamp,
+            context=_context(*event.span) if event.span else Context(),  # none: uncorrelated
+            severity_number=event.severity_number,
+            severity_text=event.severity_text,
+            body=event.body,
+            attributes=event.attributes,
+            event_name=event.event_name,
+        )

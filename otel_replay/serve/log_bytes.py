@@ -26,12 +26,12 @@ from opentelemetry.proto.common.v1.common_pb2 import (
 )
 from opentelemetry.util.types import AttributeValue
 
-from otel_replay.core import conventions as c
 from otel_replay.drift.events import (
-    _SEVERITY_NUMBER,
+    LogEvent,
     LogEventEmitter,
     LogMode,
-    evaluation_attributes,
+    drift_log_events,
+    not_compared_log_event,
 )
 from otel_replay.drift.findings import DriftFinding
 from otel_replay.drift.report import DriftReport
@@ -252,49 +252,10 @@ class LogBytesEmitter(LogEventEmitter):
         of the run's root span (``None`` when it was not seen)."""
         if self.mode == "false":
             return
-        encode = self.encoder.encode
-        records: list[bytes] = []
-        if root:
-            root_ids, ts, root_flags = (root[0], root[1]), root[2], 1
-        else:  # no span: uncorrelated
-            tid, sid, root_flags = _current()
-            root_ids, ts = (tid, sid), None
-        for f in report.findings:
-            ref = f.candidate
-            if ref:
-                ids, flags = (int(ref.trace_id, 16), int(ref.span_id, 16)), 1
-            else:
-                ids, flags = root_ids, root_flags
-            records.append(
-                encode(
-                    timestamp=ts,
-                    observed_timestamp=time_ns(),
-                    severity_number=_SEVERITY_NUMBER.get(f.severity, SeverityNumber.INFO),
-                    severity_text=f.severity.value.upper(),
-                    body=f.description,
-                    attributes={**base, **finding_attributes(f)},
-                    trace_id=ids[0],
-                    span_id=ids[1],
-                    flags=flags,
-                    event_name=c.DRIFT_EVENT,
-                )
-            )
-        if self.evaluation:
-            records.append(
-                encode(
-                    timestamp=ts,
-                    observed_timestamp=time_ns(),
-                    severity_number=SeverityNumber.INFO,
-                    severity_text=None,
-                    body=None,
-                    attributes=evaluation_attributes(report, base, response_id=response_id),
-                    trace_id=root_ids[0],
-                    span_id=root_ids[1],
-                    flags=root_flags,
-                    event_name=c.GEN_AI_EVALUATION_RESULT_EVENT,
-                )
-            )
-        self.export.put(records)
+        events = drift_log_events(
+            report, base, root, finding_attributes, response_id, self.evaluation
+        )
+        self.export.put(self._encode(events))
 
     def emit_not_compared(
         self, attributes: Mapping[str, AttributeValue], span: tuple[int, int, int] | None
@@ -304,19 +265,34 @@ class LogBytesEmitter(LogEventEmitter):
         evaluation events on)."""
         if self.mode == "false" or not self.evaluation:
             return False
-        ended = span[2] if span is not None else 0
-        tid, sid, flags = (span[0], span[1], 1) if span is not None else _current()
-        record = self.encoder.encode(
-            timestamp=ended or time_ns(),
-            observed_timestamp=time_ns(),
-            severity_number=SeverityNumber.WARN,
-            severity_text="WARN",
-            body=str(attributes.get(c.GEN_AI_EVALUATION_EXPLANATION, "")),
-            attributes=dict(attributes),
-            trace_id=tid,
-            span_id=sid,
-            flags=flags,
-            event_name=c.GEN_AI_EVALUATION_RESULT_EVENT,
-        )
-        self.export.put([record])
+        self.export.put(self._encode([not_compared_log_event(attributes, span)]))
         return True
+
+    def _encode(self, events: Sequence[LogEvent]) -> list[bytes]:
+        """The records serialized; an uncorrelated one gets the current span's ids, as the
+        Logs API gives it."""
+        encode = self.encoder.encode
+        current: tuple[int, int, int] | None = None
+        records = []
+        for event in events:
+            if event.span is not None:
+                (tid, sid), flags = event.span, 1
+            else:
+                if current is None:
+                    current = _current()
+                tid, sid, flags = current
+            records.append(
+                encode(
+                    timestamp=event.timestamp,
+                    observed_timestamp=time_ns(),
+                    severity_number=event.severity_number,
+                    severity_text=event.severity_text,
+                    body=event.body,
+                    attributes=event.attributes,
+                    trace_id=tid,
+                    span_id=sid,
+                    flags=flags,
+                    event_name=event.event_name,
+                )
+            )
+        return records
