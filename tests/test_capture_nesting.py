@@ -91,3 +91,25 @@ def test_nothing_is_noted_when_unsure(rig: tuple[TracerProvider, InMemorySpanExp
     ours.start_span("after", context=Context()).end()  # the tool span has ended
     spans = _by_name(exporter)
     assert [n for n, s in spans.items() if _noted(s) is not None] == []
+
+
+def test_spans_beyond_the_open_bound_are_not_tracked_and_reported(
+    monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    from otel_replay.capture import nesting
+
+    monkeypatch.setattr(nesting, "MAX_OPEN", 2)
+    provider = TracerProvider()
+    processor = ReplayProcessor()
+    provider.add_span_processor(processor)
+    oi = provider.get_tracer(OI)
+    with caplog.at_level("ERROR", logger="otel_replay"):
+        spans = [oi.start_span(f"tool{i}") for i in range(4)]
+    assert len(processor._nesting.open) == 2
+    assert processor.errors.count == 2  # every span not tracked is counted
+    logged = [r for r in caplog.records if "spans are open" in r.getMessage()]
+    assert [r.getMessage().split(": ", 2)[1] for r in logged] == ["OverflowError"]
+    for span in spans:
+        span.end()
+    assert processor._nesting.open == {}
+    provider.shutdown()

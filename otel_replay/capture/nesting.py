@@ -14,6 +14,7 @@ parallel) nothing is noted."""
 from __future__ import annotations
 
 import threading
+from collections.abc import Callable
 from typing import Any
 
 __all__ = ["NOT_CURRENT_SCOPES", "OpenSpans"]
@@ -45,9 +46,12 @@ class OpenSpans:
     """Spans open per thread; :meth:`started` names the call a starting span runs inside.
 
     Only what can matter is tracked: spans of :data:`NOT_CURRENT_SCOPES`, and the spans
-    started on a thread while one of them is open there (elsewhere a span costs a lookup)."""
+    started on a thread while one of them is open there (elsewhere a span costs a lookup).
+    ``on_full(open)`` is called for each span that could matter and is not tracked because
+    :data:`MAX_OPEN` spans are open."""
 
-    def __init__(self) -> None:
+    def __init__(self, on_full: Callable[[int], None] | None = None) -> None:
+        self._on_full = on_full
         self._local = threading.local()
         self._last: tuple[Any, bool] = (object(), False)
         #: Open span id -> its record, for the tracked spans.
@@ -70,6 +74,8 @@ class OpenSpans:
         if not stack and not not_current:
             return None
         if len(self.open) >= MAX_OPEN:
+            if self._on_full is not None:
+                self._on_full(len(self.open))
             return None
         parent = span.parent.span_id if span.parent is not None else None
         rec = _Open(stack, parent, not_current)

@@ -123,7 +123,7 @@ class ReplayProcessor(SpanProcessor):
         # sessions evicted for max_sessions: their later steps are counted as evicted too
         self._evicted_sessions: OrderedDict[str, None] = OrderedDict()
         self._checkpoint_index: dict[str, str] = {}
-        self._nesting = OpenSpans()
+        self._nesting = OpenSpans(on_full=self._nesting_full)
         self._shutdown = False
         meter = get_meter(meter_provider)
         self.errors = ErrorReporter("replay_processor", meter)
@@ -406,6 +406,15 @@ class ReplayProcessor(SpanProcessor):
 
     def _observe_evictions(self, _options: CallbackOptions) -> Iterable[Observation]:
         return [Observation(v, {c.ATTR_REASON: k}) for k, v in self.evictions.items()]
+
+    def _nesting_full(self, open_spans: int) -> None:
+        self.errors.report(
+            "on_start",
+            OverflowError(
+                f"{open_spans} spans are open and tracked for their enclosing call; a span "
+                "starting now is not tracked (no agent_replay.step.enclosing_span_id for it)"
+            ),
+        )
 
     def _after_fork(self) -> None:
         self._lock = threading.Lock()

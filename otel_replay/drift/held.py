@@ -28,7 +28,6 @@ __all__ = [
     "profile_entry",
     "response_id",
     "run_root",
-    "seq_of_entry",
     "SKIP",
     "SLOW",
 ]
@@ -104,10 +103,6 @@ def is_run_root(span: ReadableSpan, attrs: Mapping[str, Any] | None = None) -> b
         or parent.is_remote
         or _RUN_ID in (span_attributes(span) if attrs is None else attrs)
     )
-
-
-def seq_of_entry(entry: tuple[int, Any, Any, Any]) -> int:
-    return entry[0]
 
 
 def profile_entry(
