@@ -123,6 +123,19 @@ def test_no_downstream_is_a_usage_error(capsys, monkeypatch):
     assert err.startswith("otel-replay serve: error: no downstream: pass --downstream")
 
 
+def test_a_tls_file_that_cannot_be_read_is_a_usage_error(capsys, monkeypatch, tmp_path):
+    missing = tmp_path / "ca.pem"
+    monkeypatch.setenv("OTEL_EXPORTER_OTLP_CERTIFICATE", str(missing))
+    code = main(
+        ["serve", "--grpc-port", "0", "--http-port", "0", "--downstream", "https://127.0.0.1:9"]
+    )
+    assert code == 2
+    assert capsys.readouterr().err == (
+        f"otel-replay serve: error: OTEL_EXPORTER_OTLP_CERTIFICATE={missing}: cannot read it: "
+        "No such file or directory\n"
+    )
+
+
 def test_a_port_in_use_is_a_usage_error(capsys):
     import socket
 

@@ -381,8 +381,51 @@ STANDARD_SETTINGS: tuple[Setting, ...] = (
     ),
     Setting(
         "OTEL_EXPORTER_OTLP_INSECURE",
-        "false",
-        "`otel-replay serve` without `--downstream`: `true`: plain gRPC to an `https` endpoint",
+        "unset",
+        "`otel-replay serve` without `--downstream`, OTLP gRPC: `true` plain, `false` TLS; "
+        "unset: plain only to an `http://` endpoint; an `https://` endpoint is always TLS (as "
+        "the SDK's gRPC exporters decide; `OTEL_EXPORTER_OTLP_TRACES_INSECURE` first)",
+    ),
+    Setting(
+        "OTEL_EXPORTER_OTLP_TRACES_INSECURE",
+        "unset",
+        "as `OTEL_EXPORTER_OTLP_INSECURE`, for spans only",
+    ),
+    Setting(
+        "OTEL_EXPORTER_OTLP_CERTIFICATE",
+        "unset",
+        "`otel-replay serve`, TLS to the downstream (`https://`, or gRPC with TLS): the CA "
+        "certificate file (PEM) the downstream's certificate is verified with; unset: the "
+        "system's CAs (`OTEL_EXPORTER_OTLP_TRACES_CERTIFICATE` first). A file that cannot be "
+        "used stops the start with an error naming the variable",
+    ),
+    Setting(
+        "OTEL_EXPORTER_OTLP_TRACES_CERTIFICATE",
+        "unset",
+        "as `OTEL_EXPORTER_OTLP_CERTIFICATE`, for spans only",
+    ),
+    Setting(
+        "OTEL_EXPORTER_OTLP_CLIENT_KEY",
+        "unset",
+        "`otel-replay serve`, mutual TLS to the downstream: the worker's private key file "
+        "(PEM), with `OTEL_EXPORTER_OTLP_CLIENT_CERTIFICATE` (both or neither; "
+        "`OTEL_EXPORTER_OTLP_TRACES_CLIENT_KEY` first)",
+    ),
+    Setting(
+        "OTEL_EXPORTER_OTLP_TRACES_CLIENT_KEY",
+        "unset",
+        "as `OTEL_EXPORTER_OTLP_CLIENT_KEY`, for spans only",
+    ),
+    Setting(
+        "OTEL_EXPORTER_OTLP_CLIENT_CERTIFICATE",
+        "unset",
+        "`otel-replay serve`, mutual TLS: the worker's certificate chain file (PEM), with "
+        "`OTEL_EXPORTER_OTLP_CLIENT_KEY` (`OTEL_EXPORTER_OTLP_TRACES_CLIENT_CERTIFICATE` first)",
+    ),
+    Setting(
+        "OTEL_EXPORTER_OTLP_TRACES_CLIENT_CERTIFICATE",
+        "unset",
+        "as `OTEL_EXPORTER_OTLP_CLIENT_CERTIFICATE`, for spans only",
     ),
     Setting(
         "OTEL_EXPORTER_OTLP_TIMEOUT",
@@ -415,6 +458,26 @@ STANDARD_SETTINGS: tuple[Setting, ...] = (
         "OTEL_EXPORTER_OTLP_LOGS_TIMEOUT",
         "unset",
         "as `OTEL_EXPORTER_OTLP_TIMEOUT`, for drift log events only",
+    ),
+    Setting(
+        "OTEL_EXPORTER_OTLP_LOGS_INSECURE",
+        "unset",
+        "as `OTEL_EXPORTER_OTLP_INSECURE`, for drift log events only",
+    ),
+    Setting(
+        "OTEL_EXPORTER_OTLP_LOGS_CERTIFICATE",
+        "unset",
+        "as `OTEL_EXPORTER_OTLP_CERTIFICATE`, for drift log events only",
+    ),
+    Setting(
+        "OTEL_EXPORTER_OTLP_LOGS_CLIENT_KEY",
+        "unset",
+        "as `OTEL_EXPORTER_OTLP_CLIENT_KEY`, for drift log events only",
+    ),
+    Setting(
+        "OTEL_EXPORTER_OTLP_LOGS_CLIENT_CERTIFICATE",
+        "unset",
+        "as `OTEL_EXPORTER_OTLP_CLIENT_CERTIFICATE`, for drift log events only",
     ),
     Setting(
         "OTEL_BLRP_MAX_EXPORT_BATCH_SIZE",
