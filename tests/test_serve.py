@@ -556,3 +556,32 @@ def test_held_bytes_over_the_cap_get_the_retryable_status(tmp_path):
     assert (final["refused_by_reason"], final["dropped_by_reason"]) == ({"full": 2}, {})
     assert final["received"] == final["exported"] == 4 + 2
     assert final["runs_compared"] == 1
+
+
+def test_with_the_sdk_disabled_the_worker_says_its_metrics_are_off_and_still_compares(
+    tmp_path, monkeypatch, caplog
+):
+    from otel_replay.core import env
+
+    monkeypatch.setattr(env, "_warned", set())
+    monkeypatch.setenv("OTEL_SDK_DISABLED", "true")
+    with caplog.at_level("WARNING", logger="otel_replay"):
+        with serving(tmp_path) as (service, sink):
+            monkeypatch.delenv("OTEL_SDK_DISABLED")  # the agent's own SDK is on
+            agent = Agent(http_exporter(service.http_address))
+            base = agent.baseline("base-sdk-off")
+            agent.flush()
+            agent.restored(base, "run-sdk-off", status="lost")
+            agent.flush()
+            wait_until(lambda: len(spans_of(sink, "run-sdk-off")) == 3, what="the compared run")
+            agent.shutdown()
+            final = service.stop()
+    assert final["runs_compared"] == 1
+    assert [r.getMessage() for r in caplog.records] == [
+        "OTEL_SDK_DISABLED=true: the worker's own metrics (agent_replay.serve.*, drift metrics) "
+        "are off, as the SDK's MeterProvider is disabled; spans, drift comparisons and drift "
+        "log events go downstream as usual"
+    ]
+    drift = [lr for lr in sink.log_records() if lr.event_name == c.DRIFT_EVENT]
+    assert len(drift) == 1
+    assert sink.metric_total(c.METRIC_SERVE_RECEIVED) is None  # no metric was exported

@@ -52,3 +52,44 @@ def test_a_kick_exports_everything_queued_not_only_the_first_batch():
     finally:
         sender.release.set()
         fw.shutdown(1000)
+
+
+def test_force_flush_sends_a_partial_batch_without_the_schedule_delay():
+    sender = _Sender()
+    sender.release.set()
+    fw = Forwarder(sender, lambda n, err: None, batch_size=512, schedule_delay=60.0)  # type: ignore[arg-type]
+    try:
+        fw.put(Raw(b"a" * 10, 3))
+        assert fw.force_flush(5000) is True  # well within the 60 s delay
+        assert (sender.sizes, fw.queued) == ([10], 0)
+    finally:
+        fw.shutdown(1000)
+
+
+def test_a_failing_result_callback_is_reported_and_the_export_thread_goes_on():
+    sender = _Sender()
+    sender.release.set()
+    errors: list[tuple[str, str]] = []
+
+    def on_result(n: int, err: str | None) -> None:
+        raise RuntimeError(f"counting {n} failed")
+
+    fw = Forwarder(
+        sender,  # type: ignore[arg-type]
+        on_result,
+        batch_size=2,
+        schedule_delay=60.0,
+        on_error=lambda where, exc: errors.append((where, str(exc))),
+    )
+    try:
+        fw.put(Raw(b"a" * 10, 2))
+        fw.put(Raw(b"b" * 10, 2))
+        assert sender.wait_for(2, 5)
+        assert fw.force_flush(5000) is True
+        assert sender.sizes == [10, 10]
+        assert errors == [
+            ("export.result", "counting 2 failed"),
+            ("export.result", "counting 2 failed"),
+        ]
+    finally:
+        fw.shutdown(1000)

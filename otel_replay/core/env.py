@@ -344,7 +344,8 @@ STANDARD_SETTINGS: tuple[Setting, ...] = (
         c.ENV_SDK_DISABLED,
         "false",
         "`true`: the SDK records nothing; `checkpoint()`, the processors and `configure()` "
-        "become no-ops with one warning, `otel-replay demo` says so",
+        "become no-ops with one warning, `otel-replay demo` says so; `otel-replay serve` "
+        "still forwards and compares what it receives, without its own metrics (one warning)",
     ),
     Setting(
         "OTEL_EXPORTER_OTLP_ENDPOINT",

@@ -100,6 +100,9 @@ class DriftProcessor(SpanProcessor):
     (``TimeoutError``, where ``downstream.shutdown``).
     """
 
+    #: Whether its spans come from this process's SDK (``OTEL_SDK_DISABLED`` stops them).
+    _sdk_spans = True
+
     def __init__(
         self,
         downstream: SpanProcessor | Sequence[SpanProcessor],
@@ -187,7 +190,7 @@ class DriftProcessor(SpanProcessor):
         else:
             mode = "auto" if log_events == "auto" else ("true" if log_events else "false")
         self.log_events = LogEventEmitter(mode, logger_provider, self.evaluation_events)
-        if sdk_disabled():  # the SDK hands us no spans: say so once, do nothing
+        if self._sdk_spans and sdk_disabled():  # the SDK hands us no spans: say so once
             warn_sdk_disabled()
 
     # ------------------------------------------------------------------ registration

@@ -37,6 +37,8 @@ class ServeDrift(DriftProcessor):
     bytes to it (:class:`~otel_replay.serve.log_bytes.LogBytesEmitter`) rather than through a
     ``logger_provider``."""
 
+    _sdk_spans = False  # received spans: OTEL_SDK_DISABLED does not stop them
+
     def __init__(
         self,
         *args: Any,

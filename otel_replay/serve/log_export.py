@@ -11,14 +11,13 @@ error)`` is told of every outcome, ``error`` ``None`` for records exported).
 from __future__ import annotations
 
 import os
-import threading
-import time
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 from otel_replay.core import conventions as c
 from otel_replay.core.version import __version__
 from otel_replay.formats.protowire import delimited
+from otel_replay.serve.batching import Batcher
 from otel_replay.serve.log_bytes import logs_request_prefix
 from otel_replay.serve.otlp_out import OtlpSender
 
@@ -46,7 +45,7 @@ def logs_request(resource: bytes, scope: bytes, records: Sequence[bytes]) -> byt
     return delimited(b"\x0a", resource_logs)
 
 
-class LogExport:
+class LogExport(Batcher[bytes]):
     """Queues serialized log records of one resource and scope for ``sender``."""
 
     def __init__(
@@ -65,29 +64,21 @@ class LogExport:
         self._resource = resource
         self._scope = scope
         self._on_result = on_result
-        self._on_error = on_error
         self.max_queue_size = max_queue_size or _env_int(
             os.environ.get("OTEL_BLRP_MAX_QUEUE_SIZE"), _DEFAULT_QUEUE
         )
         size = batch_size or _env_int(
             os.environ.get("OTEL_BLRP_MAX_EXPORT_BATCH_SIZE"), _DEFAULT_BATCH
         )
-        self.batch_size = min(size, self.max_queue_size)
-        self._delay = (
+        delay = (
             schedule_delay
             if schedule_delay is not None
             else _env_int(os.environ.get("OTEL_BLRP_SCHEDULE_DELAY"), _DEFAULT_DELAY_MS) / 1000
         )
-        self._queue: list[bytes] = []
-        self._cond = threading.Condition()
-        self._exporting = 0
-        self._stopped = False
-        self._flushing = False
         self._counts = [0, 0]  # exported, dropped
-        self._thread = threading.Thread(
-            target=self._run, name="otel-replay-serve-log-export", daemon=True
+        super().__init__(
+            "otel-replay-serve-log-export", min(size, self.max_queue_size), delay, on_error
         )
-        self._thread.start()
 
     @classmethod
     def of(
@@ -107,111 +98,43 @@ class LogExport:
         with self._cond:
             return self._counts[0], self._counts[1]
 
-    @property
-    def queued(self) -> int:
-        """Records waiting for export or being exported."""
-        return len(self._queue) + self._exporting
-
     def put(self, records: Sequence[bytes]) -> int:
         """Queue ``records``; how many did not fit (dropped and counted)."""
         if not records:
             return 0
         with self._cond:
             stopped = self._stopped
-            room = 0 if stopped else max(0, self.max_queue_size - len(self._queue))
+            room = 0 if stopped else max(0, self.max_queue_size - self._queued)
             taken = records if len(records) <= room else records[:room]
-            self._queue.extend(taken)
-            if len(self._queue) >= self.batch_size:
-                self._cond.notify()
+            for record in taken:
+                self._append_locked(record, 1)
         lost = len(records) - len(taken)
         if lost:
             why = "log export shut down" if stopped else "log export queue full"
-            self._result(lost, f"{why} ({self.max_queue_size} records)")
+            self._done(lost, f"{why} ({self.max_queue_size} records)")
         return lost
 
-    def _result(self, count: int, error: str | None) -> None:
+    def _send(self, batch: list[bytes]) -> str | None:
+        return self.sender.send(logs_request(self._resource, self._scope, batch))
+
+    def _done(self, count: int, error: str | None) -> None:
         with self._cond:
             self._counts[0 if error is None else 1] += count
-        if error is not None and self._on_error is not None:
-            self._on_error("log_export", RuntimeError(f"{error}; {count} log records dropped"))
+        if error is not None:
+            self._report("log_export", RuntimeError(f"{error}; {count} log records dropped"))
         if self._on_result is not None:
             try:
                 self._on_result(count, error)
             except Exception as exc:
-                if self._on_error is not None:
-                    self._on_error("log_export.result", exc)
-
-    def _take(self) -> list[bytes] | None:
-        with self._cond:
-            deadline = time.monotonic() + self._delay
-            while not self._stopped and not self._flushing and len(self._queue) < self.batch_size:
-                left = deadline - time.monotonic()
-                if left <= 0:
-                    break
-                self._cond.wait(left)
-            if not self._queue:
-                self._flushing = False
-                return None if self._stopped else []
-            batch = self._queue[: self.batch_size]
-            del self._queue[: self.batch_size]
-            if not self._queue:
-                self._flushing = False
-            self._exporting = len(batch)
-            return batch
-
-    def _run(self) -> None:
-        while True:
-            batch = self._take()
-            if batch is None:
-                return
-            if batch:
-                self._export(batch)
-
-    def _export(self, batch: list[bytes]) -> None:
-        error: str | None
-        try:
-            error = self.sender.send(logs_request(self._resource, self._scope, batch))
-        except Exception as exc:
-            error = f"export raised {exc!r}"
-        try:
-            self._result(len(batch), error)
-        finally:
-            with self._cond:
-                self._exporting = 0
-                self._cond.notify_all()
-
-    def force_flush(self, timeout_millis: int = 30000) -> bool:
-        """Export what is queued now; whether it was within the timeout."""
-        deadline = time.monotonic() + timeout_millis / 1000
-        with self._cond:
-            if self._queue:
-                self._flushing = True
-            self._cond.notify_all()
-            while self._queue or self._exporting:
-                left = deadline - time.monotonic()
-                if left <= 0:
-                    return False
-                self._cond.wait(min(left, 0.05))
-                if self._queue:
-                    self._flushing = True
-                    self._cond.notify_all()
-        return True
+                self._report("log_export.result", exc)
 
     def shutdown(self, timeout_millis: int = _DEFAULT_EXPORT_TIMEOUT_MS) -> None:
         """Export what is queued (within the timeout), count what is left as dropped, stop
         the thread and close the sender."""
-        deadline = time.monotonic() + timeout_millis / 1000
-        self.force_flush(timeout_millis)
-        with self._cond:
-            self._stopped = True
-            left = len(self._queue)
-            self._queue.clear()
-            self._cond.notify_all()
-        self._thread.join(max(0.0, deadline - time.monotonic()))
+        left = self._stop(timeout_millis, discard=True)
         if left:
-            self._result(left, "log export shut down before the records were sent")
+            self._done(left, "log export shut down before the records were sent")
         try:
             self.sender.close()
         except Exception as exc:
-            if self._on_error is not None:
-                self._on_error("logs.sender.close", exc)
+            self._report("logs.sender.close", exc)

@@ -13,7 +13,7 @@ from opentelemetry.sdk.metrics.export import MetricExporter, PeriodicExportingMe
 from opentelemetry.sdk.resources import SERVICE_INSTANCE_ID, SERVICE_NAME, Resource
 
 from otel_replay.core import conventions as c
-from otel_replay.core.env import env_float
+from otel_replay.core.env import env_float, sdk_disabled, warn_once
 from otel_replay.formats.exporter import RecordingExporter
 from otel_replay.serve.baselines import BaselineFinder, parse_baseline_source
 from otel_replay.serve.config import Downstream, ServeConfig, default_worker_id, parse_downstream
@@ -74,6 +74,14 @@ class Service:
         ):
             if n <= 0:
                 raise ValueError(f"{name} must be a positive integer, got {n!r}")
+        if sdk_disabled():
+            warn_once(
+                (c.ENV_SDK_DISABLED, "serve"),
+                "%s=true: the worker's own metrics (agent_replay.serve.*, drift metrics) are "
+                "off, as the SDK's MeterProvider is disabled; spans, drift comparisons and "
+                "drift log events go downstream as usual",
+                c.ENV_SDK_DISABLED,
+            )
         metrics = downstream_exporters(down)
         sender = sender_for(down)
         log_sender = sender_for(down, "logs")
