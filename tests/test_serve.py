@@ -585,3 +585,37 @@ def test_with_the_sdk_disabled_the_worker_says_its_metrics_are_off_and_still_com
     drift = [lr for lr in sink.log_records() if lr.event_name == c.DRIFT_EVENT]
     assert len(drift) == 1
     assert sink.metric_total(c.METRIC_SERVE_RECEIVED) is None  # no metric was exported
+
+
+def test_held_spans_that_decode_to_another_count_are_reported(monkeypatch, caplog):
+    from otel_replay.serve import engine as engine_module
+    from otel_replay.serve.decode import parse_request
+    from otel_replay.serve.engine import Engine
+
+    real = engine_module.spans_of
+    monkeypatch.setattr(engine_module, "spans_of", lambda body: real(body)[:-1])
+    sink = _NullSender()
+    engine = Engine(sink, worker_id="w")  # type: ignore[arg-type]
+    try:
+        run = Run("nowhere", "f" * 32, "0" * 32, {})
+        td, wire = parse_request(request_of(restored_children(run, "odd-1")))
+        with caplog.at_level("ERROR", logger="otel_replay"):
+            assert engine.admit(td, wire).accepted is True
+    finally:
+        engine.close(2.0)
+    assert engine.errors.count == 1
+    (record,) = caplog.records
+    assert (
+        "RuntimeError: 2 spans taken out of a request were decoded as 1; the decoded ones are "
+        "exported re-encoded, not as received" in record.getMessage()
+    )
+
+
+class _NullSender:
+    """A downstream that takes everything."""
+
+    def send(self, body: bytes) -> None:
+        return None
+
+    def close(self) -> None:
+        pass

@@ -366,3 +366,55 @@ def test_log_senders_follow_the_sdk_log_exporters_endpoint_rules(monkeypatch):
     secure.close()
     with pytest.raises(ValueError, match="unknown OTLP signal 'metrics'"):
         sender_for(env, "metrics")
+
+
+def test_log_records_go_to_a_real_grpc_logs_service_and_its_refusal_is_counted():
+    from concurrent import futures
+
+    import grpc
+
+    got: list[bytes] = []
+    refuse = threading.Event()
+
+    def export(request: bytes, context: Any) -> bytes:
+        if refuse.is_set():
+            context.abort(grpc.StatusCode.INVALID_ARGUMENT, "bad logs")
+        got.append(request)
+        return b""
+
+    handler = grpc.method_handlers_generic_handler(
+        "opentelemetry.proto.collector.logs.v1.LogsService",
+        {"Export": grpc.unary_unary_rpc_method_handler(export)},
+    )
+    server = grpc.server(futures.ThreadPoolExecutor(max_workers=2))
+    server.add_generic_rpc_handlers((handler,))
+    port = server.add_insecure_port("127.0.0.1:0")
+    server.start()
+    results: list[tuple[int, str | None]] = []
+    sender = sender_for(parse_downstream(f"grpc://127.0.0.1:{port}"), "logs")
+    export_ = LogExport(
+        sender,
+        *logs_request_prefix({"service.name": "w"}, c.METER_NAME, __version__),
+        lambda n, err: results.append((n, err)),
+        schedule_delay=30.0,
+    )
+    try:
+        export_.put([b"\x62\x01A", b"\x62\x01B"])
+        assert export_.force_flush(5000) is True
+        refuse.set()
+        export_.put([b"\x62\x01C"])
+        assert export_.force_flush(5000) is True
+    finally:
+        export_.shutdown(1000)
+        server.stop(None)
+    (request,) = [ExportLogsServiceRequest.FromString(b) for b in got]
+    assert [lr.event_name for lr in request.resource_logs[0].scope_logs[0].log_records] == [
+        "A",
+        "B",
+    ]
+    assert request.resource_logs[0].scope_logs[0].scope.name == c.METER_NAME
+    assert results == [
+        (2, None),
+        (1, f"OTLP gRPC 127.0.0.1:{port}: INVALID_ARGUMENT: bad logs"),
+    ]
+    assert export_.counts() == (2, 1)

@@ -233,6 +233,14 @@ class Engine:
         if len(spans) == len(received):
             for s, r in zip(spans, received, strict=True):
                 setattr(s, RECEIVED, r)
+        else:  # a bug of ours: visible
+            self.errors.report(
+                "admit",
+                RuntimeError(
+                    f"{len(received)} spans taken out of a request were decoded as "
+                    f"{len(spans)}; the decoded ones are exported re-encoded, not as received"
+                ),
+            )
         return spans
 
     def _known_baselines(self, new: dict[str, Provenance]) -> dict[str, list[Any]]:
