@@ -100,8 +100,7 @@ class DriftProcessor(SpanProcessor):
     (``TimeoutError``, where ``downstream.shutdown``).
     """
 
-    #: Whether its spans come from this process's SDK (``OTEL_SDK_DISABLED`` stops them).
-    _sdk_spans = True
+    _sdk_spans = True  # its spans come from this process's SDK (OTEL_SDK_DISABLED stops them)
 
     def __init__(
         self,
