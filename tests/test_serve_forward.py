@@ -29,21 +29,21 @@ class _Sender:
             return self.done.wait_for(lambda: len(self.sizes) >= n, timeout)
 
 
-def test_a_kick_exports_everything_queued_not_only_the_first_batch():
+def test_flush_now_exports_everything_queued_not_only_the_first_batch():
     sender = _Sender()
     results: list[tuple[int, str | None]] = []
     fw = Forwarder(
         sender,  # type: ignore[arg-type]
         lambda n, err: results.append((n, err)),
         batch_size=512,
-        schedule_delay=60.0,  # only a full batch or the kick can export before the test ends
+        schedule_delay=60.0,  # only a full batch or flush_now can export before the test ends
     )
     try:
         fw.put(Raw(b"a" * 10, 300))
         fw.put(Raw(b"b" * 10, 300))  # a full batch: its export starts (and waits for release)
         for tag, n in ((b"c", 300), (b"d", 300), (b"e", 100)):
             fw.put(Raw(tag * 10, n))
-        fw.kick()  # while the first batch is being exported: a full batch and a partial one
+        fw.flush_now()  # while the first batch is being exported: a full batch and a partial one
         sender.release.set()
         assert sender.wait_for(3, 5)
         assert sender.sizes == [20, 20, 10]

@@ -69,6 +69,13 @@ class Batcher(Generic[T]):
         if self._queued >= self.batch_size:
             self._cond.notify()
 
+    def _discard_locked(self) -> int:
+        """Under ``self._cond``: empty the queue; the size of what it held."""
+        left = self._queued
+        self._queue.clear()
+        self._queued = 0
+        return left
+
     def flush_now(self) -> None:
         """Send everything queued now, batch after batch, without the schedule delay."""
         with self._cond:
@@ -157,11 +164,7 @@ class Batcher(Generic[T]):
         self.force_flush(timeout_millis)
         with self._cond:
             self._stopped = True
-            left = 0
-            if discard:
-                left = self._queued
-                self._queue.clear()
-                self._queued = 0
+            left = self._discard_locked() if discard else 0
             self._cond.notify_all()
         self._thread.join(max(0.0, deadline - time.monotonic()))
         return left

@@ -277,7 +277,7 @@ class Engine:
                     self._drift_queued -= len(spans)
                 spans.clear()
                 self.drift.flush_counts()
-            self.forwarder.kick()
+            self.forwarder.flush_now()
 
     def _hold(
         self, spans: list[ReadableSpan], per_span: int, deferred: list[ReadableSpan] | None = None
@@ -335,7 +335,7 @@ class Engine:
                 self._drift_queued -= len(spans)
                 idle = not self._drift_queued
             if idle:  # nothing more to compare now: export without the schedule delay
-                self.forwarder.kick()
+                self.forwarder.flush_now()
 
     def _refusal(self, n: int, new_runs: int, held_bytes: int) -> Admission | None:
         lim = self.limits

@@ -78,11 +78,6 @@ class Forwarder(Batcher["ReadableSpan | Raw"], SpanProcessor):
         with self._cond:
             self._append_locked(raw, raw.count)
 
-    def kick(self) -> None:
-        """Export everything queued now (in batches of the batch size, one after the other),
-        without waiting for the schedule delay."""
-        self.flush_now()
-
     def _size(self, item: ReadableSpan | Raw) -> int:
         return item.count if isinstance(item, Raw) else 1
 
@@ -119,7 +114,4 @@ class Forwarder(Batcher["ReadableSpan | Raw"], SpanProcessor):
     def drain_unexported(self) -> int:
         """Remove and count the spans still queued (after a shutdown that timed out)."""
         with self._cond:
-            n = self._queued
-            self._queue.clear()
-            self._queued = 0
-        return n
+            return self._discard_locked()
