@@ -360,7 +360,7 @@ def test_a_run_whose_root_never_ends_is_compared_after_the_run_timeout(tmp_path)
     assert sink.metric_total(c.METRIC_RUNS_COMPARED) == 1
 
 
-def test_a_restored_run_without_baseline_is_forwarded_unchanged_and_counted(tmp_path, caplog):
+def test_a_restored_run_without_baseline_is_forwarded_with_a_not_compared_verdict(tmp_path, caplog):
     missing = Run("nowhere", "f" * 32, "0" * 32, {})
     with serving(tmp_path) as (service, sink):
         agent = Agent(http_exporter(service.http_address))
@@ -369,7 +369,6 @@ def test_a_restored_run_without_baseline_is_forwarded_unchanged_and_counted(tmp_
         wait_until(lambda: len(spans_of(sink, "orphan-5")) == 3, what="the run forwarded")
         agent.shutdown()
         final = service.stop()
-    assert all(not s.events for s in spans_of(sink, "orphan-5").values())
     assert (final["runs_not_compared"], final["runs_compared"]) == (1, 0)
     assert (
         sink.metric_total(
@@ -385,6 +384,75 @@ def test_a_restored_run_without_baseline_is_forwarded_unchanged_and_counted(tmp_
     (event,) = [lr for lr in sink.log_records() if lr.event_name != c.DRIFT_EVENT]
     explanation = not_compared_verdict(event, run, "baseline_not_found")
     assert explanation == f"not compared: {warnings[0].split(': ', 1)[1]}"
+    # and the trace shows it: the same verdict on the run's root, nothing else on the spans
+    assert not_compared_on_root(sink, run, "baseline_not_found") == explanation
+
+
+def not_compared_on_root(sink: Sink, run: Run, reason: str) -> str:
+    """Check that the spans of ``run`` went downstream as sent, but for the ``not_compared``
+    verdict event on the root; that event's explanation."""
+    spans = spans_of(sink, run.session)
+    assert set(spans) == set(run.span_ids.values())
+    root = spans.pop(run.span_ids["root"])
+    assert [e for s in spans.values() for e in s.events] == []
+    (event,) = root.events
+    assert event.name == c.GEN_AI_EVALUATION_RESULT_EVENT
+    assert event.time_unix_nano == root.end_time_unix_nano
+    attrs = attrs_of(event)
+    explanation = attrs.pop(c.GEN_AI_EVALUATION_EXPLANATION)
+    assert attrs == {
+        c.GEN_AI_EVALUATION_NAME: c.EVALUATION_NAME,
+        c.GEN_AI_EVALUATION_SCORE_LABEL: "not_compared",
+        c.DRIFT_FINDINGS_TOTAL: 0,
+        c.ATTR_SERVE_REASON: reason,
+        c.REPLAY_CHECKPOINT_ID: run.checkpoint,
+    }
+    return str(explanation)
+
+
+@pytest.mark.parametrize("off", [c.ENV_DRIFT_SPAN_EVENTS, c.ENV_DRIFT_EVALUATION_EVENTS])
+def test_no_not_compared_span_event_when_span_or_evaluation_events_are_off(
+    tmp_path, monkeypatch, off
+):
+    monkeypatch.setenv(off, "false")
+    missing = Run("nowhere", "f" * 32, "0" * 32, {})
+    with serving(tmp_path) as (service, sink):
+        agent = Agent(http_exporter(service.http_address))
+        run = agent.restored(missing, "orphan-6")
+        agent.flush()
+        wait_until(lambda: len(spans_of(sink, "orphan-6")) == 3, what="the run forwarded")
+        agent.shutdown()
+        final = service.stop()
+    assert final["runs_not_compared"] == 1
+    assert {sid: list(s.events) for sid, s in spans_of(sink, "orphan-6").items()} == {
+        sid: [] for sid in run.span_ids.values()
+    }
+
+
+def test_a_failing_verdict_event_forwards_the_run_as_received_and_is_counted(
+    tmp_path, monkeypatch, caplog
+):
+    from otel_replay.serve.drift import ServeDrift
+
+    def broken(self: Any, span: Any, extra: Any) -> Any:
+        raise RuntimeError("no events today")
+
+    monkeypatch.setattr(ServeDrift, "with_events", broken)
+    missing = Run("nowhere", "f" * 32, "0" * 32, {})
+    with serving(tmp_path) as (service, sink):
+        agent = Agent(http_exporter(service.http_address))
+        agent.restored(missing, "orphan-7")
+        agent.flush()
+        wait_until(lambda: len(spans_of(sink, "orphan-7")) == 3, what="the run forwarded")
+        agent.shutdown()
+        final = service.stop()
+        errors = service.engine.errors.count
+    assert (final["runs_not_compared"], final["exported"], final["dropped"]) == (1, 3, 0)
+    assert all(not s.events for s in spans_of(sink, "orphan-7").values())
+    assert errors == 1
+    assert sink.metric_total(c.METRIC_PROCESSOR_ERRORS, agent_replay__component="serve") == 1
+    (line,) = [r.getMessage() for r in caplog.records if "no events today" in r.getMessage()]
+    assert "failed in verdict: RuntimeError" in line
 
 
 def not_compared_verdict(event: Any, run: Run, reason: str) -> str:
@@ -460,6 +528,7 @@ def test_a_restored_run_ended_before_its_baseline_was_found_has_a_not_compared_v
     assert explanation == (
         f"not compared: run of session late-7 ({reason}) before its baseline was found"
     )
+    assert not_compared_on_root(sink, run, reason) == explanation
 
 
 def test_healthz_and_unknown_paths(tmp_path):

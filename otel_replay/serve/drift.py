@@ -104,6 +104,11 @@ class ServeDrift(DriftProcessor):
         self._notes[id(base)] = (base, notes)
         return notes
 
+    def with_events(self, span: ReadableSpan, extra: list[Event]) -> ReadableSpan:
+        """The span to export in place of ``span``: ``extra`` events appended (to the bytes
+        received, when it was received)."""
+        return self._with_events(span, extra)
+
     def _with_events(self, span: ReadableSpan, extra: list[Event]) -> ReadableSpan:
         out = super()._with_events(span, extra)
         received = getattr(span, RECEIVED, None)

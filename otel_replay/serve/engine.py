@@ -36,7 +36,7 @@ from otel_replay.serve.instruments import ServeInstruments
 from otel_replay.serve.log_export import LogExport
 from otel_replay.serve.otlp_out import OtlpSender, OtlpTraceSender
 from otel_replay.serve.split import RECEIVED, extract, might_hold, request, scan, worker_field
-from otel_replay.serve.verdict import emit_not_compared
+from otel_replay.serve.verdict import emit_not_compared, with_verdict
 
 __all__ = ["Engine", "Admission", "Limits"]
 
@@ -421,6 +421,15 @@ class Engine:
                 self._forget(sid, run)
             pending.sort(key=is_run_root)  # the run's root last: it ends the comparison
             seen = list(pending) if steps is None else []
+            if steps is None:
+                pending = with_verdict(
+                    self.drift,
+                    self.errors,
+                    pending,
+                    "baseline_not_found",
+                    prov.checkpoint_id,
+                    problem,
+                )
             self._to_drift_locked(pending)
         if steps is None:
             self._not_compared_run("baseline_not_found", sid, prov, problem, seen)
@@ -484,14 +493,11 @@ class Engine:
                 self.counts["runs_timed_out"] += 1
             self._m.timed_out.add(1)
         if pending is not None:
-            self._not_compared_run(
-                why,
-                sid,
-                run.prov,
-                f"run of session {sid} ({why}) before its baseline was found",
-                pending,
+            message = f"run of session {sid} ({why}) before its baseline was found"
+            self._not_compared_run(why, sid, run.prov, message, pending)
+            self._feed(
+                with_verdict(self.drift, self.errors, pending, why, run.prov.checkpoint_id, message)
             )
-            self._feed(pending)
         else:
             self.drift.finish(sid)
         self.drift.flush_counts()

@@ -1,12 +1,13 @@
 """The verdict of a restored run that ``otel-replay serve`` forwards without a comparison (no
 baseline found, or timed out or shut down before it was): a ``gen_ai.evaluation.result`` log
-event labelled ``not_compared``, so that the backend never reads the silence as "no drift"."""
+event labelled ``not_compared``, and the same event on the run's root span when the worker
+holds it, so that no backend (logs or traces) reads the silence as "no drift"."""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 
-from opentelemetry.sdk.trace import ReadableSpan
+from opentelemetry.sdk.trace import Event, ReadableSpan
 from opentelemetry.util.types import AttributeValue
 
 from otel_replay.core import conventions as c
@@ -14,8 +15,9 @@ from otel_replay.core.sdkspan import span_attributes
 from otel_replay.core.selfmetrics import ErrorReporter
 from otel_replay.drift.events import LogEventEmitter, not_compared_attributes
 from otel_replay.drift.held import is_run_root
+from otel_replay.serve.drift import ServeDrift
 
-__all__ = ["emit_not_compared"]
+__all__ = ["emit_not_compared", "with_verdict"]
 
 
 def emit_not_compared(
@@ -58,3 +60,32 @@ def _emit(
                 break
     attrs = not_compared_attributes(reason, checkpoint_id, f"not compared: {message}", base)
     return emitter.emit_not_compared(attrs, where)
+
+
+def with_verdict(
+    drift: ServeDrift,
+    errors: ErrorReporter,
+    spans: list[ReadableSpan],
+    reason: str,
+    checkpoint_id: str,
+    message: str,
+) -> list[ReadableSpan]:
+    """``spans`` (a run's, forwarded without a comparison) with the run's root, when among
+    them, given the ``not_compared`` ``gen_ai.evaluation.result`` span event, as a compared
+    run's root is given its verdict (when ``drift`` adds span and evaluation events); a
+    failure is reported to ``errors`` and ``spans`` are returned as they are."""
+    if not (drift.span_events and drift.evaluation_events):
+        return spans
+    try:
+        for i, s in enumerate(spans):
+            if is_run_root(s):
+                attrs = not_compared_attributes(reason, checkpoint_id, f"not compared: {message}")
+                event = Event(
+                    c.GEN_AI_EVALUATION_RESULT_EVENT, attrs, s.end_time or s.start_time or 0
+                )
+                out = list(spans)
+                out[i] = drift.with_events(s, [event])
+                return out
+    except Exception as exc:
+        errors.report("verdict", exc)
+    return spans
