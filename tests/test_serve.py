@@ -300,6 +300,37 @@ def test_bad_requests_get_a_clear_error_and_are_counted(tmp_path):
     )
 
 
+def test_a_request_with_more_new_runs_than_may_be_held_is_taken_when_none_is_held(tmp_path):
+    """Refused, it could never be taken: the sender would retry it until it gives up."""
+    with serving(tmp_path, max_held_runs=1) as (service, sink):
+        agent = Agent(http_exporter(service.http_address))
+        base = agent.baseline("base-9")
+        agent.flush()
+
+        def two_runs(tracer: Any) -> None:
+            restored_children(base, "two-9a")(tracer)
+            restored_children(base, "two-9b")(tracer)
+
+        held = request_of(restored_children(base, "held-9"))
+        assert post(service.http_address, held)[0] == 200
+        wait_until(lambda: healthz(service)["counters"]["runs_held"] == 1, what="one held run")
+        status, _headers, reply = post(service.http_address, request_of(two_runs))
+        assert status == 503
+        assert status_pb2.Status.FromString(reply).message == "1 restored run held (max 1)"
+        service.engine.expire(float("inf"))  # the held run ends: nothing is held
+        assert healthz(service)["counters"]["runs_held"] == 0
+        assert post(service.http_address, request_of(two_runs))[0] == 200
+        counters = wait_until(
+            lambda: (h := healthz(service)["counters"])["runs_held"] == 2 and h,
+            what="both runs held",
+        )
+        agent.shutdown()
+        final = service.stop()
+    assert counters["runs_tracked"] == 3
+    assert (final["received"], final["exported"], final["dropped"]) == (4 + 2 + 4, 10, 0)
+    assert final["refused_by_reason"] == {"full": 4}
+
+
 def test_full_worker_answers_with_the_retryable_status(tmp_path):
     with serving(tmp_path, max_held_runs=1) as (service, sink):
         agent = Agent(http_exporter(service.http_address))

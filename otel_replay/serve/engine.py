@@ -341,7 +341,8 @@ class Engine:
         lim = self.limits
         if self._closing:
             return Admission(False, "shutting_down", "otel-replay serve is shutting down")
-        if new_runs and len(self._runs) + new_runs > lim.max_held_runs:
+        # (with nothing held, a request is taken whatever it holds: it can never fit later)
+        if new_runs and self._runs and len(self._runs) + new_runs > lim.max_held_runs:
             return Admission(
                 False,
                 "full",

@@ -139,7 +139,7 @@ def serve_argv(*args: str) -> list[str]:
 def start_worker(
     group: ProcessGroup,
     worker_id: str,
-    downstream: str,
+    downstream: str | None,
     *,
     grpc_port: int | None = None,
     args: Sequence[str] = (),
@@ -148,7 +148,8 @@ def start_worker(
     timeout: float = 60.0,
 ) -> Worker:
     """``otel-replay serve`` (this checkout's code) on loopback; ready when it printed its ready
-    line and /healthz answers."""
+    line and /healthz answers. ``downstream`` ``None``: the ``OTEL_EXPORTER_OTLP_*`` variables
+    of ``env``."""
     grpc_port = grpc_port or free_port()
     http_port = free_port()
     argv = serve_argv(
@@ -160,8 +161,7 @@ def start_worker(
         str(http_port),
         "--worker-id",
         worker_id,
-        "--downstream",
-        downstream,
+        *(("--downstream", downstream) if downstream is not None else ()),
         *args,
     )
     full_env = {"PYTHONPATH": str(REPO_ROOT), "PYTHONUNBUFFERED": "1", **(env or {})}
