@@ -431,14 +431,49 @@ def not_compared_on_root(sink: Sink, run: Run, reason: str) -> str:
     assert event.time_unix_nano == root.end_time_unix_nano
     attrs = attrs_of(event)
     explanation = attrs.pop(c.GEN_AI_EVALUATION_EXPLANATION)
-    assert attrs == {
+    assert attrs == not_compared_attributes(run, reason)  # the span has the session, agent
+    return str(explanation)
+
+
+def not_compared_attributes(run: Run, reason: str, **run_attrs: str) -> dict[str, Any]:
+    """The attributes of the ``not_compared`` verdict of ``run`` but for its explanation."""
+    return {
         c.GEN_AI_EVALUATION_NAME: c.EVALUATION_NAME,
         c.GEN_AI_EVALUATION_SCORE_LABEL: "not_compared",
         c.DRIFT_FINDINGS_TOTAL: 0,
         c.ATTR_SERVE_REASON: reason,
         c.REPLAY_CHECKPOINT_ID: run.checkpoint,
+        **run_attrs,
     }
-    return str(explanation)
+
+
+def test_the_not_compared_verdict_goes_to_the_span_with_the_run_id_among_several_roots(tmp_path):
+    """A span without a parent that ends first (a call whose instrumentation left its parent
+    unset) is a run root too; the verdict goes to the root that carries the run's id, on
+    the span and in the log event's correlation."""
+    ids: dict[str, str] = {}
+
+    def emit(tracer: Any) -> None:
+        prov = {c.SESSION_ID: "roots-8", c.REPLAY_CHECKPOINT_ID: "9" * 32}
+        root = tracer.start_span(
+            "invoke_agent support-agent",
+            attributes={**prov, c.REPLAY_RUN_ID: "run-8", "gen_ai.agent.name": "support-agent"},
+        )
+        loose = tracer.start_span("execute_tool lookup_order", attributes=prov)
+        loose.end()
+        root.end()
+        ids.update(root=format(root.get_span_context().span_id, "016x"))
+        ids.update(loose=format(loose.get_span_context().span_id, "016x"))
+
+    with serving(tmp_path) as (service, sink):
+        assert post(service.http_address, request_of(emit))[0] == 200
+        wait_until(lambda: len(spans_of(sink, "roots-8")) == 2, what="the run forwarded")
+        final = service.stop()
+    assert final["runs_not_compared"] == 1
+    events = {sid: [e.name for e in s.events] for sid, s in spans_of(sink, "roots-8").items()}
+    assert events == {ids["root"]: [c.GEN_AI_EVALUATION_RESULT_EVENT], ids["loose"]: []}
+    (record,) = sink.log_records()
+    assert record.span_id.hex() == ids["root"]
 
 
 @pytest.mark.parametrize("off", [c.ENV_DRIFT_SPAN_EVENTS, c.ENV_DRIFT_EVALUATION_EVENTS])
@@ -491,15 +526,9 @@ def not_compared_verdict(event: Any, run: Run, reason: str) -> str:
     assert event.event_name == c.GEN_AI_EVALUATION_RESULT_EVENT
     attrs = attrs_of(event)
     explanation = attrs.pop(c.GEN_AI_EVALUATION_EXPLANATION)
-    assert attrs == {
-        c.GEN_AI_EVALUATION_NAME: c.EVALUATION_NAME,
-        c.GEN_AI_EVALUATION_SCORE_LABEL: "not_compared",
-        c.DRIFT_FINDINGS_TOTAL: 0,
-        c.ATTR_SERVE_REASON: reason,
-        c.REPLAY_CHECKPOINT_ID: run.checkpoint,
-        c.SESSION_ID: run.session,
-        c.GEN_AI_AGENT_NAME: "support-agent",
-    }
+    assert attrs == not_compared_attributes(
+        run, reason, **{c.SESSION_ID: run.session, c.GEN_AI_AGENT_NAME: "support-agent"}
+    )
     assert (event.trace_id.hex(), event.span_id.hex()) == (run.trace_id, run.span_ids["root"])
     assert event.severity_text == "WARN"
     assert event.body.string_value == explanation

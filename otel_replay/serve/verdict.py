@@ -30,8 +30,9 @@ def emit_not_compared(
     spans: Sequence[ReadableSpan],
 ) -> bool:
     """Emit the ``not_compared`` verdict of the run of ``session_id``, correlated with its
-    root span among ``spans`` (the run's spans received so far), else with the first of them;
-    whether it was emitted (a failure is reported to ``errors``, never raised)."""
+    root span among ``spans`` (the run's spans received so far; :func:`_root_index`), else
+    with the first of them; whether it was emitted (a failure is reported to ``errors``,
+    never raised)."""
     try:
         return _emit(emitter, reason, session_id, checkpoint_id, message, spans)
     except Exception as exc:
@@ -48,18 +49,28 @@ def _emit(
     spans: Sequence[ReadableSpan],
 ) -> bool:
     base: dict[str, AttributeValue] = {c.SESSION_ID: session_id}
-    where = None
     for s in spans:
         agent = span_attributes(s).get(c.GEN_AI_AGENT_NAME)
-        if isinstance(agent, str) and c.GEN_AI_AGENT_NAME not in base:
+        if isinstance(agent, str):
             base[c.GEN_AI_AGENT_NAME] = agent
-        ctx = s.context
-        if ctx is not None and (where is None or is_run_root(s)):
-            where = (ctx.trace_id, ctx.span_id, s.end_time or 0)
-            if is_run_root(s) and c.GEN_AI_AGENT_NAME in base:
-                break
+            break
+    i = _root_index(spans)
+    first = next((s for s in spans if s.context is not None), None)
+    at = spans[i] if i is not None else first
+    where = None
+    if at is not None and at.context is not None:
+        where = (at.context.trace_id, at.context.span_id, at.end_time or 0)
     attrs = not_compared_attributes(reason, checkpoint_id, f"not compared: {message}", base)
     return emitter.emit_not_compared(attrs, where)
+
+
+def _root_index(spans: Sequence[ReadableSpan]) -> int | None:
+    """The run's root among ``spans``: the span that carries the restored run's id, else the
+    first run root (:func:`~otel_replay.drift.held.is_run_root`); ``None`` without one."""
+    roots = [i for i, s in enumerate(spans) if is_run_root(s)]
+    marked = [i for i in roots if c.REPLAY_RUN_ID in span_attributes(spans[i])]
+    found = marked or roots
+    return found[0] if found else None
 
 
 def with_verdict(
@@ -70,22 +81,25 @@ def with_verdict(
     checkpoint_id: str,
     message: str,
 ) -> list[ReadableSpan]:
-    """``spans`` (a run's, forwarded without a comparison) with the run's root, when among
-    them, given the ``not_compared`` ``gen_ai.evaluation.result`` span event, as a compared
+    """``spans`` (a run's, forwarded without a comparison) with the run's root
+    (:func:`_root_index`), when among them, given the ``not_compared``
+    ``gen_ai.evaluation.result`` span event, as a compared
     run's root is given its verdict (when ``drift`` adds span and evaluation events); a
     failure is reported to ``errors`` and ``spans`` are returned as they are."""
     if not (drift.span_events and drift.evaluation_events):
         return spans
     try:
-        for i, s in enumerate(spans):
-            if is_run_root(s):
-                attrs = not_compared_attributes(reason, checkpoint_id, f"not compared: {message}")
-                event = Event(
-                    c.GEN_AI_EVALUATION_RESULT_EVENT, attrs, s.end_time or s.start_time or 0
-                )
-                out = list(spans)
-                out[i] = drift.with_events(s, [event])
-                return out
+        i = _root_index(spans)
+        if i is None:
+            return spans
+        root = spans[i]
+        attrs = not_compared_attributes(reason, checkpoint_id, f"not compared: {message}")
+        event = Event(
+            c.GEN_AI_EVALUATION_RESULT_EVENT, attrs, root.end_time or root.start_time or 0
+        )
+        out = list(spans)
+        out[i] = drift.with_events(root, [event])
+        return out
     except Exception as exc:
         errors.report("verdict", exc)
     return spans

@@ -17,7 +17,7 @@ from . import backends
 from .conftest import _start
 from .fleet import run_producer, start_fleet_collector, start_worker
 from .helpers import prom_query, wait_for
-from .test_grafana_dashboard import prometheus_queries, substitute
+from .test_grafana_dashboard import assert_every_query_has_data, prometheus_queries, substitute
 
 pytestmark = pytest.mark.e2e
 
@@ -148,14 +148,7 @@ def test_every_fleet_panel_returns_data(e2e_process_group, jaeger, tmp_path) -> 
         "worker": f"{comparing.worker_id}|{dropping.worker_id}",
         "__rate_interval": "1m",
     }
-    empty = {}
-    for title, ref, expr in prometheus_queries(dashboard):
-        promql = substitute(expr, variables)
-        try:
-            wait_for(lambda q=promql: prom_query(prom.url, q), 45.0, what=promql)
-        except AssertionError:
-            empty[f"{title} [{ref}]"] = promql
-    assert empty == {}, "panels without data:\n" + "\n".join(f"{k}: {v}" for k, v in empty.items())
+    assert_every_query_has_data(prom.url, dashboard, variables)
 
     # the derived panel counts a counter without a series as 0: once every span is scraped,
     # nothing is in flight on either worker, though the one whose downstream is down never

@@ -93,13 +93,19 @@ def _check_panels(prometheus, emitted):
         "__interval": "15s",
         "__range": "1h",
     }
+    assert_every_query_has_data(prometheus.url, dashboard, variables)
+
+
+def assert_every_query_has_data(prom_url: str, dashboard: dict, variables: dict[str, str]) -> None:
+    """Every Prometheus query of ``dashboard`` (``variables`` substituted) returns data from
+    the Prometheus at ``prom_url`` within 45 s; the failure lists those that do not."""
     queries = prometheus_queries(dashboard)
     assert queries
     empty = {}
     for title, ref, expr in queries:
         promql = substitute(expr, variables)
         try:
-            wait_for(lambda q=promql: prom_query(prometheus.url, q), 45.0, what=promql)
+            wait_for(lambda q=promql: prom_query(prom_url, q), 45.0, what=promql)
         except AssertionError:
             empty[f"{title} [{ref}]"] = promql
     assert empty == {}, "panels without data:\n" + "\n".join(f"{k}: {v}" for k, v in empty.items())
