@@ -476,6 +476,45 @@ def test_the_not_compared_verdict_goes_to_the_span_with_the_run_id_among_several
     assert record.span_id.hex() == ids["root"]
 
 
+def test_a_run_whose_root_comes_after_its_verdict_has_it_on_its_first_span(tmp_path):
+    """The baseline lookup failed before the run's root arrived (an SDK exports children
+    first): the first span received carries the verdict, on the trace and in the log event;
+    the root, forwarded later, is left as it is."""
+    from opentelemetry.trace import set_span_in_context
+
+    exporter = InMemorySpanExporter()
+    provider = TracerProvider(resource=Resource({"service.name": "late-root"}))
+    provider.add_span_processor(SimpleSpanProcessor(exporter))
+    tracer = provider.get_tracer("raw")
+    prov = {c.SESSION_ID: "late-10", c.REPLAY_CHECKPOINT_ID: "a" * 32}
+    root = tracer.start_span(
+        "invoke_agent support-agent", attributes={**prov, c.REPLAY_RUN_ID: "r"}
+    )
+    for name in ("execute_tool lookup_order", "chat fake-model"):
+        tracer.start_span(name, context=set_span_in_context(root), attributes=prov).end()
+    children = [format(s.context.span_id, "016x") for s in exporter.get_finished_spans()]
+    with serving(tmp_path) as (service, sink):
+        body = encode_spans(exporter.get_finished_spans()).SerializeToString()
+        assert post(service.http_address, body)[0] == 200
+        wait_until(lambda: len(spans_of(sink, "late-10")) == 2, what="the children forwarded")
+        exporter.clear()
+        root.end()
+        body = encode_spans(exporter.get_finished_spans()).SerializeToString()
+        assert post(service.http_address, body)[0] == 200
+        wait_until(lambda: len(spans_of(sink, "late-10")) == 3, what="the root forwarded")
+        final = service.stop()
+    provider.shutdown()
+    assert final["runs_not_compared"] == 1
+    events = {sid: [e.name for e in s.events] for sid, s in spans_of(sink, "late-10").items()}
+    assert events == {
+        children[0]: [c.GEN_AI_EVALUATION_RESULT_EVENT],
+        children[1]: [],
+        format(root.get_span_context().span_id, "016x"): [],
+    }
+    (record,) = sink.log_records()
+    assert record.span_id.hex() == children[0]
+
+
 @pytest.mark.parametrize("off", [c.ENV_DRIFT_SPAN_EVENTS, c.ENV_DRIFT_EVALUATION_EVENTS])
 def test_no_not_compared_span_event_when_span_or_evaluation_events_are_off(
     tmp_path, monkeypatch, off

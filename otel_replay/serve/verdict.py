@@ -1,7 +1,8 @@
 """The verdict of a restored run that ``otel-replay serve`` forwards without a comparison (no
 baseline found, or timed out or shut down before it was): a ``gen_ai.evaluation.result`` log
-event labelled ``not_compared``, and the same event on the run's root span when the worker
-holds it, so that no backend (logs or traces) reads the silence as "no drift"."""
+event labelled ``not_compared``, and the same event on the run's root span (else on the
+first span of the run received), so that no backend (logs or traces) reads the silence as
+"no drift"."""
 
 from __future__ import annotations
 
@@ -30,8 +31,8 @@ def emit_not_compared(
     spans: Sequence[ReadableSpan],
 ) -> bool:
     """Emit the ``not_compared`` verdict of the run of ``session_id``, correlated with its
-    root span among ``spans`` (the run's spans received so far; :func:`_root_index`), else
-    with the first of them; whether it was emitted (a failure is reported to ``errors``,
+    root span among ``spans`` (the run's spans received so far), else with the first of them
+    (:func:`_verdict_index`); whether it was emitted (a failure is reported to ``errors``,
     never raised)."""
     try:
         return _emit(emitter, reason, session_id, checkpoint_id, message, spans)
@@ -54,22 +55,24 @@ def _emit(
         if isinstance(agent, str):
             base[c.GEN_AI_AGENT_NAME] = agent
             break
-    i = _root_index(spans)
-    first = next((s for s in spans if s.context is not None), None)
-    at = spans[i] if i is not None else first
+    i = _verdict_index(spans)
+    ctx = spans[i].context if i is not None else None
     where = None
-    if at is not None and at.context is not None:
-        where = (at.context.trace_id, at.context.span_id, at.end_time or 0)
+    if i is not None and ctx is not None:
+        where = (ctx.trace_id, ctx.span_id, spans[i].end_time or 0)
     attrs = not_compared_attributes(reason, checkpoint_id, f"not compared: {message}", base)
     return emitter.emit_not_compared(attrs, where)
 
 
-def _root_index(spans: Sequence[ReadableSpan]) -> int | None:
-    """The run's root among ``spans``: the span that carries the restored run's id, else the
-    first run root (:func:`~otel_replay.drift.held.is_run_root`); ``None`` without one."""
-    roots = [i for i, s in enumerate(spans) if is_run_root(s)]
+def _verdict_index(spans: Sequence[ReadableSpan]) -> int | None:
+    """The span of ``spans`` (a run's, as received so far) that carries the run's verdict:
+    its root (the span with the restored run's id, else the first run root,
+    :func:`~otel_replay.drift.held.is_run_root`), else the first span; ``None`` without a
+    span with a context."""
+    with_context = [i for i, s in enumerate(spans) if s.context is not None]
+    roots = [i for i in with_context if is_run_root(spans[i])]
     marked = [i for i in roots if c.REPLAY_RUN_ID in span_attributes(spans[i])]
-    found = marked or roots
+    found = marked or roots or with_context
     return found[0] if found else None
 
 
@@ -81,24 +84,22 @@ def with_verdict(
     checkpoint_id: str,
     message: str,
 ) -> list[ReadableSpan]:
-    """``spans`` (a run's, forwarded without a comparison) with the run's root
-    (:func:`_root_index`), when among them, given the ``not_compared``
-    ``gen_ai.evaluation.result`` span event, as a compared
-    run's root is given its verdict (when ``drift`` adds span and evaluation events); a
-    failure is reported to ``errors`` and ``spans`` are returned as they are."""
+    """``spans`` (a run's, forwarded without a comparison) with the span that carries the
+    verdict (:func:`_verdict_index`: the root, else the first span) given the
+    ``not_compared`` ``gen_ai.evaluation.result`` span event, as a compared run's root is
+    given its verdict (when ``drift`` adds span and evaluation events); a failure is
+    reported to ``errors`` and ``spans`` are returned as they are."""
     if not (drift.span_events and drift.evaluation_events):
         return spans
     try:
-        i = _root_index(spans)
+        i = _verdict_index(spans)
         if i is None:
             return spans
-        root = spans[i]
+        at = spans[i]
         attrs = not_compared_attributes(reason, checkpoint_id, f"not compared: {message}")
-        event = Event(
-            c.GEN_AI_EVALUATION_RESULT_EVENT, attrs, root.end_time or root.start_time or 0
-        )
+        event = Event(c.GEN_AI_EVALUATION_RESULT_EVENT, attrs, at.end_time or at.start_time or 0)
         out = list(spans)
-        out[i] = drift.with_events(root, [event])
+        out[i] = drift.with_events(at, [event])
         return out
     except Exception as exc:
         errors.report("verdict", exc)
