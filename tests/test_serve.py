@@ -391,15 +391,22 @@ def test_a_run_whose_root_never_ends_is_compared_after_the_run_timeout(tmp_path)
     assert sink.metric_total(c.METRIC_RUNS_COMPARED) == 1
 
 
-def test_a_restored_run_without_baseline_is_forwarded_with_a_not_compared_verdict(tmp_path, caplog):
+def orphan_run(tmp_path: Path, session: str) -> tuple[Run, dict[str, Any], Sink, Service]:
+    """A restored run of a checkpoint in no baseline sent to a worker, until its 3 spans were
+    forwarded and the worker stopped: the run, the final counters, the sink, the worker."""
     missing = Run("nowhere", "f" * 32, "0" * 32, {})
     with serving(tmp_path) as (service, sink):
         agent = Agent(http_exporter(service.http_address))
-        run = agent.restored(missing, "orphan-5")
+        run = agent.restored(missing, session)
         agent.flush()
-        wait_until(lambda: len(spans_of(sink, "orphan-5")) == 3, what="the run forwarded")
+        wait_until(lambda: len(spans_of(sink, session)) == 3, what="the run forwarded")
         agent.shutdown()
         final = service.stop()
+    return run, final, sink, service
+
+
+def test_a_restored_run_without_baseline_is_forwarded_with_a_not_compared_verdict(tmp_path, caplog):
+    run, final, sink, _service = orphan_run(tmp_path, "orphan-5")
     assert (final["runs_not_compared"], final["runs_compared"]) == (1, 0)
     assert (
         sink.metric_total(
@@ -520,14 +527,7 @@ def test_no_not_compared_span_event_when_span_or_evaluation_events_are_off(
     tmp_path, monkeypatch, off
 ):
     monkeypatch.setenv(off, "false")
-    missing = Run("nowhere", "f" * 32, "0" * 32, {})
-    with serving(tmp_path) as (service, sink):
-        agent = Agent(http_exporter(service.http_address))
-        run = agent.restored(missing, "orphan-6")
-        agent.flush()
-        wait_until(lambda: len(spans_of(sink, "orphan-6")) == 3, what="the run forwarded")
-        agent.shutdown()
-        final = service.stop()
+    run, final, sink, _service = orphan_run(tmp_path, "orphan-6")
     assert final["runs_not_compared"] == 1
     assert {sid: list(s.events) for sid, s in spans_of(sink, "orphan-6").items()} == {
         sid: [] for sid in run.span_ids.values()
@@ -543,15 +543,8 @@ def test_a_failing_verdict_event_forwards_the_run_as_received_and_is_counted(
         raise RuntimeError("no events today")
 
     monkeypatch.setattr(ServeDrift, "with_events", broken)
-    missing = Run("nowhere", "f" * 32, "0" * 32, {})
-    with serving(tmp_path) as (service, sink):
-        agent = Agent(http_exporter(service.http_address))
-        agent.restored(missing, "orphan-7")
-        agent.flush()
-        wait_until(lambda: len(spans_of(sink, "orphan-7")) == 3, what="the run forwarded")
-        agent.shutdown()
-        final = service.stop()
-        errors = service.engine.errors.count
+    _run, final, sink, service = orphan_run(tmp_path, "orphan-7")
+    errors = service.engine.errors.count
     assert (final["runs_not_compared"], final["exported"], final["dropped"]) == (1, 3, 0)
     assert all(not s.events for s in spans_of(sink, "orphan-7").values())
     assert errors == 1
